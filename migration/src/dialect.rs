@@ -1,0 +1,274 @@
+//! How each backend says the few things that differ between SQLite and PostgreSQL.
+//!
+//! Every per-backend SQL difference of the project lives here (as sea-query keeps each dialect in one
+//! backend module); call sites ask a [`Dialect`] and never `match` on the backend themselves.
+
+use std::path::PathBuf;
+
+use sea_orm_migration::sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
+};
+
+/// A database backend the AMS schema supports.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite (and libSQL files), the embedded default.
+    Sqlite,
+    /// PostgreSQL, for users past one machine.
+    Postgres,
+}
+
+/// What must happen before a statement destroys rows, on this backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestorePoint {
+    /// Copy the whole database into this file first (a consistent snapshot).
+    CopyFile {
+        /// The live database file.
+        source: PathBuf,
+    },
+    /// No file to copy: refuse unless the operator forced it.
+    RefuseUnlessForced,
+}
+
+/// Key of the PostgreSQL advisory lock that serialises migrators (`hashtext('aico-ams-migrate')`
+/// would be just as good; a constant keeps it readable in `pg_locks`).
+const PG_MIGRATE_LOCK_KEY: i64 = 0x0A1C_0A35;
+
+impl Dialect {
+    /// The dialect of a connection, or an error for backends the AMS does not support.
+    pub fn of(backend: DbBackend) -> Result<Self, DbErr> {
+        match backend {
+            DbBackend::Sqlite => Ok(Self::Sqlite),
+            DbBackend::Postgres => Ok(Self::Postgres),
+            other => Err(DbErr::Migration(format!(
+                "the AMS schema supports SQLite and PostgreSQL, not {}",
+                other.as_str()
+            ))),
+        }
+    }
+
+    /// The dialect of the connection `conn` speaks.
+    pub fn of_conn<C: ConnectionTrait>(conn: &C) -> Result<Self, DbErr> {
+        Self::of(conn.get_database_backend())
+    }
+
+    /// The sea-orm backend of this dialect.
+    pub fn backend(self) -> DbBackend {
+        match self {
+            Self::Sqlite => DbBackend::Sqlite,
+            Self::Postgres => DbBackend::Postgres,
+        }
+    }
+
+    /// A statement of raw SQL in this dialect.
+    pub fn stmt(self, sql: impl Into<String>) -> Statement {
+        Statement::from_string(self.backend(), sql.into())
+    }
+
+    /// `key` of the JSON object in `column`, as text (strings unquoted). The seed's
+    /// `json_extract(col, '$.key')` on SQLite; `(col ->> 'key')` on PostgreSQL.
+    pub fn json_text(self, column: &str, key: &str) -> String {
+        match self {
+            Self::Sqlite => format!("json_extract({column}, '$.{key}')"),
+            Self::Postgres => format!("({column} ->> '{key}')"),
+        }
+    }
+
+    /// `key` of the JSON object in `column` as a number, NULL when it is not a number. On
+    /// PostgreSQL the cast is guarded so that an index over it never rejects a row.
+    pub fn json_number(self, column: &str, key: &str) -> String {
+        match self {
+            Self::Sqlite => format!("json_extract({column}, '$.{key}')"),
+            Self::Postgres => format!(
+                "(CASE WHEN json_typeof({column} -> '{key}') = 'number' \
+                 THEN ({column} ->> '{key}')::double precision END)"
+            ),
+        }
+    }
+
+    /// `CREATE INDEX IF NOT EXISTS` over expressions. On SQLite this is exactly the seed's
+    /// statement; PostgreSQL needs each expression in parentheses.
+    pub fn expression_index(self, name: &str, table: &str, exprs: &[String]) -> String {
+        let list = match self {
+            Self::Sqlite => exprs.join(",\n    "),
+            Self::Postgres => exprs.iter().map(|e| format!("({e})")).collect::<Vec<_>>().join(", "),
+        };
+        format!("CREATE INDEX IF NOT EXISTS {name} ON {table} (\n    {list}\n)")
+    }
+
+    /// A boolean SQL expression: `column` holds a JSON array of exactly `len` elements. Neither
+    /// backend allows a subquery in CHECK, so the element types are not checked here.
+    pub fn json_array_of_len(self, column: &str, len: usize) -> String {
+        match self {
+            Self::Sqlite => format!(
+                "CASE WHEN json_valid({column}) THEN json_type({column}) = 'array' \
+                 AND json_array_length({column}) = {len} ELSE 0 END"
+            ),
+            Self::Postgres => format!(
+                "CASE WHEN json_typeof({column}) = 'array' \
+                 THEN json_array_length({column}) = {len} ELSE false END"
+            ),
+        }
+    }
+
+    /// A boolean SQL expression: `column` holds a JSON object (or is NULL).
+    pub fn json_object_or_null(self, column: &str) -> String {
+        match self {
+            Self::Sqlite => format!(
+                "{column} IS NULL OR (json_valid({column}) AND json_type({column}) = 'object')"
+            ),
+            Self::Postgres => format!("{column} IS NULL OR json_typeof({column}) = 'object'"),
+        }
+    }
+
+    /// The number of characters in a text column.
+    pub fn char_length(self, column: &str) -> String {
+        match self {
+            Self::Sqlite => format!("length({column})"),
+            Self::Postgres => format!("char_length({column})"),
+        }
+    }
+
+    /// The SQL that makes an existing text column `column` of `table` a JSON column, keeping
+    /// every byte, or `None` where the backend needs no change (SQLite stores JSON as text).
+    /// PostgreSQL's `json` type keeps its input text verbatim, so the cast changes no value.
+    pub fn adopt_text_as_json(self, table: &str, column: &str, data_type: &str) -> Option<String> {
+        match self {
+            Self::Sqlite => None,
+            Self::Postgres if data_type == "json" => None,
+            Self::Postgres => Some(format!(
+                "ALTER TABLE {table} ALTER COLUMN {column} TYPE json USING {column}::json"
+            )),
+        }
+    }
+
+    /// The declared type of `table.column` as the backend reports it (lower case), if the
+    /// column exists.
+    pub async fn column_type<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        table: &str,
+        column: &str,
+    ) -> Result<Option<String>, DbErr> {
+        let stmt = match self {
+            Self::Sqlite => Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "SELECT lower(type) AS t FROM pragma_table_info(?) WHERE name = ?",
+                [table.into(), column.into()],
+            ),
+            Self::Postgres => Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT lower(data_type) AS t FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
+                [table.into(), column.into()],
+            ),
+        };
+        match conn.query_one_raw(stmt).await? {
+            Some(row) => Ok(Some(row.try_get("", "t")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Rows of `table` whose `column` is not valid JSON (up to `limit` ids), for an error that
+    /// names them. PostgreSQL 15 has no cheap validity test in SQL, so it reports none.
+    pub async fn invalid_json_ids<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        table: &str,
+        column: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, DbErr> {
+        match self {
+            Self::Sqlite => {
+                let sql = format!(
+                    "SELECT CAST(id AS TEXT) AS id FROM {table} \
+                     WHERE {column} IS NOT NULL AND NOT json_valid({column}) LIMIT {limit}"
+                );
+                conn.query_all_raw(self.stmt(sql))
+                    .await?
+                    .iter()
+                    .map(|row| row.try_get::<String>("", "id"))
+                    .collect()
+            }
+            Self::Postgres => Ok(Vec::new()),
+        }
+    }
+
+    /// Begin the transaction a migrator runs in, holding the lock that keeps a second migrator
+    /// out until it ends: SQLite's write lock (`BEGIN IMMEDIATE`, which waits for the busy
+    /// timeout), PostgreSQL's transaction-scoped advisory lock. `on_wait` is called once when
+    /// another migrator holds the lock and this one waits for it.
+    pub async fn begin_locked<C: TransactionTrait>(
+        self,
+        conn: &C,
+        on_wait: impl FnOnce(),
+    ) -> Result<DatabaseTransaction, DbErr>
+    where
+        C: TransactionTrait<Transaction = DatabaseTransaction>,
+    {
+        match self {
+            Self::Sqlite => {
+                conn.begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                })
+                .await
+            }
+            Self::Postgres => {
+                let txn = conn.begin().await?;
+                let got = txn
+                    .query_one_raw(self.stmt(format!(
+                        "SELECT pg_try_advisory_xact_lock({PG_MIGRATE_LOCK_KEY}) AS got"
+                    )))
+                    .await?
+                    .map(|row| row.try_get::<bool>("", "got"))
+                    .transpose()?
+                    .unwrap_or(false);
+                if !got {
+                    on_wait();
+                    txn.execute_raw(
+                        self.stmt(format!("SELECT pg_advisory_xact_lock({PG_MIGRATE_LOCK_KEY})")),
+                    )
+                    .await?;
+                }
+                Ok(txn)
+            }
+        }
+    }
+
+    /// What to do before destroying rows on the database behind `conn`.
+    pub async fn restore_point<C: ConnectionTrait>(self, conn: &C) -> Result<RestorePoint, DbErr> {
+        match self {
+            Self::Sqlite => {
+                let row = conn
+                    .query_one_raw(self.stmt(
+                        "SELECT file FROM pragma_database_list WHERE name = 'main'",
+                    ))
+                    .await?;
+                let file: String = match row {
+                    Some(row) => row.try_get("", "file")?,
+                    None => String::new(),
+                };
+                if file.is_empty() {
+                    // An in-memory or temporary database: there is no file to keep.
+                    Ok(RestorePoint::RefuseUnlessForced)
+                } else {
+                    Ok(RestorePoint::CopyFile { source: PathBuf::from(file) })
+                }
+            }
+            Self::Postgres => Ok(RestorePoint::RefuseUnlessForced),
+        }
+    }
+
+    /// The statement that writes a consistent copy of the open SQLite database to `dest`.
+    pub fn snapshot_into(self, dest: &std::path::Path) -> Option<Statement> {
+        match self {
+            Self::Sqlite => {
+                let quoted = dest.to_string_lossy().replace('\'', "''");
+                Some(self.stmt(format!("VACUUM INTO '{quoted}'")))
+            }
+            Self::Postgres => None,
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Phase 1: `semantic_facts.temporal_metadata` (JSON) and its two expression indexes.
+//!
+//! Adopts a database where the seed's SQL already ran: an existing column is kept (on PostgreSQL a
+//! `text` column becomes `json`, which keeps every byte), and `IF NOT EXISTS` skips existing
+//! indexes. Down drops the indexes and keeps the column and its data, as the seed's rollback says.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::ConnectionTrait;
+
+use crate::dialect::Dialect;
+
+const TABLE: &str = "semantic_facts";
+const COLUMN: &str = "temporal_metadata";
+const INDEX_TEMPORAL: &str = "idx_semantic_facts_temporal";
+const INDEX_SUPERSEDED: &str = "idx_semantic_facts_superseded";
+
+/// Adds temporal metadata to semantic facts.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+/// The seed's two indexes, in `dialect`.
+fn index_statements(dialect: Dialect) -> [String; 2] {
+    [
+        dialect.expression_index(
+            INDEX_TEMPORAL,
+            TABLE,
+            &[dialect.json_text(COLUMN, "last_accessed"), dialect.json_number(COLUMN, "confidence")],
+        ),
+        dialect.expression_index(INDEX_SUPERSEDED, TABLE, &[dialect.json_text(COLUMN, "superseded_by")]),
+    ]
+}
+
+/// A statement over `temporal_metadata` failed: if that is because some rows hold text that is
+/// not JSON, say which.
+async fn explain_invalid_json<C: ConnectionTrait>(dialect: Dialect, conn: &C, err: DbErr) -> DbErr {
+    let message = err.to_string();
+    if !message.to_lowercase().contains("json") {
+        return err;
+    }
+    let ids = dialect.invalid_json_ids(conn, TABLE, COLUMN, 10).await.unwrap_or_default();
+    let rows = if ids.is_empty() { String::new() } else { format!(" (rows with id {})", ids.join(", ")) };
+    DbErr::Migration(format!(
+        "{TABLE}.{COLUMN} holds values that are not valid JSON{rows}: fix or NULL them, then rerun ({message})"
+    ))
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let conn = manager.get_connection();
+        let dialect = Dialect::of_conn(conn)?;
+        match dialect.column_type(conn, TABLE, COLUMN).await? {
+            None => {
+                manager
+                    .alter_table(
+                        Table::alter()
+                            .table(TABLE)
+                            .add_column(ColumnDef::new(COLUMN).json().null())
+                            .to_owned(),
+                    )
+                    .await?
+            }
+            Some(declared) => {
+                // The seed's "column already exists" case: keep it and its data.
+                if let Some(sql) = dialect.adopt_text_as_json(TABLE, COLUMN, &declared) {
+                    if let Err(e) = conn.execute_raw(dialect.stmt(sql)).await {
+                        return Err(explain_invalid_json(dialect, conn, e).await);
+                    }
+                }
+            }
+        }
+        for sql in index_statements(dialect) {
+            if let Err(e) = conn.execute_raw(dialect.stmt(sql)).await {
+                return Err(explain_invalid_json(dialect, conn, e).await);
+            }
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for index in [INDEX_TEMPORAL, INDEX_SUPERSEDED] {
+            manager.drop_index(Index::drop().name(index).if_exists().to_owned()).await?;
+        }
+        Ok(())
+    }
+}

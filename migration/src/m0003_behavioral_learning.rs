@@ -1,0 +1,293 @@
+//! Phase 3: behavioural learning — skills, per-user confidence, Thompson-sampling statistics,
+//! context preference vectors, feedback events and trajectories.
+//!
+//! The seed writes its indexes as MySQL-style `INDEX` clauses inside `CREATE TABLE`, which SQLite
+//! and PostgreSQL reject: each is its own `CREATE INDEX IF NOT EXISTS` here. The rules the seed
+//! states in comments are CHECK constraints.
+
+use sea_orm_migration::prelude::*;
+
+use crate::dialect::Dialect;
+use crate::safety;
+
+/// The number of explicit dimensions of a preference vector.
+const DIMENSIONS: usize = 16;
+
+/// The tables of this phase, children before parents (the order `down` drops them in).
+const TABLES: [&str; 6] = [
+    "trajectories",
+    "feedback_events",
+    "context_preference_vectors",
+    "context_skill_stats",
+    "user_skill_confidence",
+    "skills",
+];
+
+/// Creates the behavioural learning tables.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+fn check(name: &str, sql: String) -> Check {
+    Check::named(name.to_owned(), Expr::cust(sql))
+}
+
+fn created_now<T: IntoIden>(col: T) -> ColumnDef {
+    ColumnDef::new(col).timestamp_with_time_zone().default(Expr::current_timestamp()).to_owned()
+}
+
+fn reward_check(name: &str, column: &str) -> Check {
+    check(name, format!("{column} IS NULL OR {column} IN (-1, 0, 1)"))
+}
+
+fn bucket_check(name: &str) -> Check {
+    check(name, "context_bucket BETWEEN 0 AND 99".into())
+}
+
+fn tables(d: Dialect) -> Vec<TableCreateStatement> {
+    vec![
+        Table::create()
+            .table(Skills::Table)
+            .if_not_exists()
+            .col(ColumnDef::new(Skills::SkillId).text().not_null().primary_key())
+            .col(ColumnDef::new(Skills::SkillName).text().not_null())
+            .col(ColumnDef::new(Skills::SkillType).text().not_null())
+            .col(ColumnDef::new(Skills::TriggerContext).json().not_null())
+            .col(ColumnDef::new(Skills::ProcedureTemplate).text().not_null())
+            .col(ColumnDef::new(Skills::Dimensions).json().not_null())
+            .col(created_now(Skills::CreatedAt))
+            .col(created_now(Skills::UpdatedAt))
+            .check(check("ck_skills_skill_type", "skill_type IN ('base', 'user_created')".into()))
+            .check(check("ck_skills_dimensions", d.json_array_of_len("dimensions", DIMENSIONS)))
+            .to_owned(),
+        Table::create()
+            .table(UserSkillConfidence::Table)
+            .if_not_exists()
+            .col(ColumnDef::new(UserSkillConfidence::UserId).text().not_null())
+            .col(ColumnDef::new(UserSkillConfidence::SkillId).text().not_null())
+            .col(ColumnDef::new(UserSkillConfidence::ConfidenceScore).double().default(0.5))
+            .col(ColumnDef::new(UserSkillConfidence::UsageCount).big_integer().default(0))
+            .col(ColumnDef::new(UserSkillConfidence::PositiveCount).big_integer().default(0))
+            .col(ColumnDef::new(UserSkillConfidence::NegativeCount).big_integer().default(0))
+            .col(ColumnDef::new(UserSkillConfidence::LastUsedAt).timestamp_with_time_zone())
+            .primary_key(
+                Index::create().col(UserSkillConfidence::UserId).col(UserSkillConfidence::SkillId),
+            )
+            .check(check(
+                "ck_user_skill_confidence_score",
+                "confidence_score IS NULL OR (confidence_score >= 0 AND confidence_score <= 1)".into(),
+            ))
+            .to_owned(),
+        Table::create()
+            .table(ContextSkillStats::Table)
+            .if_not_exists()
+            .col(ColumnDef::new(ContextSkillStats::UserId).text().not_null())
+            .col(ColumnDef::new(ContextSkillStats::ContextBucket).big_integer().not_null())
+            .col(ColumnDef::new(ContextSkillStats::SkillId).text().not_null())
+            .col(ColumnDef::new(ContextSkillStats::Alpha).double().default(1.0))
+            .col(ColumnDef::new(ContextSkillStats::Beta).double().default(1.0))
+            .col(created_now(ContextSkillStats::LastUpdatedAt))
+            .primary_key(
+                Index::create()
+                    .col(ContextSkillStats::UserId)
+                    .col(ContextSkillStats::ContextBucket)
+                    .col(ContextSkillStats::SkillId),
+            )
+            .check(bucket_check("ck_context_skill_stats_bucket"))
+            .check(check("ck_context_skill_stats_alpha", "alpha IS NULL OR alpha > 0".into()))
+            .check(check("ck_context_skill_stats_beta", "beta IS NULL OR beta > 0".into()))
+            .to_owned(),
+        Table::create()
+            .table(ContextPreferenceVectors::Table)
+            .if_not_exists()
+            .col(ColumnDef::new(ContextPreferenceVectors::UserId).text().not_null())
+            .col(ColumnDef::new(ContextPreferenceVectors::ContextBucket).big_integer().not_null())
+            .col(ColumnDef::new(ContextPreferenceVectors::Dimensions).json().not_null())
+            .col(created_now(ContextPreferenceVectors::LastUpdatedAt))
+            .primary_key(
+                Index::create()
+                    .col(ContextPreferenceVectors::UserId)
+                    .col(ContextPreferenceVectors::ContextBucket),
+            )
+            .check(bucket_check("ck_context_preference_vectors_bucket"))
+            .check(check(
+                "ck_context_preference_vectors_dimensions",
+                d.json_array_of_len("dimensions", DIMENSIONS),
+            ))
+            .to_owned(),
+        Table::create()
+            .table(FeedbackEvents::Table)
+            .if_not_exists()
+            .col(ColumnDef::new(FeedbackEvents::EventId).text().not_null().primary_key())
+            .col(ColumnDef::new(FeedbackEvents::UserId).text().not_null())
+            .col(ColumnDef::new(FeedbackEvents::MessageId).text().not_null())
+            .col(ColumnDef::new(FeedbackEvents::SkillId).text())
+            .col(ColumnDef::new(FeedbackEvents::Reward).big_integer().not_null())
+            .col(ColumnDef::new(FeedbackEvents::Reason).text())
+            .col(ColumnDef::new(FeedbackEvents::FreeText).text())
+            .col(ColumnDef::new(FeedbackEvents::ClassifiedCategories).json())
+            .col(created_now(FeedbackEvents::Timestamp))
+            .col(ColumnDef::new(FeedbackEvents::Processed).boolean().default(false))
+            .check(reward_check("ck_feedback_events_reward", "reward"))
+            .check(check(
+                "ck_feedback_events_free_text",
+                format!("free_text IS NULL OR {} <= 300", d.char_length("free_text")),
+            ))
+            .check(check(
+                "ck_feedback_events_classified_categories",
+                d.json_object_or_null("classified_categories"),
+            ))
+            .to_owned(),
+        Table::create()
+            .table(Trajectories::Table)
+            .if_not_exists()
+            .col(ColumnDef::new(Trajectories::TrajectoryId).text().not_null().primary_key())
+            .col(ColumnDef::new(Trajectories::UserId).text().not_null())
+            .col(ColumnDef::new(Trajectories::ConversationId).text().not_null())
+            .col(ColumnDef::new(Trajectories::TurnNumber).big_integer().not_null())
+            .col(ColumnDef::new(Trajectories::UserInput).text().not_null())
+            .col(ColumnDef::new(Trajectories::SelectedSkillId).text())
+            .col(ColumnDef::new(Trajectories::AiResponse).text().not_null())
+            .col(ColumnDef::new(Trajectories::FeedbackReward).big_integer())
+            .col(created_now(Trajectories::Timestamp))
+            .col(ColumnDef::new(Trajectories::Archived).boolean().default(false))
+            .check(reward_check("ck_trajectories_feedback_reward", "feedback_reward"))
+            .to_owned(),
+    ]
+}
+
+fn indexes() -> Vec<IndexCreateStatement> {
+    let index = |name: &str| Index::create().if_not_exists().name(name).to_owned();
+    vec![
+        index("idx_skill_type").table(Skills::Table).col(Skills::SkillType).to_owned(),
+        index("idx_user_confidence")
+            .table(UserSkillConfidence::Table)
+            .col(UserSkillConfidence::UserId)
+            .col((UserSkillConfidence::ConfidenceScore, IndexOrder::Desc))
+            .to_owned(),
+        index("idx_user_context")
+            .table(ContextSkillStats::Table)
+            .col(ContextSkillStats::UserId)
+            .col(ContextSkillStats::ContextBucket)
+            .to_owned(),
+        index("idx_user_prefs")
+            .table(ContextPreferenceVectors::Table)
+            .col(ContextPreferenceVectors::UserId)
+            .to_owned(),
+        index("idx_feedback_user").table(FeedbackEvents::Table).col(FeedbackEvents::UserId).to_owned(),
+        index("idx_feedback_skill").table(FeedbackEvents::Table).col(FeedbackEvents::SkillId).to_owned(),
+        index("idx_feedback_processed")
+            .table(FeedbackEvents::Table)
+            .col(FeedbackEvents::Processed)
+            .to_owned(),
+        index("idx_trajectory_user_feedback")
+            .table(Trajectories::Table)
+            .col(Trajectories::UserId)
+            .col(Trajectories::FeedbackReward)
+            .to_owned(),
+        index("idx_trajectory_timestamp")
+            .table(Trajectories::Table)
+            .col(Trajectories::Timestamp)
+            .to_owned(),
+    ]
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let dialect = Dialect::of_conn(manager.get_connection())?;
+        for table in tables(dialect) {
+            manager.create_table(table).await?;
+        }
+        for index in indexes() {
+            manager.create_index(index).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        safety::guard_drop(manager, &TABLES, "m0003").await?;
+        for table in TABLES {
+            manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(DeriveIden)]
+enum Skills {
+    Table,
+    SkillId,
+    SkillName,
+    SkillType,
+    TriggerContext,
+    ProcedureTemplate,
+    Dimensions,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum UserSkillConfidence {
+    Table,
+    UserId,
+    SkillId,
+    ConfidenceScore,
+    UsageCount,
+    PositiveCount,
+    NegativeCount,
+    LastUsedAt,
+}
+
+#[derive(DeriveIden)]
+enum ContextSkillStats {
+    Table,
+    UserId,
+    ContextBucket,
+    SkillId,
+    Alpha,
+    Beta,
+    LastUpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum ContextPreferenceVectors {
+    Table,
+    UserId,
+    ContextBucket,
+    Dimensions,
+    LastUpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum FeedbackEvents {
+    Table,
+    EventId,
+    UserId,
+    MessageId,
+    SkillId,
+    Reward,
+    Reason,
+    FreeText,
+    ClassifiedCategories,
+    Timestamp,
+    Processed,
+}
+
+#[derive(DeriveIden)]
+enum Trajectories {
+    Table,
+    TrajectoryId,
+    UserId,
+    ConversationId,
+    TurnNumber,
+    UserInput,
+    SelectedSkillId,
+    AiResponse,
+    FeedbackReward,
+    Timestamp,
+    Archived,
+}

@@ -1,0 +1,130 @@
+//! `cargo run -p migration -- [up|down|status|fresh|refresh|reset]`: the sea-orm-migration CLI on
+//! AICO's embedded default database (or `DATABASE_URL` / `-u`), run the safe way.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use migration::error::MigrateError;
+use migration::runner::{self, Command, Progress};
+use migration::safety;
+use migration::target::Target;
+
+#[derive(Parser)]
+#[command(version, about = "Apply or roll back the AMS schema migrations of AICO")]
+struct Cli {
+    /// Show debug messages.
+    #[arg(short = 'v', long, global = true)]
+    verbose: bool,
+
+    /// PostgreSQL schema (search path); default `public`. Ignored for SQLite.
+    #[arg(short = 's', long, global = true, env = "DATABASE_SCHEMA")]
+    database_schema: Option<String>,
+
+    /// Database URL (`sqlite://PATH`, `postgres://USER@HOST/DB`); default: AICO's aico.db.
+    #[arg(short = 'u', long, global = true, env = "DATABASE_URL")]
+    database_url: Option<String>,
+
+    /// Allow dropping tables that hold rows where no backup can be written (PostgreSQL).
+    #[arg(long, global = true)]
+    force: bool,
+
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum Sub {
+    /// Apply pending migrations (the default).
+    Up {
+        /// Number of pending migrations to apply.
+        #[arg(short, long)]
+        num: Option<u32>,
+    },
+    /// Roll back applied migrations.
+    Down {
+        /// Number of applied migrations to roll back.
+        #[arg(short, long, default_value_t = 1)]
+        num: u32,
+    },
+    /// Show each migration and whether it is applied.
+    Status,
+    /// Drop every table, then apply all migrations (a backup is written first).
+    Fresh,
+    /// Roll back all applied migrations, then apply them all again.
+    Refresh,
+    /// Roll back all applied migrations.
+    Reset,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = if cli.verbose { "debug" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(cli.verbose)
+        .without_time()
+        .init();
+    safety::allow_destructive(cli.force);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), MigrateError> {
+    let target = Target::resolve(cli.database_url.as_deref())?;
+    println!("target: {target}");
+    let db = target.connect(cli.database_schema.as_deref()).await?;
+    let command = match cli.command.unwrap_or(Sub::Up { num: None }) {
+        Sub::Status => {
+            for m in runner::status(&db, &target).await? {
+                match m.applied_at {
+                    Some(at) => println!("  applied  {}  (at {})", m.name, format_unix(at)),
+                    None => println!("  pending  {}", m.name),
+                }
+            }
+            return Ok(());
+        }
+        Sub::Up { num } => Command::Up { steps: num },
+        Sub::Down { num } => Command::Down { steps: num },
+        Sub::Fresh => Command::Fresh,
+        Sub::Refresh => Command::Refresh,
+        Sub::Reset => Command::Reset,
+    };
+    let result = runner::run(&db, &target, command, |p| match p {
+        Progress::Waiting => println!("another migrator holds the lock on this database; waiting"),
+        Progress::Plan(steps) if steps.is_empty() => println!("nothing to do: the schema is up to date"),
+        Progress::Plan(steps) => {
+            println!("plan:");
+            for step in steps {
+                println!("  {step}");
+            }
+        }
+        Progress::Started(_) => {}
+        Progress::Finished(step, took) => println!("done: {step} ({:.2?})", took),
+    })
+    .await;
+    db.close().await.ok();
+    result.map(|_| ())
+}
+
+/// Unix seconds as RFC 3339 UTC.
+fn format_unix(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| secs.to_string())
+}

@@ -1,0 +1,116 @@
+//! Nothing lost: before a step drops tables that hold rows, make it restorable or refuse.
+//!
+//! On SQLite a consistent copy of the whole database file is written beside it (`VACUUM INTO`,
+//! through a second, read-only connection, so it also works inside the migrator's transaction) and
+//! its path is logged. PostgreSQL has no file to copy: the step is refused unless the operator
+//! forced it (`--force`, or `AICO_FORCE_DROP=1`) after taking a `pg_dump` of their own.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectOptions, ConnectionTrait, Database};
+
+use crate::dialect::{Dialect, RestorePoint};
+use crate::target;
+
+static FORCED: AtomicBool = AtomicBool::new(false);
+
+/// The environment variable that, set to `1`, allows dropping tables holding rows where no
+/// backup can be written (PostgreSQL).
+pub const FORCE_ENV: &str = "AICO_FORCE_DROP";
+
+/// Allow (or again forbid) destructive steps where no backup can be written, for this process.
+pub fn allow_destructive(yes: bool) {
+    FORCED.store(yes, Ordering::SeqCst);
+}
+
+fn forced() -> bool {
+    FORCED.load(Ordering::SeqCst) || std::env::var(FORCE_ENV).is_ok_and(|v| v == "1")
+}
+
+/// Before dropping `tables`: if any of them holds rows, write a restorable backup (SQLite) or
+/// refuse unless forced (PostgreSQL). `label` names the step in the backup's file name.
+/// Returns the backup written, if one was.
+pub async fn guard_drop(
+    manager: &SchemaManager<'_>,
+    tables: &[&str],
+    label: &str,
+) -> Result<Option<PathBuf>, DbErr> {
+    let conn = manager.get_connection();
+    let dialect = Dialect::of_conn(conn)?;
+    let mut holding = Vec::new();
+    for table in tables {
+        if !manager.has_table(table).await? {
+            continue;
+        }
+        let row = conn
+            .query_one_raw(dialect.stmt(format!("SELECT COUNT(*) AS n FROM {table}")))
+            .await?;
+        let rows: i64 = match row {
+            Some(row) => row.try_get("", "n")?,
+            None => 0,
+        };
+        if rows > 0 {
+            holding.push(format!("{table}: {rows} row(s)"));
+        }
+    }
+    if holding.is_empty() {
+        return Ok(None);
+    }
+    restorable(manager, &format!("drop tables holding rows ({})", holding.join(", ")), label).await
+}
+
+/// Make the database restorable before `what` happens, whatever it holds: write a backup
+/// (SQLite) or refuse unless forced (PostgreSQL).
+pub async fn restorable(
+    manager: &SchemaManager<'_>,
+    what: &str,
+    label: &str,
+) -> Result<Option<PathBuf>, DbErr> {
+    let conn = manager.get_connection();
+    let dialect = Dialect::of_conn(conn)?;
+    match dialect.restore_point(conn).await? {
+        RestorePoint::CopyFile { source } => {
+            let dest = backup_path(&source, label);
+            snapshot(dialect, &source, &dest).await?;
+            tracing::warn!(
+                "about to {what}: backup written to {} (to restore, copy it over {})",
+                dest.display(),
+                source.display()
+            );
+            Ok(Some(dest))
+        }
+        RestorePoint::RefuseUnlessForced if forced() => {
+            tracing::warn!("about to {what} without a backup: forced");
+            Ok(None)
+        }
+        RestorePoint::RefuseUnlessForced => Err(DbErr::Migration(format!(
+            "refusing to {what}: no backup can be written on this backend; take one \
+             (e.g. pg_dump) and rerun with --force (or {FORCE_ENV}=1)"
+        ))),
+    }
+}
+
+/// `<file>.<label>.backup-<UTC time>` beside the database file.
+fn backup_path(source: &Path, label: &str) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    source.with_file_name(format!("{name}.{label}.backup-{stamp}"))
+}
+
+/// Write a consistent copy of the SQLite file `source` to `dest` through a second, read-only
+/// connection (`VACUUM INTO` cannot run inside the migrator's own transaction).
+async fn snapshot(dialect: Dialect, source: &Path, dest: &Path) -> Result<(), DbErr> {
+    let Some(stmt) = dialect.snapshot_into(dest) else {
+        return Err(DbErr::Migration("this backend has no file snapshot".into()));
+    };
+    let mut opts = ConnectOptions::new(target::sqlite_url(source, target::SqliteMode::ReadOnly));
+    opts.max_connections(1).sqlx_logging(false);
+    let reader = Database::connect(opts).await?;
+    let result = reader.execute_raw(stmt).await;
+    reader.close().await?;
+    result.map(|_| ()).map_err(|e| {
+        DbErr::Migration(format!("could not write the backup {}: {e}", dest.display()))
+    })
+}

@@ -1,0 +1,246 @@
+//! Which database a migrator works on: a `DATABASE_URL`, or AICO's own `aico.db`.
+//!
+//! AICO keeps its data in `$AICO_DATA_DIR`, else the platform's user data directory for the app
+//! `aico` (Linux: `~/.local/share/aico`), and its database in `<data dir>/data/aico.db`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sea_orm_migration::sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::error::MigrateError;
+
+/// The environment variable naming AICO's data directory.
+pub const DATA_DIR_ENV: &str = "AICO_DATA_DIR";
+
+/// How long a SQLite connection waits for another writer before it gives up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A database to migrate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A SQLite database file.
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// Create the file (and its directories) when missing: only for AICO's default database.
+        create: bool,
+        /// The URL's query (`mode=ro`, ...), passed on to the driver.
+        query: Option<String>,
+    },
+    /// A PostgreSQL database.
+    Postgres {
+        /// The URL as given (it may hold a password: print the target, never this).
+        url: String,
+        /// The URL with its password replaced by `***`.
+        redacted: String,
+    },
+}
+
+/// How a SQLite file is opened.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SqliteMode {
+    /// Read and write; the file must exist.
+    ReadWrite,
+    /// Read and write; create the file when missing.
+    ReadWriteCreate,
+    /// Read only.
+    ReadOnly,
+}
+
+/// The sqlx URL of the SQLite file `path` opened in `mode`.
+pub fn sqlite_url(path: &Path, mode: SqliteMode) -> String {
+    let mode = match mode {
+        SqliteMode::ReadWrite => "rw",
+        SqliteMode::ReadWriteCreate => "rwc",
+        SqliteMode::ReadOnly => "ro",
+    };
+    // sqlx percent-decodes the path part; keep '%', '?' and '#' in file names literal.
+    let path = path
+        .to_string_lossy()
+        .replace('%', "%25")
+        .replace('?', "%3F")
+        .replace('#', "%23");
+    format!("sqlite://{path}?mode={mode}")
+}
+
+impl Target {
+    /// The target named by `url`, else AICO's default database.
+    pub fn resolve(url: Option<&str>) -> Result<Self, MigrateError> {
+        match url.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => Self::from_url(url),
+            None => Self::aico_default(),
+        }
+    }
+
+    /// AICO's own database: `$AICO_DATA_DIR/data/aico.db`, else under the platform's user data
+    /// directory; created (with its directories) when missing.
+    pub fn aico_default() -> Result<Self, MigrateError> {
+        let data_dir = match std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => dirs::data_dir().ok_or(MigrateError::NoDataDir)?.join("aico"),
+        };
+        Ok(Self::Sqlite { path: data_dir.join("data").join("aico.db"), create: true, query: None })
+    }
+
+    /// The target a database URL names: `sqlite://PATH` (or `sqlite:PATH`), `postgres://...`.
+    pub fn from_url(url: &str) -> Result<Self, MigrateError> {
+        if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let (path, query) = match rest.split_once('?') {
+                Some((p, q)) => (p, Some(q.to_owned())),
+                None => (rest, None),
+            };
+            if path.is_empty() || path == ":memory:" {
+                return Err(MigrateError::MalformedUrl {
+                    url: url.to_owned(),
+                    reason: "it names no database file".into(),
+                });
+            }
+            let create = query.as_deref().is_some_and(|q| q.split('&').any(|kv| kv == "mode=rwc"));
+            return Ok(Self::Sqlite { path: PathBuf::from(path), create, query });
+        }
+        let parsed = url::Url::parse(url).map_err(|e| MigrateError::MalformedUrl {
+            url: redact_loose(url),
+            reason: e.to_string(),
+        })?;
+        match parsed.scheme() {
+            "postgres" | "postgresql" => {
+                if parsed.host_str().is_none_or(str::is_empty) {
+                    return Err(MigrateError::MalformedUrl {
+                        url: redact(&parsed),
+                        reason: "it names no host".into(),
+                    });
+                }
+                Ok(Self::Postgres { url: url.to_owned(), redacted: redact(&parsed) })
+            }
+            _ => Err(MigrateError::UnsupportedScheme { url: redact(&parsed) }),
+        }
+    }
+
+    /// The SQLite file, if this is one.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Self::Sqlite { path, .. } => Some(path),
+            Self::Postgres { .. } => None,
+        }
+    }
+
+    /// Open a connection pool to the target: SQLite in WAL mode with a busy timeout, PostgreSQL
+    /// with `schema` (default `public`) as its search path. Errors name the target.
+    pub async fn connect(&self, schema: Option<&str>) -> Result<DatabaseConnection, MigrateError> {
+        let opts = match self {
+            Self::Sqlite { path, create, query } => {
+                if path.is_dir() {
+                    return Err(MigrateError::NotADatabase {
+                        target: self.to_string(),
+                        detail: "it is a directory".into(),
+                    });
+                }
+                if *create {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir).map_err(|source| MigrateError::CreateDir {
+                            path: dir.to_owned(),
+                            source,
+                        })?;
+                    }
+                } else if !path.exists() {
+                    return Err(MigrateError::Missing { path: path.clone() });
+                }
+                let mode = if *create { SqliteMode::ReadWriteCreate } else { SqliteMode::ReadWrite };
+                let mut url = sqlite_url(path, mode);
+                // A mode the user gave (e.g. `mode=ro`) wins over ours.
+                if let Some(q) = query.as_deref().filter(|q| q.contains("mode=")) {
+                    url = format!("{}?{q}", url.split_once('?').map_or(url.as_str(), |(p, _)| p));
+                }
+                let mut opts = ConnectOptions::new(url);
+                opts.map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(SqliteJournalMode::Wal).busy_timeout(SQLITE_BUSY_TIMEOUT)
+                });
+                opts
+            }
+            Self::Postgres { url, .. } => {
+                let mut opts = ConnectOptions::new(url.clone());
+                opts.set_schema_search_path(schema.unwrap_or("public"))
+                    .connect_timeout(Duration::from_secs(10))
+                    .acquire_timeout(Duration::from_secs(30));
+                opts
+            }
+        };
+        let mut opts = opts;
+        opts.sqlx_logging(false);
+        Database::connect(opts).await.map_err(|e| MigrateError::classify(self, e))
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite { path, .. } => write!(f, "SQLite database {}", path.display()),
+            Self::Postgres { redacted, .. } => write!(f, "PostgreSQL database {redacted}"),
+        }
+    }
+}
+
+/// The URL with its password, if any, replaced by `***`.
+fn redact(url: &url::Url) -> String {
+    let mut url = url.clone();
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    url.to_string()
+}
+
+/// Best-effort redaction of a string that did not parse as a URL: hide `:password@`.
+fn redact_loose(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s + 3 => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_password_is_hidden() {
+        let t = Target::from_url("postgres://alice:s3cret@db.example:5432/aico").unwrap();
+        assert_eq!(t.to_string(), "PostgreSQL database postgres://alice:***@db.example:5432/aico");
+    }
+
+    #[test]
+    fn sqlite_urls() {
+        let t = Target::from_url("sqlite:///tmp/a b/aico.db?mode=rwc").unwrap();
+        assert_eq!(t.sqlite_path(), Some(Path::new("/tmp/a b/aico.db")));
+        assert!(matches!(t, Target::Sqlite { create: true, .. }));
+        let t = Target::from_url("sqlite:rel.db").unwrap();
+        assert_eq!(t.sqlite_path(), Some(Path::new("rel.db")));
+        assert!(matches!(t, Target::Sqlite { create: false, .. }));
+    }
+
+    #[test]
+    fn bad_urls_name_the_url() {
+        let e = Target::from_url("mysql://root@localhost/x").unwrap_err();
+        assert!(e.to_string().contains("mysql://root@localhost/x"), "{e}");
+        let e = Target::from_url("not a url").unwrap_err();
+        assert!(e.to_string().contains("not a url"), "{e}");
+        let e = Target::from_url("postgres://u:pw@/db").unwrap_err();
+        assert!(!e.to_string().contains("pw@"), "{e}");
+        let e = Target::from_url("sqlite://").unwrap_err();
+        assert!(e.to_string().contains("sqlite://"), "{e}");
+    }
+
+    #[test]
+    fn sqlite_url_escapes_reserved_characters() {
+        assert_eq!(sqlite_url(Path::new("/x/a?b#c%d.db"), SqliteMode::ReadOnly),
+            "sqlite:///x/a%3Fb%23c%25d.db?mode=ro");
+    }
+}

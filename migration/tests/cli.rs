@@ -1,0 +1,40 @@
+//! The `migration` binary's own surface: help, and a full run on a fresh SQLite file.
+//! (Its end-to-end behaviour on every backend is tested in the workspace's `tests/` crate.)
+
+use std::process::Command;
+
+fn migrator() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_migration"))
+}
+
+#[test]
+fn help_lists_the_stock_commands() {
+    let out = migrator().arg("--help").output().expect("run migration --help");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["up", "down", "status", "fresh", "refresh", "reset"] {
+        assert!(help.lines().any(|l| l.trim_start().starts_with(cmd)), "{cmd} missing in:\n{help}");
+    }
+}
+
+#[test]
+fn up_then_status_on_the_default_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |args: &[&str]| {
+        let out = migrator()
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("AICO_DATA_DIR", dir.path())
+            .output()
+            .expect("run migration");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let db = dir.path().join("data").join("aico.db");
+    let up = run(&["up"]);
+    assert!(up.starts_with(&format!("target: SQLite database {}\n", db.display())), "{up}");
+    assert!(db.is_file());
+    let status = run(&["status"]);
+    assert_eq!(status.matches("  applied  m000").count(), 4, "{status}");
+    assert!(!status.contains("pending"), "{status}");
+}

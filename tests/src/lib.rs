@@ -1,0 +1,280 @@
+//! Helpers for the end-to-end tests: one fresh database per test on every backend that can run
+//! here, the schema read back from the database, and the paths of the workspace's binaries.
+//!
+//! SQLite always runs. PostgreSQL runs when `AICO_TEST_PG` (default
+//! `postgres://postgres@127.0.0.1:5432/test`) is reachable; otherwise its cases are skipped with a
+//! message, except under CI (`CI` set), where a missing server fails the test.
+#![warn(missing_docs)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use migration::target::Target;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+
+/// The PostgreSQL server the tests use, as an admin URL.
+pub fn pg_admin_url() -> String {
+    std::env::var("AICO_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh, empty database for one test, removed when dropped.
+pub struct TestDb {
+    /// The URL to hand to a migrator or `aico`.
+    pub url: String,
+    /// The target the URL names.
+    pub target: Target,
+    /// `sqlite` or `postgres`, for messages.
+    pub name: &'static str,
+    dir: Option<tempfile::TempDir>,
+    pg_database: Option<String>,
+}
+
+impl TestDb {
+    /// A new SQLite file in a temporary directory (the file itself does not exist yet).
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("aico.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let target = Target::from_url(&url).expect("sqlite url");
+        Self { url, target, name: "sqlite", dir: Some(dir), pg_database: None }
+    }
+
+    /// A new PostgreSQL database on the test server, or `None` (with a message) when the server
+    /// is unreachable outside CI.
+    pub async fn postgres() -> Option<Self> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let admin_url = pg_admin_url();
+        let admin = match Database::connect(admin_url.as_str()).await {
+            Ok(db) => db,
+            Err(e) => {
+                if std::env::var_os("CI").is_some() {
+                    panic!("PostgreSQL at {admin_url} is required under CI: {e}");
+                }
+                eprintln!("SKIPPED on PostgreSQL: {admin_url} is unreachable ({e}); set AICO_TEST_PG");
+                return None;
+            }
+        };
+        let name = format!(
+            "aico_t_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        admin
+            .execute_raw(Statement::from_string(DbBackend::Postgres, format!("CREATE DATABASE {name}")))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let url = match admin_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("AICO_TEST_PG must end in /DATABASE"),
+        };
+        let target = Target::from_url(&url).expect("postgres url");
+        Some(Self { url, target, name: "postgres", dir: None, pg_database: Some(name) })
+    }
+
+    /// Every backend that can run here, each with its own fresh database.
+    pub async fn all() -> Vec<Self> {
+        let mut dbs = vec![Self::sqlite()];
+        dbs.extend(Self::postgres().await);
+        dbs
+    }
+
+    /// The SQLite file, if this is SQLite.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        self.target.sqlite_path()
+    }
+
+    /// The temporary directory holding a SQLite database.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_ref().map(|d| d.path())
+    }
+
+    /// A connection pool through the same path the migrator uses.
+    pub async fn connect(&self) -> DatabaseConnection {
+        self.target.connect(None).await.unwrap_or_else(|e| panic!("{}: {e}", self.name))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_database.take() else { return };
+        let admin_url = pg_admin_url();
+        // Drop runs outside any runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let admin = Database::connect(admin_url.as_str()).await.ok()?;
+                admin
+                    .execute_raw(Statement::from_string(
+                        DbBackend::Postgres,
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    ))
+                    .await
+                    .ok()?;
+                admin.close().await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// Run one SQL statement (or several, on SQLite) and panic with the SQL on failure.
+pub async fn exec(db: &DatabaseConnection, sql: &str) {
+    db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// The first column of every row of `sql`, as text.
+pub async fn column_of(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+    let backend = db.get_database_backend();
+    db.query_all_raw(Statement::from_string(backend, sql.to_owned()))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|row| row.try_get_by_index::<Option<String>>(0).expect("text column").unwrap_or_else(|| "NULL".into()))
+        .collect()
+}
+
+/// The schema as the database reports it, one line per table, column, index and CHECK
+/// constraint: `table T`, `column T.C TYPE [not null] [pk]`, `index I on T`, `check C on T`.
+/// Types are the backend's own names.
+pub async fn schema(db: &DatabaseConnection) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            let tables = column_of(
+                db,
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            )
+            .await;
+            for t in tables {
+                out.insert(format!("table {t}"));
+                let cols = db
+                    .query_all_raw(Statement::from_string(
+                        DbBackend::Sqlite,
+                        format!("SELECT name, lower(type) AS type, \"notnull\", pk FROM pragma_table_info('{t}')"),
+                    ))
+                    .await
+                    .expect("table_info");
+                for c in cols {
+                    let name: String = c.try_get("", "name").expect("name");
+                    let ty: String = c.try_get("", "type").expect("type");
+                    let notnull: i64 = c.try_get("", "notnull").expect("notnull");
+                    let pk: i64 = c.try_get("", "pk").expect("pk");
+                    out.insert(column_line(&t, &name, &ty, notnull != 0, pk != 0));
+                }
+                let sql = column_of(db, &format!("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '{t}'")).await;
+                for check in checks_in(&sql.concat()) {
+                    out.insert(format!("check {check} on {t}"));
+                }
+                for i in column_of(
+                    db,
+                    &format!("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{t}' AND sql IS NOT NULL"),
+                )
+                .await
+                {
+                    out.insert(format!("index {i} on {t}"));
+                }
+            }
+        }
+        DbBackend::Postgres => {
+            for t in column_of(
+                db,
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+            )
+            .await
+            {
+                out.insert(format!("table {t}"));
+            }
+            let cols = db
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT c.table_name::text AS t, c.column_name::text AS c, c.data_type::text AS ty, \
+                     c.is_nullable = 'NO' AS notnull, EXISTS (SELECT 1 FROM information_schema.key_column_usage k \
+                       JOIN information_schema.table_constraints tc ON tc.constraint_name = k.constraint_name \
+                        AND tc.table_schema = k.table_schema AND tc.constraint_type = 'PRIMARY KEY' \
+                       WHERE k.table_schema = c.table_schema AND k.table_name = c.table_name \
+                        AND k.column_name = c.column_name) AS pk \
+                     FROM information_schema.columns c WHERE c.table_schema = current_schema()"
+                        .to_owned(),
+                ))
+                .await
+                .expect("columns");
+            for c in cols {
+                let t: String = c.try_get("", "t").expect("t");
+                let name: String = c.try_get("", "c").expect("c");
+                let ty: String = c.try_get("", "ty").expect("ty");
+                let notnull: bool = c.try_get("", "notnull").expect("notnull");
+                let pk: bool = c.try_get("", "pk").expect("pk");
+                out.insert(column_line(&t, &name, &ty, notnull, pk));
+            }
+            let idx = db
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT indexname::text AS i, tablename::text AS t FROM pg_indexes \
+                     WHERE schemaname = current_schema() AND indexname NOT LIKE '%_pkey'"
+                        .to_owned(),
+                ))
+                .await
+                .expect("indexes");
+            for r in idx {
+                let i: String = r.try_get("", "i").expect("i");
+                let t: String = r.try_get("", "t").expect("t");
+                out.insert(format!("index {i} on {t}"));
+            }
+            let checks = db
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT con.conname::text AS c, rel.relname::text AS t FROM pg_constraint con \
+                     JOIN pg_class rel ON rel.oid = con.conrelid JOIN pg_namespace n ON n.oid = rel.relnamespace \
+                     WHERE con.contype = 'c' AND n.nspname = current_schema()"
+                        .to_owned(),
+                ))
+                .await
+                .expect("checks");
+            for r in checks {
+                let c: String = r.try_get("", "c").expect("c");
+                let t: String = r.try_get("", "t").expect("t");
+                out.insert(format!("check {c} on {t}"));
+            }
+        }
+        other => panic!("unsupported backend {other:?}"),
+    }
+    out
+}
+
+fn column_line(table: &str, column: &str, ty: &str, notnull: bool, pk: bool) -> String {
+    let mut line = format!("column {table}.{column} {ty}");
+    if notnull {
+        line.push_str(" not null");
+    }
+    if pk {
+        line.push_str(" pk");
+    }
+    line
+}
+
+/// The names of the `CONSTRAINT name CHECK` clauses in a `CREATE TABLE` statement.
+fn checks_in(sql: &str) -> Vec<String> {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    words
+        .windows(3)
+        .filter(|w| w[0].eq_ignore_ascii_case("constraint") && w[2].to_ascii_uppercase().starts_with("CHECK"))
+        .map(|w| w[1].trim_matches(|c| c == '"' || c == '`').to_owned())
+        .collect()
+}
+
+/// The path of a binary of this workspace, built beside the test executables by
+/// `cargo test --workspace` (each binary's package has integration tests, so cargo builds it).
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} is missing: run the tests with `cargo test --workspace`", bin.display());
+    bin
+}
