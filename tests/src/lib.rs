@@ -278,3 +278,28 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     assert!(bin.exists(), "{} is missing: run the tests with `cargo test --workspace`", bin.display());
     bin
 }
+
+/// Every row of `table` ordered by `order_by`, each column rendered as the hex of its bytes
+/// (text as stored, JSON as written), so that a comparison proves the rows byte-identical.
+pub async fn fingerprint(db: &DatabaseConnection, table: &str, columns: &[&str], order_by: &str) -> Vec<String> {
+    let render = |c: &str| match db.get_database_backend() {
+        DbBackend::Postgres => format!("coalesce(encode(convert_to({c}::text, 'UTF8'), 'hex'), 'NULL')"),
+        _ => format!("coalesce(hex({c}), 'NULL')"),
+    };
+    let cols: Vec<String> = columns.iter().map(|c| render(c)).collect();
+    let sep = " || '|' || ";
+    column_of(db, &format!("SELECT {} FROM {table} ORDER BY {order_by}", cols.join(sep))).await
+}
+
+/// Whether `table` exists in the database's current schema.
+pub async fn has_table(db: &DatabaseConnection, table: &str) -> bool {
+    schema(db).await.contains(&format!("table {table}"))
+}
+
+/// The migrations recorded as applied, in name order.
+pub async fn applied(db: &DatabaseConnection) -> Vec<String> {
+    if !has_table(db, "seaql_migrations").await {
+        return Vec::new();
+    }
+    column_of(db, "SELECT version FROM seaql_migrations ORDER BY version").await
+}
