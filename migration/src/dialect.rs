@@ -199,7 +199,7 @@ impl Dialect {
     /// out until it ends: SQLite's write lock (`BEGIN IMMEDIATE`, which waits for the busy
     /// timeout), PostgreSQL's transaction-scoped advisory lock. `on_wait` is called once when
     /// another migrator holds the lock and this one waits for it.
-    pub async fn begin_locked<C: TransactionTrait>(
+    pub async fn begin_locked<C>(
         self,
         conn: &C,
         on_wait: impl FnOnce(),

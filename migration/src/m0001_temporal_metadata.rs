@@ -66,10 +66,10 @@ impl MigrationTrait for Migration {
             }
             Some(declared) => {
                 // The seed's "column already exists" case: keep it and its data.
-                if let Some(sql) = dialect.adopt_text_as_json(TABLE, COLUMN, &declared) {
-                    if let Err(e) = conn.execute_raw(dialect.stmt(sql)).await {
-                        return Err(explain_invalid_json(dialect, conn, e).await);
-                    }
+                if let Some(sql) = dialect.adopt_text_as_json(TABLE, COLUMN, &declared)
+                    && let Err(e) = conn.execute_raw(dialect.stmt(sql)).await
+                {
+                    return Err(explain_invalid_json(dialect, conn, e).await);
                 }
             }
         }

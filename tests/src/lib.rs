@@ -303,3 +303,41 @@ pub async fn applied(db: &DatabaseConnection) -> Vec<String> {
     }
     column_of(db, "SELECT version FROM seaql_migrations ORDER BY version").await
 }
+
+/// Create AICO's `semantic_facts` (with a column no migration knows) holding `n` facts, each with
+/// seed-style temporal metadata when `with_metadata`, generated inside the database.
+pub async fn fill_facts(db: &DatabaseConnection, n: u64, with_metadata: bool) {
+    let metadata_column = if with_metadata { ", temporal_metadata TEXT" } else { "" };
+    exec(
+        db,
+        &format!(
+            "CREATE TABLE semantic_facts (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, content TEXT NOT NULL, \
+             created_at TEXT NOT NULL, updated_at TEXT, extra_notes TEXT{metadata_column})"
+        ),
+    )
+    .await;
+    let (series, ts, meta) = match db.get_database_backend() {
+        DbBackend::Postgres => (
+            format!("SELECT i FROM generate_series(1, {n}) AS s(i)"),
+            "to_char(timestamp '2025-01-01' + i * interval '1 minute', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+            "json_build_object('created_at', t, 'last_updated', t, 'last_accessed', t, 'access_count', i % 7, \
+             'confidence', (i % 100) / 100.0, 'version', 1, 'superseded_by', NULL)::text",
+        ),
+        _ => (
+            format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) SELECT i FROM s"),
+            "strftime('%Y-%m-%dT%H:%M:%SZ', '2025-01-01', '+' || i || ' minutes')",
+            "json_object('created_at', t, 'last_updated', t, 'last_accessed', t, 'access_count', i % 7, \
+             'confidence', (i % 100) / 100.0, 'version', 1, 'superseded_by', NULL)",
+        ),
+    };
+    let (cols, vals) = if with_metadata { (", temporal_metadata".to_owned(), format!(", {meta}")) } else { (String::new(), String::new()) };
+    exec(
+        db,
+        &format!(
+            "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at, extra_notes{cols}) \
+             SELECT 'fact-' || i, 'user-' || (i % 10), 'fact number ' || i, t, t, 'n' || i{vals} \
+             FROM (SELECT i, {ts} AS t FROM ({series}) AS q) AS g"
+        ),
+    )
+    .await;
+}

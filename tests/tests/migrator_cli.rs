@@ -1,0 +1,222 @@
+//! The `migration` binary as a user runs it: clear errors with exit codes and no change on bad
+//! input, two migrators at once, and a migrator killed half-way.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use aico_tests::{TestDb, applied, column_of, exec, fill_facts, schema, workspace_bin};
+
+fn migrator(url: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(workspace_bin("migration"));
+    cmd.args(args).env("DATABASE_URL", url).env_remove("AICO_FORCE_DROP").env("NO_COLOR", "1");
+    cmd
+}
+
+fn run(url: &str, args: &[&str]) -> Output {
+    migrator(url, args).output().expect("run the migrator")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Exit status, and stderr's error line.
+fn failed(out: &Output) -> (i32, String) {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_default().to_owned();
+    (out.status.code().unwrap_or(-1), line)
+}
+
+#[test]
+fn bad_urls_fail_with_exit_2_naming_the_url() {
+    for (url, needle) in [
+        ("postgres//nope", "\"postgres//nope\" is not a usable database URL"),
+        ("mysql://root@localhost/x", "unsupported database URL mysql://root@localhost/x"),
+        ("postgres://u:secret@127.0.0.1:1/x", "cannot connect to PostgreSQL database postgres://u:***@127.0.0.1:1/x"),
+        ("sqlite://", "\"sqlite://\" is not a usable database URL"),
+    ] {
+        let out = run(url, &["up"]);
+        let (code, line) = failed(&out);
+        assert_eq!(code, 2, "{url}: {}", text(&out));
+        assert!(line.contains(needle), "{url}: `{line}` lacks `{needle}`");
+        assert!(!text(&out).contains("secret"), "the password leaked: {}", text(&out));
+    }
+}
+
+#[test]
+fn a_missing_file_is_not_created() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("typo.db");
+    let out = run(&format!("sqlite://{}", path.display()), &["up"]);
+    let (code, line) = failed(&out);
+    assert_eq!(code, 2, "{}", text(&out));
+    assert!(line.contains(&format!("database file {} does not exist", path.display())), "{line}");
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_corrupt_file_is_named_and_left_alone() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("aico.db");
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(&path, &garbage).expect("write");
+    let out = run(&format!("sqlite://{}", path.display()), &["up"]);
+    let (code, line) = failed(&out);
+    assert_eq!(code, 2, "{}", text(&out));
+    assert!(line.contains(&format!("SQLite database {} is not a database or is corrupt", path.display())), "{line}");
+    assert_eq!(std::fs::read(&path).expect("read"), garbage, "the file was changed");
+}
+
+async fn facts_db(dir: &Path) -> String {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("aico.db").display());
+    let db = migration::target::Target::from_url(&url).expect("url").connect(None).await.expect("open");
+    fill_facts(&db, 10, false).await;
+    db.close().await.expect("close");
+    format!("sqlite://{}", dir.join("aico.db").display())
+}
+
+#[tokio::test]
+async fn a_read_only_database_is_named_and_left_alone() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = facts_db(dir.path()).await;
+    let path = dir.path().join("aico.db");
+    let before = std::fs::read(&path).expect("read");
+    let out = run(&format!("{url}?mode=ro"), &["up"]);
+    let (code, line) = failed(&out);
+    assert_eq!(code, 2, "{}", text(&out));
+    assert!(line.contains(&format!("SQLite database {} is read-only", path.display())), "{line}");
+    assert_eq!(std::fs::read(&path).expect("read"), before, "the file was changed");
+
+    // A file without write permission, where permissions bind (not as root).
+    let mut perms = std::fs::metadata(&path).expect("meta").permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&path, perms).expect("chmod");
+    if std::fs::OpenOptions::new().append(true).open(&path).is_ok() {
+        eprintln!("SKIPPED the file-permission case: this user can write read-only files (root)");
+        return;
+    }
+    let out = run(&url, &["up"]);
+    let (code, line) = failed(&out);
+    assert_eq!(code, 2, "{}", text(&out));
+    assert!(line.contains("is read-only"), "{line}");
+    assert_eq!(std::fs::read(&path).expect("read"), before);
+}
+
+#[tokio::test]
+async fn a_baseline_lacking_columns_exits_1_and_changes_nothing() {
+    let db = TestDb::sqlite();
+    let conn = db.connect().await;
+    exec(&conn, "CREATE TABLE semantic_facts (id TEXT PRIMARY KEY, content TEXT)").await;
+    let before = schema(&conn).await;
+    let out = run(&db.url, &["up"]);
+    let (code, line) = failed(&out);
+    assert_eq!(code, 1, "{}", text(&out));
+    assert!(line.contains("m0000_semantic_facts_baseline") && line.contains("created_at"), "{line}");
+    assert_eq!(schema(&conn).await, before);
+}
+
+#[tokio::test]
+async fn two_migrators_at_once_apply_everything_exactly_once() {
+    for db in TestDb::all().await {
+        let conn = db.connect().await;
+        fill_facts(&conn, 200_000, true).await;
+        let spawn = || migrator(&db.url, &["up"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        let (a, b) = (spawn(), spawn());
+        let outs = [a.wait_with_output().expect("wait a"), b.wait_with_output().expect("wait b")];
+        let mut appliers = 0;
+        for out in &outs {
+            let all = text(out);
+            if out.status.success() {
+                if all.contains("done: apply m0001_temporal_metadata") {
+                    appliers += 1;
+                } else {
+                    assert!(all.contains("nothing to do"), "{}: {all}", db.name);
+                }
+            } else {
+                // SQLite: the loser may give up after the busy timeout, saying so.
+                let (code, line) = failed(out);
+                assert!(code == 2 && line.contains("is locked by another process"), "{}: {all}", db.name);
+            }
+        }
+        assert_eq!(appliers, 1, "{}: exactly one migrator applies", db.name);
+        assert_eq!(applied(&conn).await.len(), 4, "{}", db.name);
+        assert!(schema(&conn).await.contains("index idx_semantic_facts_temporal on semantic_facts"));
+    }
+}
+
+#[tokio::test]
+async fn a_migrator_killed_half_way_leaves_the_database_as_before() {
+    for db in TestDb::all().await {
+        let conn = db.connect().await;
+        fill_facts(&conn, 300_000, true).await;
+        let facts = "SELECT count(*) || ':' || sum(length(content)) || ':' || sum(length(CAST(temporal_metadata AS TEXT))) FROM semantic_facts";
+        let rows = column_of(&conn, facts).await;
+        let mut killed_mid_run = 0;
+        for delay_ms in [40u64, 120, 250, 500] {
+            let mut child = migrator(&db.url, &["up"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            if child.try_wait().expect("poll").is_none() {
+                killed_mid_run += 1;
+            }
+            child.kill().ok(); // SIGKILL
+            child.wait().expect("reap");
+
+            let done = applied(&conn).await;
+            let s = schema(&conn).await;
+            assert!(done.is_empty() || done.len() == 4, "{}: half-applied: {done:?}", db.name);
+            let has_index = s.contains("index idx_semantic_facts_temporal on semantic_facts");
+            let has_skills = s.contains("table skills");
+            assert_eq!(has_index, !done.is_empty(), "{}: index without record (or the reverse)", db.name);
+            assert_eq!(has_skills, !done.is_empty(), "{}: tables without record (or the reverse)", db.name);
+            assert_eq!(column_of(&conn, facts).await, rows, "{}: facts changed", db.name);
+            if db.name == "sqlite" {
+                assert_eq!(column_of(&conn, "PRAGMA integrity_check").await, ["ok"]);
+            }
+            if !done.is_empty() {
+                break;
+            }
+        }
+        assert!(killed_mid_run > 0, "{}: no kill landed while the migrator ran", db.name);
+        let out = run(&db.url, &["up"]);
+        assert!(out.status.success(), "{}: rerun: {}", db.name, text(&out));
+        assert_eq!(applied(&conn).await.len(), 4);
+        assert_eq!(column_of(&conn, facts).await, rows);
+    }
+}
+
+#[tokio::test]
+async fn fresh_writes_a_backup_on_sqlite_and_needs_force_on_postgres() {
+    for db in TestDb::all().await {
+        let conn = db.connect().await;
+        fill_facts(&conn, 5, false).await;
+        let out = run(&db.url, &["fresh"]);
+        match db.dir() {
+            Some(dir) => {
+                assert!(out.status.success(), "{}", text(&out));
+                let backup = std::fs::read_dir(dir)
+                    .expect("dir")
+                    .filter_map(Result::ok)
+                    .find(|e| e.file_name().to_string_lossy().contains(".fresh.backup-"))
+                    .expect("a backup beside the database");
+                assert!(text(&out).contains(&backup.path().display().to_string()), "the backup path is printed");
+                let saved = migration::target::Target::from_url(&format!("sqlite://{}", backup.path().display()))
+                    .expect("url")
+                    .connect(None)
+                    .await
+                    .expect("open");
+                assert_eq!(column_of(&saved, "SELECT CAST(count(*) AS TEXT) FROM semantic_facts").await, ["5"]);
+            }
+            None => {
+                let (code, line) = failed(&out);
+                assert_eq!(code, 1, "{}", text(&out));
+                assert!(line.contains("refusing to drop every table"), "{line}");
+                assert_eq!(column_of(&conn, "SELECT CAST(count(*) AS TEXT) FROM semantic_facts").await, ["5"]);
+                let out = run(&db.url, &["fresh", "--force"]);
+                assert!(out.status.success(), "{}", text(&out));
+            }
+        }
+        assert_eq!(applied(&conn).await.len(), 4, "{}", db.name);
+        assert_eq!(column_of(&conn, "SELECT CAST(count(*) AS TEXT) FROM semantic_facts").await, ["0"], "{}", db.name);
+    }
+}
