@@ -1,1 +1,14 @@
+//! Typed SeaORM models of the AMS schema, generated at build time from the `migration` crate (so
+//! they can never disagree with it), and typed values for the JSON columns.
+//!
+//! - one module per table (`semantic_facts`, `skills`, ...), generated: `Model`, `ActiveModel`,
+//!   `Entity`, `Column`; [`prelude`] names every `Entity`;
+//! - [`values`]: `TemporalMetadata`, `ConsolidationState`, `PreferenceVector`, `Reward`, ...;
+//! - typed accessors on the models (`fact.temporal()`, `skill.vector()`, ...), in `typed`.
+#![warn(missing_docs)]
+#![doc = include_str!("../README.md")]
 
+include!(concat!(env!("OUT_DIR"), "/entities.rs"));
+
+mod typed;
+pub mod values;
