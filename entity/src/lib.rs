@@ -4,11 +4,15 @@
 //! - one module per table (`semantic_facts`, `skills`, ...), generated: `Model`, `ActiveModel`,
 //!   `Entity`, `Column`; [`prelude`] names every `Entity`;
 //! - [`values`]: `TemporalMetadata`, `ConsolidationState`, `PreferenceVector`, `Reward`, ...;
-//! - typed accessors on the models (`fact.temporal()`, `skill.vector()`, ...), in `typed`.
+//! - typed accessors on the models (`fact.temporal()`, `skill.vector()`, ...), in `typed`;
+//! - [`CheckViolation`]: which CHECK rule a rejected row broke.
 #![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 
 include!(concat!(env!("OUT_DIR"), "/entities.rs"));
 
+mod constraint;
 mod typed;
 pub mod values;
+
+pub use constraint::CheckViolation;

@@ -341,3 +341,13 @@ pub async fn fill_facts(db: &DatabaseConnection, n: u64, with_metadata: bool) {
     )
     .await;
 }
+
+impl TestDb {
+    /// The sea-orm backend of this database.
+    pub fn name_backend(&self) -> DbBackend {
+        match self.target {
+            Target::Sqlite { .. } => DbBackend::Sqlite,
+            Target::Postgres { .. } => DbBackend::Postgres,
+        }
+    }
+}
