@@ -66,24 +66,88 @@ impl Dialect {
         Statement::from_string(self.backend(), sql.into())
     }
 
-    /// `key` of the JSON object in `column`, as text (strings unquoted). The seed's
-    /// `json_extract(col, '$.key')` on SQLite; `(col ->> 'key')` on PostgreSQL.
-    pub fn json_text(self, column: &str, key: &str) -> String {
+    /// `path` (a key, or dotted keys `a.b`) of the JSON object in `column`, as text (strings
+    /// unquoted). The seed's `json_extract(col, '$.key')` on SQLite; `(col ->> 'key')` on
+    /// PostgreSQL (`#>>` for a dotted path).
+    pub fn json_text(self, column: &str, path: &str) -> String {
         match self {
-            Self::Sqlite => format!("json_extract({column}, '$.{key}')"),
-            Self::Postgres => format!("({column} ->> '{key}')"),
+            Self::Sqlite => format!("json_extract({column}, '$.{path}')"),
+            Self::Postgres => format!("({})", pg_path(column, path, true)),
         }
     }
 
-    /// `key` of the JSON object in `column` as a number, NULL when it is not a number. On
+    /// `path` of the JSON object in `column` as a number, NULL when it is not a number. On
     /// PostgreSQL the cast is guarded so that an index over it never rejects a row.
-    pub fn json_number(self, column: &str, key: &str) -> String {
+    pub fn json_number(self, column: &str, path: &str) -> String {
         match self {
-            Self::Sqlite => format!("json_extract({column}, '$.{key}')"),
+            Self::Sqlite => format!("json_extract({column}, '$.{path}')"),
             Self::Postgres => format!(
-                "(CASE WHEN json_typeof({column} -> '{key}') = 'number' \
-                 THEN ({column} ->> '{key}')::double precision END)"
+                "(CASE WHEN json_typeof({}) = 'number' THEN ({})::double precision END)",
+                pg_path(column, path, false),
+                pg_path(column, path, true),
             ),
+        }
+    }
+
+    /// A boolean SQL expression: `column` is not NULL and is not a JSON object holding a non-null
+    /// value at each of `keys`.
+    pub fn json_object_lacking(self, column: &str, keys: &[&str]) -> String {
+        let missing: Vec<String> = keys.iter().map(|k| format!("{} IS NULL", self.json_text(column, k))).collect();
+        let missing = missing.join(" OR ");
+        match self {
+            Self::Sqlite => format!(
+                "{column} IS NOT NULL AND CASE WHEN json_valid({column}) AND json_type({column}) = 'object' \
+                 THEN ({missing}) ELSE 1 END"
+            ),
+            Self::Postgres => format!(
+                "{column} IS NOT NULL AND CASE WHEN json_typeof({column}) = 'object' THEN ({missing}) ELSE true END"
+            ),
+        }
+    }
+
+    /// Whether an index named `name` exists (in the current schema).
+    pub async fn has_index<C: ConnectionTrait>(self, conn: &C, name: &str) -> Result<bool, DbErr> {
+        let stmt = match self {
+            Self::Sqlite => Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "SELECT 1 AS found FROM sqlite_master WHERE type = 'index' AND name = ?",
+                [name.into()],
+            ),
+            Self::Postgres => Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT 1 AS found FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1",
+                [name.into()],
+            ),
+        };
+        Ok(conn.query_one_raw(stmt).await?.is_some())
+    }
+
+    /// The plan the backend would use for `query`, one line per step. On PostgreSQL sequential
+    /// scans are switched off for the look, so the plan shows whether an index *can* serve the
+    /// query (a small table would otherwise always be scanned).
+    pub async fn query_plan<C>(self, conn: &C, query: &str) -> Result<Vec<String>, DbErr>
+    where
+        C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+    {
+        match self {
+            Self::Sqlite => conn
+                .query_all_raw(self.stmt(format!("EXPLAIN QUERY PLAN {query}")))
+                .await?
+                .iter()
+                .map(|row| row.try_get::<String>("", "detail"))
+                .collect(),
+            Self::Postgres => {
+                let txn = conn.begin().await?;
+                txn.execute_raw(self.stmt("SET LOCAL enable_seqscan = off")).await?;
+                let lines = txn
+                    .query_all_raw(self.stmt(format!("EXPLAIN {query}")))
+                    .await?
+                    .iter()
+                    .map(|row| row.try_get_by_index::<String>(0))
+                    .collect();
+                txn.rollback().await?;
+                lines
+            }
         }
     }
 
@@ -127,6 +191,21 @@ impl Dialect {
         match self {
             Self::Sqlite => format!("length({column})"),
             Self::Postgres => format!("char_length({column})"),
+        }
+    }
+
+    /// `column`, a timestamp whose declared type is `declared` (see [`Self::column_type`]), as text
+    /// that a lenient parser reads: SQLite's stored text as is; on PostgreSQL, typed timestamps as
+    /// RFC 3339 UTC (a naive `timestamp` is taken as UTC, as AICO writes it).
+    pub fn timestamp_text(self, column: &str, declared: &str) -> String {
+        const ISO: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'";
+        match self {
+            Self::Sqlite => format!("CAST({column} AS TEXT)"),
+            Self::Postgres if declared == "timestamp with time zone" => {
+                format!("to_char({column} AT TIME ZONE 'UTC', {ISO})")
+            }
+            Self::Postgres if declared == "timestamp without time zone" => format!("to_char({column}, {ISO})"),
+            Self::Postgres => format!("CAST({column} AS TEXT)"),
         }
     }
 
@@ -270,5 +349,16 @@ impl Dialect {
             }
             Self::Postgres => None,
         }
+    }
+}
+
+/// A PostgreSQL JSON path expression: `col ->> 'k'` (or `->`) for one key, `col #>> '{a,b}'` for a
+/// dotted path. One key keeps the `->>` form the indexes are built on.
+fn pg_path(column: &str, path: &str, as_text: bool) -> String {
+    match (path.contains('.'), as_text) {
+        (false, true) => format!("{column} ->> '{path}'"),
+        (false, false) => format!("{column} -> '{path}'"),
+        (true, true) => format!("{column} #>> '{{{}}}'", path.replace('.', ",")),
+        (true, false) => format!("{column} #> '{{{}}}'", path.replace('.', ",")),
     }
 }

@@ -10,6 +10,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod catalog;
 pub mod dialect;
 pub mod error;
 pub mod runner;

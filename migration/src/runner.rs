@@ -106,6 +106,15 @@ pub async fn status(db: &DatabaseConnection, target: &Target) -> Result<Vec<Migr
         .collect())
 }
 
+/// Whether a run keeps its work.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Commit the run.
+    Apply,
+    /// Do everything, then roll it all back: nothing changes (to see the SQL a run would execute).
+    DryRun,
+}
+
 /// Run `command` on `db` (the database `target` names) in one transaction under the migrators'
 /// lock. `progress` hears the plan before any change, and each step as it goes. Returns the
 /// steps taken.
@@ -113,6 +122,17 @@ pub async fn run(
     db: &DatabaseConnection,
     target: &Target,
     command: Command,
+    progress: impl FnMut(Progress),
+) -> Result<Vec<Step>, MigrateError> {
+    run_in(db, target, command, Mode::Apply, progress).await
+}
+
+/// [`run`], or with [`Mode::DryRun`] the same run rolled back at the end.
+pub async fn run_in(
+    db: &DatabaseConnection,
+    target: &Target,
+    command: Command,
+    mode: Mode,
     mut progress: impl FnMut(Progress),
 ) -> Result<Vec<Step>, MigrateError> {
     let err = |e| MigrateError::classify(target, e);
@@ -174,6 +194,9 @@ pub async fn run(
         }
         progress(Progress::Finished(step.clone(), started.elapsed()));
     }
-    txn.commit().await.map_err(err)?;
+    match mode {
+        Mode::Apply => txn.commit().await.map_err(err)?,
+        Mode::DryRun => txn.rollback().await.map_err(err)?,
+    }
     Ok(plan)
 }

@@ -1,0 +1,259 @@
+//! `aico db backfill`: give every fact without temporal metadata the seed's initial metadata,
+//! derived from the fact's own `created_at`.
+//!
+//! Keyset batches in id order (never OFFSET), each written by one set-based `UPDATE ... FROM
+//! (VALUES ...)` that is its own transaction and touches only rows whose metadata is still NULL:
+//! metadata that exists (or that AICO writes meanwhile) is never overwritten, no other column is
+//! written, and a run killed at any moment is finished by the next one. Memory is one batch.
+
+use entity::semantic_facts::{self, Column};
+use entity::values::{TemporalMetadata, Timestamp};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoIden, Query, TableRef, Value, ValueTuple};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+
+use crate::db::Db;
+use crate::error::AppError;
+
+/// At most this many bad rows are listed by id (all are counted).
+const LISTED_BAD_ROWS: usize = 1000;
+
+/// A fact the backfill left as it was, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BadRow {
+    /// The fact's id.
+    pub id: String,
+    /// Its `created_at` as stored (None when NULL).
+    pub created_at: Option<String>,
+    /// Why it could not be filled.
+    pub reason: String,
+}
+
+/// What a SQL backfill did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SqlBackfill {
+    /// Facts without temporal metadata when the run started.
+    pub candidates: u64,
+    /// Facts this run filled (for a dry run: would fill).
+    pub filled: u64,
+    /// Batches written.
+    pub batches: u64,
+    /// Facts left as they were because their `created_at` is missing or unreadable.
+    pub bad_count: u64,
+    /// The first of those, by id.
+    pub bad_rows: Vec<BadRow>,
+}
+
+impl SqlBackfill {
+    /// True when every fact that needed metadata has it.
+    pub fn complete(&self) -> bool {
+        self.bad_count == 0
+    }
+}
+
+/// The metadata a fact created at `created_at` (as stored) starts with, or why there is none.
+fn initial_metadata(created_at: Option<&str>) -> Result<serde_json::Value, String> {
+    let text = created_at.ok_or_else(|| "created_at is NULL".to_owned())?;
+    let created = Timestamp::parse(text).map_err(|e| e.to_string())?;
+    Ok(TemporalMetadata::initial(created).to_json())
+}
+
+/// Backfill `semantic_facts` on `db` in batches of `batch_size`; `progress` hears the number of
+/// facts handled so far (and the total, once) as the run goes.
+pub async fn backfill_sql(
+    db: &Db,
+    batch_size: u64,
+    dry_run: bool,
+    mut progress: impl FnMut(Progress),
+) -> Result<SqlBackfill, AppError> {
+    for (table, column) in [("semantic_facts", "temporal_metadata"), ("semantic_facts", "created_at")] {
+        if db.dialect.column_type(&db.conn, table, column).await.map_err(|e| db.error(e))?.is_none() {
+            return Err(AppError::NotMigrated { target: db.target.to_string(), what: format!("{table}.{column}") });
+        }
+    }
+    let declared = db
+        .dialect
+        .column_type(&db.conn, "semantic_facts", "created_at")
+        .await
+        .map_err(|e| db.error(e))?
+        .unwrap_or_default();
+    let created_text = db.dialect.timestamp_text("created_at", &declared);
+
+    let mut report = SqlBackfill {
+        candidates: semantic_facts::Entity::find()
+            .filter(Column::TemporalMetadata.is_null())
+            .count(&db.conn)
+            .await
+            .map_err(|e| db.error(e))?,
+        ..Default::default()
+    };
+    progress(Progress::Total(report.candidates));
+
+    let mut after: Option<String> = None;
+    let mut handled = 0u64;
+    loop {
+        let mut query = semantic_facts::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .column_as(Expr::cust(created_text.clone()), "created_at")
+            .filter(Column::TemporalMetadata.is_null());
+        if let Some(last) = &after {
+            query = query.filter(Column::Id.gt(last.clone()));
+        }
+        let batch: Vec<(String, Option<String>)> = query
+            .order_by_asc(Column::Id)
+            .limit(batch_size)
+            .into_tuple()
+            .all(&db.conn)
+            .await
+            .map_err(|e| db.error(e))?;
+        let Some((last, _)) = batch.last() else { break };
+        after = Some(last.clone());
+        handled += batch.len() as u64;
+
+        let mut rows = Vec::with_capacity(batch.len());
+        for (id, created_at) in batch {
+            match initial_metadata(created_at.as_deref()) {
+                Ok(meta) => rows.push(ValueTuple::Two(Value::from(id), Value::Json(Some(Box::new(meta))))),
+                Err(reason) => {
+                    report.bad_count += 1;
+                    tracing::info!(id = %id, "left as it was: {reason}");
+                    if report.bad_rows.len() < LISTED_BAD_ROWS {
+                        report.bad_rows.push(BadRow { id, created_at, reason });
+                    }
+                }
+            }
+        }
+        if !rows.is_empty() {
+            report.filled += if dry_run { rows.len() as u64 } else { write_batch(db, rows).await? };
+            report.batches += 1;
+        }
+        progress(Progress::Done(handled));
+    }
+    Ok(report)
+}
+
+/// How far a backfill is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Facts that need metadata, counted when the run starts.
+    Total(u64),
+    /// Facts handled so far.
+    Done(u64),
+}
+
+/// Write one batch: `UPDATE semantic_facts SET temporal_metadata = v.column2 FROM (VALUES ...) AS v
+/// WHERE id = v.column1 AND temporal_metadata IS NULL` — one statement, so one transaction.
+async fn write_batch(db: &Db, rows: Vec<ValueTuple>) -> Result<u64, AppError> {
+    let v = Alias::new("v").into_iden();
+    let stmt = Query::update()
+        .table(semantic_facts::Entity)
+        .value(Column::TemporalMetadata, Expr::col((v.clone(), Alias::new("column2"))))
+        .from(TableRef::ValuesList(rows, v.clone()))
+        .and_where(Expr::col((semantic_facts::Entity, Column::Id)).equals((v, Alias::new("column1"))))
+        .and_where(Expr::col((semantic_facts::Entity, Column::TemporalMetadata)).is_null())
+        .to_owned();
+    let result = db.conn.execute(&stmt).await.map_err(|e| db.error(e))?;
+    Ok(result.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::initial_metadata;
+
+    #[test]
+    fn initial_metadata_follows_the_seed() {
+        let meta = initial_metadata(Some("2025-11-07 18:00:00")).expect("sqlite format");
+        assert_eq!(
+            meta.to_string(),
+            r#"{"created_at":"2025-11-07T18:00:00Z","last_updated":"2025-11-07T18:00:00Z","last_accessed":"2025-11-07T18:00:00Z","access_count":0,"confidence":1.0,"version":1,"superseded_by":null}"#
+        );
+        assert!(initial_metadata(None).expect_err("null").contains("NULL"));
+        assert!(initial_metadata(Some("yesterday")).expect_err("bad").contains("yesterday"));
+    }
+}
+
+/// The outcome of `aico db backfill`.
+#[derive(Clone, Debug, Serialize)]
+pub struct BackfillReport {
+    /// The database (password hidden).
+    pub target: String,
+    /// The store filled (`sql`).
+    pub store: &'static str,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Facts per batch.
+    pub batch_size: u64,
+    /// What was done.
+    #[serde(flatten)]
+    pub sql: SqlBackfill,
+    /// True when every fact that needed metadata has it (or would have, for a dry run).
+    pub complete: bool,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Run `aico db backfill` on the database `args` names, with a progress bar on a terminal.
+pub async fn run(args: &crate::cli::BackfillArgs) -> Result<BackfillReport, AppError> {
+    use std::io::IsTerminal;
+    let db = Db::open(&args.common).await?;
+    if !args.common.json {
+        println!("target: {}", db.target);
+    }
+    let started = std::time::Instant::now();
+    let bar = (!args.common.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} facts  {per_sec}  eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let sql = backfill_sql(&db, args.batch_size, args.dry_run, |p| match (p, &bar) {
+        (Progress::Total(n), Some(bar)) => bar.set_length(n),
+        (Progress::Done(n), Some(bar)) => bar.set_position(n),
+        _ => {}
+    })
+    .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let sql = sql?;
+    db.conn.close().await.ok();
+    Ok(BackfillReport {
+        target: db.target.to_string(),
+        store: "sql",
+        dry_run: args.dry_run,
+        batch_size: args.batch_size,
+        complete: sql.complete(),
+        sql,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+impl std::fmt::Display for BackfillReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.sql;
+        let verb = if self.dry_run { "would fill" } else { "filled" };
+        writeln!(
+            f,
+            "backfill{}: {} facts had no temporal metadata; {verb} {} in {} batches ({:.2}s)",
+            if self.dry_run { " (dry run, nothing written)" } else { "" },
+            s.candidates,
+            s.filled,
+            s.batches,
+            self.seconds
+        )?;
+        if s.bad_count > 0 {
+            writeln!(f, "{} facts left as they were (no usable created_at):", s.bad_count)?;
+            for row in &s.bad_rows {
+                writeln!(f, "  {}: {}", row.id, row.reason)?;
+            }
+            if s.bad_count as usize > s.bad_rows.len() {
+                writeln!(f, "  ... and {} more (all in --json)", s.bad_count as usize - s.bad_rows.len())?;
+            }
+            writeln!(f, "incomplete: fix those facts' created_at, then run the backfill again")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,107 @@
+//! The command line: `aico db migrate|backfill|verify|health`, as sentences.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// AICO's command line (the AMS database commands).
+#[derive(Debug, Parser)]
+#[command(name = "aico", version, about = "AICO's Adaptive Memory System: database commands")]
+pub struct Cli {
+    /// Log more (`-v` info, `-vv` debug); logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Top,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Top {
+    /// The memory databases.
+    Db {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: Db,
+    },
+}
+
+/// `aico db ...`
+#[derive(Debug, Subcommand)]
+pub enum Db {
+    /// Apply pending migrations (or show them, roll back the last one, or show the SQL).
+    Migrate(MigrateArgs),
+    /// Give every fact that has none its initial temporal metadata.
+    Backfill(BackfillArgs),
+    /// Run the seed's verification queries and the schema checks; exit 1 if one fails.
+    Verify(Common),
+    /// Coverage, confidence distribution and consolidation history.
+    Health(Common),
+}
+
+/// Options every `aico db` command takes.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Database URL (`sqlite://PATH`, `postgres://USER@HOST/DB`); default: AICO's aico.db.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// PostgreSQL schema (search path); default `public`.
+    #[arg(long, env = "DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
+
+    /// Print the report as JSON (stable keys) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `aico db migrate`
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Shared options.
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Show each migration: applied (and when) or pending. Changes nothing.
+    #[arg(long, conflicts_with_all = ["rollback"])]
+    pub status: bool,
+
+    /// Roll back the last applied migration (a backup is written first where it drops rows).
+    #[arg(long)]
+    pub rollback: bool,
+
+    /// Print the SQL the run would execute on this backend, and change nothing.
+    #[arg(long, conflicts_with = "status")]
+    pub dry_run: bool,
+
+    /// Allow dropping tables that hold rows where no backup can be written (PostgreSQL).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Which store a backfill works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Store {
+    /// `semantic_facts` in the SQL database.
+    Sql,
+}
+
+/// `aico db backfill`
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Shared options.
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Which store to fill.
+    #[arg(long, value_enum, default_value = "sql")]
+    pub store: Store,
+
+    /// Facts per batch (one transaction each).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub batch_size: u64,
+
+    /// Count what would be filled and which rows cannot be, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}

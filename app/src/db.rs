@@ -1,0 +1,47 @@
+//! Opening the database a command works on.
+
+use migration::dialect::Dialect;
+use migration::target::Target;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
+
+use crate::cli::Common;
+use crate::error::AppError;
+
+/// An open database and how to speak to it.
+pub struct Db {
+    /// Which database (printable: password hidden).
+    pub target: Target,
+    /// The connection pool.
+    pub conn: DatabaseConnection,
+    /// Its SQL dialect.
+    pub dialect: Dialect,
+}
+
+impl Db {
+    /// Open the database `common` names (else AICO's default).
+    pub async fn open(common: &Common) -> Result<Self, AppError> {
+        let target = Target::resolve(common.database_url.as_deref())?;
+        let conn = target.connect(common.database_schema.as_deref()).await?;
+        let dialect = Dialect::of_conn(&conn).map_err(|e| migration::error::MigrateError::classify(&target, e))?;
+        Ok(Self { target, conn, dialect })
+    }
+
+    /// A query error on this database.
+    pub fn error(&self, source: DbErr) -> AppError {
+        AppError::Database { target: self.target.to_string(), source }
+    }
+
+    /// Whether `table` exists.
+    pub async fn has_table(&self, table: &str) -> Result<bool, AppError> {
+        let manager = migration::SchemaManager::new(&self.conn);
+        manager.has_table(table).await.map_err(|e| self.error(e))
+    }
+
+    /// Rows of a raw query in this dialect.
+    pub async fn rows(&self, sql: &str) -> Result<Vec<sea_orm::QueryResult>, AppError> {
+        self.conn
+            .query_all_raw(Statement::from_string(self.dialect.backend(), sql.to_owned()))
+            .await
+            .map_err(|e| self.error(e))
+    }
+}

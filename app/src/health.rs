@@ -1,0 +1,141 @@
+//! `aico db health`: the seed's monitoring queries — temporal metadata coverage, the confidence
+//! distribution, and the consolidation history.
+
+use serde::Serialize;
+
+use crate::db::Db;
+use crate::error::AppError;
+
+/// Facts per confidence level (the seed's bands: high ≥ 0.8, medium ≥ 0.5, else low).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Confidence {
+    /// Confidence at least 0.8.
+    pub high: i64,
+    /// At least 0.5, below 0.8.
+    pub medium: i64,
+    /// Below 0.5, or not a number.
+    pub low: i64,
+}
+
+/// One consolidation run, newest first.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ConsolidationRun {
+    /// When it ran.
+    pub last_run: Option<String>,
+    /// Users it completed.
+    pub completed_users: Option<f64>,
+    /// Users it failed on.
+    pub failed_users: Option<f64>,
+    /// Experiences it processed.
+    pub processed_experiences: Option<f64>,
+}
+
+/// The outcome of `aico db health`.
+#[derive(Clone, Debug, Serialize)]
+pub struct HealthReport {
+    /// The database (password hidden).
+    pub target: String,
+    /// Facts in `semantic_facts`.
+    pub total_facts: i64,
+    /// Of those, with temporal metadata.
+    pub with_temporal: i64,
+    /// `with_temporal` as a percentage of `total_facts`, two decimals (0 for no facts).
+    pub coverage_percent: f64,
+    /// The confidence distribution of facts with metadata.
+    pub confidence: Confidence,
+    /// The last ten consolidation runs (empty before Phase 2).
+    pub consolidation: Vec<ConsolidationRun>,
+}
+
+/// Measure `db`.
+pub async fn health(db: &Db) -> Result<HealthReport, AppError> {
+    let d = db.dialect;
+    if d.column_type(&db.conn, "semantic_facts", "temporal_metadata").await.map_err(|e| db.error(e))?.is_none() {
+        return Err(AppError::NotMigrated { target: db.target.to_string(), what: "semantic_facts.temporal_metadata".into() });
+    }
+    // Seed: temporal metadata coverage.
+    let rows = db.rows("SELECT COUNT(*) AS total, COUNT(temporal_metadata) AS with_temporal FROM semantic_facts").await?;
+    let (total_facts, with_temporal): (i64, i64) = match rows.first() {
+        Some(r) => (
+            r.try_get("", "total").map_err(|e| db.error(e))?,
+            r.try_get("", "with_temporal").map_err(|e| db.error(e))?,
+        ),
+        None => (0, 0),
+    };
+    let coverage_percent = if total_facts == 0 {
+        0.0
+    } else {
+        (with_temporal as f64 * 10_000.0 / total_facts as f64).round() / 100.0
+    };
+
+    // Seed: confidence distribution.
+    let conf = d.json_number("temporal_metadata", "confidence");
+    let rows = db
+        .rows(&format!(
+            "SELECT CASE WHEN {conf} >= 0.8 THEN 'high' WHEN {conf} >= 0.5 THEN 'medium' ELSE 'low' END AS confidence_level, \
+             COUNT(*) AS n FROM semantic_facts WHERE temporal_metadata IS NOT NULL GROUP BY 1"
+        ))
+        .await?;
+    let mut confidence = Confidence::default();
+    for r in rows {
+        let level: String = r.try_get("", "confidence_level").map_err(|e| db.error(e))?;
+        let n: i64 = r.try_get("", "n").map_err(|e| db.error(e))?;
+        match level.as_str() {
+            "high" => confidence.high = n,
+            "medium" => confidence.medium = n,
+            _ => confidence.low += n,
+        }
+    }
+
+    // Seed: consolidation history.
+    let mut consolidation = Vec::new();
+    if db.has_table("consolidation_state").await? {
+        let rows = db
+            .rows(&format!(
+                "SELECT {} AS last_run, {} AS completed, {} AS failed, {} AS experiences \
+                 FROM consolidation_state ORDER BY updated_at DESC LIMIT 10",
+                d.json_text("state_json", "last_run"),
+                d.json_number("state_json", "progress.completed_users"),
+                d.json_number("state_json", "progress.failed_users"),
+                d.json_number("state_json", "progress.processed_experiences"),
+            ))
+            .await?;
+        for r in rows {
+            let num = |c: &str| {
+                r.try_get::<Option<f64>>("", c).ok().flatten().or_else(|| r.try_get::<Option<i64>>("", c).ok().flatten().map(|v| v as f64))
+            };
+            consolidation.push(ConsolidationRun {
+                last_run: r.try_get::<Option<String>>("", "last_run").ok().flatten(),
+                completed_users: num("completed"),
+                failed_users: num("failed"),
+                processed_experiences: num("experiences"),
+            });
+        }
+    }
+    Ok(HealthReport { target: db.target.to_string(), total_facts, with_temporal, coverage_percent, confidence, consolidation })
+}
+
+impl std::fmt::Display for HealthReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "temporal metadata coverage: {} of {} facts ({:.2}%)", self.with_temporal, self.total_facts, self.coverage_percent)?;
+        let c = &self.confidence;
+        writeln!(f, "confidence: high {}  medium {}  low {}", c.high, c.medium, c.low)?;
+        if self.consolidation.is_empty() {
+            writeln!(f, "consolidation: no runs recorded")?;
+        } else {
+            writeln!(f, "consolidation (newest first):")?;
+            let n = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v}"));
+            for r in &self.consolidation {
+                writeln!(
+                    f,
+                    "  {:<22} completed {:>6}  failed {:>4}  experiences {:>8}",
+                    r.last_run.as_deref().unwrap_or("-"),
+                    n(r.completed_users),
+                    n(r.failed_users),
+                    n(r.processed_experiences)
+                )?;
+            }
+        }
+        Ok(())
+    }
+}

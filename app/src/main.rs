@@ -1,0 +1,90 @@
+//! `aico db migrate | backfill | verify | health`: exit 0 ok, 1 a check or job failed, 2 usage or
+//! connection error.
+
+use std::process::ExitCode;
+
+use aico::cli::{Cli, Db as DbCommand, Top};
+use aico::db::Db;
+use aico::error::AppError;
+use aico::{backfill, health, migrate, verify};
+use clap::Parser;
+use serde::Serialize;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(cli.verbose > 1)
+        .without_time()
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Print `report` as JSON or text; `ok` decides the exit status (0, else 1).
+fn emit<R: Serialize + std::fmt::Display>(report: &R, json: bool, ok: bool) -> ExitCode {
+    if json {
+        match serde_json::to_string_pretty(report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: cannot write the JSON report: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        print!("{report}");
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, AppError> {
+    let Top::Db { command } = cli.command;
+    Ok(match command {
+        DbCommand::Migrate(args) => {
+            let report = migrate::run(&args).await?;
+            emit(&report, args.common.json, true)
+        }
+        DbCommand::Backfill(args) => {
+            let report = backfill::run(&args).await?;
+            emit(&report, args.common.json, report.complete)
+        }
+        DbCommand::Verify(common) => {
+            let db = Db::open(&common).await?;
+            if !common.json {
+                println!("target: {}", db.target);
+            }
+            let report = verify::verify(&db).await?;
+            emit(&report, common.json, report.passed)
+        }
+        DbCommand::Health(common) => {
+            let db = Db::open(&common).await?;
+            if !common.json {
+                println!("target: {}", db.target);
+            }
+            let report = health::health(&db).await?;
+            emit(&report, common.json, true)
+        }
+    })
+}
