@@ -114,7 +114,7 @@ pub async fn backfill_sql(
         let mut rows = Vec::with_capacity(batch.len());
         for (id, created_at) in batch {
             match initial_metadata(created_at.as_deref()) {
-                Ok(meta) => rows.push(ValueTuple::Two(Value::from(id), Value::Json(Some(Box::new(meta))))),
+                Ok(meta) => rows.push(ValueTuple::Two(Value::from(id), Value::from(meta.to_string()))),
                 Err(reason) => {
                     report.bad_count += 1;
                     tracing::info!(id = %id, "left as it was: {reason}");
@@ -143,12 +143,13 @@ pub enum Progress {
 }
 
 /// Write one batch: `UPDATE semantic_facts SET temporal_metadata = v.column2 FROM (VALUES ...) AS v
-/// WHERE id = v.column1 AND temporal_metadata IS NULL` — one statement, so one transaction.
+/// WHERE id = v.column1 AND temporal_metadata IS NULL` — one statement, so one transaction. The
+/// metadata is bound as text (and cast where the backend needs it), so its bytes are ours.
 async fn write_batch(db: &Db, rows: Vec<ValueTuple>) -> Result<u64, AppError> {
     let v = Alias::new("v").into_iden();
     let stmt = Query::update()
         .table(semantic_facts::Entity)
-        .value(Column::TemporalMetadata, Expr::col((v.clone(), Alias::new("column2"))))
+        .value(Column::TemporalMetadata, Expr::cust(db.dialect.json_from_text("\"v\".\"column2\"")))
         .from(TableRef::ValuesList(rows, v.clone()))
         .and_where(Expr::col((semantic_facts::Entity, Column::Id)).equals((v, Alias::new("column1"))))
         .and_where(Expr::col((semantic_facts::Entity, Column::TemporalMetadata)).is_null())

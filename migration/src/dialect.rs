@@ -209,6 +209,15 @@ impl Dialect {
         }
     }
 
+    /// A JSON value from the text `expr` (a bound string parameter): PostgreSQL casts it to `json`,
+    /// which keeps the text verbatim (a bound `jsonb` would reorder its keys); SQLite stores text.
+    pub fn json_from_text(self, expr: &str) -> String {
+        match self {
+            Self::Sqlite => expr.to_owned(),
+            Self::Postgres => format!("CAST({expr} AS json)"),
+        }
+    }
+
     /// The SQL that makes an existing text column `column` of `table` a JSON column, keeping
     /// every byte, or `None` where the backend needs no change (SQLite stores JSON as text).
     /// PostgreSQL's `json` type keeps its input text verbatim, so the cast changes no value.

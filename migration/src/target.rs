@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sea_orm_migration::sea_orm::sqlx::sqlite::SqliteJournalMode;
-use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
 
 use crate::error::MigrateError;
 
@@ -161,6 +161,7 @@ impl Target {
                 opts
             }
             Self::Postgres { url, .. } => {
+                probe_postgres(url).await.map_err(|e| MigrateError::classify(self, e))?;
                 let mut opts = ConnectOptions::new(url.clone());
                 opts.set_schema_search_path(schema.unwrap_or("public"))
                     .connect_timeout(Duration::from_secs(10))
@@ -171,6 +172,21 @@ impl Target {
         let mut opts = opts;
         opts.sqlx_logging(false);
         Database::connect(opts).await.map_err(|e| MigrateError::classify(self, e))
+    }
+}
+
+/// One direct connection attempt, so that an unreachable server fails at once with its real cause
+/// (a pool would retry until its acquire timeout and then only say that it timed out).
+async fn probe_postgres(url: &str) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::sqlx::{Connection, PgConnection};
+    let attempt = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(url)).await;
+    match attempt {
+        Ok(Ok(conn)) => {
+            conn.close().await.ok();
+            Ok(())
+        }
+        Ok(Err(e)) => Err(DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(e)))),
+        Err(_) => Err(DbErr::Conn(RuntimeErr::Internal("timed out after 10s".into()))),
     }
 }
 

@@ -449,3 +449,23 @@ async fn a_baseline_without_required_columns_fails_clearly_and_changes_nothing()
         assert_eq!(schema(&conn).await, before, "{}", db.name);
     }
 }
+
+#[tokio::test]
+async fn the_catalog_lists_exactly_what_the_migrations_build() {
+    for db in TestDb::all().await {
+        let conn = db.connect().await;
+        up(&db, &conn).await;
+        let live = schema(&conn).await;
+        let mut listed = std::collections::BTreeSet::new();
+        for entry in migration::catalog::CATALOG {
+            assert!(ALL.contains(&entry.migration), "unknown migration {}", entry.migration);
+            listed.extend(entry.tables.iter().map(|t| format!("table {t}")));
+            listed.extend(entry.indexes.iter().map(|(i, t)| format!("index {i} on {t}")));
+        }
+        let built: std::collections::BTreeSet<String> = live
+            .into_iter()
+            .filter(|l| (l.starts_with("table ") || l.starts_with("index ")) && !l.contains("seaql_migrations"))
+            .collect();
+        assert_eq!(built, listed, "{}", db.name);
+    }
+}

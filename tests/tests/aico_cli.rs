@@ -1,0 +1,326 @@
+//! The `aico` command end to end, on every backend: `db migrate` and its flags, `db backfill` on
+//! mixed data, killed half-way, and beside a live writer; `db verify` and `db health`, with --json.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use aico_tests::{TestDb, applied, column_of, exec, fill_facts, fingerprint, schema, workspace_bin};
+use sea_orm::{ConnectionTrait, DbBackend};
+use serde_json::{Value, json};
+
+fn aico(db: &TestDb, args: &[&str]) -> Command {
+    let mut cmd = Command::new(workspace_bin("aico"));
+    cmd.args(args).env("DATABASE_URL", &db.url).env("NO_COLOR", "1");
+    cmd
+}
+
+fn run(db: &TestDb, args: &[&str]) -> Output {
+    aico(db, args).output().expect("run aico")
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("not JSON ({e}): {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object().expect("object").keys().cloned().collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn migrate_status_dry_run_apply_and_rollback() {
+    for db in TestDb::all().await {
+        let conn = db.connect().await;
+        let out = run(&db, &["db", "migrate", "--status", "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let status = json_of(&out);
+        assert_eq!(keys(&status), set(&["target", "action", "migrations", "steps", "statements"]));
+        assert_eq!(status["action"], "status");
+        assert_eq!(status["migrations"].as_array().expect("list").len(), 4);
+        assert!(status["migrations"].as_array().expect("list").iter().all(|m| m["status"] == "pending"));
+
+        let before = schema(&conn).await;
+        let out = run(&db, &["db", "migrate", "--dry-run", "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let dry = json_of(&out);
+        assert_eq!(dry["action"], "dry-run");
+        let sql: Vec<String> = dry["statements"].as_array().expect("list").iter().map(|s| s.as_str().expect("sql").to_owned()).collect();
+        assert!(sql.iter().any(|s| s.contains("CREATE INDEX IF NOT EXISTS idx_semantic_facts_temporal")), "{}: {sql:#?}", db.name);
+        assert!(sql.iter().any(|s| s.contains("CREATE TABLE IF NOT EXISTS \"skills\"")), "{}: {sql:#?}", db.name);
+        assert_eq!(schema(&conn).await, before, "{}: the dry run changed the schema", db.name);
+        assert!(applied(&conn).await.is_empty());
+
+        let out = run(&db, &["db", "migrate"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        let target_line = text.lines().next().unwrap_or_default();
+        assert_eq!(target_line, format!("target: {}", db.target), "the target comes first");
+        assert!(text.find("plan:").expect("plan printed") < text.find("done: apply").expect("steps printed"), "{text}");
+        assert_eq!(applied(&conn).await.len(), 4);
+
+        let out = run(&db, &["db", "migrate", "--rollback", "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let back = json_of(&out);
+        assert_eq!(back["steps"], json!(["roll back m0003_behavioral_learning"]));
+        assert_eq!(back["migrations"][3]["status"], "pending");
+        assert_eq!(applied(&conn).await.len(), 3, "{}", db.name);
+    }
+}
+
+#[tokio::test]
+async fn every_command_gives_exit_2_on_a_bad_url() {
+    let db = TestDb::sqlite();
+    for args in [&["db", "migrate"][..], &["db", "backfill"], &["db", "verify"], &["db", "health"]] {
+        let out = Command::new(workspace_bin("aico"))
+            .args(args)
+            .args(["--database-url", "postgres://u:pw@127.0.0.1:1/nowhere"])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot connect to PostgreSQL database postgres://u:***@127.0.0.1:1/nowhere"), "{err}");
+    }
+    drop(db);
+}
+
+/// An AICO-like table on this backend with `created_at` as text in every format AICO has written,
+/// one row that already has metadata, and rows without a usable time.
+async fn mixed_facts(conn: &sea_orm::DatabaseConnection) {
+    exec(conn, "CREATE TABLE semantic_facts (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, content TEXT NOT NULL, \
+                created_at TEXT, updated_at TEXT, extra_notes TEXT)").await;
+    exec(conn, "INSERT INTO semantic_facts (id, user_id, content, created_at, extra_notes) VALUES \
+        ('a-sqlite', 'u', 'one', '2025-11-07 18:00:00', 'x'), \
+        ('b-zulu', 'u', 'two', '2025-11-07T18:00:00Z', NULL), \
+        ('c-offset', 'u', 'three', '2025-11-07T20:00:00+02:00', 'ü'), \
+        ('d-naive', 'u', 'four', '2025-11-07T18:00:00.5', ''), \
+        ('e-bad', 'u', 'five', 'last tuesday', 'keep'), \
+        ('f-null', 'u', 'six', NULL, 'keep'), \
+        ('g-has', 'u', 'seven', '2025-01-01 00:00:00', 'keep')").await;
+}
+
+#[tokio::test]
+async fn backfill_fills_mixed_data_reports_bad_rows_and_touches_nothing_else() {
+    for db in TestDb::all().await {
+        let conn = db.connect().await;
+        mixed_facts(&conn).await;
+        assert!(run(&db, &["db", "migrate"]).status.success());
+        let existing = r#"{"created_at": "2020-01-01T00:00:00Z", "last_updated": "2020-01-01T00:00:00Z", "last_accessed": "2021-01-01T00:00:00Z", "access_count": 9, "confidence": 0.4, "version": 3, "superseded_by": null, "custom": [1]}"#;
+        exec(&conn, &format!("UPDATE semantic_facts SET temporal_metadata = '{existing}' WHERE id = 'g-has'")).await;
+        let others = ["id", "user_id", "content", "created_at", "updated_at", "extra_notes"];
+        let before = fingerprint(&conn, "semantic_facts", &others, "id").await;
+        let has_before = fingerprint(&conn, "semantic_facts", &["temporal_metadata"], "id").await;
+
+        let dry = run(&db, &["db", "backfill", "--dry-run", "--json"]);
+        assert_eq!(dry.status.code(), Some(1), "bad rows make it incomplete");
+        let dry = json_of(&dry);
+        assert_eq!((dry["dry_run"].clone(), dry["filled"].clone()), (json!(true), json!(4)), "{}", db.name);
+        assert_eq!(fingerprint(&conn, "semantic_facts", &["temporal_metadata"], "id").await, has_before, "dry run wrote");
+
+        let out = run(&db, &["db", "backfill", "--batch-size", "2", "--json"]);
+        assert_eq!(out.status.code(), Some(1), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
+        let report = json_of(&out);
+        assert_eq!(
+            keys(&report),
+            set(&["target", "store", "dry_run", "batch_size", "candidates", "filled", "batches", "bad_count", "bad_rows", "complete", "seconds"])
+        );
+        assert_eq!(report["candidates"], 6);
+        assert_eq!(report["filled"], 4);
+        assert_eq!(report["bad_count"], 2);
+        assert_eq!(report["complete"], false);
+        let bad: Vec<&str> = report["bad_rows"].as_array().expect("list").iter().map(|r| r["id"].as_str().expect("id")).collect();
+        assert_eq!(bad, ["e-bad", "f-null"]);
+        assert!(report["bad_rows"][0]["reason"].as_str().expect("reason").contains("last tuesday"));
+
+        let meta = |id: &str, at: &str| {
+            format!(r#"{{"created_at":"{at}","last_updated":"{at}","last_accessed":"{at}","access_count":0,"confidence":1.0,"version":1,"superseded_by":null}}"#)
+                + &format!("#{id}")
+        };
+        let got = column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) || '#' || id FROM semantic_facts WHERE temporal_metadata IS NOT NULL AND id <> 'g-has' ORDER BY id").await;
+        assert_eq!(
+            got,
+            [
+                meta("a-sqlite", "2025-11-07T18:00:00Z"),
+                meta("b-zulu", "2025-11-07T18:00:00Z"),
+                meta("c-offset", "2025-11-07T18:00:00Z"),
+                meta("d-naive", "2025-11-07T18:00:00.500Z"),
+            ],
+            "{}",
+            db.name
+        );
+        assert_eq!(column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) FROM semantic_facts WHERE id = 'g-has'").await, [existing]);
+        assert_eq!(fingerprint(&conn, "semantic_facts", &others, "id").await, before, "{}: other columns changed", db.name);
+
+        // Fix the bad rows; the next run finishes the job and exits 0.
+        exec(&conn, "UPDATE semantic_facts SET created_at = '2025-02-02T02:02:02Z' WHERE id IN ('e-bad', 'f-null')").await;
+        let out = run(&db, &["db", "backfill"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL").await, ["0"]);
+    }
+}
+
+#[tokio::test]
+async fn backfill_on_the_created_baseline_reads_typed_timestamps() {
+    for db in TestDb::all().await {
+        let conn = db.connect().await;
+        assert!(run(&db, &["db", "migrate"]).status.success());
+        exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at) VALUES \
+            ('t1', 'u', 'c', '2025-11-07T20:00:00+02:00', '2025-11-07T20:00:00+02:00')").await;
+        let out = run(&db, &["db", "backfill"]);
+        assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
+        let tm = column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) FROM semantic_facts").await;
+        let v: Value = serde_json::from_str(&tm[0]).expect("json");
+        assert_eq!(v["created_at"], "2025-11-07T18:00:00Z", "{}", db.name);
+    }
+}
+
+/// The SQL that counts facts whose metadata is not exactly what the backfill writes for them
+/// (`fill_facts` stores created_at already as RFC 3339 `Z`).
+fn wrong_metadata(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NOT NULL AND \
+            CAST(temporal_metadata AS TEXT) <> '{\"created_at\":\"' || created_at || '\",\"last_updated\":\"' || created_at || \
+            '\",\"last_accessed\":\"' || created_at || '\",\"access_count\":0,\"confidence\":1.0,\"version\":1,\"superseded_by\":null}'",
+        _ => "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NOT NULL AND \
+            temporal_metadata <> '{\"created_at\":\"' || created_at || '\",\"last_updated\":\"' || created_at || \
+            '\",\"last_accessed\":\"' || created_at || '\",\"access_count\":0,\"confidence\":1.0,\"version\":1,\"superseded_by\":null}'",
+    }
+}
+
+#[tokio::test]
+async fn backfill_killed_at_any_moment_is_finished_by_the_next_run() {
+    for db in TestDb::all().await {
+        let conn = db.connect().await;
+        fill_facts(&conn, 100_000, false).await;
+        assert!(run(&db, &["db", "migrate"]).status.success());
+        let others = "SELECT CAST(COUNT(*) AS TEXT) || ':' || CAST(SUM(LENGTH(content)) AS TEXT) || ':' || MAX(extra_notes) FROM semantic_facts";
+        let before = column_of(&conn, others).await;
+        let mut killed_mid_run = 0;
+        for delay_ms in [150u64, 400, 700] {
+            let mut child = aico(&db, &["db", "backfill", "--batch-size", "500"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            if child.try_wait().expect("poll").is_none() {
+                killed_mid_run += 1;
+            }
+            child.kill().ok();
+            child.wait().expect("reap");
+            assert_eq!(column_of(&conn, wrong_metadata(conn.get_database_backend())).await, ["0"], "{}: a half-written row", db.name);
+        }
+        // A server may still commit the statement a killed client sent last: wait until it settles.
+        let count = "SELECT CAST(COUNT(temporal_metadata) AS TEXT) FROM semantic_facts";
+        let mut filled = column_of(&conn, count).await;
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let again = column_of(&conn, count).await;
+            if again == filled {
+                break;
+            }
+            filled = again;
+        }
+        assert!(killed_mid_run > 0, "{}: no kill landed mid-run ({filled:?} filled)", db.name);
+        let out = run(&db, &["db", "backfill", "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let report = json_of(&out);
+        let filled_before: u64 = filled[0].parse().expect("count");
+        assert_eq!(report["filled"].as_u64().expect("n") + filled_before, 100_000, "{}: each row filled exactly once", db.name);
+        assert_eq!(column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL").await, ["0"]);
+        assert_eq!(column_of(&conn, wrong_metadata(conn.get_database_backend())).await, ["0"]);
+        assert_eq!(column_of(&conn, others).await, before, "{}: other columns changed", db.name);
+    }
+}
+
+#[tokio::test]
+async fn backfill_beside_a_live_writer_neither_fails() {
+    for db in TestDb::all().await {
+        let conn = db.connect().await;
+        fill_facts(&conn, 60_000, false).await;
+        assert!(run(&db, &["db", "migrate"]).status.success());
+        let child = aico(&db, &["db", "backfill", "--batch-size", "200"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        // The "live AICO": its own connection, inserting new facts and editing old ones meanwhile.
+        let writer = db.connect().await;
+        let mut writes = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            writes += 1;
+            writer
+                .execute_unprepared(&format!(
+                    "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at) VALUES \
+                     ('live-{writes:05}', 'u', 'new', '2025-06-01T00:00:00Z', '2025-06-01T00:00:00Z')"
+                ))
+                .await
+                .unwrap_or_else(|e| panic!("{}: the live writer failed: {e}", db.name));
+            writer
+                .execute_unprepared(&format!("UPDATE semantic_facts SET content = 'edited {writes}' WHERE id = 'fact-{}'", writes * 97 % 60_000 + 1))
+                .await
+                .unwrap_or_else(|e| panic!("{}: the live writer failed: {e}", db.name));
+        }
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
+        assert!(writes > 20, "{}: the writer barely ran ({writes})", db.name);
+        // Facts present before the run are all filled; new ones are filled or left for the next run.
+        assert_eq!(column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE id LIKE 'fact-%' AND temporal_metadata IS NULL").await, ["0"]);
+        assert_eq!(column_of(&conn, wrong_metadata(conn.get_database_backend())).await, ["0"], "{}", db.name);
+        // The writer's edits survived (the backfill writes only temporal_metadata).
+        let edited = column_of(&conn, &format!("SELECT content FROM semantic_facts WHERE id = 'fact-{}'", writes * 97 % 60_000 + 1)).await;
+        assert_eq!(edited, [format!("edited {writes}")]);
+    }
+}
+
+#[tokio::test]
+async fn verify_passes_then_fails_on_a_broken_index_or_bad_metadata() {
+    for db in TestDb::all().await {
+        let conn = db.connect().await;
+        fill_facts(&conn, 50, true).await;
+        assert!(run(&db, &["db", "migrate"]).status.success());
+        let out = run(&db, &["db", "verify", "--json"]);
+        let report = json_of(&out);
+        assert_eq!(out.status.code(), Some(0), "{}: {report:#}", db.name);
+        assert_eq!(keys(&report), set(&["target", "passed", "checks"]));
+        assert!(report["checks"].as_array().expect("list").iter().all(|c| keys(c) == set(&["name", "status", "details"])));
+
+        exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at, temporal_metadata) VALUES \
+            ('zz-bad', 'u', 'c', '2025-01-01T00:00:00Z', '{\"confidence\": 0.5}')").await;
+        let out = run(&db, &["db", "verify"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{}: {text}", db.name);
+        assert!(text.contains("FAIL  temporal metadata is valid") && text.contains("zz-bad"), "{text}");
+        exec(&conn, "DELETE FROM semantic_facts WHERE id = 'zz-bad'").await;
+        assert_eq!(run(&db, &["db", "verify"]).status.code(), Some(0));
+
+        exec(&conn, "DROP INDEX idx_semantic_facts_temporal").await;
+        let out = run(&db, &["db", "verify"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{}: {text}", db.name);
+        assert!(text.contains("FAIL  temporal query uses idx_semantic_facts_temporal"), "{text}");
+        assert!(text.contains("index idx_semantic_facts_temporal on semantic_facts is missing"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn health_reports_coverage_confidence_and_consolidation() {
+    for db in TestDb::all().await {
+        let conn = db.connect().await;
+        fill_facts(&conn, 200, true).await;
+        assert!(run(&db, &["db", "migrate"]).status.success());
+        exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at) VALUES ('none-1', 'u', 'c', '2025-01-01T00:00:00Z'), ('none-2', 'u', 'c', '2025-01-01T00:00:00Z')").await;
+        exec(&conn, "INSERT INTO consolidation_state (id, state_json, updated_at) VALUES \
+            ('r1', '{\"status\": \"completed\", \"last_run\": \"2025-11-06T02:45:00Z\", \"progress\": {\"completed_users\": 90, \"failed_users\": 10, \"processed_experiences\": 4000}}', '2025-11-06T02:45:00Z'), \
+            ('r2', '{\"status\": \"completed\", \"last_run\": \"2025-11-07T02:45:00Z\", \"progress\": {\"completed_users\": 100, \"failed_users\": 0, \"processed_experiences\": 5000}}', '2025-11-07T02:45:00Z')").await;
+        let out = run(&db, &["db", "health", "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let h = json_of(&out);
+        assert_eq!(keys(&h), set(&["target", "total_facts", "with_temporal", "coverage_percent", "confidence", "consolidation"]));
+        assert_eq!((h["total_facts"].clone(), h["with_temporal"].clone()), (json!(202), json!(200)), "{}", db.name);
+        assert_eq!(h["coverage_percent"], json!(99.01));
+        // fill_facts: confidence = (i % 100) / 100 for i in 1..=200.
+        assert_eq!(h["confidence"], json!({"high": 40, "medium": 60, "low": 100}), "{}", db.name);
+        assert_eq!(h["consolidation"][0]["last_run"], "2025-11-07T02:45:00Z");
+        assert_eq!(h["consolidation"][0]["completed_users"], json!(100.0));
+        assert_eq!(h["consolidation"][1]["failed_users"], json!(10.0));
+    }
+}
