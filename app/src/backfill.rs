@@ -12,8 +12,11 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoIden, Query, TableRef, Valu
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 
+use crate::chroma::ChromaReport;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::stores::{Outcome, StoreChoice, with_chroma, with_working_memory};
+use crate::working_memory::LmdbBackfill;
 
 /// At most this many bad rows are listed by id (all are counted).
 const LISTED_BAD_ROWS: usize = 1000;
@@ -174,86 +177,149 @@ mod tests {
     }
 }
 
-/// The outcome of `aico db backfill`.
+/// The SQL store's part of a backfill report.
 #[derive(Clone, Debug, Serialize)]
-pub struct BackfillReport {
+pub struct SqlOutcome {
     /// The database (password hidden).
     pub target: String,
-    /// The store filled (`sql`).
-    pub store: &'static str,
-    /// Nothing was written.
-    pub dry_run: bool,
-    /// Facts per batch.
-    pub batch_size: u64,
     /// What was done.
     #[serde(flatten)]
     pub sql: SqlBackfill,
-    /// True when every fact that needed metadata has it (or would have, for a dry run).
+}
+
+/// Each chosen store's outcome.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct BackfillStores {
+    /// `semantic_facts`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<Outcome<SqlOutcome>>,
+    /// The LMDB working memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lmdb: Option<Outcome<LmdbBackfill>>,
+    /// The Chroma collection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chroma: Option<Outcome<ChromaReport>>,
+}
+
+/// The outcome of `aico db backfill`.
+#[derive(Clone, Debug, Serialize)]
+pub struct BackfillReport {
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Items per batch asked for.
+    pub batch_size: u64,
+    /// True when every chosen store was reached and every item that needed metadata has it (or
+    /// would have, for a dry run).
     pub complete: bool,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// Each chosen store's outcome.
+    pub stores: BackfillStores,
 }
 
-/// Run `aico db backfill` on the database `args` names, with a progress bar on a terminal.
+/// Run `aico db backfill` on the chosen stores, with a progress bar on a terminal.
 pub async fn run(args: &crate::cli::BackfillArgs) -> Result<BackfillReport, AppError> {
     use std::io::IsTerminal;
-    let db = Db::open(&args.common).await?;
-    if !args.common.json {
-        println!("target: {}", db.target);
-    }
+    let json = args.common.json;
     let started = std::time::Instant::now();
-    let bar = (!args.common.json && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} facts  {per_sec}  eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let sql = backfill_sql(&db, args.batch_size, args.dry_run, |p| match (p, &bar) {
-        (Progress::Total(n), Some(bar)) => bar.set_length(n),
-        (Progress::Done(n), Some(bar)) => bar.set_position(n),
-        _ => {}
-    })
-    .await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
+    let mut stores = BackfillStores::default();
+    let mut complete = true;
+    if args.stores.includes(StoreChoice::Sql) {
+        let db = Db::open(&args.common).await?;
+        if !json {
+            println!("target: {}", db.target);
+        }
+        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} facts  {per_sec}  eta {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        let sql = backfill_sql(&db, args.batch_size, args.dry_run, |p| match (p, &bar) {
+            (Progress::Total(n), Some(bar)) => bar.set_length(n),
+            (Progress::Done(n), Some(bar)) => bar.set_position(n),
+            _ => {}
+        })
+        .await;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let sql = sql?;
+        db.conn.close().await.ok();
+        complete &= sql.complete();
+        stores.sql = Some(Outcome::Done(SqlOutcome { target: db.target.to_string(), sql }));
     }
-    let sql = sql?;
-    db.conn.close().await.ok();
+    if args.stores.includes(StoreChoice::Lmdb) {
+        let batch = args.batch_size as usize;
+        let outcome = with_working_memory(args.stores.working_dir(), |m| m.backfill(batch, args.dry_run, |_| {}));
+        complete &= outcome.done().is_some_and(|r| r.bad_count == 0 && r.changed_meanwhile == 0);
+        stores.lmdb = Some(outcome);
+    }
+    if args.stores.includes(StoreChoice::Chroma) {
+        let outcome = with_chroma(args.stores.chroma(), |c| async move { c.backfill(args.batch_size, args.dry_run).await }).await;
+        complete &= outcome.done().is_some_and(|r| r.bad_count == 0);
+        stores.chroma = Some(outcome);
+    }
     Ok(BackfillReport {
-        target: db.target.to_string(),
-        store: "sql",
         dry_run: args.dry_run,
         batch_size: args.batch_size,
-        complete: sql.complete(),
-        sql,
+        complete,
         seconds: started.elapsed().as_secs_f64(),
+        stores,
     })
 }
 
 impl std::fmt::Display for BackfillReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = &self.sql;
         let verb = if self.dry_run { "would fill" } else { "filled" };
-        writeln!(
-            f,
-            "backfill{}: {} facts had no temporal metadata; {verb} {} in {} batches ({:.2}s)",
-            if self.dry_run { " (dry run, nothing written)" } else { "" },
-            s.candidates,
-            s.filled,
-            s.batches,
-            self.seconds
-        )?;
-        if s.bad_count > 0 {
-            writeln!(f, "{} facts left as they were (no usable created_at):", s.bad_count)?;
-            for row in &s.bad_rows {
-                writeln!(f, "  {}: {}", row.id, row.reason)?;
+        let dry = if self.dry_run { " (dry run, nothing written)" } else { "" };
+        if let Some(outcome) = &self.stores.sql {
+            match outcome.done() {
+                Some(SqlOutcome { sql: s, .. }) => {
+                    writeln!(f, "sql{dry}: {} facts had no temporal metadata; {verb} {} in {} batches", s.candidates, s.filled, s.batches)?;
+                    if s.bad_count > 0 {
+                        writeln!(f, "  {} facts left as they were (no usable created_at):", s.bad_count)?;
+                        for row in &s.bad_rows {
+                            writeln!(f, "    {}: {}", row.id, row.reason)?;
+                        }
+                        if s.bad_count as usize > s.bad_rows.len() {
+                            writeln!(f, "    ... and {} more (all counted in --json)", s.bad_count as usize - s.bad_rows.len())?;
+                        }
+                    }
+                }
+                None => writeln!(f, "sql: {}", outcome.problem().unwrap_or_default())?,
             }
-            if s.bad_count as usize > s.bad_rows.len() {
-                writeln!(f, "  ... and {} more (all in --json)", s.bad_count as usize - s.bad_rows.len())?;
+        }
+        if let Some(outcome) = &self.stores.lmdb {
+            match outcome.done() {
+                Some(r) => {
+                    writeln!(f, "lmdb{dry}: {} entries, {} had metadata; {verb} {}", r.entries, r.already, r.filled)?;
+                    if r.changed_meanwhile > 0 {
+                        writeln!(f, "  {} entries changed meanwhile: left for the next run", r.changed_meanwhile)?;
+                    }
+                    for e in &r.bad_entries {
+                        writeln!(f, "    {}: {}", e.key, e.reason)?;
+                    }
+                }
+                None => writeln!(f, "lmdb: {}", outcome.problem().unwrap_or_default())?,
             }
-            writeln!(f, "incomplete: fix those facts' created_at, then run the backfill again")?;
+        }
+        if let Some(outcome) = &self.stores.chroma {
+            match outcome.done() {
+                Some(r) => {
+                    writeln!(f, "chroma{dry}: {} records, {} had temporal fields; {verb} {} (batches of {})", r.records, r.with_temporal, r.filled, r.batch_size)?;
+                    for b in &r.bad_records {
+                        writeln!(f, "    {}: {}", b.id, b.reason)?;
+                    }
+                }
+                None => writeln!(f, "chroma: {}", outcome.problem().unwrap_or_default())?,
+            }
+        }
+        writeln!(f, "({:.2}s)", self.seconds)?;
+        if !self.complete {
+            writeln!(f, "incomplete: fix what is listed above, then run the backfill again")?;
         }
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! The command line: `aico db migrate|backfill|verify|health`, as sentences.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::stores::StoreArgs;
 
 /// AICO's command line (the AMS database commands).
 #[derive(Debug, Parser)]
@@ -34,9 +36,9 @@ pub enum Db {
     /// Give every fact that has none its initial temporal metadata.
     Backfill(BackfillArgs),
     /// Run the seed's verification queries and the schema checks; exit 1 if one fails.
-    Verify(Common),
+    Verify(ReportArgs),
     /// Coverage, confidence distribution and consolidation history.
-    Health(Common),
+    Health(ReportArgs),
 }
 
 /// Options every `aico db` command takes.
@@ -79,11 +81,16 @@ pub struct MigrateArgs {
     pub force: bool,
 }
 
-/// Which store a backfill works on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Store {
-    /// `semantic_facts` in the SQL database.
-    Sql,
+/// `aico db verify` and `aico db health`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Shared options.
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Which stores, and where.
+    #[command(flatten)]
+    pub stores: StoreArgs,
 }
 
 /// `aico db backfill`
@@ -93,11 +100,11 @@ pub struct BackfillArgs {
     #[command(flatten)]
     pub common: Common,
 
-    /// Which store to fill.
-    #[arg(long, value_enum, default_value = "sql")]
-    pub store: Store,
+    /// Which stores to fill, and where.
+    #[command(flatten)]
+    pub stores: StoreArgs,
 
-    /// Facts per batch (one transaction each).
+    /// Facts (entries, records) per batch: one transaction each.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub batch_size: u64,
 

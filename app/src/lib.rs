@@ -8,9 +8,12 @@
 #![warn(missing_docs)]
 
 pub mod backfill;
+pub mod chroma;
 pub mod cli;
 pub mod db;
 pub mod error;
 pub mod health;
 pub mod migrate;
+pub mod stores;
 pub mod verify;
+pub mod working_memory;

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use aico::cli::{Cli, Db as DbCommand, Top};
-use aico::db::Db;
 use aico::error::AppError;
 use aico::{backfill, health, migrate, verify};
 use clap::Parser;
@@ -70,21 +69,13 @@ async fn run(cli: Cli) -> Result<ExitCode, AppError> {
             let report = backfill::run(&args).await?;
             emit(&report, args.common.json, report.complete)
         }
-        DbCommand::Verify(common) => {
-            let db = Db::open(&common).await?;
-            if !common.json {
-                println!("target: {}", db.target);
-            }
-            let report = verify::verify(&db).await?;
-            emit(&report, common.json, report.passed)
+        DbCommand::Verify(args) => {
+            let report = verify::run(&args).await?;
+            emit(&report, args.common.json, report.passed)
         }
-        DbCommand::Health(common) => {
-            let db = Db::open(&common).await?;
-            if !common.json {
-                println!("target: {}", db.target);
-            }
-            let report = health::health(&db).await?;
-            emit(&report, common.json, true)
+        DbCommand::Health(args) => {
+            let report = health::run(&args).await?;
+            emit(&report, args.common.json, report.reachable)
         }
     })
 }

@@ -39,8 +39,8 @@ pub struct Check {
 /// The outcome of `aico db verify`.
 #[derive(Clone, Debug, Serialize)]
 pub struct VerifyReport {
-    /// The database (password hidden).
-    pub target: String,
+    /// The SQL database (password hidden), when it was checked.
+    pub target: Option<String>,
     /// True when no check failed.
     pub passed: bool,
     /// Every check, in order.
@@ -218,7 +218,56 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, AppError> {
     });
 
     let passed = checks.iter().all(|c| c.status != Status::Fail);
-    Ok(VerifyReport { target: db.target.to_string(), passed, checks })
+    Ok(VerifyReport { target: Some(db.target.to_string()), passed, checks })
+}
+
+/// Run `aico db verify` on the chosen stores: the SQL checks above, and for LMDB and Chroma their
+/// coverage and bad values. A store that cannot be reached fails its check.
+pub async fn run(args: &crate::cli::ReportArgs) -> Result<VerifyReport, AppError> {
+    use crate::stores::{StoreChoice, with_chroma, with_working_memory};
+    let mut report = VerifyReport { target: None, passed: true, checks: Vec::new() };
+    if args.stores.includes(StoreChoice::Sql) {
+        let db = Db::open(&args.common).await?;
+        if !args.common.json {
+            println!("target: {}", db.target);
+        }
+        report = verify(&db).await?;
+        db.conn.close().await.ok();
+    }
+    if args.stores.includes(StoreChoice::Lmdb) {
+        let outcome = with_working_memory(args.stores.working_dir(), |m| m.health(chrono::Utc::now()));
+        report.checks.push(match outcome.done() {
+            Some(h) if h.bad_count == 0 => check(
+                "working memory (LMDB)",
+                Status::Pass,
+                vec![format!("{} of {} entries with temporal metadata ({:.2}%), {} expired", h.with_temporal, h.entries, h.coverage_percent, h.expired)],
+            ),
+            Some(h) => check(
+                "working memory (LMDB)",
+                Status::Fail,
+                h.bad_entries.iter().take(10).map(|e| format!("{}: {}", e.key, e.reason)).collect(),
+            ),
+            None => check("working memory (LMDB)", Status::Fail, vec![outcome.problem().unwrap_or_default()]),
+        });
+    }
+    if args.stores.includes(StoreChoice::Chroma) {
+        let outcome = with_chroma(args.stores.chroma(), |c| async move { c.health().await }).await;
+        report.checks.push(match outcome.done() {
+            Some(h) if h.bad_count == 0 => check(
+                "semantic memory (Chroma)",
+                Status::Pass,
+                vec![format!("{} of {} records with temporal fields", h.with_temporal, h.records)],
+            ),
+            Some(h) => check(
+                "semantic memory (Chroma)",
+                Status::Fail,
+                h.bad_records.iter().take(10).map(|b| format!("{}: {}", b.id, b.reason)).collect(),
+            ),
+            None => check("semantic memory (Chroma)", Status::Fail, vec![outcome.problem().unwrap_or_default()]),
+        });
+    }
+    report.passed = report.checks.iter().all(|c| c.status != Status::Fail);
+    Ok(report)
 }
 
 /// (table, column, type) of every column of entity `E`.

@@ -39,6 +39,14 @@ pub enum Target {
     },
 }
 
+/// AICO's data directory: `$AICO_DATA_DIR`, else the platform's user data directory for `aico`.
+pub fn aico_data_dir() -> Result<PathBuf, MigrateError> {
+    match std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => Ok(dirs::data_dir().ok_or(MigrateError::NoDataDir)?.join("aico")),
+    }
+}
+
 /// How a SQLite file is opened.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum SqliteMode {
@@ -78,11 +86,7 @@ impl Target {
     /// AICO's own database: `$AICO_DATA_DIR/data/aico.db`, else under the platform's user data
     /// directory; created (with its directories) when missing.
     pub fn aico_default() -> Result<Self, MigrateError> {
-        let data_dir = match std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
-            Some(dir) => PathBuf::from(dir),
-            None => dirs::data_dir().ok_or(MigrateError::NoDataDir)?.join("aico"),
-        };
-        Ok(Self::Sqlite { path: data_dir.join("data").join("aico.db"), create: true, query: None })
+        Ok(Self::Sqlite { path: aico_data_dir()?.join("data").join("aico.db"), create: true, query: None })
     }
 
     /// The target a database URL names: `sqlite://PATH` (or `sqlite:PATH`), `postgres://...`.

@@ -119,20 +119,23 @@ async fn backfill_fills_mixed_data_reports_bad_rows_and_touches_nothing_else() {
         let dry = run(&db, &["db", "backfill", "--dry-run", "--json"]);
         assert_eq!(dry.status.code(), Some(1), "bad rows make it incomplete");
         let dry = json_of(&dry);
-        assert_eq!((dry["dry_run"].clone(), dry["filled"].clone()), (json!(true), json!(4)), "{}", db.name);
+        assert_eq!((dry["dry_run"].clone(), dry["stores"]["sql"]["filled"].clone()), (json!(true), json!(4)), "{}", db.name);
         assert_eq!(fingerprint(&conn, "semantic_facts", &["temporal_metadata"], "id").await, has_before, "dry run wrote");
 
         let out = run(&db, &["db", "backfill", "--batch-size", "2", "--json"]);
         assert_eq!(out.status.code(), Some(1), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
-        let report = json_of(&out);
+        let all = json_of(&out);
+        assert_eq!(keys(&all), set(&["dry_run", "batch_size", "complete", "seconds", "stores"]));
+        assert_eq!(all["complete"], false);
+        let report = &all["stores"]["sql"];
         assert_eq!(
-            keys(&report),
-            set(&["target", "store", "dry_run", "batch_size", "candidates", "filled", "batches", "bad_count", "bad_rows", "complete", "seconds"])
+            keys(report),
+            set(&["status", "target", "candidates", "filled", "batches", "bad_count", "bad_rows"])
         );
+        assert_eq!(report["status"], "done");
         assert_eq!(report["candidates"], 6);
         assert_eq!(report["filled"], 4);
         assert_eq!(report["bad_count"], 2);
-        assert_eq!(report["complete"], false);
         let bad: Vec<&str> = report["bad_rows"].as_array().expect("list").iter().map(|r| r["id"].as_str().expect("id")).collect();
         assert_eq!(bad, ["e-bad", "f-null"]);
         assert!(report["bad_rows"][0]["reason"].as_str().expect("reason").contains("last tuesday"));
@@ -227,7 +230,7 @@ async fn backfill_killed_at_any_moment_is_finished_by_the_next_run() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let report = json_of(&out);
         let filled_before: u64 = filled[0].parse().expect("count");
-        assert_eq!(report["filled"].as_u64().expect("n") + filled_before, 100_000, "{}: each row filled exactly once", db.name);
+        assert_eq!(report["stores"]["sql"]["filled"].as_u64().expect("n") + filled_before, 100_000, "{}: each row filled exactly once", db.name);
         assert_eq!(column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL").await, ["0"]);
         assert_eq!(column_of(&conn, wrong_metadata(conn.get_database_backend())).await, ["0"]);
         assert_eq!(column_of(&conn, others).await, before, "{}: other columns changed", db.name);
@@ -313,8 +316,10 @@ async fn health_reports_coverage_confidence_and_consolidation() {
             ('r2', '{\"status\": \"completed\", \"last_run\": \"2025-11-07T02:45:00Z\", \"progress\": {\"completed_users\": 100, \"failed_users\": 0, \"processed_experiences\": 5000}}', '2025-11-07T02:45:00Z')").await;
         let out = run(&db, &["db", "health", "--json"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let h = json_of(&out);
-        assert_eq!(keys(&h), set(&["target", "total_facts", "with_temporal", "coverage_percent", "confidence", "consolidation"]));
+        let all = json_of(&out);
+        assert_eq!(keys(&all), set(&["reachable", "stores"]));
+        let h = &all["stores"]["sql"];
+        assert_eq!(keys(h), set(&["status", "target", "total_facts", "with_temporal", "coverage_percent", "confidence", "consolidation"]));
         assert_eq!((h["total_facts"].clone(), h["with_temporal"].clone()), (json!(202), json!(200)), "{}", db.name);
         assert_eq!(h["coverage_percent"], json!(99.01));
         // fill_facts: confidence = (i % 100) / 100 for i in 1..=200.
