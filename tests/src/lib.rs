@@ -351,3 +351,97 @@ impl TestDb {
         }
     }
 }
+
+/// Skip (with a message) outside CI, fail under CI: for a test whose tool is missing.
+fn unavailable(what: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{what} is required under CI (.ci/run installs it)");
+    }
+    eprintln!("SKIPPED: {what} is not available; run .ci/run or set AICO_TEST_PYTHON / AICO_TEST_CHROMA");
+}
+
+/// A Python with the `lmdb` and `chromadb` packages (`AICO_TEST_PYTHON`, set by `.ci/run`).
+pub fn python() -> Option<PathBuf> {
+    let python = std::env::var_os("AICO_TEST_PYTHON").map(PathBuf::from);
+    let ok = python.as_ref().is_some_and(|p| {
+        std::process::Command::new(p)
+            .args(["-c", "import lmdb, chromadb"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if ok {
+        python
+    } else {
+        unavailable("a Python with lmdb and chromadb");
+        None
+    }
+}
+
+/// Run `script` with `python`, passing `args`; its stdout.
+pub fn run_python(python: &Path, script: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .env("ANONYMIZED_TELEMETRY", "False")
+        .output()
+        .expect("run python");
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A real Chroma server (`chroma run`, from `AICO_TEST_CHROMA`) on a free loopback port, serving
+/// the persistent store in `path`; stopped when dropped.
+pub struct ChromaServer {
+    child: std::process::Child,
+    /// Its URL, `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl ChromaServer {
+    /// Start it, or `None` (with a message; a failure under CI) when `chroma` is not installed.
+    pub fn start(path: &Path) -> Option<Self> {
+        let Some(chroma) = std::env::var_os("AICO_TEST_CHROMA").map(PathBuf::from).filter(|p| p.exists()) else {
+            unavailable("the chroma server (chromadb 1.5)");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let log = std::fs::File::create(path.with_extension("chroma.log")).expect("log file");
+        let child = std::process::Command::new(chroma)
+            .args(["run", "--path"])
+            .arg(path)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .env("ANONYMIZED_TELEMETRY", "False")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start chroma");
+        let server = Self { child, url: format!("http://127.0.0.1:{port}") };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if http_status(port, "/api/v2/heartbeat") == Some(200) {
+                return Some(server);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        panic!("chroma did not answer on port {port} within 60 s (see {}.chroma.log)", path.display());
+    }
+}
+
+impl Drop for ChromaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The status code of `GET path` on a loopback port (plain HTTP/1.0), if it answers.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).ok()?;
+    std::str::from_utf8(&buf[..n]).ok()?.split_whitespace().nth(1)?.parse().ok()
+}
