@@ -1,5 +1,6 @@
 //! `ConsolidationState`: the seed's `consolidation_state.state_json` (Phase 2).
 
+use super::with_extra;
 use std::fmt;
 use std::str::FromStr;
 
@@ -153,10 +154,7 @@ impl ConsolidationProgress {
             "estimated_completion".into(),
             self.estimated_completion.into(),
         );
-        for (key, value) in &self.extra {
-            map.entry(key.clone()).or_insert_with(|| value.clone());
-        }
-        Value::Object(map)
+        with_extra(map, &self.extra)
     }
 }
 
@@ -221,10 +219,7 @@ impl ConsolidationState {
         map.insert("next_scheduled".into(), self.next_scheduled.into());
         map.insert("errors".into(), Value::Array(self.errors.clone()));
         map.insert("metadata".into(), Value::Object(self.metadata.clone()));
-        for (key, value) in &self.extra {
-            map.entry(key.clone()).or_insert_with(|| value.clone());
-        }
-        Value::Object(map)
+        with_extra(map, &self.extra)
     }
 
     /// The JSON object as compact text, for the `state_json` column.

@@ -1,5 +1,6 @@
 //! `SkillType` and `TriggerContext`: the seed's `skills.skill_type` and `skills.trigger_context` (Phase 3).
 
+use super::with_extra;
 use std::fmt;
 use std::str::FromStr;
 
@@ -97,10 +98,7 @@ impl TriggerContext {
         let mut map = Map::new();
         map.insert("intent".into(), self.intent.clone().into());
         map.insert("time_of_day".into(), self.time_of_day.clone().into());
-        for (key, value) in &self.extra {
-            map.entry(key.clone()).or_insert_with(|| value.clone());
-        }
-        Value::Object(map)
+        with_extra(map, &self.extra)
     }
 
     /// The JSON object as compact text, for the `trigger_context` column.

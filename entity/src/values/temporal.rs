@@ -1,5 +1,6 @@
 //! `TemporalMetadata`: the seed's `semantic_facts.temporal_metadata` JSON (Phase 1).
 
+use super::with_extra;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -127,11 +128,7 @@ impl TemporalMetadata {
         map.insert("confidence".into(), self.confidence.into());
         map.insert("version".into(), self.version.into());
         map.insert("superseded_by".into(), self.superseded_by.clone().into());
-        for (key, value) in &self.extra {
-            // A known key in `extra` never overrides the field.
-            map.entry(key.clone()).or_insert_with(|| value.clone());
-        }
-        Value::Object(map)
+        with_extra(map, &self.extra)
     }
 
     /// The JSON object as compact text, for a text column.
