@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use migration::runner::{self, Command};
 use migration::target::Target;
 use sea_orm_codegen::{
-    BannerVersion, BigIntegerType, DateTimeCrate, EntityFormat, EntityTransformer, EntityWriterContext,
-    WithPrelude, WithSerde,
+    BannerVersion, BigIntegerType, DateTimeCrate, EntityFormat, EntityTransformer, EntityWriterContext, WithPrelude,
+    WithSerde,
 };
 use sea_schema::sqlite::discovery::SchemaDiscovery;
 
@@ -50,12 +50,8 @@ async fn generate(out_dir: &Path) -> Result<String, String> {
         .await
         .map_err(|e| format!("discovering the migrated schema: {e}"))?
         .merge_indexes_into_table();
-    let tables = schema
-        .tables
-        .into_iter()
-        .filter(|t| !NOT_MODELLED.contains(&t.name.as_str()))
-        .map(|t| t.write())
-        .collect();
+    let tables =
+        schema.tables.into_iter().filter(|t| !NOT_MODELLED.contains(&t.name.as_str())).map(|t| t.write()).collect();
     db.close().await.map_err(|e| e.to_string())?;
 
     let writer = EntityTransformer::transform(tables).map_err(|e| format!("transforming the schema: {e}"))?;

@@ -19,12 +19,16 @@ const SEED_SAMPLE: u64 = 2_000;
 
 fn sql(conn_backend: DbBackend) -> &'static str {
     match conn_backend {
-        DbBackend::Postgres => "UPDATE semantic_facts SET temporal_metadata = json_build_object('created_at', created_at, \
+        DbBackend::Postgres => {
+            "UPDATE semantic_facts SET temporal_metadata = json_build_object('created_at', created_at, \
             'last_updated', created_at, 'last_accessed', created_at, 'access_count', 0, 'confidence', 1.0, 'version', 1, \
-            'superseded_by', NULL) WHERE temporal_metadata IS NULL",
-        _ => "UPDATE semantic_facts SET temporal_metadata = json_object('created_at', created_at, 'last_updated', created_at, \
+            'superseded_by', NULL) WHERE temporal_metadata IS NULL"
+        }
+        _ => {
+            "UPDATE semantic_facts SET temporal_metadata = json_object('created_at', created_at, 'last_updated', created_at, \
             'last_accessed', created_at, 'access_count', 0, 'confidence', 1.0, 'version', 1, 'superseded_by', NULL) \
-            WHERE temporal_metadata IS NULL",
+            WHERE temporal_metadata IS NULL"
+        }
     }
 }
 
@@ -124,13 +128,18 @@ async fn main() {
 
     let ceiling_db = dir.path().join("ceiling.db");
     copy_db(&template, &ceiling_db);
-    let conn = Target::from_url(&format!("sqlite://{}", ceiling_db.display())).expect("url").connect(None).await.expect("open");
+    let conn = Target::from_url(&format!("sqlite://{}", ceiling_db.display()))
+        .expect("url")
+        .connect(None)
+        .await
+        .expect("open");
     let ceiling = exec(&conn, sql(DbBackend::Sqlite)).await;
     conn.close().await.ok();
 
     let seed_db = dir.path().join("seed.db");
     copy_db(&template, &seed_db);
-    let conn = Target::from_url(&format!("sqlite://{}", seed_db.display())).expect("url").connect(None).await.expect("open");
+    let conn =
+        Target::from_url(&format!("sqlite://{}", seed_db.display())).expect("url").connect(None).await.expect("open");
     let seed = seed_per_row(&conn, rows).await;
     conn.close().await.ok();
 

@@ -258,7 +258,8 @@ pub async fn run(args: &crate::cli::BackfillArgs) -> Result<BackfillReport, AppE
         stores.lmdb = Some(outcome);
     }
     if args.stores.includes(StoreChoice::Chroma) {
-        let outcome = with_chroma(args.stores.chroma(), |c| async move { c.backfill(args.batch_size, args.dry_run).await }).await;
+        let outcome =
+            with_chroma(args.stores.chroma(), |c| async move { c.backfill(args.batch_size, args.dry_run).await }).await;
         complete &= outcome.done().is_some_and(|r| r.bad_count == 0);
         stores.chroma = Some(outcome);
     }
@@ -278,14 +279,22 @@ impl std::fmt::Display for BackfillReport {
         if let Some(outcome) = &self.stores.sql {
             match outcome.done() {
                 Some(SqlOutcome { sql: s, .. }) => {
-                    writeln!(f, "sql{dry}: {} facts had no temporal metadata; {verb} {} in {} batches", s.candidates, s.filled, s.batches)?;
+                    writeln!(
+                        f,
+                        "sql{dry}: {} facts had no temporal metadata; {verb} {} in {} batches",
+                        s.candidates, s.filled, s.batches
+                    )?;
                     if s.bad_count > 0 {
                         writeln!(f, "  {} facts left as they were (no usable created_at):", s.bad_count)?;
                         for row in &s.bad_rows {
                             writeln!(f, "    {}: {}", row.id, row.reason)?;
                         }
                         if s.bad_count as usize > s.bad_rows.len() {
-                            writeln!(f, "    ... and {} more (all counted in --json)", s.bad_count as usize - s.bad_rows.len())?;
+                            writeln!(
+                                f,
+                                "    ... and {} more (all counted in --json)",
+                                s.bad_count as usize - s.bad_rows.len()
+                            )?;
                         }
                     }
                 }
@@ -309,7 +318,11 @@ impl std::fmt::Display for BackfillReport {
         if let Some(outcome) = &self.stores.chroma {
             match outcome.done() {
                 Some(r) => {
-                    writeln!(f, "chroma{dry}: {} records, {} had temporal fields; {verb} {} (batches of {})", r.records, r.with_temporal, r.filled, r.batch_size)?;
+                    writeln!(
+                        f,
+                        "chroma{dry}: {} records, {} had temporal fields; {verb} {} (batches of {})",
+                        r.records, r.with_temporal, r.filled, r.batch_size
+                    )?;
                     for b in &r.bad_records {
                         writeln!(f, "    {}: {}", b.id, b.reason)?;
                     }

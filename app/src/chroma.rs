@@ -185,7 +185,10 @@ impl Chroma {
                     return Err(ChromaError::Rejected { method, url: url.to_owned(), status, message });
                 }
                 Ok(resp) => {
-                    return resp.json().await.map_err(|e| ChromaError::Protocol { url: url.to_owned(), detail: e.to_string() });
+                    return resp
+                        .json()
+                        .await
+                        .map_err(|e| ChromaError::Protocol { url: url.to_owned(), detail: e.to_string() });
                 }
             }
             tracing::info!(url, attempt, "Chroma request failed, retrying: {last}");
@@ -196,7 +199,8 @@ impl Chroma {
     /// Up to `limit` records from `offset`: ids and metadatas.
     async fn page(&self, offset: u64, limit: u64) -> Result<Vec<(String, Map<String, Value>)>, ChromaError> {
         let url = format!("{}/collections/{}/get", self.scope(), self.collection_id);
-        let got = self.call("POST", &url, Some(&json!({"limit": limit, "offset": offset, "include": ["metadatas"]}))).await?;
+        let got =
+            self.call("POST", &url, Some(&json!({"limit": limit, "offset": offset, "include": ["metadatas"]}))).await?;
         let protocol = |detail: &str| ChromaError::Protocol { url: url.clone(), detail: detail.into() };
         let ids = got.get("ids").and_then(Value::as_array).ok_or_else(|| protocol("no ids"))?;
         let metas = got.get("metadatas").and_then(Value::as_array).ok_or_else(|| protocol("no metadatas"))?;

@@ -55,22 +55,22 @@ pub struct SqlHealth {
 pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
     let d = db.dialect;
     if d.column_type(&db.conn, "semantic_facts", "temporal_metadata").await.map_err(|e| db.error(e))?.is_none() {
-        return Err(AppError::NotMigrated { target: db.target.to_string(), what: "semantic_facts.temporal_metadata".into() });
+        return Err(AppError::NotMigrated {
+            target: db.target.to_string(),
+            what: "semantic_facts.temporal_metadata".into(),
+        });
     }
     // Seed: temporal metadata coverage.
-    let rows = db.rows("SELECT COUNT(*) AS total, COUNT(temporal_metadata) AS with_temporal FROM semantic_facts").await?;
+    let rows =
+        db.rows("SELECT COUNT(*) AS total, COUNT(temporal_metadata) AS with_temporal FROM semantic_facts").await?;
     let (total_facts, with_temporal): (i64, i64) = match rows.first() {
-        Some(r) => (
-            r.try_get("", "total").map_err(|e| db.error(e))?,
-            r.try_get("", "with_temporal").map_err(|e| db.error(e))?,
-        ),
+        Some(r) => {
+            (r.try_get("", "total").map_err(|e| db.error(e))?, r.try_get("", "with_temporal").map_err(|e| db.error(e))?)
+        }
         None => (0, 0),
     };
-    let coverage_percent = if total_facts == 0 {
-        0.0
-    } else {
-        (with_temporal as f64 * 10_000.0 / total_facts as f64).round() / 100.0
-    };
+    let coverage_percent =
+        if total_facts == 0 { 0.0 } else { (with_temporal as f64 * 10_000.0 / total_facts as f64).round() / 100.0 };
 
     // Seed: confidence distribution.
     let conf = d.json_number("temporal_metadata", "confidence");
@@ -106,7 +106,10 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
             .await?;
         for r in rows {
             let num = |c: &str| {
-                r.try_get::<Option<f64>>("", c).ok().flatten().or_else(|| r.try_get::<Option<i64>>("", c).ok().flatten().map(|v| v as f64))
+                r.try_get::<Option<f64>>("", c)
+                    .ok()
+                    .flatten()
+                    .or_else(|| r.try_get::<Option<i64>>("", c).ok().flatten().map(|v| v as f64))
             };
             consolidation.push(ConsolidationRun {
                 last_run: r.try_get::<Option<String>>("", "last_run").ok().flatten(),
@@ -116,12 +119,23 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
             });
         }
     }
-    Ok(SqlHealth { target: db.target.to_string(), total_facts, with_temporal, coverage_percent, confidence, consolidation })
+    Ok(SqlHealth {
+        target: db.target.to_string(),
+        total_facts,
+        with_temporal,
+        coverage_percent,
+        confidence,
+        consolidation,
+    })
 }
 
 impl std::fmt::Display for SqlHealth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "temporal metadata coverage: {} of {} facts ({:.2}%)", self.with_temporal, self.total_facts, self.coverage_percent)?;
+        writeln!(
+            f,
+            "temporal metadata coverage: {} of {} facts ({:.2}%)",
+            self.with_temporal, self.total_facts, self.coverage_percent
+        )?;
         let c = &self.confidence;
         writeln!(f, "confidence: high {}  medium {}  low {}", c.high, c.medium, c.low)?;
         if self.consolidation.is_empty() {

@@ -11,7 +11,8 @@ use crate::db::Db;
 use crate::error::AppError;
 
 /// Keys every temporal metadata value must have (non-null).
-const REQUIRED_KEYS: [&str; 6] = ["created_at", "last_updated", "last_accessed", "access_count", "confidence", "version"];
+const REQUIRED_KEYS: [&str; 6] =
+    ["created_at", "last_updated", "last_accessed", "access_count", "confidence", "version"];
 
 /// How a check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -67,8 +68,14 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, AppError> {
     let column = d.column_type(&db.conn, "semantic_facts", "temporal_metadata").await.map_err(|e| db.error(e))?;
     let has_column = column.is_some();
     checks.push(match column {
-        Some(ty) => check("temporal_metadata column", Status::Pass, vec![format!("semantic_facts.temporal_metadata ({ty})")]),
-        None => check("temporal_metadata column", Status::Fail, vec!["semantic_facts has no temporal_metadata column: run `aico db migrate`".into()]),
+        Some(ty) => {
+            check("temporal_metadata column", Status::Pass, vec![format!("semantic_facts.temporal_metadata ({ty})")])
+        }
+        None => check(
+            "temporal_metadata column",
+            Status::Fail,
+            vec!["semantic_facts has no temporal_metadata column: run `aico db migrate`".into()],
+        ),
     });
 
     if has_column {
@@ -94,8 +101,15 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, AppError> {
             Ok(rows) => rows
                 .iter()
                 .map(|r| {
-                    let get = |c: &str| r.try_get::<Option<String>>("", c).ok().flatten().unwrap_or_else(|| "null".into());
-                    format!("{}: created {}, confidence {}, accesses {}", get("id"), get("created"), get("confidence"), get("accesses"))
+                    let get =
+                        |c: &str| r.try_get::<Option<String>>("", c).ok().flatten().unwrap_or_else(|| "null".into());
+                    format!(
+                        "{}: created {}, confidence {}, accesses {}",
+                        get("id"),
+                        get("created"),
+                        get("confidence"),
+                        get("accesses")
+                    )
                 })
                 .collect(),
             Err(e) => vec![format!("cannot read samples: {e}")],
@@ -110,14 +124,25 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, AppError> {
             ))
             .await;
         checks.push(match bad {
-            Ok(rows) if rows.is_empty() => check("temporal metadata is valid", Status::Pass, vec![format!("every value is a JSON object with {}", REQUIRED_KEYS.join(", "))]),
+            Ok(rows) if rows.is_empty() => check(
+                "temporal metadata is valid",
+                Status::Pass,
+                vec![format!("every value is a JSON object with {}", REQUIRED_KEYS.join(", "))],
+            ),
             Ok(rows) => {
                 let mut ids: Vec<String> = rows.iter().filter_map(|r| r.try_get::<String>("", "id").ok()).collect();
                 let more = ids.len() > 10;
                 ids.truncate(10);
-                check("temporal metadata is valid", Status::Fail, vec![format!(
-                    "not a JSON object with {}: fact {}{}", REQUIRED_KEYS.join(", "), ids.join(", "), if more { ", ..." } else { "" }
-                )])
+                check(
+                    "temporal metadata is valid",
+                    Status::Fail,
+                    vec![format!(
+                        "not a JSON object with {}: fact {}{}",
+                        REQUIRED_KEYS.join(", "),
+                        ids.join(", "),
+                        if more { ", ..." } else { "" }
+                    )],
+                )
             }
             Err(e) => check("temporal metadata is valid", Status::Fail, vec![format!("cannot check: {e}")]),
         });
@@ -152,14 +177,25 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, AppError> {
             let details = rows
                 .iter()
                 .map(|r| {
-                    let get = |c: &str| r.try_get::<Option<String>>("", c).ok().flatten().unwrap_or_else(|| "null".into());
-                    format!("{}: status {}, last run {}, updated {}", get("id"), get("status"), get("last_run"), get("updated_at"))
+                    let get =
+                        |c: &str| r.try_get::<Option<String>>("", c).ok().flatten().unwrap_or_else(|| "null".into());
+                    format!(
+                        "{}: status {}, last run {}, updated {}",
+                        get("id"),
+                        get("status"),
+                        get("last_run"),
+                        get("updated_at")
+                    )
                 })
                 .collect::<Vec<_>>();
             let details = if details.is_empty() { vec!["no consolidation has run yet".into()] } else { details };
             checks.push(check("latest consolidation state", Status::Pass, details));
         } else {
-            checks.push(check("consolidation_state present", Status::Fail, vec!["m0002 is recorded as applied but the table is missing".into()]));
+            checks.push(check(
+                "consolidation_state present",
+                Status::Fail,
+                vec!["m0002 is recorded as applied but the table is missing".into()],
+            ));
         }
     } else {
         checks.push(check("consolidation_state present", Status::Skip, vec!["Phase 2 (m0002) is not applied".into()]));
@@ -203,7 +239,8 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, AppError> {
     columns_of::<entity::trajectories::Entity>(&mut expected);
     for (table, column, _) in &expected {
         let owner = CATALOG.iter().find(|e| e.tables.contains(table));
-        let column_migration = if *column == "temporal_metadata" { Some("m0001_temporal_metadata") } else { owner.map(|e| e.migration) };
+        let column_migration =
+            if *column == "temporal_metadata" { Some("m0001_temporal_metadata") } else { owner.map(|e| e.migration) };
         if column_migration.is_some_and(|m| !is_applied(m)) {
             continue;
         }
@@ -240,7 +277,10 @@ pub async fn run(args: &crate::cli::ReportArgs) -> Result<VerifyReport, AppError
             Some(h) if h.bad_count == 0 => check(
                 "working memory (LMDB)",
                 Status::Pass,
-                vec![format!("{} of {} entries with temporal metadata ({:.2}%), {} expired", h.with_temporal, h.entries, h.coverage_percent, h.expired)],
+                vec![format!(
+                    "{} of {} entries with temporal metadata ({:.2}%), {} expired",
+                    h.with_temporal, h.entries, h.coverage_percent, h.expired
+                )],
             ),
             Some(h) => check(
                 "working memory (LMDB)",

@@ -152,7 +152,12 @@ impl WorkingMemory {
     }
 
     /// Add temporal metadata to every message lacking it, `batch` entries per write transaction.
-    pub fn backfill(&self, batch: usize, dry_run: bool, mut progress: impl FnMut(u64)) -> Result<LmdbBackfill, WorkingMemoryError> {
+    pub fn backfill(
+        &self,
+        batch: usize,
+        dry_run: bool,
+        mut progress: impl FnMut(u64),
+    ) -> Result<LmdbBackfill, WorkingMemoryError> {
         let mut report = LmdbBackfill::default();
         let mut after: Option<Vec<u8>> = None;
         loop {
@@ -168,7 +173,9 @@ impl WorkingMemory {
                     Err(reason) => {
                         report.bad_count += 1;
                         if report.bad_entries.len() < LISTED {
-                            report.bad_entries.push(BadEntry { key: String::from_utf8_lossy(&key).into_owned(), reason });
+                            report
+                                .bad_entries
+                                .push(BadEntry { key: String::from_utf8_lossy(&key).into_owned(), reason });
                         }
                     }
                 }
@@ -186,7 +193,11 @@ impl WorkingMemory {
     }
 
     /// Write one batch in one transaction, growing the map when it is full.
-    fn write(&self, updates: &[(Vec<u8>, Vec<u8>, Vec<u8>)], resizes: &mut u32) -> Result<(u64, u64), WorkingMemoryError> {
+    fn write(
+        &self,
+        updates: &[(Vec<u8>, Vec<u8>, Vec<u8>)],
+        resizes: &mut u32,
+    ) -> Result<(u64, u64), WorkingMemoryError> {
         let db = self.db()?;
         loop {
             match self.try_write(db, updates) {
@@ -203,7 +214,11 @@ impl WorkingMemory {
         }
     }
 
-    fn try_write(&self, db: Database<'_, Bytes, Bytes>, updates: &[(Vec<u8>, Vec<u8>, Vec<u8>)]) -> Result<(u64, u64), heed::Error> {
+    fn try_write(
+        &self,
+        db: Database<'_, Bytes, Bytes>,
+        updates: &[(Vec<u8>, Vec<u8>, Vec<u8>)],
+    ) -> Result<(u64, u64), heed::Error> {
         let mut wtxn = self.env.write_txn()?;
         let (mut filled, mut changed) = (0, 0);
         for (key, old, new) in updates {

@@ -15,6 +15,9 @@ fn help_reads_as_sentences() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let out = Command::new(env!("CARGO_BIN_EXE_aico")).args(["db", "backfill", "--batch-size", "0"]).output().expect("run aico");
+    let out = Command::new(env!("CARGO_BIN_EXE_aico"))
+        .args(["db", "backfill", "--batch-size", "0"])
+        .output()
+        .expect("run aico");
     assert_eq!(out.status.code(), Some(2));
 }

@@ -4,12 +4,10 @@
 use sea_orm::ActiveValue::Set;
 
 use crate::values::{
-    ClassifiedCategories, ConsolidationState, PreferenceVector, Reward, SkillType, TemporalMetadata,
-    TriggerContext, ValueError,
+    ClassifiedCategories, ConsolidationState, PreferenceVector, Reward, SkillType, TemporalMetadata, TriggerContext,
+    ValueError,
 };
-use crate::{
-    consolidation_state, context_preference_vectors, feedback_events, semantic_facts, skills, trajectories,
-};
+use crate::{consolidation_state, context_preference_vectors, feedback_events, semantic_facts, skills, trajectories};
 
 impl semantic_facts::Model {
     /// The fact's temporal metadata, `None` when it has none yet.

@@ -86,10 +86,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let rows: u64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
+    let rows: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("temp dir");
     eprintln!("building a {rows}-row semantic_facts ...");
     let template = template(dir.path(), rows);
@@ -107,6 +104,8 @@ fn main() {
     }
     let (seed, ours) = (median(seed), median(ours));
     let ratio = ours.as_secs_f64() / seed.as_secs_f64();
-    println!("phase1_up rows={rows} seed_sqlite3={seed:.3?} ours={ours:.3?} ratio={ratio:.3} goal<=1.100 {}",
-        if ratio <= 1.1 { "PASS" } else { "FAIL" });
+    println!(
+        "phase1_up rows={rows} seed_sqlite3={seed:.3?} ours={ours:.3?} ratio={ratio:.3} goal<=1.100 {}",
+        if ratio <= 1.1 { "PASS" } else { "FAIL" }
+    );
 }

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use sea_orm_migration::sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
 };
 
 /// A database backend the AMS schema supports.
@@ -41,10 +41,9 @@ impl Dialect {
         match backend {
             DbBackend::Sqlite => Ok(Self::Sqlite),
             DbBackend::Postgres => Ok(Self::Postgres),
-            other => Err(DbErr::Migration(format!(
-                "the AMS schema supports SQLite and PostgreSQL, not {}",
-                other.as_str()
-            ))),
+            other => {
+                Err(DbErr::Migration(format!("the AMS schema supports SQLite and PostgreSQL, not {}", other.as_str())))
+            }
         }
     }
 
@@ -179,9 +178,7 @@ impl Dialect {
     /// A boolean SQL expression: `column` holds a JSON object (or is NULL).
     pub fn json_object_or_null(self, column: &str) -> String {
         match self {
-            Self::Sqlite => format!(
-                "{column} IS NULL OR (json_valid({column}) AND json_type({column}) = 'object')"
-            ),
+            Self::Sqlite => format!("{column} IS NULL OR (json_valid({column}) AND json_type({column}) = 'object')"),
             Self::Postgres => format!("{column} IS NULL OR json_typeof({column}) = 'object'"),
         }
     }
@@ -225,9 +222,7 @@ impl Dialect {
         match self {
             Self::Sqlite => None,
             Self::Postgres if data_type == "json" => None,
-            Self::Postgres => Some(format!(
-                "ALTER TABLE {table} ALTER COLUMN {column} TYPE json USING {column}::json"
-            )),
+            Self::Postgres => Some(format!("ALTER TABLE {table} ALTER COLUMN {column} TYPE json USING {column}::json")),
         }
     }
 
@@ -273,11 +268,7 @@ impl Dialect {
                     "SELECT CAST(id AS TEXT) AS id FROM {table} \
                      WHERE {column} IS NOT NULL AND NOT json_valid({column}) LIMIT {limit}"
                 );
-                conn.query_all_raw(self.stmt(sql))
-                    .await?
-                    .iter()
-                    .map(|row| row.try_get::<String>("", "id"))
-                    .collect()
+                conn.query_all_raw(self.stmt(sql)).await?.iter().map(|row| row.try_get::<String>("", "id")).collect()
             }
             Self::Postgres => Ok(Vec::new()),
         }
@@ -287,11 +278,7 @@ impl Dialect {
     /// out until it ends: SQLite's write lock (`BEGIN IMMEDIATE`, which waits for the busy
     /// timeout), PostgreSQL's transaction-scoped advisory lock. `on_wait` is called once when
     /// another migrator holds the lock and this one waits for it.
-    pub async fn begin_locked<C>(
-        self,
-        conn: &C,
-        on_wait: impl FnOnce(),
-    ) -> Result<DatabaseTransaction, DbErr>
+    pub async fn begin_locked<C>(self, conn: &C, on_wait: impl FnOnce()) -> Result<DatabaseTransaction, DbErr>
     where
         C: TransactionTrait<Transaction = DatabaseTransaction>,
     {
@@ -306,19 +293,14 @@ impl Dialect {
             Self::Postgres => {
                 let txn = conn.begin().await?;
                 let got = txn
-                    .query_one_raw(self.stmt(format!(
-                        "SELECT pg_try_advisory_xact_lock({PG_MIGRATE_LOCK_KEY}) AS got"
-                    )))
+                    .query_one_raw(self.stmt(format!("SELECT pg_try_advisory_xact_lock({PG_MIGRATE_LOCK_KEY}) AS got")))
                     .await?
                     .map(|row| row.try_get::<bool>("", "got"))
                     .transpose()?
                     .unwrap_or(false);
                 if !got {
                     on_wait();
-                    txn.execute_raw(
-                        self.stmt(format!("SELECT pg_advisory_xact_lock({PG_MIGRATE_LOCK_KEY})")),
-                    )
-                    .await?;
+                    txn.execute_raw(self.stmt(format!("SELECT pg_advisory_xact_lock({PG_MIGRATE_LOCK_KEY})"))).await?;
                 }
                 Ok(txn)
             }
@@ -329,11 +311,8 @@ impl Dialect {
     pub async fn restore_point<C: ConnectionTrait>(self, conn: &C) -> Result<RestorePoint, DbErr> {
         match self {
             Self::Sqlite => {
-                let row = conn
-                    .query_one_raw(self.stmt(
-                        "SELECT file FROM pragma_database_list WHERE name = 'main'",
-                    ))
-                    .await?;
+                let row =
+                    conn.query_one_raw(self.stmt("SELECT file FROM pragma_database_list WHERE name = 'main'")).await?;
                 let file: String = match row {
                     Some(row) => row.try_get("", "file")?,
                     None => String::new(),

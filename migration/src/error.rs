@@ -135,9 +135,7 @@ impl MigrateError {
                     other => other.to_string(),
                 },
             },
-            Self::Unreachable { target, detail } => {
-                Self::Migration { name: name.to_owned(), target, detail }
-            }
+            Self::Unreachable { target, detail } => Self::Migration { name: name.to_owned(), target, detail },
             other => other,
         }
     }

@@ -57,10 +57,7 @@ impl MigrationTrait for Migration {
             None => {
                 manager
                     .alter_table(
-                        Table::alter()
-                            .table(TABLE)
-                            .add_column(ColumnDef::new(COLUMN).json().null())
-                            .to_owned(),
+                        Table::alter().table(TABLE).add_column(ColumnDef::new(COLUMN).json().null()).to_owned(),
                     )
                     .await?
             }

@@ -44,9 +44,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         safety::guard_drop(manager, &["consolidation_state"], "m0002").await?;
-        manager
-            .drop_table(Table::drop().table(ConsolidationState::Table).if_exists().to_owned())
-            .await
+        manager.drop_table(Table::drop().table(ConsolidationState::Table).if_exists().to_owned()).await
     }
 }
 

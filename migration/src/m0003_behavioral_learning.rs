@@ -69,9 +69,7 @@ fn tables(d: Dialect) -> Vec<TableCreateStatement> {
             .col(ColumnDef::new(UserSkillConfidence::PositiveCount).big_integer().default(0))
             .col(ColumnDef::new(UserSkillConfidence::NegativeCount).big_integer().default(0))
             .col(ColumnDef::new(UserSkillConfidence::LastUsedAt).timestamp_with_time_zone())
-            .primary_key(
-                Index::create().col(UserSkillConfidence::UserId).col(UserSkillConfidence::SkillId),
-            )
+            .primary_key(Index::create().col(UserSkillConfidence::UserId).col(UserSkillConfidence::SkillId))
             .check(check(
                 "ck_user_skill_confidence_score",
                 "confidence_score IS NULL OR (confidence_score >= 0 AND confidence_score <= 1)".into(),
@@ -104,15 +102,10 @@ fn tables(d: Dialect) -> Vec<TableCreateStatement> {
             .col(ColumnDef::new(ContextPreferenceVectors::Dimensions).json().not_null())
             .col(created_now(ContextPreferenceVectors::LastUpdatedAt))
             .primary_key(
-                Index::create()
-                    .col(ContextPreferenceVectors::UserId)
-                    .col(ContextPreferenceVectors::ContextBucket),
+                Index::create().col(ContextPreferenceVectors::UserId).col(ContextPreferenceVectors::ContextBucket),
             )
             .check(bucket_check("ck_context_preference_vectors_bucket"))
-            .check(check(
-                "ck_context_preference_vectors_dimensions",
-                d.json_array_of_len("dimensions", DIMENSIONS),
-            ))
+            .check(check("ck_context_preference_vectors_dimensions", d.json_array_of_len("dimensions", DIMENSIONS)))
             .to_owned(),
         Table::create()
             .table(FeedbackEvents::Table)
@@ -132,10 +125,7 @@ fn tables(d: Dialect) -> Vec<TableCreateStatement> {
                 "ck_feedback_events_free_text",
                 format!("free_text IS NULL OR {} <= 300", d.char_length("free_text")),
             ))
-            .check(check(
-                "ck_feedback_events_classified_categories",
-                d.json_object_or_null("classified_categories"),
-            ))
+            .check(check("ck_feedback_events_classified_categories", d.json_object_or_null("classified_categories")))
             .to_owned(),
         Table::create()
             .table(Trajectories::Table)
@@ -169,25 +159,16 @@ fn indexes() -> Vec<IndexCreateStatement> {
             .col(ContextSkillStats::UserId)
             .col(ContextSkillStats::ContextBucket)
             .to_owned(),
-        index("idx_user_prefs")
-            .table(ContextPreferenceVectors::Table)
-            .col(ContextPreferenceVectors::UserId)
-            .to_owned(),
+        index("idx_user_prefs").table(ContextPreferenceVectors::Table).col(ContextPreferenceVectors::UserId).to_owned(),
         index("idx_feedback_user").table(FeedbackEvents::Table).col(FeedbackEvents::UserId).to_owned(),
         index("idx_feedback_skill").table(FeedbackEvents::Table).col(FeedbackEvents::SkillId).to_owned(),
-        index("idx_feedback_processed")
-            .table(FeedbackEvents::Table)
-            .col(FeedbackEvents::Processed)
-            .to_owned(),
+        index("idx_feedback_processed").table(FeedbackEvents::Table).col(FeedbackEvents::Processed).to_owned(),
         index("idx_trajectory_user_feedback")
             .table(Trajectories::Table)
             .col(Trajectories::UserId)
             .col(Trajectories::FeedbackReward)
             .to_owned(),
-        index("idx_trajectory_timestamp")
-            .table(Trajectories::Table)
-            .col(Trajectories::Timestamp)
-            .to_owned(),
+        index("idx_trajectory_timestamp").table(Trajectories::Table).col(Trajectories::Timestamp).to_owned(),
     ]
 }
 

@@ -144,12 +144,8 @@ pub async fn run_in(
     }
     Migrator::install(&txn).await.map_err(err)?;
 
-    let applied: Vec<String> = Migrator::get_applied_migrations(&txn)
-        .await
-        .map_err(err)?
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect();
+    let applied: Vec<String> =
+        Migrator::get_applied_migrations(&txn).await.map_err(err)?.iter().map(|m| m.name().to_owned()).collect();
     let all = migration_names();
     let pending_after = |applied: &[String]| -> Vec<Step> {
         all.iter().filter(|n| !applied.contains(n)).cloned().map(Step::Apply).collect()
@@ -177,12 +173,12 @@ pub async fn run_in(
         progress(Progress::Started(step.clone()));
         let started = Instant::now();
         match step {
-            Step::Apply(name) => Migrator::up(&txn, Some(1))
-                .await
-                .map_err(|e| MigrateError::in_migration(target, name, e))?,
-            Step::Rollback(name) => Migrator::down(&txn, Some(1))
-                .await
-                .map_err(|e| MigrateError::in_migration(target, name, e))?,
+            Step::Apply(name) => {
+                Migrator::up(&txn, Some(1)).await.map_err(|e| MigrateError::in_migration(target, name, e))?
+            }
+            Step::Rollback(name) => {
+                Migrator::down(&txn, Some(1)).await.map_err(|e| MigrateError::in_migration(target, name, e))?
+            }
             Step::Fresh => {
                 let manager = SchemaManager::new(&txn);
                 safety::restorable(&manager, "drop every table (fresh)", "fresh")

@@ -32,11 +32,7 @@ fn forced() -> bool {
 /// Before dropping `tables`: if any of them holds rows, write a restorable backup (SQLite) or
 /// refuse unless forced (PostgreSQL). `label` names the step in the backup's file name.
 /// Returns the backup written, if one was.
-pub async fn guard_drop(
-    manager: &SchemaManager<'_>,
-    tables: &[&str],
-    label: &str,
-) -> Result<Option<PathBuf>, DbErr> {
+pub async fn guard_drop(manager: &SchemaManager<'_>, tables: &[&str], label: &str) -> Result<Option<PathBuf>, DbErr> {
     let conn = manager.get_connection();
     let dialect = Dialect::of_conn(conn)?;
     let mut holding = Vec::new();
@@ -44,9 +40,7 @@ pub async fn guard_drop(
         if !manager.has_table(table).await? {
             continue;
         }
-        let row = conn
-            .query_one_raw(dialect.stmt(format!("SELECT COUNT(*) AS n FROM {table}")))
-            .await?;
+        let row = conn.query_one_raw(dialect.stmt(format!("SELECT COUNT(*) AS n FROM {table}"))).await?;
         let rows: i64 = match row {
             Some(row) => row.try_get("", "n")?,
             None => 0,
@@ -63,11 +57,7 @@ pub async fn guard_drop(
 
 /// Make the database restorable before `what` happens, whatever it holds: write a backup
 /// (SQLite) or refuse unless forced (PostgreSQL).
-pub async fn restorable(
-    manager: &SchemaManager<'_>,
-    what: &str,
-    label: &str,
-) -> Result<Option<PathBuf>, DbErr> {
+pub async fn restorable(manager: &SchemaManager<'_>, what: &str, label: &str) -> Result<Option<PathBuf>, DbErr> {
     let conn = manager.get_connection();
     let dialect = Dialect::of_conn(conn)?;
     match dialect.restore_point(conn).await? {
@@ -110,7 +100,5 @@ async fn snapshot(dialect: Dialect, source: &Path, dest: &Path) -> Result<(), Db
     let reader = Database::connect(opts).await?;
     let result = reader.execute_raw(stmt).await;
     reader.close().await?;
-    result.map(|_| ()).map_err(|e| {
-        DbErr::Migration(format!("could not write the backup {}: {e}", dest.display()))
-    })
+    result.map(|_| ()).map_err(|e| DbErr::Migration(format!("could not write the backup {}: {e}", dest.display())))
 }

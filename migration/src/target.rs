@@ -66,11 +66,7 @@ pub fn sqlite_url(path: &Path, mode: SqliteMode) -> String {
         SqliteMode::ReadOnly => "ro",
     };
     // sqlx percent-decodes the path part; keep '%', '?' and '#' in file names literal.
-    let path = path
-        .to_string_lossy()
-        .replace('%', "%25")
-        .replace('?', "%3F")
-        .replace('#', "%23");
+    let path = path.to_string_lossy().replace('%', "%25").replace('?', "%3F").replace('#', "%23");
     format!("sqlite://{path}?mode={mode}")
 }
 
@@ -105,17 +101,12 @@ impl Target {
             let create = query.as_deref().is_some_and(|q| q.split('&').any(|kv| kv == "mode=rwc"));
             return Ok(Self::Sqlite { path: PathBuf::from(path), create, query });
         }
-        let parsed = url::Url::parse(url).map_err(|e| MigrateError::MalformedUrl {
-            url: redact_loose(url),
-            reason: e.to_string(),
-        })?;
+        let parsed = url::Url::parse(url)
+            .map_err(|e| MigrateError::MalformedUrl { url: redact_loose(url), reason: e.to_string() })?;
         match parsed.scheme() {
             "postgres" | "postgresql" => {
                 if parsed.host_str().is_none_or(str::is_empty) {
-                    return Err(MigrateError::MalformedUrl {
-                        url: redact(&parsed),
-                        reason: "it names no host".into(),
-                    });
+                    return Err(MigrateError::MalformedUrl { url: redact(&parsed), reason: "it names no host".into() });
                 }
                 Ok(Self::Postgres { url: url.to_owned(), redacted: redact(&parsed) })
             }
@@ -144,10 +135,8 @@ impl Target {
                 }
                 if *create {
                     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                        std::fs::create_dir_all(dir).map_err(|source| MigrateError::CreateDir {
-                            path: dir.to_owned(),
-                            source,
-                        })?;
+                        std::fs::create_dir_all(dir)
+                            .map_err(|source| MigrateError::CreateDir { path: dir.to_owned(), source })?;
                     }
                 } else if !path.exists() {
                     return Err(MigrateError::Missing { path: path.clone() });
@@ -159,9 +148,7 @@ impl Target {
                     url = format!("{}?{q}", url.split_once('?').map_or(url.as_str(), |(p, _)| p));
                 }
                 let mut opts = ConnectOptions::new(url);
-                opts.map_sqlx_sqlite_opts(|o| {
-                    o.journal_mode(SqliteJournalMode::Wal).busy_timeout(SQLITE_BUSY_TIMEOUT)
-                });
+                opts.map_sqlx_sqlite_opts(|o| o.journal_mode(SqliteJournalMode::Wal).busy_timeout(SQLITE_BUSY_TIMEOUT));
                 opts
             }
             Self::Postgres { url, .. } => {
@@ -260,7 +247,9 @@ mod tests {
 
     #[test]
     fn sqlite_url_escapes_reserved_characters() {
-        assert_eq!(sqlite_url(Path::new("/x/a?b#c%d.db"), SqliteMode::ReadOnly),
-            "sqlite:///x/a%3Fb%23c%25d.db?mode=ro");
+        assert_eq!(
+            sqlite_url(Path::new("/x/a?b#c%d.db"), SqliteMode::ReadOnly),
+            "sqlite:///x/a%3Fb%23c%25d.db?mode=ro"
+        );
     }
 }

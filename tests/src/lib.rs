@@ -59,10 +59,7 @@ impl TestDb {
             "aico_t_{}_{}_{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::SeqCst),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0)
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
         );
         admin
             .execute_raw(Statement::from_string(DbBackend::Postgres, format!("CREATE DATABASE {name}")))
@@ -167,13 +164,17 @@ pub async fn schema(db: &DatabaseConnection) -> BTreeSet<String> {
                     let pk: i64 = c.try_get("", "pk").expect("pk");
                     out.insert(column_line(&t, &name, &ty, notnull != 0, pk != 0));
                 }
-                let sql = column_of(db, &format!("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '{t}'")).await;
+                let sql =
+                    column_of(db, &format!("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '{t}'"))
+                        .await;
                 for check in checks_in(&sql.concat()) {
                     out.insert(format!("check {check} on {t}"));
                 }
                 for i in column_of(
                     db,
-                    &format!("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{t}' AND sql IS NOT NULL"),
+                    &format!(
+                        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{t}' AND sql IS NOT NULL"
+                    ),
                 )
                 .await
                 {
@@ -330,7 +331,11 @@ pub async fn fill_facts(db: &DatabaseConnection, n: u64, with_metadata: bool) {
              'confidence', (i % 100) / 100.0, 'version', 1, 'superseded_by', NULL)",
         ),
     };
-    let (cols, vals) = if with_metadata { (", temporal_metadata".to_owned(), format!(", {meta}")) } else { (String::new(), String::new()) };
+    let (cols, vals) = if with_metadata {
+        (", temporal_metadata".to_owned(), format!(", {meta}"))
+    } else {
+        (String::new(), String::new())
+    };
     exec(
         db,
         &format!(
@@ -364,10 +369,7 @@ fn unavailable(what: &str) {
 pub fn python() -> Option<PathBuf> {
     let python = std::env::var_os("AICO_TEST_PYTHON").map(PathBuf::from);
     let ok = python.as_ref().is_some_and(|p| {
-        std::process::Command::new(p)
-            .args(["-c", "import lmdb, chromadb"])
-            .output()
-            .is_ok_and(|o| o.status.success())
+        std::process::Command::new(p).args(["-c", "import lmdb, chromadb"]).output().is_ok_and(|o| o.status.success())
     });
     if ok {
         python

@@ -50,8 +50,13 @@ async fn migrate_status_dry_run_apply_and_rollback() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let dry = json_of(&out);
         assert_eq!(dry["action"], "dry-run");
-        let sql: Vec<String> = dry["statements"].as_array().expect("list").iter().map(|s| s.as_str().expect("sql").to_owned()).collect();
-        assert!(sql.iter().any(|s| s.contains("CREATE INDEX IF NOT EXISTS idx_semantic_facts_temporal")), "{}: {sql:#?}", db.name);
+        let sql: Vec<String> =
+            dry["statements"].as_array().expect("list").iter().map(|s| s.as_str().expect("sql").to_owned()).collect();
+        assert!(
+            sql.iter().any(|s| s.contains("CREATE INDEX IF NOT EXISTS idx_semantic_facts_temporal")),
+            "{}: {sql:#?}",
+            db.name
+        );
         assert!(sql.iter().any(|s| s.contains("CREATE TABLE IF NOT EXISTS \"skills\"")), "{}: {sql:#?}", db.name);
         assert_eq!(schema(&conn).await, before, "{}: the dry run changed the schema", db.name);
         assert!(applied(&conn).await.is_empty());
@@ -92,16 +97,24 @@ async fn every_command_gives_exit_2_on_a_bad_url() {
 /// An AICO-like table on this backend with `created_at` as text in every format AICO has written,
 /// one row that already has metadata, and rows without a usable time.
 async fn mixed_facts(conn: &sea_orm::DatabaseConnection) {
-    exec(conn, "CREATE TABLE semantic_facts (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, content TEXT NOT NULL, \
-                created_at TEXT, updated_at TEXT, extra_notes TEXT)").await;
-    exec(conn, "INSERT INTO semantic_facts (id, user_id, content, created_at, extra_notes) VALUES \
+    exec(
+        conn,
+        "CREATE TABLE semantic_facts (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, content TEXT NOT NULL, \
+                created_at TEXT, updated_at TEXT, extra_notes TEXT)",
+    )
+    .await;
+    exec(
+        conn,
+        "INSERT INTO semantic_facts (id, user_id, content, created_at, extra_notes) VALUES \
         ('a-sqlite', 'u', 'one', '2025-11-07 18:00:00', 'x'), \
         ('b-zulu', 'u', 'two', '2025-11-07T18:00:00Z', NULL), \
         ('c-offset', 'u', 'three', '2025-11-07T20:00:00+02:00', 'ü'), \
         ('d-naive', 'u', 'four', '2025-11-07T18:00:00.5', ''), \
         ('e-bad', 'u', 'five', 'last tuesday', 'keep'), \
         ('f-null', 'u', 'six', NULL, 'keep'), \
-        ('g-has', 'u', 'seven', '2025-01-01 00:00:00', 'keep')").await;
+        ('g-has', 'u', 'seven', '2025-01-01 00:00:00', 'keep')",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -119,8 +132,17 @@ async fn backfill_fills_mixed_data_reports_bad_rows_and_touches_nothing_else() {
         let dry = run(&db, &["db", "backfill", "--dry-run", "--json"]);
         assert_eq!(dry.status.code(), Some(1), "bad rows make it incomplete");
         let dry = json_of(&dry);
-        assert_eq!((dry["dry_run"].clone(), dry["stores"]["sql"]["filled"].clone()), (json!(true), json!(4)), "{}", db.name);
-        assert_eq!(fingerprint(&conn, "semantic_facts", &["temporal_metadata"], "id").await, has_before, "dry run wrote");
+        assert_eq!(
+            (dry["dry_run"].clone(), dry["stores"]["sql"]["filled"].clone()),
+            (json!(true), json!(4)),
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            fingerprint(&conn, "semantic_facts", &["temporal_metadata"], "id").await,
+            has_before,
+            "dry run wrote"
+        );
 
         let out = run(&db, &["db", "backfill", "--batch-size", "2", "--json"]);
         assert_eq!(out.status.code(), Some(1), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
@@ -136,13 +158,15 @@ async fn backfill_fills_mixed_data_reports_bad_rows_and_touches_nothing_else() {
         assert_eq!(report["candidates"], 6);
         assert_eq!(report["filled"], 4);
         assert_eq!(report["bad_count"], 2);
-        let bad: Vec<&str> = report["bad_rows"].as_array().expect("list").iter().map(|r| r["id"].as_str().expect("id")).collect();
+        let bad: Vec<&str> =
+            report["bad_rows"].as_array().expect("list").iter().map(|r| r["id"].as_str().expect("id")).collect();
         assert_eq!(bad, ["e-bad", "f-null"]);
         assert!(report["bad_rows"][0]["reason"].as_str().expect("reason").contains("last tuesday"));
 
         let meta = |id: &str, at: &str| {
-            format!(r#"{{"created_at":"{at}","last_updated":"{at}","last_accessed":"{at}","access_count":0,"confidence":1.0,"version":1,"superseded_by":null}}"#)
-                + &format!("#{id}")
+            format!(
+                r#"{{"created_at":"{at}","last_updated":"{at}","last_accessed":"{at}","access_count":0,"confidence":1.0,"version":1,"superseded_by":null}}"#
+            ) + &format!("#{id}")
         };
         let got = column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) || '#' || id FROM semantic_facts WHERE temporal_metadata IS NOT NULL AND id <> 'g-has' ORDER BY id").await;
         assert_eq!(
@@ -156,14 +180,26 @@ async fn backfill_fills_mixed_data_reports_bad_rows_and_touches_nothing_else() {
             "{}",
             db.name
         );
-        assert_eq!(column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) FROM semantic_facts WHERE id = 'g-has'").await, [existing]);
-        assert_eq!(fingerprint(&conn, "semantic_facts", &others, "id").await, before, "{}: other columns changed", db.name);
+        assert_eq!(
+            column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) FROM semantic_facts WHERE id = 'g-has'").await,
+            [existing]
+        );
+        assert_eq!(
+            fingerprint(&conn, "semantic_facts", &others, "id").await,
+            before,
+            "{}: other columns changed",
+            db.name
+        );
 
         // Fix the bad rows; the next run finishes the job and exits 0.
-        exec(&conn, "UPDATE semantic_facts SET created_at = '2025-02-02T02:02:02Z' WHERE id IN ('e-bad', 'f-null')").await;
+        exec(&conn, "UPDATE semantic_facts SET created_at = '2025-02-02T02:02:02Z' WHERE id IN ('e-bad', 'f-null')")
+            .await;
         let out = run(&db, &["db", "backfill"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-        assert_eq!(column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL").await, ["0"]);
+        assert_eq!(
+            column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL").await,
+            ["0"]
+        );
     }
 }
 
@@ -172,8 +208,12 @@ async fn backfill_on_the_created_baseline_reads_typed_timestamps() {
     for db in TestDb::all().await {
         let conn = db.connect().await;
         assert!(run(&db, &["db", "migrate"]).status.success());
-        exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at) VALUES \
-            ('t1', 'u', 'c', '2025-11-07T20:00:00+02:00', '2025-11-07T20:00:00+02:00')").await;
+        exec(
+            &conn,
+            "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at) VALUES \
+            ('t1', 'u', 'c', '2025-11-07T20:00:00+02:00', '2025-11-07T20:00:00+02:00')",
+        )
+        .await;
         let out = run(&db, &["db", "backfill"]);
         assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
         let tm = column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) FROM semantic_facts").await;
@@ -186,12 +226,16 @@ async fn backfill_on_the_created_baseline_reads_typed_timestamps() {
 /// (`fill_facts` stores created_at already as RFC 3339 `Z`).
 fn wrong_metadata(backend: DbBackend) -> &'static str {
     match backend {
-        DbBackend::Postgres => "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NOT NULL AND \
+        DbBackend::Postgres => {
+            "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NOT NULL AND \
             CAST(temporal_metadata AS TEXT) <> '{\"created_at\":\"' || created_at || '\",\"last_updated\":\"' || created_at || \
-            '\",\"last_accessed\":\"' || created_at || '\",\"access_count\":0,\"confidence\":1.0,\"version\":1,\"superseded_by\":null}'",
-        _ => "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NOT NULL AND \
+            '\",\"last_accessed\":\"' || created_at || '\",\"access_count\":0,\"confidence\":1.0,\"version\":1,\"superseded_by\":null}'"
+        }
+        _ => {
+            "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NOT NULL AND \
             temporal_metadata <> '{\"created_at\":\"' || created_at || '\",\"last_updated\":\"' || created_at || \
-            '\",\"last_accessed\":\"' || created_at || '\",\"access_count\":0,\"confidence\":1.0,\"version\":1,\"superseded_by\":null}'",
+            '\",\"last_accessed\":\"' || created_at || '\",\"access_count\":0,\"confidence\":1.0,\"version\":1,\"superseded_by\":null}'"
+        }
     }
 }
 
@@ -205,14 +249,23 @@ async fn backfill_killed_at_any_moment_is_finished_by_the_next_run() {
         let before = column_of(&conn, others).await;
         let mut killed_mid_run = 0;
         for delay_ms in [150u64, 400, 700] {
-            let mut child = aico(&db, &["db", "backfill", "--batch-size", "500"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+            let mut child = aico(&db, &["db", "backfill", "--batch-size", "500"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn");
             std::thread::sleep(Duration::from_millis(delay_ms));
             if child.try_wait().expect("poll").is_none() {
                 killed_mid_run += 1;
             }
             child.kill().ok();
             child.wait().expect("reap");
-            assert_eq!(column_of(&conn, wrong_metadata(conn.get_database_backend())).await, ["0"], "{}: a half-written row", db.name);
+            assert_eq!(
+                column_of(&conn, wrong_metadata(conn.get_database_backend())).await,
+                ["0"],
+                "{}: a half-written row",
+                db.name
+            );
         }
         // A server may still commit the statement a killed client sent last: wait until it settles.
         let count = "SELECT CAST(COUNT(temporal_metadata) AS TEXT) FROM semantic_facts";
@@ -230,8 +283,16 @@ async fn backfill_killed_at_any_moment_is_finished_by_the_next_run() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let report = json_of(&out);
         let filled_before: u64 = filled[0].parse().expect("count");
-        assert_eq!(report["stores"]["sql"]["filled"].as_u64().expect("n") + filled_before, 100_000, "{}: each row filled exactly once", db.name);
-        assert_eq!(column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL").await, ["0"]);
+        assert_eq!(
+            report["stores"]["sql"]["filled"].as_u64().expect("n") + filled_before,
+            100_000,
+            "{}: each row filled exactly once",
+            db.name
+        );
+        assert_eq!(
+            column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL").await,
+            ["0"]
+        );
         assert_eq!(column_of(&conn, wrong_metadata(conn.get_database_backend())).await, ["0"]);
         assert_eq!(column_of(&conn, others).await, before, "{}: other columns changed", db.name);
     }
@@ -243,7 +304,11 @@ async fn backfill_beside_a_live_writer_neither_fails() {
         let conn = db.connect().await;
         fill_facts(&conn, 60_000, false).await;
         assert!(run(&db, &["db", "migrate"]).status.success());
-        let child = aico(&db, &["db", "backfill", "--batch-size", "200"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        let child = aico(&db, &["db", "backfill", "--batch-size", "200"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
         // The "live AICO": its own connection, inserting new facts and editing old ones meanwhile.
         let writer = db.connect().await;
         let mut writes = 0;
@@ -258,7 +323,10 @@ async fn backfill_beside_a_live_writer_neither_fails() {
                 .await
                 .unwrap_or_else(|e| panic!("{}: the live writer failed: {e}", db.name));
             writer
-                .execute_unprepared(&format!("UPDATE semantic_facts SET content = 'edited {writes}' WHERE id = 'fact-{}'", writes * 97 % 60_000 + 1))
+                .execute_unprepared(&format!(
+                    "UPDATE semantic_facts SET content = 'edited {writes}' WHERE id = 'fact-{}'",
+                    writes * 97 % 60_000 + 1
+                ))
                 .await
                 .unwrap_or_else(|e| panic!("{}: the live writer failed: {e}", db.name));
         }
@@ -266,10 +334,21 @@ async fn backfill_beside_a_live_writer_neither_fails() {
         assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
         assert!(writes > 20, "{}: the writer barely ran ({writes})", db.name);
         // Facts present before the run are all filled; new ones are filled or left for the next run.
-        assert_eq!(column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE id LIKE 'fact-%' AND temporal_metadata IS NULL").await, ["0"]);
+        assert_eq!(
+            column_of(
+                &conn,
+                "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE id LIKE 'fact-%' AND temporal_metadata IS NULL"
+            )
+            .await,
+            ["0"]
+        );
         assert_eq!(column_of(&conn, wrong_metadata(conn.get_database_backend())).await, ["0"], "{}", db.name);
         // The writer's edits survived (the backfill writes only temporal_metadata).
-        let edited = column_of(&conn, &format!("SELECT content FROM semantic_facts WHERE id = 'fact-{}'", writes * 97 % 60_000 + 1)).await;
+        let edited = column_of(
+            &conn,
+            &format!("SELECT content FROM semantic_facts WHERE id = 'fact-{}'", writes * 97 % 60_000 + 1),
+        )
+        .await;
         assert_eq!(edited, [format!("edited {writes}")]);
     }
 }
@@ -284,10 +363,16 @@ async fn verify_passes_then_fails_on_a_broken_index_or_bad_metadata() {
         let report = json_of(&out);
         assert_eq!(out.status.code(), Some(0), "{}: {report:#}", db.name);
         assert_eq!(keys(&report), set(&["target", "passed", "checks"]));
-        assert!(report["checks"].as_array().expect("list").iter().all(|c| keys(c) == set(&["name", "status", "details"])));
+        assert!(
+            report["checks"].as_array().expect("list").iter().all(|c| keys(c) == set(&["name", "status", "details"]))
+        );
 
-        exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at, temporal_metadata) VALUES \
-            ('zz-bad', 'u', 'c', '2025-01-01T00:00:00Z', '{\"confidence\": 0.5}')").await;
+        exec(
+            &conn,
+            "INSERT INTO semantic_facts (id, user_id, content, created_at, temporal_metadata) VALUES \
+            ('zz-bad', 'u', 'c', '2025-01-01T00:00:00Z', '{\"confidence\": 0.5}')",
+        )
+        .await;
         let out = run(&db, &["db", "verify"]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{}: {text}", db.name);
@@ -319,7 +404,18 @@ async fn health_reports_coverage_confidence_and_consolidation() {
         let all = json_of(&out);
         assert_eq!(keys(&all), set(&["reachable", "stores"]));
         let h = &all["stores"]["sql"];
-        assert_eq!(keys(h), set(&["status", "target", "total_facts", "with_temporal", "coverage_percent", "confidence", "consolidation"]));
+        assert_eq!(
+            keys(h),
+            set(&[
+                "status",
+                "target",
+                "total_facts",
+                "with_temporal",
+                "coverage_percent",
+                "confidence",
+                "consolidation"
+            ])
+        );
         assert_eq!((h["total_facts"].clone(), h["with_temporal"].clone()), (json!(202), json!(200)), "{}", db.name);
         assert_eq!(h["coverage_percent"], json!(99.01));
         // fill_facts: confidence = (i % 100) / 100 for i in 1..=200.

@@ -32,10 +32,34 @@ fn backend_type(backend: DbBackend, ty: &ColumnType) -> &'static str {
     let sqlite = backend == DbBackend::Sqlite;
     match ty {
         ColumnType::Text | ColumnType::String(_) => "text",
-        ColumnType::Json => if sqlite { "json_text" } else { "json" },
-        ColumnType::TimestampWithTimeZone => if sqlite { "timestamp_with_timezone_text" } else { "timestamp with time zone" },
-        ColumnType::BigInteger | ColumnType::Integer => if sqlite { "integer" } else { "bigint" },
-        ColumnType::Double => if sqlite { "double" } else { "double precision" },
+        ColumnType::Json => {
+            if sqlite {
+                "json_text"
+            } else {
+                "json"
+            }
+        }
+        ColumnType::TimestampWithTimeZone => {
+            if sqlite {
+                "timestamp_with_timezone_text"
+            } else {
+                "timestamp with time zone"
+            }
+        }
+        ColumnType::BigInteger | ColumnType::Integer => {
+            if sqlite {
+                "integer"
+            } else {
+                "bigint"
+            }
+        }
+        ColumnType::Double => {
+            if sqlite {
+                "double"
+            } else {
+                "double precision"
+            }
+        }
         ColumnType::Boolean => "boolean",
         other => panic!("the schema uses no {other:?}"),
     }
@@ -76,7 +100,11 @@ async fn generated_models_match_the_migrated_schema_on_every_backend() {
         assert_eq!(models.len(), 54, "{}: every column of the eight tables", db.name);
         let only_db: Vec<_> = live.difference(&models).collect();
         let only_model: Vec<_> = models.difference(&live).collect();
-        assert!(only_db.is_empty() && only_model.is_empty(), "{}: drift\n in the database only: {only_db:#?}\n in the models only: {only_model:#?}", db.name);
+        assert!(
+            only_db.is_empty() && only_model.is_empty(),
+            "{}: drift\n in the database only: {only_db:#?}\n in the models only: {only_model:#?}",
+            db.name
+        );
     }
 }
 
@@ -139,7 +167,8 @@ async fn every_model_and_typed_value_round_trips() {
             "last_run": "2025-11-07T02:45:00Z", "next_scheduled": "2025-11-08T02:00:00Z", "errors": [], "metadata": {}
         });
         let state = ConsolidationState::from_json(&seed_state).expect("seed state");
-        let mut row = consolidation_state::ActiveModel { id: Set("c1".into()), updated_at: Set(None), ..Default::default() };
+        let mut row =
+            consolidation_state::ActiveModel { id: Set("c1".into()), updated_at: Set(None), ..Default::default() };
         row.set_state(&state);
         let row = row.insert(&conn).await.expect("insert state");
         let read = consolidation_state::Entity::find_by_id("c1").one(&conn).await.expect("select").expect("row");
@@ -148,7 +177,9 @@ async fn every_model_and_typed_value_round_trips() {
         assert_eq!(read.state().expect("typed").status, ConsolidationStatus::Completed);
 
         // skills and preference vectors.
-        let trigger = TriggerContext::from_json(&json!({"intent": ["greet"], "time_of_day": "morning", "mood": "calm"})).expect("trigger");
+        let trigger =
+            TriggerContext::from_json(&json!({"intent": ["greet"], "time_of_day": "morning", "mood": "calm"}))
+                .expect("trigger");
         let mut skill = skills::ActiveModel {
             skill_id: Set("s1".into()),
             skill_name: Set("greet".into()),
@@ -175,7 +206,11 @@ async fn every_model_and_typed_value_round_trips() {
         };
         prefs.set_vector(&vector(0.5));
         let prefs = prefs.insert(&conn).await.expect("insert prefs");
-        let read = context_preference_vectors::Entity::find_by_id(("user-1".to_owned(), 42)).one(&conn).await.expect("select").expect("row");
+        let read = context_preference_vectors::Entity::find_by_id(("user-1".to_owned(), 42))
+            .one(&conn)
+            .await
+            .expect("select")
+            .expect("row");
         assert_eq!(read, prefs);
         assert_eq!(read.vector().expect("vector"), vector(0.5));
 
@@ -189,7 +224,11 @@ async fn every_model_and_typed_value_round_trips() {
             last_updated_at: Some(at("2025-11-07T18:00:00Z")),
         };
         stats.clone().into_active_model().insert(&conn).await.expect("insert stats");
-        let read = context_skill_stats::Entity::find_by_id(("user-1".to_owned(), 99, "s1".to_owned())).one(&conn).await.expect("select").expect("row");
+        let read = context_skill_stats::Entity::find_by_id(("user-1".to_owned(), 99, "s1".to_owned()))
+            .one(&conn)
+            .await
+            .expect("select")
+            .expect("row");
         assert_eq!(read, stats);
         let confidence = user_skill_confidence::Model {
             user_id: "user-1".into(),
@@ -201,11 +240,16 @@ async fn every_model_and_typed_value_round_trips() {
             last_used_at: None,
         };
         confidence.clone().into_active_model().insert(&conn).await.expect("insert confidence");
-        let read = user_skill_confidence::Entity::find_by_id(("user-1".to_owned(), "s1".to_owned())).one(&conn).await.expect("select").expect("row");
+        let read = user_skill_confidence::Entity::find_by_id(("user-1".to_owned(), "s1".to_owned()))
+            .one(&conn)
+            .await
+            .expect("select")
+            .expect("row");
         assert_eq!(read, confidence, "{name}: 64-bit counters and NULLs");
 
         // feedback and trajectories.
-        let categories = ClassifiedCategories::from_json(&json!({"too_verbose": 0.85, "off_topic": 0.1})).expect("categories");
+        let categories =
+            ClassifiedCategories::from_json(&json!({"too_verbose": 0.85, "off_topic": 0.1})).expect("categories");
         let mut event = feedback_events::ActiveModel {
             event_id: Set("e1".into()),
             user_id: Set("user-1".into()),
@@ -249,8 +293,16 @@ async fn every_model_and_typed_value_round_trips() {
 async fn metadata_written_in_any_timestamp_format_reads_and_rewrites_as_utc_z() {
     for db in TestDb::all().await {
         let conn = migrated(&db).await;
-        for (i, ts) in ["2025-11-07T18:00:00Z", "2025-11-07T20:00:00+02:00", "2025-11-07T18:00:00", "2025-11-07T18:00:00.000",
-            "2025-11-07 18:00:00", "2025-11-07 18:00:00+00:00"].iter().enumerate()
+        for (i, ts) in [
+            "2025-11-07T18:00:00Z",
+            "2025-11-07T20:00:00+02:00",
+            "2025-11-07T18:00:00",
+            "2025-11-07T18:00:00.000",
+            "2025-11-07 18:00:00",
+            "2025-11-07 18:00:00+00:00",
+        ]
+        .iter()
+        .enumerate()
         {
             exec(&conn, &format!(
                 "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at, temporal_metadata) VALUES \
@@ -258,7 +310,8 @@ async fn metadata_written_in_any_timestamp_format_reads_and_rewrites_as_utc_z() 
                   '{{\"created_at\": \"{ts}\", \"last_updated\": \"{ts}\", \"last_accessed\": \"{ts}\", \"access_count\": 2, \
                     \"confidence\": 0.5, \"version\": 1, \"superseded_by\": null, \"origin\": \"v0.9\"}}')"
             )).await;
-            let fact = semantic_facts::Entity::find_by_id(format!("f{i}")).one(&conn).await.expect("select").expect("row");
+            let fact =
+                semantic_facts::Entity::find_by_id(format!("f{i}")).one(&conn).await.expect("select").expect("row");
             let mut meta = fact.temporal().unwrap_or_else(|e| panic!("{}: {ts}: {e}", db.name)).expect("some");
             assert_eq!(meta.last_accessed.to_string(), "2025-11-07T18:00:00Z", "{}: {ts}", db.name);
             meta.access_count += 1;
@@ -326,7 +379,12 @@ async fn check_violations_name_the_broken_rule() {
             last_updated_at: None,
         };
         let err = bucket.into_active_model().insert(&conn).await.expect_err("bucket 100");
-        assert_eq!(CheckViolation::of(&err).map(|v| v.constraint), Some("ck_context_skill_stats_bucket".into()), "{}", db.name);
+        assert_eq!(
+            CheckViolation::of(&err).map(|v| v.constraint),
+            Some("ck_context_skill_stats_bucket".into()),
+            "{}",
+            db.name
+        );
         // Not every error is a CHECK violation: a duplicate key is not.
         let ok = feedback_events::ActiveModel {
             event_id: Set("e3".into()),

@@ -74,13 +74,25 @@ const COLUMNS: &[(&str, &str)] = &[
     ("column skills.dimensions json_text not null", "column skills.dimensions json not null"),
     ("column skills.trigger_context json_text not null", "column skills.trigger_context json not null"),
     ("column user_skill_confidence.user_id text not null pk", "column user_skill_confidence.user_id text not null pk"),
-    ("column user_skill_confidence.skill_id text not null pk", "column user_skill_confidence.skill_id text not null pk"),
-    ("column user_skill_confidence.confidence_score double", "column user_skill_confidence.confidence_score double precision"),
+    (
+        "column user_skill_confidence.skill_id text not null pk",
+        "column user_skill_confidence.skill_id text not null pk",
+    ),
+    (
+        "column user_skill_confidence.confidence_score double",
+        "column user_skill_confidence.confidence_score double precision",
+    ),
     ("column user_skill_confidence.usage_count integer", "column user_skill_confidence.usage_count bigint"),
-    ("column context_skill_stats.context_bucket integer not null pk", "column context_skill_stats.context_bucket bigint not null pk"),
+    (
+        "column context_skill_stats.context_bucket integer not null pk",
+        "column context_skill_stats.context_bucket bigint not null pk",
+    ),
     ("column context_skill_stats.alpha double", "column context_skill_stats.alpha double precision"),
     ("column context_skill_stats.beta double", "column context_skill_stats.beta double precision"),
-    ("column context_preference_vectors.dimensions json_text not null", "column context_preference_vectors.dimensions json not null"),
+    (
+        "column context_preference_vectors.dimensions json_text not null",
+        "column context_preference_vectors.dimensions json not null",
+    ),
     ("column feedback_events.reward integer not null", "column feedback_events.reward bigint not null"),
     ("column feedback_events.processed boolean", "column feedback_events.processed boolean"),
     ("column feedback_events.classified_categories json_text", "column feedback_events.classified_categories json"),
@@ -130,7 +142,10 @@ async fn the_seed_query_uses_the_temporal_index() {
                      ORDER BY json_extract(temporal_metadata, '$.last_accessed') DESC LIMIT 10"
                 );
                 let rows = conn
-                    .query_all_raw(sea_orm::Statement::from_string(DbBackend::Sqlite, format!("EXPLAIN QUERY PLAN {query}")))
+                    .query_all_raw(sea_orm::Statement::from_string(
+                        DbBackend::Sqlite,
+                        format!("EXPLAIN QUERY PLAN {query}"),
+                    ))
                     .await
                     .expect("explain");
                 rows.iter().map(|r| r.try_get::<String>("", "detail").expect("detail")).collect::<Vec<_>>().join("\n")
@@ -181,12 +196,17 @@ async fn up_twice_changes_nothing_and_down_up_restores_the_schema_with_rows_inta
         let conn = db.connect().await;
         aico_facts(&conn).await;
         up(&db, &conn).await;
-        exec(&conn, "UPDATE semantic_facts SET temporal_metadata = '{\"confidence\": 0.9, \"z\":[1,2]}' WHERE id = 'f1'").await;
+        exec(
+            &conn,
+            "UPDATE semantic_facts SET temporal_metadata = '{\"confidence\": 0.9, \"z\":[1,2]}' WHERE id = 'f1'",
+        )
+        .await;
         let mut cols = FACT_COLUMNS.to_vec();
         cols.push("temporal_metadata");
         let rows = fingerprint(&conn, "semantic_facts", &cols, "id").await;
         let migrated = schema(&conn).await;
-        let recorded = column_of(&conn, "SELECT version || '@' || applied_at FROM seaql_migrations ORDER BY version").await;
+        let recorded =
+            column_of(&conn, "SELECT version || '@' || applied_at FROM seaql_migrations ORDER BY version").await;
 
         up(&db, &conn).await;
         assert_eq!(schema(&conn).await, migrated, "{}: second up changed the schema", db.name);
@@ -274,20 +294,24 @@ async fn adopts_a_database_where_the_seed_sql_was_run_by_hand() {
             exec(&conn, &sql).await;
         }
         exec(&conn, "UPDATE semantic_facts SET temporal_metadata = '{ \"created_at\": \"2025-11-07T18:00:00Z\",  \"confidence\": 0.85, \"superseded_by\": null }' WHERE id = 'f2'").await;
-        exec(&conn, "INSERT INTO consolidation_state (id, state_json) VALUES ('c1', '{\"status\": \"completed\"}')").await;
+        exec(&conn, "INSERT INTO consolidation_state (id, state_json) VALUES ('c1', '{\"status\": \"completed\"}')")
+            .await;
         exec(&conn, "INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimensions) VALUES ('s1', 'greet', 'base', '{}', 'say hi', '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]')").await;
         let mut cols = FACT_COLUMNS.to_vec();
         cols.push("temporal_metadata");
         let facts = fingerprint(&conn, "semantic_facts", &cols, "id").await;
         let states = fingerprint(&conn, "consolidation_state", &["id", "state_json", "updated_at"], "id").await;
-        let skills = fingerprint(&conn, "skills", &["skill_id", "trigger_context", "dimensions", "created_at"], "skill_id").await;
+        let skills =
+            fingerprint(&conn, "skills", &["skill_id", "trigger_context", "dimensions", "created_at"], "skill_id")
+                .await;
 
         up(&db, &conn).await;
         assert_eq!(applied(&conn).await, ALL, "{}", db.name);
         assert_eq!(fingerprint(&conn, "semantic_facts", &cols, "id").await, facts, "{}", db.name);
         assert_eq!(fingerprint(&conn, "consolidation_state", &["id", "state_json", "updated_at"], "id").await, states);
         assert_eq!(
-            fingerprint(&conn, "skills", &["skill_id", "trigger_context", "dimensions", "created_at"], "skill_id").await,
+            fingerprint(&conn, "skills", &["skill_id", "trigger_context", "dimensions", "created_at"], "skill_id")
+                .await,
             skills
         );
         let s = schema(&conn).await;
@@ -350,13 +374,19 @@ async fn check_constraints_reject_bad_rows() {
         let conn = db.connect().await;
         up(&db, &conn).await;
         let skill = |id: &str, ty: &str, dims: &str| {
-            format!("INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimensions) VALUES ('{id}', 'n', '{ty}', '{{\"intent\": [\"greet\"]}}', 'p', '{dims}')")
+            format!(
+                "INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimensions) VALUES ('{id}', 'n', '{ty}', '{{\"intent\": [\"greet\"]}}', 'p', '{dims}')"
+            )
         };
         let feedback = |id: &str, reward: i32, text: &str| {
-            format!("INSERT INTO feedback_events (event_id, user_id, message_id, reward, free_text) VALUES ('{id}', 'u', 'm', {reward}, '{text}')")
+            format!(
+                "INSERT INTO feedback_events (event_id, user_id, message_id, reward, free_text) VALUES ('{id}', 'u', 'm', {reward}, '{text}')"
+            )
         };
         let stats = |bucket: i32, alpha: f64| {
-            format!("INSERT INTO context_skill_stats (user_id, context_bucket, skill_id, alpha, beta) VALUES ('u', {bucket}, 's', {alpha}, 1.0)")
+            format!(
+                "INSERT INTO context_skill_stats (user_id, context_bucket, skill_id, alpha, beta) VALUES ('u', {bucket}, 's', {alpha}, 1.0)"
+            )
         };
         let good = [
             skill("s1", "base", v16),
@@ -442,7 +472,9 @@ async fn a_baseline_without_required_columns_fails_clearly_and_changes_nothing()
         let before = schema(&conn).await;
         let err = migrate(&db, &conn, Command::Up { steps: None }).await.expect_err("must fail");
         assert!(
-            err.contains("m0000_semantic_facts_baseline") && err.contains("created_at") && err.contains("nothing was changed"),
+            err.contains("m0000_semantic_facts_baseline")
+                && err.contains("created_at")
+                && err.contains("nothing was changed"),
             "{}: {err}",
             db.name
         );

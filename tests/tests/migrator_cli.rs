@@ -154,7 +154,8 @@ async fn a_migrator_killed_half_way_leaves_the_database_as_before() {
         let rows = column_of(&conn, facts).await;
         let mut killed_mid_run = 0;
         for delay_ms in [40u64, 120, 250, 500] {
-            let mut child = migrator(&db.url, &["up"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+            let mut child =
+                migrator(&db.url, &["up"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
             std::thread::sleep(Duration::from_millis(delay_ms));
             if child.try_wait().expect("poll").is_none() {
                 killed_mid_run += 1;

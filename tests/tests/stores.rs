@@ -77,8 +77,12 @@ fn lmdb_written_by_aico_gains_metadata_with_every_other_byte_kept() {
     let report = json_of(&out);
     let lmdb = &report["stores"]["lmdb"];
     assert_eq!(lmdb["status"], "done", "{report:#}");
-    assert_eq!((lmdb["entries"].clone(), lmdb["already"].clone(), lmdb["filled"].clone(), lmdb["bad_count"].clone()), (json!(6), json!(1), json!(3), json!(2)));
-    let bad: Vec<&str> = lmdb["bad_entries"].as_array().expect("list").iter().map(|e| e["key"].as_str().expect("key")).collect();
+    assert_eq!(
+        (lmdb["entries"].clone(), lmdb["already"].clone(), lmdb["filled"].clone(), lmdb["bad_count"].clone()),
+        (json!(6), json!(1), json!(3), json!(2))
+    );
+    let bad: Vec<&str> =
+        lmdb["bad_entries"].as_array().expect("list").iter().map(|e| e["key"].as_str().expect("key")).collect();
     assert_eq!(bad, ["conv-3:no-time", "conv-3:not-json"]);
 
     let after = read();
@@ -94,7 +98,10 @@ fn lmdb_written_by_aico_gains_metadata_with_every_other_byte_kept() {
         match expected_created {
             None => assert_eq!(new, old, "{key} must be left as it was"),
             Some(at) => {
-                assert!(new.starts_with(&old[..old.len() - 1]), "{key}: the original bytes were not kept:\n{old}\n{new}");
+                assert!(
+                    new.starts_with(&old[..old.len() - 1]),
+                    "{key}: the original bytes were not kept:\n{old}\n{new}"
+                );
                 let v: Value = serde_json::from_str(new).expect("json");
                 assert_eq!(
                     v["temporal_metadata"],
@@ -106,11 +113,17 @@ fn lmdb_written_by_aico_gains_metadata_with_every_other_byte_kept() {
     }
 
     // A second run has nothing left to fill; health and verify report what is there.
-    let again = json_of(&aico(&["db", "backfill", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run"));
+    let again =
+        json_of(&aico(&["db", "backfill", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run"));
     assert_eq!(again["stores"]["lmdb"]["filled"], 0);
-    let health = json_of(&aico(&["db", "health", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run"));
+    let health =
+        json_of(&aico(&["db", "health", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run"));
     let h = &health["stores"]["lmdb"];
-    assert_eq!((h["entries"].clone(), h["with_temporal"].clone(), h["expired"].clone(), h["bad_count"].clone()), (json!(6), json!(4), json!(1), json!(1)), "{health:#}");
+    assert_eq!(
+        (h["entries"].clone(), h["with_temporal"].clone(), h["expired"].clone(), h["bad_count"].clone()),
+        (json!(6), json!(4), json!(1), json!(1)),
+        "{health:#}"
+    );
     let out = aico(&["db", "verify", "--store", "lmdb", "--memory-dir", &dir]).output().expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
@@ -131,15 +144,19 @@ fn heed_env(working: &Path, n: u32, pad: usize, map_mib: usize) {
     let mut wtxn = env.write_txn().expect("txn");
     let filler = "x".repeat(pad);
     for i in 0..n {
-        let key = format!("conv-{:03}:2025-11-07T{:02}:{:02}:{:02}Z#{i:07}", i % 100, (i / 3600) % 24, (i / 60) % 60, i % 60);
-        let value = format!(r#"{{"role": "user", "content": "{filler}", "timestamp": "2025-11-07T18:00:00Z", "n": {i}}}"#);
+        let key =
+            format!("conv-{:03}:2025-11-07T{:02}:{:02}:{:02}Z#{i:07}", i % 100, (i / 3600) % 24, (i / 60) % 60, i % 60);
+        let value =
+            format!(r#"{{"role": "user", "content": "{filler}", "timestamp": "2025-11-07T18:00:00Z", "n": {i}}}"#);
         db.put(&mut wtxn, key.as_bytes(), value.as_bytes()).expect("put");
     }
     wtxn.commit().expect("commit");
 }
 
 fn lmdb_counts(dir: &str) -> Value {
-    json_of(&aico(&["db", "health", "--store", "lmdb", "--memory-dir", dir, "--json"]).output().expect("run"))["stores"]["lmdb"].clone()
+    json_of(&aico(&["db", "health", "--store", "lmdb", "--memory-dir", dir, "--json"]).output().expect("run"))["stores"]
+        ["lmdb"]
+        .clone()
 }
 
 #[test]
@@ -228,27 +245,42 @@ fn chroma_records_gain_the_flat_fields_and_keep_everything_else() {
     let semantic = memory.path().join("semantic");
     let n = 6_000;
     run_python(&py, CHROMA_WRITER, &[&semantic.to_string_lossy(), &n.to_string()]);
-    let before: Value = serde_json::from_str(&run_python(&py, CHROMA_READER, &[&semantic.to_string_lossy()])).expect("json");
+    let before: Value =
+        serde_json::from_str(&run_python(&py, CHROMA_READER, &[&semantic.to_string_lossy()])).expect("json");
     let Some(server) = ChromaServer::start(&semantic) else { return };
 
-    let out = aico(&["db", "backfill", "--store", "chroma", "--chroma-url", &server.url, "--batch-size", "10000", "--json"]).output().expect("run");
-    assert_eq!(out.status.code(), Some(1), "a bad record makes it incomplete: {}", String::from_utf8_lossy(&out.stderr));
+    let out =
+        aico(&["db", "backfill", "--store", "chroma", "--chroma-url", &server.url, "--batch-size", "10000", "--json"])
+            .output()
+            .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a bad record makes it incomplete: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = json_of(&out);
     let c = &report["stores"]["chroma"];
     assert_eq!(c["status"], "done", "{report:#}");
-    assert_eq!((c["records"].clone(), c["with_temporal"].clone(), c["filled"].clone(), c["bad_count"].clone()), (json!(n), json!(1), json!(n - 2), json!(1)));
+    assert_eq!(
+        (c["records"].clone(), c["with_temporal"].clone(), c["filled"].clone(), c["bad_count"].clone()),
+        (json!(n), json!(1), json!(n - 2), json!(1))
+    );
     assert_eq!(c["bad_records"][0]["id"], "seg-00002");
     let max = c["batch_size"].as_u64().expect("n");
     assert!(max < 10_000, "batches are capped by the server's max_batch_size ({max})");
 
-    let health = json_of(&aico(&["db", "health", "--store", "chroma", "--chroma-url", &server.url, "--json"]).output().expect("run"));
+    let health = json_of(
+        &aico(&["db", "health", "--store", "chroma", "--chroma-url", &server.url, "--json"]).output().expect("run"),
+    );
     assert_eq!(health["stores"]["chroma"]["with_temporal"], json!(n - 1), "{health:#}");
     let out = aico(&["db", "verify", "--store", "chroma", "--chroma-url", &server.url]).output().expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("seg-00002"));
     drop(server);
 
-    let all: Value = serde_json::from_str(&run_python(&py, CHROMA_READER, &[&semantic.to_string_lossy()])).expect("json");
+    let all: Value =
+        serde_json::from_str(&run_python(&py, CHROMA_READER, &[&semantic.to_string_lossy()])).expect("json");
     let rec = |i: usize| &all[format!("seg-{i:05}")];
     for i in [0usize, 4, 5460, 5461, 5999] {
         let at = "2025-11-07T18:00:00Z";
@@ -259,7 +291,10 @@ fn chroma_records_gain_the_flat_fields_and_keep_everything_else() {
             "seg-{i}"
         );
     }
-    assert_eq!(rec(1)["m"], json!({"user_id": "u1", "created_at": "2025-01-01T00:00:00Z", "confidence": 0.4, "version": 2, "last_accessed": "2025-02-01T00:00:00Z", "access_count": 5}));
+    assert_eq!(
+        rec(1)["m"],
+        json!({"user_id": "u1", "created_at": "2025-01-01T00:00:00Z", "confidence": 0.4, "version": 2, "last_accessed": "2025-02-01T00:00:00Z", "access_count": 5})
+    );
     assert_eq!(rec(2)["m"], json!({"user_id": "u1", "timestamp": "soon"}));
     assert_eq!(rec(3)["m"]["confidence"], json!(0.7), "an existing field is never overwritten");
     assert_eq!(rec(3)["m"]["created_at"], json!("2025-11-07T18:00:00Z"));
@@ -274,7 +309,9 @@ fn chroma_records_gain_the_flat_fields_and_keep_everything_else() {
 fn unreachable_or_missing_stores_are_reported_not_passed() {
     let memory = tempfile::tempdir().expect("dir");
     let dir = memory.path().to_string_lossy().into_owned();
-    let out = aico(&["db", "backfill", "--store", "chroma", "--chroma-url", "http://127.0.0.1:1", "--json"]).output().expect("run");
+    let out = aico(&["db", "backfill", "--store", "chroma", "--chroma-url", "http://127.0.0.1:1", "--json"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let report = json_of(&out);
     assert_eq!(report["stores"]["chroma"]["status"], "unreachable", "{report:#}");

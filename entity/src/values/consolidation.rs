@@ -145,15 +145,9 @@ impl ConsolidationProgress {
         map.insert("completed_users".into(), self.completed_users.into());
         map.insert("failed_users".into(), self.failed_users.into());
         map.insert("total_experiences".into(), self.total_experiences.into());
-        map.insert(
-            "processed_experiences".into(),
-            self.processed_experiences.into(),
-        );
+        map.insert("processed_experiences".into(), self.processed_experiences.into());
         map.insert("started_at".into(), self.started_at.into());
-        map.insert(
-            "estimated_completion".into(),
-            self.estimated_completion.into(),
-        );
+        map.insert("estimated_completion".into(), self.estimated_completion.into());
         with_extra(map, &self.extra)
     }
 }
@@ -191,14 +185,7 @@ pub struct ConsolidationState {
 
 impl ConsolidationState {
     /// The names of the known keys, in the order they are written.
-    pub const KEYS: [&'static str; 6] = [
-        "status",
-        "progress",
-        "last_run",
-        "next_scheduled",
-        "errors",
-        "metadata",
-    ];
+    pub const KEYS: [&'static str; 6] = ["status", "progress", "last_run", "next_scheduled", "errors", "metadata"];
 
     /// Reads the state from a JSON value (timestamps leniently).
     pub fn from_json(value: &Value) -> Result<Self, ValueError> {
@@ -270,10 +257,7 @@ mod tests {
         assert_eq!(state.to_json(), input);
         assert_eq!(serde_json::to_value(&state).unwrap(), input);
         assert_eq!(ConsolidationState::from_json(&input).unwrap(), state);
-        assert_eq!(
-            serde_json::from_str::<Value>(&state.to_json_string()).unwrap(),
-            input
-        );
+        assert_eq!(serde_json::from_str::<Value>(&state.to_json_string()).unwrap(), input);
     }
 
     #[test]
@@ -295,10 +279,7 @@ mod tests {
             assert_eq!(status.as_str(), text);
             assert_eq!(status.to_string(), text);
             assert_eq!(serde_json::to_value(&status).unwrap(), json!(text));
-            assert_eq!(
-                serde_json::from_value::<ConsolidationStatus>(json!(text)).unwrap(),
-                status
-            );
+            assert_eq!(serde_json::from_value::<ConsolidationStatus>(json!(text)).unwrap(), status);
         }
         assert!(serde_json::from_value::<ConsolidationStatus>(json!(3)).is_err());
     }
@@ -326,10 +307,7 @@ mod tests {
         .unwrap();
         assert_eq!(state.progress.total_users, 3);
         assert_eq!(state.progress.completed_users, 0);
-        assert_eq!(
-            state.to_json()["progress"]["started_at"],
-            json!("2025-11-07T02:00:00Z")
-        );
+        assert_eq!(state.to_json()["progress"]["started_at"], json!("2025-11-07T02:00:00Z"));
     }
 
     #[test]
@@ -349,8 +327,7 @@ mod tests {
     fn rejects_malformed_state() {
         let err = ConsolidationState::from_json(&json!({})).unwrap_err();
         assert!(err.to_string().contains("status"), "{err}");
-        let err = ConsolidationState::from_json(&json!({"status": "idle", "last_run": "later"}))
-            .unwrap_err();
+        let err = ConsolidationState::from_json(&json!({"status": "idle", "last_run": "later"})).unwrap_err();
         assert!(err.to_string().contains("\"later\""), "{err}");
         assert!(ConsolidationState::from_json(&json!({"status": "idle", "errors": {}})).is_err());
         assert!(ConsolidationState::from_json_str("[]").is_err());
@@ -375,17 +352,15 @@ mod tests {
             proptest::option::of(timestamp()),
             extra_keys(&ConsolidationProgress::KEYS),
         )
-            .prop_map(|(n, started_at, estimated_completion, extra)| {
-                ConsolidationProgress {
-                    total_users: n[0],
-                    completed_users: n[1],
-                    failed_users: n[2],
-                    total_experiences: n[3],
-                    processed_experiences: n[4],
-                    started_at,
-                    estimated_completion,
-                    extra,
-                }
+            .prop_map(|(n, started_at, estimated_completion, extra)| ConsolidationProgress {
+                total_users: n[0],
+                completed_users: n[1],
+                failed_users: n[2],
+                total_experiences: n[3],
+                processed_experiences: n[4],
+                started_at,
+                estimated_completion,
+                extra,
             })
     }
 
@@ -399,19 +374,9 @@ mod tests {
             extra_keys(&[]),
             extra_keys(&ConsolidationState::KEYS),
         )
-            .prop_map(
-                |(status, progress, last_run, next_scheduled, errors, metadata, extra)| {
-                    ConsolidationState {
-                        status,
-                        progress,
-                        last_run,
-                        next_scheduled,
-                        errors,
-                        metadata,
-                        extra,
-                    }
-                },
-            )
+            .prop_map(|(status, progress, last_run, next_scheduled, errors, metadata, extra)| {
+                ConsolidationState { status, progress, last_run, next_scheduled, errors, metadata, extra }
+            })
     }
 
     proptest! {

@@ -69,10 +69,7 @@ pub enum ValueError {
 impl ValueError {
     /// Wraps a serde_json error met while reading `what`.
     pub(crate) fn json(what: &'static str) -> impl Fn(serde_json::Error) -> Self {
-        move |err| Self::Json {
-            what,
-            message: err.to_string(),
-        }
+        move |err| Self::Json { what, message: err.to_string() }
     }
 }
 
@@ -82,27 +79,12 @@ mod tests {
 
     #[test]
     fn messages_name_the_bad_input() {
-        let err = ValueError::Timestamp {
-            value: "soon".into(),
-        };
-        assert_eq!(
-            err.to_string(),
-            "unparseable timestamp \"soon\"; expected RFC 3339 or YYYY-MM-DD HH:MM:SS"
-        );
-        assert_eq!(
-            ValueError::Dimensions { len: 3 }.to_string(),
-            "a preference vector has 16 dimensions, got 3"
-        );
-        assert!(
-            ValueError::Confidence { value: 1.5 }
-                .to_string()
-                .contains("1.5")
-        );
+        let err = ValueError::Timestamp { value: "soon".into() };
+        assert_eq!(err.to_string(), "unparseable timestamp \"soon\"; expected RFC 3339 or YYYY-MM-DD HH:MM:SS");
+        assert_eq!(ValueError::Dimensions { len: 3 }.to_string(), "a preference vector has 16 dimensions, got 3");
+        assert!(ValueError::Confidence { value: 1.5 }.to_string().contains("1.5"));
         assert!(ValueError::Reward { value: 7 }.to_string().contains('7'));
-        let err = ValueError::CategoryScore {
-            category: "too_verbose".into(),
-            value: f64::NAN,
-        };
+        let err = ValueError::CategoryScore { category: "too_verbose".into(), value: f64::NAN };
         assert!(err.to_string().contains("\"too_verbose\""));
     }
 }

@@ -27,9 +27,7 @@ impl Reward {
 
     /// Reads a reward from a JSON integer.
     pub fn from_json(value: &Value) -> Result<Self, ValueError> {
-        i64::deserialize(value)
-            .map_err(ValueError::json("reward"))?
-            .try_into()
+        i64::deserialize(value).map_err(ValueError::json("reward"))?.try_into()
     }
 
     /// The JSON integer.
@@ -77,36 +75,24 @@ impl ClassifiedCategories {
     /// Checks that every score is finite (the inner map is public, so it can be changed).
     pub fn validate(&self) -> Result<(), ValueError> {
         match self.0.iter().find(|(_, v)| !v.is_finite()) {
-            Some((category, &value)) => Err(ValueError::CategoryScore {
-                category: category.clone(),
-                value,
-            }),
+            Some((category, &value)) => Err(ValueError::CategoryScore { category: category.clone(), value }),
             None => Ok(()),
         }
     }
 
     /// Reads the scores from a JSON object of numbers.
     pub fn from_json(value: &Value) -> Result<Self, ValueError> {
-        BTreeMap::<String, f64>::deserialize(value)
-            .map_err(ValueError::json(WHAT))?
-            .try_into()
+        BTreeMap::<String, f64>::deserialize(value).map_err(ValueError::json(WHAT))?.try_into()
     }
 
     /// Reads the scores from JSON text (a `classified_categories` column value).
     pub fn from_json_str(text: &str) -> Result<Self, ValueError> {
-        serde_json::from_str::<BTreeMap<String, f64>>(text)
-            .map_err(ValueError::json(WHAT))?
-            .try_into()
+        serde_json::from_str::<BTreeMap<String, f64>>(text).map_err(ValueError::json(WHAT))?.try_into()
     }
 
     /// The JSON object, keys in sorted order.
     pub fn to_json(&self) -> Value {
-        Value::Object(
-            self.0
-                .iter()
-                .map(|(k, &v)| (k.clone(), Value::from(v)))
-                .collect::<Map<_, _>>(),
-        )
+        Value::Object(self.0.iter().map(|(k, &v)| (k.clone(), Value::from(v))).collect::<Map<_, _>>())
     }
 
     /// The JSON object as compact text, for the `classified_categories` column.
@@ -132,11 +118,7 @@ mod tests {
 
     #[test]
     fn reward_is_an_integer() {
-        for (n, r) in [
-            (-1, Reward::Negative),
-            (0, Reward::Neutral),
-            (1, Reward::Positive),
-        ] {
+        for (n, r) in [(-1, Reward::Negative), (0, Reward::Neutral), (1, Reward::Positive)] {
             assert_eq!(Reward::try_from(n), Ok(r));
             assert_eq!(i64::from(r), n);
             assert_eq!(r.to_json(), json!(n));
@@ -145,21 +127,12 @@ mod tests {
             assert_eq!(Reward::from_json(&json!(n)), Ok(r));
         }
         for bad in [2, -2, i64::MAX, i64::MIN] {
-            assert_eq!(
-                Reward::try_from(bad),
-                Err(ValueError::Reward { value: bad })
-            );
-            assert_eq!(
-                Reward::from_json(&json!(bad)),
-                Err(ValueError::Reward { value: bad })
-            );
+            assert_eq!(Reward::try_from(bad), Err(ValueError::Reward { value: bad }));
+            assert_eq!(Reward::from_json(&json!(bad)), Err(ValueError::Reward { value: bad }));
             let err = serde_json::from_value::<Reward>(json!(bad)).unwrap_err();
             assert!(err.to_string().contains(&bad.to_string()), "{err}");
         }
-        assert!(matches!(
-            Reward::from_json(&json!("1")),
-            Err(ValueError::Json { what: "reward", .. })
-        ));
+        assert!(matches!(Reward::from_json(&json!("1")), Err(ValueError::Json { what: "reward", .. })));
         assert!(Reward::from_json(&json!(1.0)).is_err());
     }
 
@@ -169,15 +142,9 @@ mod tests {
         let cats = ClassifiedCategories::from_json(&input).unwrap();
         assert_eq!(cats.0["too_verbose"], 0.85);
         assert_eq!(cats.0["tone"], 1.0);
-        assert_eq!(
-            cats.to_json(),
-            json!({"off_topic": 0.1, "tone": 1.0, "too_verbose": 0.85})
-        );
+        assert_eq!(cats.to_json(), json!({"off_topic": 0.1, "tone": 1.0, "too_verbose": 0.85}));
         assert_eq!(serde_json::to_value(&cats).unwrap(), cats.to_json());
-        assert_eq!(
-            ClassifiedCategories::from_json_str("{}").unwrap(),
-            ClassifiedCategories::default()
-        );
+        assert_eq!(ClassifiedCategories::from_json_str("{}").unwrap(), ClassifiedCategories::default());
     }
 
     #[test]

@@ -18,7 +18,10 @@ pub use timestamp::{Timestamp, parse_timestamp};
 
 /// `known` (a value's known keys, in order) followed by the keys other AICO versions wrote; a known
 /// key in `extra` never overrides the field.
-fn with_extra(mut known: serde_json::Map<String, serde_json::Value>, extra: &serde_json::Map<String, serde_json::Value>) -> serde_json::Value {
+fn with_extra(
+    mut known: serde_json::Map<String, serde_json::Value>,
+    extra: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Value {
     for (key, value) in extra {
         known.entry(key.clone()).or_insert_with(|| value.clone());
     }

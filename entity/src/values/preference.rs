@@ -41,16 +41,12 @@ impl PreferenceVector {
 
     /// Reads a vector from a JSON array of 16 numbers.
     pub fn from_json(value: &Value) -> Result<Self, ValueError> {
-        Vec::<f64>::deserialize(value)
-            .map_err(ValueError::json(WHAT))?
-            .try_into()
+        Vec::<f64>::deserialize(value).map_err(ValueError::json(WHAT))?.try_into()
     }
 
     /// Reads a vector from JSON text (a `dimensions` column value).
     pub fn from_json_str(text: &str) -> Result<Self, ValueError> {
-        serde_json::from_str::<Vec<f64>>(text)
-            .map_err(ValueError::json(WHAT))?
-            .try_into()
+        serde_json::from_str::<Vec<f64>>(text).map_err(ValueError::json(WHAT))?.try_into()
     }
 
     /// The JSON array of 16 numbers.
@@ -68,8 +64,8 @@ impl TryFrom<&[f64]> for PreferenceVector {
     type Error = ValueError;
 
     fn try_from(values: &[f64]) -> Result<Self, ValueError> {
-        let array = <[f64; Self::DIMENSIONS]>::try_from(values)
-            .map_err(|_| ValueError::Dimensions { len: values.len() })?;
+        let array =
+            <[f64; Self::DIMENSIONS]>::try_from(values).map_err(|_| ValueError::Dimensions { len: values.len() })?;
         Self::new(array)
     }
 }
@@ -119,10 +115,7 @@ mod tests {
         assert_eq!(v.to_json(), json!(values));
         assert_eq!(serde_json::to_value(v).unwrap(), json!(values));
         assert_eq!(PreferenceVector::from_json(&json!(values)).unwrap(), v);
-        assert_eq!(
-            PreferenceVector::from_json_str(&v.to_json_string()).unwrap(),
-            v
-        );
+        assert_eq!(PreferenceVector::from_json_str(&v.to_json_string()).unwrap(), v);
         // Integers are numbers too.
         let ones = PreferenceVector::from_json(&json!(vec![1; 16])).unwrap();
         assert_eq!(ones.as_array(), &[1.0; 16]);
@@ -133,21 +126,11 @@ mod tests {
         for len in [0, 1, 15, 17, 32] {
             let values = vec![0.5; len];
             let want = ValueError::Dimensions { len };
-            assert_eq!(
-                PreferenceVector::try_from(values.clone()),
-                Err(want.clone())
-            );
-            assert_eq!(
-                PreferenceVector::try_from(values.as_slice()),
-                Err(want.clone())
-            );
+            assert_eq!(PreferenceVector::try_from(values.clone()), Err(want.clone()));
+            assert_eq!(PreferenceVector::try_from(values.as_slice()), Err(want.clone()));
             assert_eq!(PreferenceVector::from_json(&json!(values)), Err(want));
             let err = serde_json::from_value::<PreferenceVector>(json!(values)).unwrap_err();
-            assert!(
-                err.to_string()
-                    .contains(&format!("a preference vector has 16 dimensions, got {len}")),
-                "{err}"
-            );
+            assert!(err.to_string().contains(&format!("a preference vector has 16 dimensions, got {len}")), "{err}");
         }
     }
 
@@ -157,22 +140,13 @@ mod tests {
         values[3] = f64::INFINITY;
         assert_eq!(
             PreferenceVector::new(values),
-            Err(ValueError::NonFiniteDimension {
-                index: 3,
-                value: f64::INFINITY
-            })
+            Err(ValueError::NonFiniteDimension { index: 3, value: f64::INFINITY })
         );
         values[3] = f64::NAN;
-        assert!(matches!(
-            PreferenceVector::try_from(values),
-            Err(ValueError::NonFiniteDimension { index: 3, .. })
-        ));
+        assert!(matches!(PreferenceVector::try_from(values), Err(ValueError::NonFiniteDimension { index: 3, .. })));
         let mut j = json!(vec![0.5; 16]);
         j[2] = json!("high");
-        assert!(matches!(
-            PreferenceVector::from_json(&j),
-            Err(ValueError::Json { what: WHAT, .. })
-        ));
+        assert!(matches!(PreferenceVector::from_json(&j), Err(ValueError::Json { what: WHAT, .. })));
         assert!(PreferenceVector::from_json(&json!({"a": 1})).is_err());
     }
 

@@ -38,9 +38,7 @@ impl FromStr for SkillType {
         match s {
             "base" => Ok(Self::Base),
             "user_created" => Ok(Self::UserCreated),
-            other => Err(ValueError::SkillType {
-                value: other.to_owned(),
-            }),
+            other => Err(ValueError::SkillType { value: other.to_owned() }),
         }
     }
 }
@@ -122,24 +120,15 @@ mod tests {
 
     #[test]
     fn skill_type_names() {
-        for (text, ty) in [
-            ("base", SkillType::Base),
-            ("user_created", SkillType::UserCreated),
-        ] {
+        for (text, ty) in [("base", SkillType::Base), ("user_created", SkillType::UserCreated)] {
             assert_eq!(ty.as_str(), text);
             assert_eq!(ty.to_string(), text);
             assert_eq!(text.parse::<SkillType>(), Ok(ty));
             assert_eq!(serde_json::to_value(ty).unwrap(), json!(text));
-            assert_eq!(
-                serde_json::from_value::<SkillType>(json!(text)).unwrap(),
-                ty
-            );
+            assert_eq!(serde_json::from_value::<SkillType>(json!(text)).unwrap(), ty);
         }
         for bad in ["Base", "user-created", "", "custom"] {
-            assert_eq!(
-                bad.parse::<SkillType>(),
-                Err(ValueError::SkillType { value: bad.into() })
-            );
+            assert_eq!(bad.parse::<SkillType>(), Err(ValueError::SkillType { value: bad.into() }));
             let err = serde_json::from_value::<SkillType>(json!(bad)).unwrap_err();
             assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
         }
@@ -155,10 +144,7 @@ mod tests {
 
         let ctx = TriggerContext::from_json_str(r#"{"sentiment": "negative"}"#).unwrap();
         assert!(ctx.intent.is_empty() && ctx.time_of_day.is_none());
-        assert_eq!(
-            ctx.to_json(),
-            json!({"intent": [], "time_of_day": null, "sentiment": "negative"})
-        );
+        assert_eq!(ctx.to_json(), json!({"intent": [], "time_of_day": null, "sentiment": "negative"}));
         let err = TriggerContext::from_json(&json!({"intent": "greeting"})).unwrap_err();
         assert!(matches!(err, ValueError::Json { what: WHAT, .. }));
     }
@@ -169,11 +155,7 @@ mod tests {
             proptest::option::of("[a-z ]{0,10}"),
             extra_keys(&TriggerContext::KEYS),
         )
-            .prop_map(|(intent, time_of_day, extra)| TriggerContext {
-                intent,
-                time_of_day,
-                extra,
-            })
+            .prop_map(|(intent, time_of_day, extra)| TriggerContext { intent, time_of_day, extra })
     }
 
     proptest! {

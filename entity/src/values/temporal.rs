@@ -68,15 +68,8 @@ impl TryFrom<RawTemporalMetadata> for TemporalMetadata {
 
 impl TemporalMetadata {
     /// The names of the known keys, in the order they are written.
-    pub const KEYS: [&'static str; 7] = [
-        "created_at",
-        "last_updated",
-        "last_accessed",
-        "access_count",
-        "confidence",
-        "version",
-        "superseded_by",
-    ];
+    pub const KEYS: [&'static str; 7] =
+        ["created_at", "last_updated", "last_accessed", "access_count", "confidence", "version", "superseded_by"];
 
     /// The seed's backfill value for a memory created at `created_at`: never accessed,
     /// confidence 1.0, version 1, not superseded.
@@ -98,24 +91,18 @@ impl TemporalMetadata {
         if (0.0..=1.0).contains(&self.confidence) {
             Ok(())
         } else {
-            Err(ValueError::Confidence {
-                value: self.confidence,
-            })
+            Err(ValueError::Confidence { value: self.confidence })
         }
     }
 
     /// Reads the metadata from a JSON value, leniently for timestamps, checking `confidence`.
     pub fn from_json(value: &Value) -> Result<Self, ValueError> {
-        RawTemporalMetadata::deserialize(value)
-            .map_err(ValueError::json(WHAT))?
-            .try_into()
+        RawTemporalMetadata::deserialize(value).map_err(ValueError::json(WHAT))?.try_into()
     }
 
     /// Reads the metadata from JSON text (a column value).
     pub fn from_json_str(text: &str) -> Result<Self, ValueError> {
-        serde_json::from_str::<RawTemporalMetadata>(text)
-            .map_err(ValueError::json(WHAT))?
-            .try_into()
+        serde_json::from_str::<RawTemporalMetadata>(text).map_err(ValueError::json(WHAT))?.try_into()
     }
 
     /// The JSON object: the known keys in the seed's order (timestamps with `Z`), then `extra`.
@@ -174,13 +161,7 @@ pub(crate) mod tests {
         let text = meta.to_json_string();
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), input);
         // Key order is the seed's.
-        let keys: Vec<_> = meta
-            .to_json()
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
+        let keys: Vec<_> = meta.to_json().as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, TemporalMetadata::KEYS);
     }
 
@@ -251,10 +232,7 @@ pub(crate) mod tests {
         for bad in [1.5, -0.01, 1e300] {
             let mut v: Value = serde_json::from_str(SEED).unwrap();
             v["confidence"] = json!(bad);
-            assert_eq!(
-                TemporalMetadata::from_json(&v),
-                Err(ValueError::Confidence { value: bad })
-            );
+            assert_eq!(TemporalMetadata::from_json(&v), Err(ValueError::Confidence { value: bad }));
             let err = serde_json::from_value::<TemporalMetadata>(v).unwrap_err();
             assert!(err.to_string().contains(&bad.to_string()), "{err}");
         }
@@ -317,14 +295,9 @@ pub(crate) mod tests {
     }
 
     /// Extra keys whose names are not among `known`.
-    pub(crate) fn extra_keys(
-        known: &'static [&'static str],
-    ) -> impl Strategy<Value = Map<String, Value>> {
-        prop::collection::btree_map("[a-z_]{1,14}", json_value(), 0..5).prop_map(move |m| {
-            m.into_iter()
-                .filter(|(k, _)| !known.contains(&k.as_str()))
-                .collect()
-        })
+    pub(crate) fn extra_keys(known: &'static [&'static str]) -> impl Strategy<Value = Map<String, Value>> {
+        prop::collection::btree_map("[a-z_]{1,14}", json_value(), 0..5)
+            .prop_map(move |m| m.into_iter().filter(|(k, _)| !known.contains(&k.as_str())).collect())
     }
 
     pub(crate) fn timestamp() -> impl Strategy<Value = Timestamp> {
@@ -340,20 +313,18 @@ pub(crate) mod tests {
             proptest::option::of("[a-z0-9-]{1,20}"),
             extra_keys(&TemporalMetadata::KEYS),
         )
-            .prop_map(
-                |((c, u, a), access_count, confidence, version, superseded_by, extra)| {
-                    TemporalMetadata {
-                        created_at: c,
-                        last_updated: u,
-                        last_accessed: a,
-                        access_count,
-                        confidence,
-                        version,
-                        superseded_by,
-                        extra,
-                    }
-                },
-            )
+            .prop_map(|((c, u, a), access_count, confidence, version, superseded_by, extra)| {
+                TemporalMetadata {
+                    created_at: c,
+                    last_updated: u,
+                    last_accessed: a,
+                    access_count,
+                    confidence,
+                    version,
+                    superseded_by,
+                    extra,
+                }
+            })
     }
 
     proptest! {

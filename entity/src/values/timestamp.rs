@@ -22,9 +22,7 @@ pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, ValueError> {
     DateTime::parse_from_rfc3339(t)
         .or_else(|_| DateTime::parse_from_rfc3339(&format!("{t}Z")))
         .map(|dt| dt.with_timezone(&Utc))
-        .map_err(|_| ValueError::Timestamp {
-            value: s.to_owned(),
-        })
+        .map_err(|_| ValueError::Timestamp { value: s.to_owned() })
 }
 
 /// A UTC instant that prints as RFC 3339 with `Z` (`2025-11-07T18:00:00Z`), never `+00:00`.
@@ -125,11 +123,7 @@ pub(crate) mod tests {
     use proptest::prelude::*;
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, nanos: u32) -> DateTime<Utc> {
-        NaiveDate::from_ymd_opt(y, mo, d)
-            .unwrap()
-            .and_hms_nano_opt(h, mi, s, nanos)
-            .unwrap()
-            .and_utc()
+        NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_nano_opt(h, mi, s, nanos).unwrap().and_utc()
     }
 
     #[test]
@@ -181,12 +175,7 @@ pub(crate) mod tests {
             "2025-11-07T18:00:00Z trailing",
         ] {
             let err = parse_timestamp(text).unwrap_err();
-            assert_eq!(
-                err,
-                ValueError::Timestamp {
-                    value: text.to_owned()
-                }
-            );
+            assert_eq!(err, ValueError::Timestamp { value: text.to_owned() });
             assert_eq!(
                 err.to_string(),
                 format!("unparseable timestamp {text:?}; expected RFC 3339 or YYYY-MM-DD HH:MM:SS")
@@ -198,10 +187,7 @@ pub(crate) mod tests {
     fn writes_z_never_an_offset() {
         let ts = Timestamp::parse("2025-11-07T20:00:00+02:00").unwrap();
         assert_eq!(ts.to_string(), "2025-11-07T18:00:00Z");
-        assert_eq!(
-            serde_json::to_string(&ts).unwrap(),
-            "\"2025-11-07T18:00:00Z\""
-        );
+        assert_eq!(serde_json::to_string(&ts).unwrap(), "\"2025-11-07T18:00:00Z\"");
         assert_eq!(Value::from(ts), Value::from("2025-11-07T18:00:00Z"));
         let ms = Timestamp::parse("2025-11-07 18:00:00.5").unwrap();
         assert_eq!(ms.to_string(), "2025-11-07T18:00:00.500Z");
@@ -217,14 +203,10 @@ pub(crate) mod tests {
     fn serde_is_lenient_on_read() {
         let ts: Timestamp = serde_json::from_str("\"2025-11-07 18:00:00\"").unwrap();
         assert_eq!(ts.0, utc(2025, 11, 7, 18, 0, 0, 0));
-        let ts: Timestamp =
-            serde_json::from_value(Value::from("2025-11-07T18:00:00+00:00")).unwrap();
+        let ts: Timestamp = serde_json::from_value(Value::from("2025-11-07T18:00:00+00:00")).unwrap();
         assert_eq!(ts.to_string(), "2025-11-07T18:00:00Z");
         let err = serde_json::from_str::<Timestamp>("\"noon\"").unwrap_err();
-        assert!(
-            err.to_string().contains("unparseable timestamp \"noon\""),
-            "{err}"
-        );
+        assert!(err.to_string().contains("unparseable timestamp \"noon\""), "{err}");
         assert!(serde_json::from_str::<Timestamp>("1762538400").is_err());
     }
 
