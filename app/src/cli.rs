@@ -105,7 +105,7 @@ pub struct BackfillArgs {
     pub stores: StoreArgs,
 
     /// Facts (entries, records) per batch: one transaction each.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub batch_size: u64,
 
     /// Count what would be filled and which rows cannot be, and change nothing.

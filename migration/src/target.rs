@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sea_orm_migration::sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm_migration::sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
 
 use crate::error::MigrateError;
@@ -148,7 +148,13 @@ impl Target {
                     url = format!("{}?{q}", url.split_once('?').map_or(url.as_str(), |(p, _)| p));
                 }
                 let mut opts = ConnectOptions::new(url);
-                opts.map_sqlx_sqlite_opts(|o| o.journal_mode(SqliteJournalMode::Wal).busy_timeout(SQLITE_BUSY_TIMEOUT));
+                // WAL with synchronous=NORMAL: every commit atomic and consistent; only the last
+                // commits before a power cut may be lost (never a half-written one).
+                opts.map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                });
                 opts
             }
             Self::Postgres { url, .. } => {

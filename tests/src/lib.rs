@@ -447,3 +447,21 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
     let n = s.read(&mut buf).ok()?;
     std::str::from_utf8(&buf[..n]).ok()?.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// Wait (up to 60 s) until no other client of this database is running a statement: after a
+/// client is killed, PostgreSQL still finishes (and may commit) the statement it had sent.
+/// SQLite has no server: nothing to wait for.
+pub async fn settle(db: &DatabaseConnection) {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let busy = "SELECT CAST(COUNT(*) AS TEXT) FROM pg_stat_activity WHERE datname = current_database() \
+                AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'";
+    for _ in 0..300 {
+        if column_of(db, busy).await == ["0"] {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("other clients kept running statements for 60 s");
+}

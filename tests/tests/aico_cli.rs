@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use aico_tests::{TestDb, applied, column_of, exec, fill_facts, fingerprint, schema, workspace_bin};
+use aico_tests::{TestDb, applied, column_of, exec, fill_facts, fingerprint, schema, settle, workspace_bin};
 use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::{Value, json};
 
@@ -267,17 +267,9 @@ async fn backfill_killed_at_any_moment_is_finished_by_the_next_run() {
                 db.name
             );
         }
-        // A server may still commit the statement a killed client sent last: wait until it settles.
-        let count = "SELECT CAST(COUNT(temporal_metadata) AS TEXT) FROM semantic_facts";
-        let mut filled = column_of(&conn, count).await;
-        for _ in 0..20 {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let again = column_of(&conn, count).await;
-            if again == filled {
-                break;
-            }
-            filled = again;
-        }
+        // A server may still commit the statement a killed client sent last: wait for it.
+        settle(&conn).await;
+        let filled = column_of(&conn, "SELECT CAST(COUNT(temporal_metadata) AS TEXT) FROM semantic_facts").await;
         assert!(killed_mid_run > 0, "{}: no kill landed mid-run ({filled:?} filled)", db.name);
         let out = run(&db, &["db", "backfill", "--json"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use aico_tests::{TestDb, applied, column_of, exec, fill_facts, schema, workspace_bin};
+use aico_tests::{TestDb, applied, column_of, exec, fill_facts, schema, settle, workspace_bin};
 
 fn migrator(url: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(workspace_bin("migration"));
@@ -162,6 +162,7 @@ async fn a_migrator_killed_half_way_leaves_the_database_as_before() {
             }
             child.kill().ok(); // SIGKILL
             child.wait().expect("reap");
+            settle(&conn).await;
 
             let done = applied(&conn).await;
             let s = schema(&conn).await;
