@@ -182,7 +182,7 @@ fn main() {
     assert!(status.success());
 
     let Some(server) = ChromaServer::start(&store) else { return };
-    let (ours, _) =
+    let (ours, _, _) =
         aico(&["db", "backfill", "--store", "chroma", "--chroma-url", &server.url, "--batch-size", "10000"]);
     drop(server);
     let Some(server) = ChromaServer::start(&copy) else { return };
