@@ -36,7 +36,7 @@ fn sql(conn_backend: DbBackend) -> &'static str {
 fn ours(url: &str) -> (Duration, u64) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_aico"))
-        .args(["db", "backfill", "--batch-size", "1000", "--database-url", url])
+        .args(["db", "backfill", "--database-url", url])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -1,15 +1,19 @@
 //! `aico db backfill`: give every fact without temporal metadata the seed's initial metadata,
 //! derived from the fact's own `created_at`.
 //!
-//! Keyset batches in id order (never OFFSET), each written by one set-based `UPDATE ... FROM
-//! (VALUES ...)` that is its own transaction and touches only rows whose metadata is still NULL:
-//! metadata that exists (or that AICO writes meanwhile) is never overwritten, no other column is
-//! written, and a run killed at any moment is finished by the next one. Memory is one batch.
+//! Keyset batches in id order, one write transaction each, whose statements touch only rows whose
+//! metadata is still NULL: metadata that exists (or that AICO writes meanwhile) is never
+//! overwritten, no other column is written, and a run killed at any moment is finished by the next
+//! one. SQL builds the metadata where the stored `created_at` is already canonical text (almost
+//! always); Rust parses the rest. Memory is one batch.
 
 use entity::semantic_facts::{self, Column};
 use entity::values::{TemporalMetadata, Timestamp};
+use migration::dialect::Dialect;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoIden, Query, TableRef, Value, ValueTuple};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::Serialize;
 
 use crate::chroma::ChromaReport;
@@ -61,27 +65,96 @@ fn initial_metadata(created_at: Option<&str>) -> Result<serde_json::Value, Strin
     Ok(TemporalMetadata::initial(created).to_json())
 }
 
+/// The same metadata built by SQL from `timestamp` (SQL giving the canonical RFC 3339 text): the
+/// JSON Rust writes for a sentinel instant with the sentinel's text replaced, so both paths write
+/// the same bytes and the layout is defined once, by [`TemporalMetadata`].
+fn initial_metadata_sql(dialect: Dialect, timestamp: &str) -> String {
+    let sentinel = Timestamp::new(chrono::DateTime::UNIX_EPOCH);
+    let json = TemporalMetadata::initial(sentinel).to_json().to_string();
+    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    dialect.json_from_text(&format!("replace({}, {}, {timestamp})", literal(&json), literal(&sentinel.to_rfc3339())))
+}
+
+/// How one backend's batches are written: the SQL that reads `created_at` as text, the SQL that
+/// turns it into the canonical timestamp where it can, and the metadata built from that.
+struct Plan {
+    created_text: String,
+    canonical: String,
+    fill: String,
+}
+
+impl Plan {
+    async fn of(db: &Db) -> Result<Self, AppError> {
+        for column in ["temporal_metadata", "created_at"] {
+            if db.dialect.column_type(&db.conn, "semantic_facts", column).await.map_err(|e| db.error(e))?.is_none() {
+                return Err(AppError::NotMigrated {
+                    target: db.target.to_string(),
+                    what: format!("semantic_facts.{column}"),
+                });
+            }
+        }
+        let declared = db
+            .dialect
+            .column_type(&db.conn, "semantic_facts", "created_at")
+            .await
+            .map_err(|e| db.error(e))?
+            .unwrap_or_default();
+        let canonical = db.dialect.canonical_timestamp("created_at", &declared);
+        Ok(Self {
+            created_text: db.dialect.timestamp_text("created_at", &declared),
+            fill: initial_metadata_sql(db.dialect, &canonical),
+            canonical,
+        })
+    }
+
+    /// Rows SQL can fill by itself (or, negated, the ones left to Rust).
+    fn by_sql(&self, yes: bool) -> Expr {
+        Expr::cust(format!("({}) IS {}NULL", self.canonical, if yes { "NOT " } else { "" }))
+    }
+
+    /// Fill the rows of `pending` that SQL can fill; how many it filled.
+    async fn fill<C: ConnectionTrait>(&self, conn: &C, pending: Condition) -> Result<u64, DbErr> {
+        let stmt = Query::update()
+            .table(semantic_facts::Entity)
+            .value(Column::TemporalMetadata, Expr::cust(self.fill.clone()))
+            .cond_where(pending.add(self.by_sql(true)))
+            .to_owned();
+        Ok(conn.execute(&stmt).await?.rows_affected())
+    }
+
+    /// The rows of `pending` left to Rust: id and `created_at` as text.
+    async fn rest<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        pending: Condition,
+    ) -> Result<Vec<(String, Option<String>)>, DbErr> {
+        semantic_facts::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .column_as(Expr::cust(self.created_text.clone()), "created_at")
+            .filter(pending.add(self.by_sql(false)))
+            .order_by_asc(Column::Id)
+            .into_tuple()
+            .all(conn)
+            .await
+    }
+}
+
 /// Backfill `semantic_facts` on `db` in batches of `batch_size`; `progress` hears the number of
 /// facts handled so far (and the total, once) as the run goes.
+///
+/// A batch is the next `batch_size` rows in id order, its end found on the primary key's index (a
+/// bounded `OFFSET` past the previous batch's end: keyset paging, never an offset from the start).
+/// In one write transaction per batch, one set-based `UPDATE` fills the facts whose `created_at`
+/// SQL can turn into the canonical text by itself ([`Dialect::canonical_timestamp`]); the others
+/// are read, parsed in Rust and written by one `UPDATE ... FROM (VALUES ...)`, or listed as bad.
 pub async fn backfill_sql(
     db: &Db,
     batch_size: u64,
     dry_run: bool,
     mut progress: impl FnMut(Progress),
 ) -> Result<SqlBackfill, AppError> {
-    for (table, column) in [("semantic_facts", "temporal_metadata"), ("semantic_facts", "created_at")] {
-        if db.dialect.column_type(&db.conn, table, column).await.map_err(|e| db.error(e))?.is_none() {
-            return Err(AppError::NotMigrated { target: db.target.to_string(), what: format!("{table}.{column}") });
-        }
-    }
-    let declared = db
-        .dialect
-        .column_type(&db.conn, "semantic_facts", "created_at")
-        .await
-        .map_err(|e| db.error(e))?
-        .unwrap_or_default();
-    let created_text = db.dialect.timestamp_text("created_at", &declared);
-
+    let plan = Plan::of(db).await?;
     let mut report = SqlBackfill {
         candidates: semantic_facts::Entity::find()
             .filter(Column::TemporalMetadata.is_null())
@@ -95,27 +168,45 @@ pub async fn backfill_sql(
     let mut after: Option<String> = None;
     let mut handled = 0u64;
     loop {
-        let mut query = semantic_facts::Entity::find()
-            .select_only()
-            .column(Column::Id)
-            .column_as(Expr::cust(created_text.clone()), "created_at")
-            .filter(Column::TemporalMetadata.is_null());
-        if let Some(last) = &after {
-            query = query.filter(Column::Id.gt(last.clone()));
+        let mut end = semantic_facts::Entity::find().select_only().column(Column::Id);
+        if let Some(lo) = &after {
+            end = end.filter(Column::Id.gt(lo.clone()));
         }
-        let batch: Vec<(String, Option<String>)> = query
+        let upper: Option<String> = end
             .order_by_asc(Column::Id)
-            .limit(batch_size)
+            .offset(batch_size.saturating_sub(1))
+            .limit(1)
             .into_tuple()
-            .all(&db.conn)
+            .one(&db.conn)
             .await
             .map_err(|e| db.error(e))?;
-        let Some((last, _)) = batch.last() else { break };
-        after = Some(last.clone());
-        handled += batch.len() as u64;
+        let pending = Condition::all()
+            .add(Column::TemporalMetadata.is_null())
+            .add_option(after.take().map(|lo| Column::Id.gt(lo)))
+            .add_option(upper.clone().map(|hi| Column::Id.lte(hi)));
 
-        let mut rows = Vec::with_capacity(batch.len());
-        for (id, created_at) in batch {
+        let txn = match dry_run {
+            true => None,
+            false => Some(db.dialect.begin_write(&db.conn).await.map_err(|e| db.error(e))?),
+        };
+        let (by_sql, rest) = match &txn {
+            None => (
+                semantic_facts::Entity::find()
+                    .filter(pending.clone().add(plan.by_sql(true)))
+                    .count(&db.conn)
+                    .await
+                    .map_err(|e| db.error(e))?,
+                plan.rest(&db.conn, pending).await.map_err(|e| db.error(e))?,
+            ),
+            Some(txn) => (
+                plan.fill(txn, pending.clone()).await.map_err(|e| db.error(e))?,
+                plan.rest(txn, pending).await.map_err(|e| db.error(e))?,
+            ),
+        };
+        handled += by_sql + rest.len() as u64;
+
+        let mut rows = Vec::with_capacity(rest.len());
+        for (id, created_at) in rest {
             match initial_metadata(created_at.as_deref()) {
                 Ok(meta) => rows.push(ValueTuple::Two(Value::from(id), Value::from(meta.to_string()))),
                 Err(reason) => {
@@ -127,11 +218,22 @@ pub async fn backfill_sql(
                 }
             }
         }
-        if !rows.is_empty() {
-            report.filled += if dry_run { rows.len() as u64 } else { write_batch(db, rows).await? };
+        let by_rust = match &txn {
+            Some(txn) if !rows.is_empty() => write_batch(db.dialect, txn, rows).await.map_err(|e| db.error(e))?,
+            _ => rows.len() as u64,
+        };
+        if let Some(txn) = txn {
+            txn.commit().await.map_err(|e| db.error(e))?;
+        }
+        if by_sql + by_rust > 0 {
+            report.filled += by_sql + by_rust;
             report.batches += 1;
         }
         progress(Progress::Done(handled));
+        match upper {
+            Some(hi) => after = Some(hi),
+            None => break,
+        }
     }
     Ok(report)
 }
@@ -145,20 +247,19 @@ pub enum Progress {
     Done(u64),
 }
 
-/// Write one batch: `UPDATE semantic_facts SET temporal_metadata = v.column2 FROM (VALUES ...) AS v
-/// WHERE id = v.column1 AND temporal_metadata IS NULL` — one statement, so one transaction. The
-/// metadata is bound as text (and cast where the backend needs it), so its bytes are ours.
-async fn write_batch(db: &Db, rows: Vec<ValueTuple>) -> Result<u64, AppError> {
+/// Write the rows Rust filled: `UPDATE semantic_facts SET temporal_metadata = v.column2 FROM
+/// (VALUES ...) AS v WHERE id = v.column1 AND temporal_metadata IS NULL`. The metadata is bound as
+/// text (and cast where the backend needs it), so its bytes are ours.
+async fn write_batch<C: ConnectionTrait>(dialect: Dialect, conn: &C, rows: Vec<ValueTuple>) -> Result<u64, DbErr> {
     let v = Alias::new("v").into_iden();
     let stmt = Query::update()
         .table(semantic_facts::Entity)
-        .value(Column::TemporalMetadata, Expr::cust(db.dialect.json_from_text("\"v\".\"column2\"")))
+        .value(Column::TemporalMetadata, Expr::cust(dialect.json_from_text("\"v\".\"column2\"")))
         .from(TableRef::ValuesList(rows, v.clone()))
         .and_where(Expr::col((semantic_facts::Entity, Column::Id)).equals((v, Alias::new("column1"))))
         .and_where(Expr::col((semantic_facts::Entity, Column::TemporalMetadata)).is_null())
         .to_owned();
-    let result = db.conn.execute(&stmt).await.map_err(|e| db.error(e))?;
-    Ok(result.rows_affected())
+    Ok(conn.execute(&stmt).await?.rows_affected())
 }
 
 #[cfg(test)]

@@ -206,6 +206,63 @@ impl Dialect {
         }
     }
 
+    /// SQL giving `column` (a timestamp whose declared type is `declared`) as the canonical text
+    /// `entity::values::Timestamp` writes — RFC 3339, UTC, `Z`, a fraction of 3, 6 or 9 digits only
+    /// when it is not zero — wherever that follows from the value alone, else NULL (the caller
+    /// then reads the value and parses it in Rust). Text is taken when it is a valid date-time of
+    /// the form `YYYY-MM-DD[ T]HH:MM:SS[.f{1,9}][Z]` (the UTC forms AICO and SQLite write); typed
+    /// PostgreSQL timestamps from year 1 to 9999 always are. Nothing here can raise an error: every
+    /// cast is behind a shape test in a `CASE`, which both backends evaluate in order.
+    pub fn canonical_timestamp(self, column: &str, declared: &str) -> String {
+        let utc = match (self, declared) {
+            (Self::Postgres, "timestamp with time zone") => Some(format!("({column} AT TIME ZONE 'UTC')")),
+            (Self::Postgres, "timestamp without time zone") => Some(column.to_owned()),
+            _ => None,
+        };
+        if let Some(u) = utc {
+            return format!(
+                "CASE WHEN {u} >= '0001-01-01' AND {u} < '10000-01-01' THEN \
+                 to_char({u}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || \
+                 CASE WHEN to_char({u}, 'US') = '000000' THEN '' \
+                 WHEN to_char({u}, 'US') LIKE '%000' THEN '.' || to_char({u}, 'MS') \
+                 ELSE '.' || to_char({u}, 'US') END || 'Z' END"
+            );
+        }
+        let c = self.timestamp_text(column, declared);
+        // n: the length without a trailing `Z`; the fraction (if any) is `substr(c, 21, n - 20)`.
+        let n = format!("(length({c}) - CASE WHEN substr({c}, length({c}), 1) = 'Z' THEN 1 ELSE 0 END)");
+        let shape = match self {
+            Self::Sqlite => format!(
+                "substr({c}, 1, 19) GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]:[0-9][0-9]' \
+                 AND ({n} = 19 OR ({n} BETWEEN 21 AND 29 AND substr({c}, 20, 1) = '.' \
+                 AND substr({c}, 21, {n} - 20) NOT GLOB '*[^0-9]*'))"
+            ),
+            // SIMILAR TO is anchored at both ends; `.` is a literal in it.
+            Self::Postgres => format!(
+                "{c} SIMILAR TO '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[ T][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}(.[0-9]{{1,9}}){{0,1}}Z{{0,1}}'"
+            ),
+        };
+        let int = |from: u8, len: u8| format!("CAST(substr({c}, {from}, {len}) AS INTEGER)");
+        let (y, m, d) = (int(1, 4), int(6, 2), int(9, 2));
+        let leap = format!("(({y}) % 4 = 0 AND (({y}) % 100 <> 0 OR ({y}) % 400 = 0))");
+        let days = format!(
+            "CASE WHEN {m} = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END WHEN {m} IN (4, 6, 9, 11) THEN 30 ELSE 31 END"
+        );
+        let f9 = format!("substr(substr({c}, 21, {n} - 20) || '000000000', 1, 9)");
+        format!(
+            "CASE WHEN {shape} THEN CASE WHEN {m} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {days} \
+             AND {h} < 24 AND {mi} < 60 AND {s} < 60 \
+             THEN substr({c}, 1, 10) || 'T' || substr({c}, 12, 8) || \
+             CASE WHEN {n} = 19 THEN '' WHEN {f9} = '000000000' THEN '' \
+             WHEN substr({f9}, 4, 6) = '000000' THEN '.' || substr({f9}, 1, 3) \
+             WHEN substr({f9}, 7, 3) = '000' THEN '.' || substr({f9}, 1, 6) \
+             ELSE '.' || {f9} END || 'Z' END END",
+            h = int(12, 2),
+            mi = int(15, 2),
+            s = int(18, 2),
+        )
+    }
+
     /// A JSON value from the text `expr` (a bound string parameter): PostgreSQL casts it to `json`,
     /// which keeps the text verbatim (a bound `jsonb` would reorder its keys); SQLite stores text.
     pub fn json_from_text(self, expr: &str) -> String {
@@ -274,11 +331,10 @@ impl Dialect {
         }
     }
 
-    /// Begin the transaction a migrator runs in, holding the lock that keeps a second migrator
-    /// out until it ends: SQLite's write lock (`BEGIN IMMEDIATE`, which waits for the busy
-    /// timeout), PostgreSQL's transaction-scoped advisory lock. `on_wait` is called once when
-    /// another migrator holds the lock and this one waits for it.
-    pub async fn begin_locked<C>(self, conn: &C, on_wait: impl FnOnce()) -> Result<DatabaseTransaction, DbErr>
+    /// Begin a transaction that will write: SQLite takes its write lock at `BEGIN IMMEDIATE`
+    /// (waiting for the busy timeout), so no read inside it ever needs a lock upgrade, which
+    /// would fail at once with "database is locked" beside another writer; PostgreSQL's default.
+    pub async fn begin_write<C>(self, conn: &C) -> Result<DatabaseTransaction, DbErr>
     where
         C: TransactionTrait<Transaction = DatabaseTransaction>,
     {
@@ -290,6 +346,20 @@ impl Dialect {
                 })
                 .await
             }
+            Self::Postgres => conn.begin().await,
+        }
+    }
+
+    /// Begin the transaction a migrator runs in, holding the lock that keeps a second migrator
+    /// out until it ends: SQLite's write lock (`BEGIN IMMEDIATE`, which waits for the busy
+    /// timeout), PostgreSQL's transaction-scoped advisory lock. `on_wait` is called once when
+    /// another migrator holds the lock and this one waits for it.
+    pub async fn begin_locked<C>(self, conn: &C, on_wait: impl FnOnce()) -> Result<DatabaseTransaction, DbErr>
+    where
+        C: TransactionTrait<Transaction = DatabaseTransaction>,
+    {
+        match self {
+            Self::Sqlite => self.begin_write(conn).await,
             Self::Postgres => {
                 let txn = conn.begin().await?;
                 let got = txn
