@@ -215,12 +215,26 @@ impl Chroma {
     }
 
     /// Give every record lacking them the seed's flat temporal fields (only the missing keys).
+    ///
+    /// The server applies updates one at a time, so the time is the updates' and the reads ride
+    /// along: each page is read while the previous page's update is in flight (an update changes
+    /// no record's place in the collection, so the offsets stay true).
     pub async fn backfill(&self, batch: u64, dry_run: bool) -> Result<ChromaReport, ChromaError> {
         let batch = batch.clamp(1, self.max_batch_size);
         let mut report = ChromaReport { batch_size: batch, ..Default::default() };
+        let update_url = format!("{}/collections/{}/update", self.scope(), self.collection_id);
         let mut offset = 0;
+        let mut pending: Option<Value> = None;
         loop {
-            let page = self.page(offset, batch).await?;
+            let update = pending.take();
+            let (page, updated) = tokio::join!(self.page(offset, batch), async {
+                match &update {
+                    Some(body) => self.call("POST", &update_url, Some(body)).await.map(drop),
+                    None => Ok(()),
+                }
+            });
+            updated?;
+            let page = page?;
             if page.is_empty() {
                 break;
             }
@@ -244,8 +258,7 @@ impl Chroma {
             }
             report.filled += ids.len() as u64;
             if !dry_run && !ids.is_empty() {
-                let url = format!("{}/collections/{}/update", self.scope(), self.collection_id);
-                self.call("POST", &url, Some(&json!({"ids": ids, "metadatas": metas}))).await?;
+                pending = Some(json!({"ids": ids, "metadatas": metas}));
             }
         }
         Ok(report)
