@@ -100,6 +100,8 @@ type Entry = (Vec<u8>, Vec<u8>);
 pub struct WorkingMemory {
     dir: PathBuf,
     env: Env<WithoutTls>,
+    /// `data.mdb`, resolved: how the map is found among this process's mappings.
+    data_file: PathBuf,
 }
 
 impl WorkingMemory {
@@ -115,7 +117,8 @@ impl WorkingMemory {
         // and its files are not truncated while mapped; this tool opens it once.
         let env = unsafe { EnvOpenOptions::new().read_txn_without_tls().max_dbs(16).map_size(size).open(dir) }
             .map_err(err)?;
-        let memory = Self { dir: dir.to_owned(), env };
+        let data_file = data.canonicalize().unwrap_or(data);
+        let memory = Self { dir: dir.to_owned(), env, data_file };
         memory.db()?;
         Ok(memory)
     }
@@ -138,6 +141,7 @@ impl WorkingMemory {
 
     /// Up to `limit` entries after `after` (from the start when None), in key order.
     fn page(&self, after: Option<&[u8]>, limit: usize) -> Result<Vec<Entry>, WorkingMemoryError> {
+        release_mapped_pages(&self.data_file);
         let db = self.db()?;
         let rtxn = self.env.read_txn().map_err(|e| self.err(e))?;
         let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
@@ -268,6 +272,39 @@ impl WorkingMemory {
         h.coverage_percent = percent(h.with_temporal, h.entries);
         Ok(h)
     }
+}
+
+/// Let go of the map's pages this process has touched: the kernel keeps them in its page cache, but
+/// they no longer count in this process's resident set, which so stays about one batch however
+/// large the environment (a pass over a million entries would otherwise leave the whole file
+/// resident here). Pages are read back from the file when touched again. Not Linux: nothing.
+fn release_mapped_pages(data_file: &Path) {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return };
+        for line in maps.lines() {
+            // `start-end perms offset dev inode   path`; the path may hold spaces.
+            let mut fields = line.splitn(6, ' ');
+            let range = fields.next().unwrap_or_default();
+            if fields.nth(4).map(str::trim_start).map(Path::new) != Some(data_file) {
+                continue;
+            }
+            let Some((start, end)) = range.split_once('-') else { continue };
+            let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) else {
+                continue;
+            };
+            // SAFETY: the range is a whole mapping of `data.mdb` that this process holds (LMDB's
+            // shared, read-only map of the environment). MADV_DONTNEED on a shared file mapping
+            // only drops this process's page-table entries: the next access reads the same bytes
+            // back from the page cache or the file, so no reference into the map is invalidated.
+            let rc = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+            if rc != 0 {
+                tracing::debug!("madvise on the LMDB map failed: {}", std::io::Error::last_os_error());
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = data_file;
 }
 
 /// `part` of `whole` in percent, two decimals (0 for an empty whole).
