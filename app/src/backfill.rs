@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::chroma::ChromaReport;
 use crate::db::Db;
 use crate::error::AppError;
-use crate::stores::{Outcome, StoreChoice, with_chroma, with_working_memory};
+use crate::stores::{Outcome, PerStore, StoreChoice, with_chroma, with_working_memory};
 use crate::working_memory::LmdbBackfill;
 
 /// At most this many bad rows are listed by id (all are counted).
@@ -288,19 +288,8 @@ pub struct SqlOutcome {
     pub sql: SqlBackfill,
 }
 
-/// Each chosen store's outcome.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct BackfillStores {
-    /// `semantic_facts`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sql: Option<Outcome<SqlOutcome>>,
-    /// The LMDB working memory.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lmdb: Option<Outcome<LmdbBackfill>>,
-    /// The Chroma collection.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chroma: Option<Outcome<ChromaReport>>,
-}
+/// Each chosen store's backfill.
+pub type BackfillStores = PerStore<SqlOutcome, LmdbBackfill, ChromaReport>;
 
 /// The outcome of `aico db backfill`.
 #[derive(Clone, Debug, Serialize)]

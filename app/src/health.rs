@@ -7,7 +7,7 @@ use crate::chroma::ChromaReport;
 use crate::cli::ReportArgs;
 use crate::db::Db;
 use crate::error::AppError;
-use crate::stores::{Outcome, StoreChoice, with_chroma, with_working_memory};
+use crate::stores::{Outcome, PerStore, StoreChoice, with_chroma, with_working_memory};
 use crate::working_memory::LmdbHealth;
 
 /// Facts per confidence level (the seed's bands: high ≥ 0.8, medium ≥ 0.5, else low).
@@ -159,18 +159,7 @@ impl std::fmt::Display for SqlHealth {
 }
 
 /// Each chosen store's health.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct HealthStores {
-    /// `semantic_facts`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sql: Option<Outcome<SqlHealth>>,
-    /// The LMDB working memory.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lmdb: Option<Outcome<LmdbHealth>>,
-    /// The Chroma collection.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chroma: Option<Outcome<ChromaReport>>,
-}
+pub type HealthStores = PerStore<SqlHealth, LmdbHealth, ChromaReport>;
 
 /// The outcome of `aico db health`.
 #[derive(Clone, Debug, Default, Serialize)]

@@ -81,6 +81,26 @@ impl StoreArgs {
     }
 }
 
+/// Each chosen store's outcome, for one command; a store that was not chosen is left out.
+#[derive(Clone, Debug, Serialize)]
+pub struct PerStore<S, L, C> {
+    /// `semantic_facts`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<Outcome<S>>,
+    /// The LMDB working memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lmdb: Option<Outcome<L>>,
+    /// The Chroma collection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chroma: Option<Outcome<C>>,
+}
+
+impl<S, L, C> Default for PerStore<S, L, C> {
+    fn default() -> Self {
+        Self { sql: None, lmdb: None, chroma: None }
+    }
+}
+
 /// One store's outcome in a report: `{"status": "done", ...}` or why it could not be done.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]

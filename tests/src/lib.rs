@@ -357,6 +357,18 @@ impl TestDb {
     }
 }
 
+/// Spawn `cmd` with its output discarded, `kill -9` it after `delay` and reap it; true when the kill
+/// landed while it was still running (a trial that never does so proves nothing).
+pub fn kill_after(cmd: &mut std::process::Command, delay: std::time::Duration) -> bool {
+    use std::process::Stdio;
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    std::thread::sleep(delay);
+    let running = child.try_wait().expect("poll").is_none();
+    child.kill().ok(); // SIGKILL
+    child.wait().expect("reap");
+    running
+}
+
 /// Skip (with a message) outside CI, fail under CI: for a test whose tool is missing.
 fn unavailable(what: &str) {
     if std::env::var_os("CI").is_some() {

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use aico_tests::{TestDb, applied, column_of, exec, fill_facts, fingerprint, schema, settle, workspace_bin};
+use aico_tests::{
+    TestDb, applied, column_of, exec, fill_facts, fingerprint, kill_after, schema, settle, workspace_bin,
+};
 use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::{Value, json};
 
@@ -249,17 +251,10 @@ async fn backfill_killed_at_any_moment_is_finished_by_the_next_run() {
         let before = column_of(&conn, others).await;
         let mut killed_mid_run = 0;
         for delay_ms in [150u64, 400, 700] {
-            let mut child = aico(&db, &["db", "backfill", "--batch-size", "500"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn");
-            std::thread::sleep(Duration::from_millis(delay_ms));
-            if child.try_wait().expect("poll").is_none() {
-                killed_mid_run += 1;
-            }
-            child.kill().ok();
-            child.wait().expect("reap");
+            killed_mid_run += u32::from(kill_after(
+                &mut aico(&db, &["db", "backfill", "--batch-size", "500"]),
+                Duration::from_millis(delay_ms),
+            ));
             assert_eq!(
                 column_of(&conn, wrong_metadata(conn.get_database_backend())).await,
                 ["0"],

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use aico_tests::{TestDb, applied, column_of, exec, fill_facts, schema, settle, workspace_bin};
+use aico_tests::{TestDb, applied, column_of, exec, fill_facts, kill_after, schema, settle, workspace_bin};
 
 fn migrator(url: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(workspace_bin("migration"));
@@ -154,14 +154,7 @@ async fn a_migrator_killed_half_way_leaves_the_database_as_before() {
         let rows = column_of(&conn, facts).await;
         let mut killed_mid_run = 0;
         for delay_ms in [40u64, 120, 250, 500] {
-            let mut child =
-                migrator(&db.url, &["up"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
-            std::thread::sleep(Duration::from_millis(delay_ms));
-            if child.try_wait().expect("poll").is_none() {
-                killed_mid_run += 1;
-            }
-            child.kill().ok(); // SIGKILL
-            child.wait().expect("reap");
+            killed_mid_run += u32::from(kill_after(&mut migrator(&db.url, &["up"]), Duration::from_millis(delay_ms)));
             settle(&conn).await;
 
             let done = applied(&conn).await;

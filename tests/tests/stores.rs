@@ -3,10 +3,10 @@
 //! persistent store written by the Python `chromadb` client, with explicit embeddings.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
-use aico_tests::{ChromaServer, python, run_python, workspace_bin};
+use aico_tests::{ChromaServer, kill_after, python, run_python, workspace_bin};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, EnvOpenOptions};
 use serde_json::{Value, json};
@@ -181,17 +181,8 @@ fn lmdb_backfill_killed_half_way_is_finished_by_the_next_run() {
     let dir = memory.path().to_string_lossy().into_owned();
     let mut killed_mid_run = 0;
     for delay_ms in [100u64, 300] {
-        let mut child = aico(&["db", "backfill", "--store", "lmdb", "--memory-dir", &dir, "--batch-size", "500"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        if child.try_wait().expect("poll").is_none() {
-            killed_mid_run += 1;
-        }
-        child.kill().ok();
-        child.wait().expect("reap");
+        let mut cmd = aico(&["db", "backfill", "--store", "lmdb", "--memory-dir", &dir, "--batch-size", "500"]);
+        killed_mid_run += u32::from(kill_after(&mut cmd, Duration::from_millis(delay_ms)));
         let h = lmdb_counts(&dir);
         assert_eq!((h["entries"].clone(), h["bad_count"].clone()), (json!(200_000), json!(0)), "{h:#}");
     }
