@@ -93,10 +93,7 @@ pub async fn run(args: &MigrateArgs) -> Result<MigrateReport, AppError> {
         .into_iter()
         .map(|m| MigrationLine {
             status: if m.applied_at.is_some() { "applied" } else { "pending" },
-            applied_at: m
-                .applied_at
-                .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            applied_at: m.applied_at_text(),
             name: m.name,
         })
         .collect();

@@ -5,12 +5,14 @@
 //! - `m0002` Phase 2: `consolidation_state`;
 //! - `m0003` Phase 3: the behavioural learning tables.
 //!
-//! [`runner`] runs them safely (one locked transaction per run); [`target`] finds the database.
+//! [`runner`] runs them safely (one locked transaction per run); [`target`] finds the database;
+//! [`console`] is what both command-line tools start with.
 #![warn(missing_docs)]
 
 pub use sea_orm_migration::prelude::*;
 
 pub mod catalog;
+pub mod console;
 pub mod dialect;
 pub mod error;
 pub mod runner;

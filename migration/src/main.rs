@@ -58,31 +58,15 @@ enum Sub {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = if cli.verbose { "debug" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(cli.verbose)
-        .without_time()
-        .init();
+    migration::console::init_logging(if cli.verbose { "debug" } else { "warn" }, cli.verbose);
     safety::allow_destructive(cli.force);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    match migration::console::block_on(run(cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code() as u8)
         }
+        Err(code) => code,
     }
 }
 
@@ -93,8 +77,8 @@ async fn run(cli: Cli) -> Result<(), MigrateError> {
     let command = match cli.command.unwrap_or(Sub::Up { num: None }) {
         Sub::Status => {
             for m in runner::status(&db, &target).await? {
-                match m.applied_at {
-                    Some(at) => println!("  applied  {}  (at {})", m.name, format_unix(at)),
+                match m.applied_at_text() {
+                    Some(at) => println!("  applied  {}  (at {at})", m.name),
                     None => println!("  pending  {}", m.name),
                 }
             }
@@ -121,11 +105,4 @@ async fn run(cli: Cli) -> Result<(), MigrateError> {
     .await;
     db.close().await.ok();
     result.map(|_| ())
-}
-
-/// Unix seconds as RFC 3339 UTC.
-fn format_unix(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| secs.to_string())
 }

@@ -83,6 +83,17 @@ pub struct MigrationState {
     pub applied_at: Option<i64>,
 }
 
+impl MigrationState {
+    /// When it was applied, as RFC 3339 UTC to the second (the raw seconds if out of range).
+    pub fn applied_at_text(&self) -> Option<String> {
+        self.applied_at.map(|secs| {
+            chrono::DateTime::from_timestamp(secs, 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| secs.to_string())
+        })
+    }
+}
+
 /// The names of all migrations, in order.
 pub fn migration_names() -> Vec<String> {
     Migrator::migrations().iter().map(|m| m.name().to_owned()).collect()
