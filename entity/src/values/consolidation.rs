@@ -208,18 +208,9 @@ impl ConsolidationState {
         map.insert("metadata".into(), Value::Object(self.metadata.clone()));
         with_extra(map, &self.extra)
     }
-
-    /// The JSON object as compact text, for the `state_json` column.
-    pub fn to_json_string(&self) -> String {
-        self.to_json().to_string()
-    }
 }
 
-impl Serialize for ConsolidationState {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
-    }
-}
+super::stored_as_json!(ConsolidationState, "state_json");
 
 #[cfg(test)]
 mod tests {

@@ -94,12 +94,9 @@ impl ClassifiedCategories {
     pub fn to_json(&self) -> Value {
         Value::Object(self.0.iter().map(|(k, &v)| (k.clone(), Value::from(v))).collect::<Map<_, _>>())
     }
-
-    /// The JSON object as compact text, for the `classified_categories` column.
-    pub fn to_json_string(&self) -> String {
-        self.to_json().to_string()
-    }
 }
+
+super::stored_as_json!(ClassifiedCategories, "classified_categories", text_only);
 
 impl TryFrom<BTreeMap<String, f64>> for ClassifiedCategories {
     type Error = ValueError;

@@ -16,6 +16,30 @@ pub use skill::{SkillType, TriggerContext};
 pub use temporal::TemporalMetadata;
 pub use timestamp::{Timestamp, parse_timestamp};
 
+/// For a value type with `to_json(&self) -> Value`: `to_json_string`, the compact text its column
+/// stores, and `Serialize` as that same JSON (so the known keys keep their order).
+/// (`text_only` where the type serializes itself.)
+macro_rules! stored_as_json {
+    ($type:ty, $column:literal, text_only) => {
+        impl $type {
+            #[doc = concat!("The JSON as compact text, for the `", $column, "` column.")]
+            pub fn to_json_string(&self) -> String {
+                self.to_json().to_string()
+            }
+        }
+    };
+    ($type:ty, $column:literal) => {
+        super::stored_as_json!($type, $column, text_only);
+
+        impl serde::Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serde::Serialize::serialize(&self.to_json(), serializer)
+            }
+        }
+    };
+}
+use stored_as_json;
+
 /// `known` (a value's known keys, in order) followed by the keys other AICO versions wrote; a known
 /// key in `extra` never overrides the field.
 fn with_extra(

@@ -53,12 +53,9 @@ impl PreferenceVector {
     pub fn to_json(&self) -> Value {
         Value::Array(self.0.iter().map(|&v| Value::from(v)).collect())
     }
-
-    /// The JSON array as compact text, for a `dimensions` column.
-    pub fn to_json_string(&self) -> String {
-        self.to_json().to_string()
-    }
 }
+
+super::stored_as_json!(PreferenceVector, "dimensions", text_only);
 
 impl TryFrom<&[f64]> for PreferenceVector {
     type Error = ValueError;

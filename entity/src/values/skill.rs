@@ -98,18 +98,9 @@ impl TriggerContext {
         map.insert("time_of_day".into(), self.time_of_day.clone().into());
         with_extra(map, &self.extra)
     }
-
-    /// The JSON object as compact text, for the `trigger_context` column.
-    pub fn to_json_string(&self) -> String {
-        self.to_json().to_string()
-    }
 }
 
-impl Serialize for TriggerContext {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
-    }
-}
+super::stored_as_json!(TriggerContext, "trigger_context");
 
 #[cfg(test)]
 mod tests {

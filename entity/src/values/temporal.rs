@@ -1,7 +1,7 @@
 //! `TemporalMetadata`: the seed's `semantic_facts.temporal_metadata` JSON (Phase 1).
 
 use super::with_extra;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::ValueError;
@@ -117,18 +117,9 @@ impl TemporalMetadata {
         map.insert("superseded_by".into(), self.superseded_by.clone().into());
         with_extra(map, &self.extra)
     }
-
-    /// The JSON object as compact text, for a text column.
-    pub fn to_json_string(&self) -> String {
-        self.to_json().to_string()
-    }
 }
 
-impl Serialize for TemporalMetadata {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
-    }
-}
+super::stored_as_json!(TemporalMetadata, "temporal_metadata");
 
 #[cfg(test)]
 pub(crate) mod tests {
