@@ -138,8 +138,19 @@ pub async fn run(
     run_in(db, target, command, Mode::Apply, progress).await
 }
 
-/// [`run`], or with [`Mode::DryRun`] the same run rolled back at the end.
+/// [`run`], or with [`Mode::DryRun`] the same run rolled back at the end (and no backup written:
+/// there is nothing to restore).
 pub async fn run_in(
+    db: &DatabaseConnection,
+    target: &Target,
+    command: Command,
+    mode: Mode,
+    progress: impl FnMut(Progress),
+) -> Result<Vec<Step>, MigrateError> {
+    safety::rehearsing(mode == Mode::DryRun, run_steps(db, target, command, mode, progress)).await
+}
+
+async fn run_steps(
     db: &DatabaseConnection,
     target: &Target,
     command: Command,

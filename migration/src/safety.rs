@@ -16,6 +16,22 @@ use crate::target;
 
 static FORCED: AtomicBool = AtomicBool::new(false);
 
+tokio::task_local! {
+    /// Set while a dry run rehearses: its transaction is rolled back, so nothing needs restoring.
+    static REHEARSAL: bool;
+}
+
+/// Run `job` as a rehearsal (`yes`): a step that would write a backup says so and writes none,
+/// as the run it belongs to will be rolled back. Scoped to `job`'s task, so other runs in the same
+/// process are not affected.
+pub async fn rehearsing<F: Future>(yes: bool, job: F) -> F::Output {
+    REHEARSAL.scope(yes, job).await
+}
+
+fn rehearsal() -> bool {
+    REHEARSAL.try_with(|yes| *yes).unwrap_or(false)
+}
+
 /// The environment variable that, set to `1`, allows dropping tables holding rows where no
 /// backup can be written (PostgreSQL).
 pub const FORCE_ENV: &str = "AICO_FORCE_DROP";
@@ -61,6 +77,13 @@ pub async fn restorable(manager: &SchemaManager<'_>, what: &str, label: &str) ->
     let conn = manager.get_connection();
     let dialect = Dialect::of_conn(conn)?;
     match dialect.restore_point(conn).await? {
+        RestorePoint::CopyFile { source } if rehearsal() => {
+            tracing::warn!(
+                "about to {what}: a real run writes a backup of {} first (not in a dry run)",
+                source.display()
+            );
+            Ok(None)
+        }
         RestorePoint::CopyFile { source } => {
             let dest = backup_path(&source, label);
             snapshot(dialect, &source, &dest).await?;

@@ -71,6 +71,23 @@ async fn migrate_status_dry_run_apply_and_rollback() {
         assert!(text.find("plan:").expect("plan printed") < text.find("done: apply").expect("steps printed"), "{text}");
         assert_eq!(applied(&conn).await.len(), 4);
 
+        // A dry-run rollback of tables holding rows rehearses it: no backup file, nothing changed.
+        exec(&conn, "INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimensions) VALUES ('s1', 'greet', 'base', '{}', 'say hi', '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]')").await;
+        let before = schema(&conn).await;
+        let out = run(&db, &["db", "migrate", "--rollback", "--dry-run", "--force"]);
+        assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
+        assert_eq!(schema(&conn).await, before, "{}: the dry run changed the schema", db.name);
+        if let Some(dir) = db.dir() {
+            let backups: Vec<_> = std::fs::read_dir(dir)
+                .expect("dir")
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().contains(".backup-"))
+                .collect();
+            assert!(backups.is_empty(), "a dry run wrote a backup: {:?}", backups[0].path());
+            assert!(String::from_utf8_lossy(&out.stderr).contains("not in a dry run"));
+        }
+        exec(&conn, "DELETE FROM skills").await;
+
         let out = run(&db, &["db", "migrate", "--rollback", "--json"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let back = json_of(&out);
