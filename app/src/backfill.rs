@@ -59,10 +59,10 @@ impl SqlBackfill {
 }
 
 /// The metadata a fact created at `created_at` (as stored) starts with, or why there is none.
-fn initial_metadata(created_at: Option<&str>) -> Result<serde_json::Value, String> {
+fn initial_metadata(created_at: Option<&str>) -> Result<String, String> {
     let text = created_at.ok_or_else(|| "created_at is NULL".to_owned())?;
     let created = Timestamp::parse(text).map_err(|e| e.to_string())?;
-    Ok(TemporalMetadata::initial(created).to_json())
+    Ok(TemporalMetadata::initial_json_string(created))
 }
 
 /// The same metadata built by SQL from `timestamp` (SQL giving the canonical RFC 3339 text): the
@@ -208,7 +208,7 @@ pub async fn backfill_sql(
         let mut rows = Vec::with_capacity(rest.len());
         for (id, created_at) in rest {
             match initial_metadata(created_at.as_deref()) {
-                Ok(meta) => rows.push(ValueTuple::Two(Value::from(id), Value::from(meta.to_string()))),
+                Ok(meta) => rows.push(ValueTuple::Two(Value::from(id), Value::from(meta))),
                 Err(reason) => {
                     report.bad_count += 1;
                     tracing::info!(id = %id, "left as it was: {reason}");
@@ -270,7 +270,7 @@ mod tests {
     fn initial_metadata_follows_the_seed() {
         let meta = initial_metadata(Some("2025-11-07 18:00:00")).expect("sqlite format");
         assert_eq!(
-            meta.to_string(),
+            meta,
             r#"{"created_at":"2025-11-07T18:00:00Z","last_updated":"2025-11-07T18:00:00Z","last_accessed":"2025-11-07T18:00:00Z","access_count":0,"confidence":1.0,"version":1,"superseded_by":null}"#
         );
         assert!(initial_metadata(None).expect_err("null").contains("NULL"));

@@ -326,28 +326,75 @@ fn time_of(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
     }
 }
 
+/// What the backfill needs of a message, read without building it: whether it has
+/// `temporal_metadata` (even `null`: a second key must never be added), its time, and whether it
+/// has no keys at all. Every other member is skipped unparsed.
+#[derive(serde::Deserialize)]
+struct Probe {
+    #[serde(default)]
+    temporal_metadata: Seen,
+    timestamp: Option<Value>,
+    #[serde(rename = "_stored_at")]
+    stored_at: Option<Value>,
+}
+
+/// A member that is present, whatever its value.
+#[derive(Default)]
+struct Seen(bool);
+
+impl<'de> serde::Deserialize<'de> for Seen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Seen(true))
+    }
+}
+
+/// A message as the backfill sees it.
+struct Message {
+    has_metadata: bool,
+    created: Option<chrono::DateTime<chrono::Utc>>,
+    empty: bool,
+}
+
+impl Message {
+    fn read(value: &[u8]) -> Result<Self, String> {
+        let mut rest = value.iter().skip_while(|b| b.is_ascii_whitespace());
+        if rest.next() == Some(&b'{') {
+            let empty = rest.find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+            if let Ok(p) = serde_json::from_slice::<Probe>(value) {
+                let created = p.timestamp.as_ref().and_then(time_of).or_else(|| p.stored_at.as_ref().and_then(time_of));
+                return Ok(Self { has_metadata: p.temporal_metadata.0, created, empty });
+            }
+        }
+        // Not an object, or an unusual one (a repeated key): read it whole.
+        let Ok(Value::Object(message)) = serde_json::from_slice::<Value>(value) else {
+            return Err("value is not a JSON object".into());
+        };
+        Ok(Self {
+            has_metadata: message.contains_key("temporal_metadata"),
+            created: ["timestamp", "_stored_at"].iter().find_map(|k| message.get(*k).and_then(time_of)),
+            empty: message.is_empty(),
+        })
+    }
+}
+
 /// The message `value` with `temporal_metadata` added (`None` when it has it already), or why not.
 /// The key is inserted before the closing brace: every byte of the original stays as it was.
 pub fn with_metadata(value: &[u8]) -> Result<Option<Vec<u8>>, String> {
-    let Ok(Value::Object(message)) = serde_json::from_slice::<Value>(value) else {
-        return Err("value is not a JSON object".into());
-    };
-    if message.contains_key("temporal_metadata") {
+    let message = Message::read(value)?;
+    if message.has_metadata {
         return Ok(None);
     }
-    let created = ["timestamp", "_stored_at"]
-        .iter()
-        .find_map(|k| message.get(*k).and_then(time_of))
-        .ok_or_else(|| "no usable time: neither timestamp nor _stored_at is a timestamp".to_owned())?;
-    let meta = TemporalMetadata::initial(Timestamp::from(created)).to_json();
+    let created =
+        message.created.ok_or_else(|| "no usable time: neither timestamp nor _stored_at is a timestamp".to_owned())?;
+    let meta = TemporalMetadata::initial_json_string(Timestamp::from(created));
     let end = value.iter().rposition(|b| *b == b'}').ok_or_else(|| "value is not a JSON object".to_owned())?;
-    let mut out = Vec::with_capacity(value.len() + 220);
+    let mut out = Vec::with_capacity(value.len() + meta.len() + 24);
     out.extend_from_slice(&value[..end]);
-    if !message.is_empty() {
+    if !message.empty {
         out.extend_from_slice(b", ");
     }
     out.extend_from_slice(b"\"temporal_metadata\": ");
-    out.extend_from_slice(meta.to_string().as_bytes());
+    out.extend_from_slice(meta.as_bytes());
     out.extend_from_slice(&value[end..]);
     Ok(Some(out))
 }
@@ -370,5 +417,14 @@ mod tests {
         let stored = with_metadata(br#"{"_stored_at": 1762538400.5}"#).expect("ok").expect("some");
         let parsed: serde_json::Value = serde_json::from_slice(&stored).expect("json");
         assert_eq!(parsed["temporal_metadata"]["created_at"], "2025-11-07T18:00:00.500Z");
+        // Present but null: never a second key. A repeated key or an array: read whole.
+        assert_eq!(with_metadata(br#"{"temporal_metadata": null, "timestamp": "2025-11-07T18:00:00Z"}"#), Ok(None));
+        let twice = with_metadata(br#"{"timestamp": "x", "timestamp": "2025-11-07T18:00:00Z"}"#).expect("ok");
+        assert!(twice.is_some(), "the last of a repeated key wins, as everywhere in serde_json");
+        assert!(with_metadata(br#"["2025-11-07T18:00:00Z", null, null]"#).is_err(), "an array is no message");
+        let empty = with_metadata(b"{ }").expect_err("no time");
+        assert!(empty.contains("no usable time"));
+        let spaced = with_metadata(br#"  { "timestamp" : "2025-11-07T18:00:00Z" }  "#).expect("ok").expect("some");
+        assert!(spaced.starts_with(br#"  { "timestamp" : "2025-11-07T18:00:00Z" , "temporal_metadata": {"#));
     }
 }

@@ -66,6 +66,15 @@ impl TryFrom<RawTemporalMetadata> for TemporalMetadata {
     }
 }
 
+/// The initial metadata's text for a sentinel instant, and the sentinel's text (made once).
+fn initial_template() -> &'static (String, String) {
+    static TEMPLATE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let sentinel = Timestamp::new(chrono::DateTime::UNIX_EPOCH);
+        (TemporalMetadata::initial(sentinel).to_json_string(), sentinel.to_rfc3339())
+    })
+}
+
 impl TemporalMetadata {
     /// The names of the known keys, in the order they are written.
     pub const KEYS: [&'static str; 7] =
@@ -84,6 +93,14 @@ impl TemporalMetadata {
             superseded_by: None,
             extra: Map::new(),
         }
+    }
+
+    /// `Self::initial(created_at).to_json_string()`, the same bytes, without building the JSON
+    /// object each time: the text is made once for a sentinel instant and the instant's text is
+    /// replaced (for jobs that write millions of them).
+    pub fn initial_json_string(created_at: Timestamp) -> String {
+        let (template, sentinel) = initial_template();
+        template.replace(sentinel.as_str(), &created_at.to_rfc3339())
     }
 
     /// Checks the invariant the fields cannot express: `confidence` is finite and in [0, 1].
@@ -319,6 +336,14 @@ pub(crate) mod tests {
     }
 
     proptest! {
+        #[test]
+        fn initial_json_string_is_the_initial_json(created in timestamp()) {
+            prop_assert_eq!(
+                TemporalMetadata::initial_json_string(created),
+                TemporalMetadata::initial(created).to_json_string()
+            );
+        }
+
         #[test]
         fn serde_round_trip_keeps_extra_keys(meta in metadata()) {
             let value = meta.to_json();
