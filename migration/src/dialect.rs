@@ -194,14 +194,16 @@ impl Dialect {
     /// `column`, a timestamp whose declared type is `declared` (see [`Self::column_type`]), as text
     /// that a lenient parser reads: SQLite's stored text as is; on PostgreSQL, typed timestamps as
     /// RFC 3339 UTC (a naive `timestamp` is taken as UTC, as AICO writes it).
+    /// A date before year 1 keeps its era (`... BC`), which no reader takes for a year AD.
     pub fn timestamp_text(self, column: &str, declared: &str) -> String {
-        const ISO: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'";
+        const ISO: &str = "YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"";
+        let typed = |utc: String| {
+            format!("CASE WHEN {utc} < '0001-01-01' THEN to_char({utc}, '{ISO} BC') ELSE to_char({utc}, '{ISO}') END")
+        };
         match self {
             Self::Sqlite => format!("CAST({column} AS TEXT)"),
-            Self::Postgres if declared == "timestamp with time zone" => {
-                format!("to_char({column} AT TIME ZONE 'UTC', {ISO})")
-            }
-            Self::Postgres if declared == "timestamp without time zone" => format!("to_char({column}, {ISO})"),
+            Self::Postgres if declared == "timestamp with time zone" => typed(format!("({column} AT TIME ZONE 'UTC')")),
+            Self::Postgres if declared == "timestamp without time zone" => typed(column.to_owned()),
             Self::Postgres => format!("CAST({column} AS TEXT)"),
         }
     }

@@ -238,6 +238,16 @@ async fn backfill_on_the_created_baseline_reads_typed_timestamps() {
         let tm = column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) FROM semantic_facts").await;
         let v: Value = serde_json::from_str(&tm[0]).expect("json");
         assert_eq!(v["created_at"], "2025-11-07T18:00:00Z", "{}", db.name);
+
+        if db.name == "postgres" {
+            // A typed date before year 1 is not read as a year AD: it is listed, untouched.
+            exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at) VALUES ('t2', 'u', 'c', '0044-03-15 12:00:00+00 BC')").await;
+            let out = run(&db, &["db", "backfill", "--json"]);
+            assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+            let sql = json_of(&out)["stores"]["sql"].clone();
+            assert_eq!(sql["bad_rows"][0]["id"], "t2", "{sql:#}");
+            assert!(sql["bad_rows"][0]["created_at"].as_str().expect("text").ends_with(" BC"), "{sql:#}");
+        }
     }
 }
 

@@ -190,6 +190,8 @@ async fn sql_and_rust_agree_on_typed_postgres_timestamps() {
             dialect.canonical_timestamp(column, declared)
         );
         let answers = rows(&conn, &sql).await;
+        let bc = answers.iter().find(|(text, _)| text.starts_with("0044-03-15")).expect("the BC row");
+        assert!(bc.0.ends_with(" BC") && Timestamp::parse(&bc.0).is_err(), "{column}: {bc:?} read as a year AD");
         let answered = agree(column, &answers);
         assert_eq!(answered, 3002, "{column}: every value from year 1 to 9999 is answered by SQL");
     }
