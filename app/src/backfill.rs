@@ -69,10 +69,9 @@ fn initial_metadata(created_at: Option<&str>) -> Result<String, String> {
 /// JSON Rust writes for a sentinel instant with the sentinel's text replaced, so both paths write
 /// the same bytes and the layout is defined once, by [`TemporalMetadata`].
 fn initial_metadata_sql(dialect: Dialect, timestamp: &str) -> String {
-    let sentinel = Timestamp::new(chrono::DateTime::UNIX_EPOCH);
-    let json = TemporalMetadata::initial(sentinel).to_json().to_string();
+    let (template, sentinel) = TemporalMetadata::initial_json_template();
     let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
-    dialect.json_from_text(&format!("replace({}, {}, {timestamp})", literal(&json), literal(&sentinel.to_rfc3339())))
+    dialect.json_from_text(&format!("replace({}, {}, {timestamp})", literal(template), literal(sentinel)))
 }
 
 /// How one backend's batches are written: the SQL that reads `created_at` as text, the SQL that
@@ -85,20 +84,15 @@ struct Plan {
 
 impl Plan {
     async fn of(db: &Db) -> Result<Self, AppError> {
-        for column in ["temporal_metadata", "created_at"] {
-            if db.dialect.column_type(&db.conn, "semantic_facts", column).await.map_err(|e| db.error(e))?.is_none() {
-                return Err(AppError::NotMigrated {
-                    target: db.target.to_string(),
-                    what: format!("semantic_facts.{column}"),
-                });
-            }
+        let missing = |column: &str| AppError::NotMigrated {
+            target: db.target.to_string(),
+            what: format!("semantic_facts.{column}"),
+        };
+        let type_of = |column| db.dialect.column_type(&db.conn, "semantic_facts", column);
+        if type_of("temporal_metadata").await.map_err(|e| db.error(e))?.is_none() {
+            return Err(missing("temporal_metadata"));
         }
-        let declared = db
-            .dialect
-            .column_type(&db.conn, "semantic_facts", "created_at")
-            .await
-            .map_err(|e| db.error(e))?
-            .unwrap_or_default();
+        let declared = type_of("created_at").await.map_err(|e| db.error(e))?.ok_or_else(|| missing("created_at"))?;
         let canonical = db.dialect.canonical_timestamp("created_at", &declared);
         Ok(Self {
             created_text: db.dialect.timestamp_text("created_at", &declared),

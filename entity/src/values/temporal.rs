@@ -99,8 +99,16 @@ impl TemporalMetadata {
     /// object each time: the text is made once for a sentinel instant and the instant's text is
     /// replaced (for jobs that write millions of them).
     pub fn initial_json_string(created_at: Timestamp) -> String {
+        let (template, sentinel) = Self::initial_json_template();
+        template.replace(sentinel, &created_at.to_rfc3339())
+    }
+
+    /// The text of [`Self::initial`] for a sentinel instant, and the sentinel's own text: replace
+    /// the one with a creation time's canonical text (in Rust or in SQL) to get that time's
+    /// initial metadata, byte for byte.
+    pub fn initial_json_template() -> (&'static str, &'static str) {
         let (template, sentinel) = initial_template();
-        template.replace(sentinel.as_str(), &created_at.to_rfc3339())
+        (template, sentinel)
     }
 
     /// Checks the invariant the fields cannot express: `confidence` is finite and in [0, 1].
