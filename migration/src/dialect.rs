@@ -197,14 +197,21 @@ impl Dialect {
     /// A date before year 1 keeps its era (`... BC`), which no reader takes for a year AD.
     pub fn timestamp_text(self, column: &str, declared: &str) -> String {
         const ISO: &str = "YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"";
-        let typed = |utc: String| {
-            format!("CASE WHEN {utc} < '0001-01-01' THEN to_char({utc}, '{ISO} BC') ELSE to_char({utc}, '{ISO}') END")
-        };
-        match self {
-            Self::Sqlite => format!("CAST({column} AS TEXT)"),
-            Self::Postgres if declared == "timestamp with time zone" => typed(format!("({column} AT TIME ZONE 'UTC')")),
-            Self::Postgres if declared == "timestamp without time zone" => typed(column.to_owned()),
-            Self::Postgres => format!("CAST({column} AS TEXT)"),
+        match self.typed_utc(column, declared) {
+            Some(u) => {
+                format!("CASE WHEN {u} < '0001-01-01' THEN to_char({u}, '{ISO} BC') ELSE to_char({u}, '{ISO}') END")
+            }
+            None => format!("CAST({column} AS TEXT)"),
+        }
+    }
+
+    /// A typed PostgreSQL timestamp `column` as a naive UTC `timestamp` (a `timestamptz` converted,
+    /// a naive one taken as UTC, as AICO writes it); None for text and on SQLite.
+    fn typed_utc(self, column: &str, declared: &str) -> Option<String> {
+        match (self, declared) {
+            (Self::Postgres, "timestamp with time zone") => Some(format!("({column} AT TIME ZONE 'UTC')")),
+            (Self::Postgres, "timestamp without time zone") => Some(column.to_owned()),
+            _ => None,
         }
     }
 
@@ -216,12 +223,7 @@ impl Dialect {
     /// PostgreSQL timestamps from year 1 to 9999 always are. Nothing here can raise an error: every
     /// cast is behind a shape test in a `CASE`, which both backends evaluate in order.
     pub fn canonical_timestamp(self, column: &str, declared: &str) -> String {
-        let utc = match (self, declared) {
-            (Self::Postgres, "timestamp with time zone") => Some(format!("({column} AT TIME ZONE 'UTC')")),
-            (Self::Postgres, "timestamp without time zone") => Some(column.to_owned()),
-            _ => None,
-        };
-        if let Some(u) = utc {
+        if let Some(u) = self.typed_utc(column, declared) {
             return format!(
                 "CASE WHEN {u} >= '0001-01-01' AND {u} < '10000-01-01' THEN \
                  to_char({u}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || \

@@ -66,15 +66,6 @@ impl TryFrom<RawTemporalMetadata> for TemporalMetadata {
     }
 }
 
-/// The initial metadata's text for a sentinel instant, and the sentinel's text (made once).
-fn initial_template() -> &'static (String, String) {
-    static TEMPLATE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let sentinel = Timestamp::new(chrono::DateTime::UNIX_EPOCH);
-        (TemporalMetadata::initial(sentinel).to_json_string(), sentinel.to_rfc3339())
-    })
-}
-
 impl TemporalMetadata {
     /// The names of the known keys, in the order they are written.
     pub const KEYS: [&'static str; 7] =
@@ -107,7 +98,11 @@ impl TemporalMetadata {
     /// the one with a creation time's canonical text (in Rust or in SQL) to get that time's
     /// initial metadata, byte for byte.
     pub fn initial_json_template() -> (&'static str, &'static str) {
-        let (template, sentinel) = initial_template();
+        static TEMPLATE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+        let (template, sentinel) = TEMPLATE.get_or_init(|| {
+            let sentinel = Timestamp::new(chrono::DateTime::UNIX_EPOCH);
+            (Self::initial(sentinel).to_json_string(), sentinel.to_rfc3339())
+        });
         (template, sentinel)
     }
 
