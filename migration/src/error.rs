@@ -80,6 +80,34 @@ pub enum MigrateError {
         /// What went wrong.
         detail: String,
     },
+    /// The SQLite file is encrypted and no key was found.
+    #[error(
+        "{target} is encrypted: give its key with --db-key or AICO_DB_KEY (64 hex digits), or AICO's \
+         master key in AICO_MASTER_KEY (with the salt file {salt} beside it), or keep the master key in \
+         the OS keyring as AICO does (service AICO, entry master_key)"
+    )]
+    Encrypted {
+        /// The database.
+        target: String,
+        /// The salt file the master key is used with.
+        salt: PathBuf,
+    },
+    /// The key does not open the encrypted file.
+    #[error("{target}: the key from {source_name} does not open this database (wrong key, or not AICO's database)")]
+    WrongKey {
+        /// The database.
+        target: String,
+        /// Where the key came from.
+        source_name: String,
+    },
+    /// The key could not be had (malformed, salt file missing or short, keyring unreadable).
+    #[error("{target}: {source}")]
+    Key {
+        /// The database.
+        target: String,
+        /// What went wrong.
+        source: crate::key::KeyError,
+    },
     /// Any other database error.
     #[error("{target}: {source}")]
     Database {
@@ -90,36 +118,93 @@ pub enum MigrateError {
     },
 }
 
+/// How a driver error is to be read, by the codes the database gave (never by message text).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// The server or file could not be reached or opened (connection refused, authentication,
+    /// no such database, I/O, a pool that timed out).
+    Unreachable,
+    /// The file is not a database, or is damaged (SQLite `NOTADB`, `CORRUPT`).
+    NotADatabase,
+    /// The database cannot be written (SQLite `READONLY`, PostgreSQL `25006`).
+    ReadOnly,
+    /// Another process holds a lock for too long (SQLite `BUSY`/`LOCKED`, PostgreSQL `55P03`).
+    Locked,
+    /// Anything else: a statement failed.
+    Other,
+}
+
+/// SQLite primary result codes (the low byte of an extended code).
+mod sqlite_code {
+    pub const BUSY: i64 = 5;
+    pub const LOCKED: i64 = 6;
+    pub const READONLY: i64 = 8;
+    pub const CORRUPT: i64 = 11;
+    pub const CANTOPEN: i64 = 14;
+    pub const NOTADB: i64 = 26;
+}
+
+impl Cause {
+    /// The cause of `err`, from SQLite's result code or PostgreSQL's SQLSTATE.
+    pub fn of(err: &DbErr) -> Self {
+        use sea_orm_migration::sea_orm::RuntimeErr;
+        let sqlx = match err {
+            DbErr::ConnectionAcquire(_) => return Self::Unreachable,
+            DbErr::Conn(RuntimeErr::SqlxError(e))
+            | DbErr::Exec(RuntimeErr::SqlxError(e))
+            | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+            DbErr::Conn(_) => return Self::Unreachable,
+            _ => return Self::Other,
+        };
+        use sea_orm_migration::sea_orm::sqlx::Error as SqlxError;
+        match sqlx.as_ref() {
+            SqlxError::Database(db) => {
+                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                match code.parse::<i64>() {
+                    // SQLite gives its (extended) result code as a number.
+                    Ok(n)
+                        if db.try_downcast_ref::<sea_orm_migration::sea_orm::sqlx::sqlite::SqliteError>().is_some() =>
+                    {
+                        match n & 0xff {
+                            sqlite_code::NOTADB | sqlite_code::CORRUPT => Self::NotADatabase,
+                            sqlite_code::READONLY => Self::ReadOnly,
+                            sqlite_code::BUSY | sqlite_code::LOCKED => Self::Locked,
+                            sqlite_code::CANTOPEN => Self::Unreachable,
+                            _ => Self::Other,
+                        }
+                    }
+                    // PostgreSQL gives a SQLSTATE: class 08 connection, 28 authorization,
+                    // 3D no such database, 57P0x shutting down or not accepting connections.
+                    _ => match code.as_str() {
+                        "25006" => Self::ReadOnly,
+                        "55P03" => Self::Locked,
+                        "3D000" | "57P01" | "57P02" | "57P03" => Self::Unreachable,
+                        c if c.starts_with("08") || c.starts_with("28") => Self::Unreachable,
+                        _ => Self::Other,
+                    },
+                }
+            }
+            SqlxError::Io(_)
+            | SqlxError::Tls(_)
+            | SqlxError::Protocol(_)
+            | SqlxError::PoolTimedOut
+            | SqlxError::PoolClosed
+            | SqlxError::Configuration(_) => Self::Unreachable,
+            _ => Self::Other,
+        }
+    }
+}
+
 impl MigrateError {
-    /// Sort a driver error on `target` into the case a user can act on.
+    /// Sort a driver error on `target` into the case a user can act on, by its code.
     pub fn classify(target: &Target, err: DbErr) -> Self {
-        let detail = err.to_string();
-        let lower = detail.to_lowercase();
-        let target = target.to_string();
-        if lower.contains("file is not a database") || lower.contains("database disk image is malformed") {
-            Self::NotADatabase { target, detail }
-        } else if lower.contains("readonly") || lower.contains("read-only") {
-            Self::ReadOnly { target, detail }
-        } else if lower.contains("database is locked") || lower.contains("database table is locked") {
-            Self::Locked { target }
-        } else if [
-            "connection refused",
-            "error communicating",
-            "timed out",
-            "failed to lookup",
-            "unable to open database file",
-            "no such host",
-            "does not exist",
-            "password authentication failed",
-            "error with configuration",
-            "connection reset",
-        ]
-        .iter()
-        .any(|needle| lower.contains(needle))
-        {
-            Self::Unreachable { target, detail }
-        } else {
-            Self::Database { target, source: err }
+        let target_text = target.to_string();
+        match Cause::of(&err) {
+            Cause::NotADatabase => Self::NotADatabase { target: target_text, detail: err.to_string() },
+            Cause::ReadOnly => Self::ReadOnly { target: target_text, detail: err.to_string() },
+            Cause::Locked => Self::Locked { target: target_text },
+            Cause::Unreachable => Self::Unreachable { target: target_text, detail: err.to_string() },
+            Cause::Other => Self::Database { target: target_text, source: err },
         }
     }
 

@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod console;
 pub mod dialect;
 pub mod error;
+pub mod key;
 pub mod runner;
 pub mod safety;
 pub mod target;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use migration::error::MigrateError;
+use migration::key::KeySources;
 use migration::runner::{self, Command, Progress};
 use migration::safety;
 use migration::target::Target;
@@ -17,12 +18,17 @@ struct Cli {
     verbose: bool,
 
     /// PostgreSQL schema (search path); default `public`. Ignored for SQLite.
-    #[arg(short = 's', long, global = true, env = "DATABASE_SCHEMA")]
+    #[arg(short = 's', long, global = true, env = "DATABASE_SCHEMA", hide_env_values = true)]
     database_schema: Option<String>,
 
     /// Database URL (`sqlite://PATH`, `postgres://USER@HOST/DB`); default: AICO's aico.db.
-    #[arg(short = 'u', long, global = true, env = "DATABASE_URL")]
+    #[arg(short = 'u', long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+
+    /// The key of an encrypted aico.db (64 hex digits, as AICO derives it); else AICO_MASTER_KEY
+    /// with the salt file, else AICO's master key in the OS keyring.
+    #[arg(long, global = true, env = "AICO_DB_KEY", hide_env_values = true, value_name = "HEX")]
+    db_key: Option<String>,
 
     /// Allow dropping tables that hold rows where no backup can be written (PostgreSQL).
     #[arg(long, global = true)]
@@ -73,7 +79,8 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), MigrateError> {
     let target = Target::resolve(cli.database_url.as_deref())?;
     println!("target: {target}");
-    let db = target.connect(cli.database_schema.as_deref()).await?;
+    let keys = KeySources::from_env(cli.db_key.as_deref());
+    let db = target.connect_with(cli.database_schema.as_deref(), &keys).await?;
     let command = match cli.command.unwrap_or(Sub::Up { num: None }) {
         Sub::Status => {
             for m in runner::status(&db, &target).await? {

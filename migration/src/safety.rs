@@ -113,15 +113,28 @@ fn backup_path(source: &Path, label: &str) -> PathBuf {
 }
 
 /// Write a consistent copy of the SQLite file `source` to `dest` through a second, read-only
-/// connection (`VACUUM INTO` cannot run inside the migrator's own transaction).
+/// connection (`VACUUM INTO` cannot run inside the migrator's own transaction). An encrypted file
+/// is read with the key this process opened it with, and SQLite3 Multiple Ciphers writes the copy
+/// encrypted with that same key; a copy that came out plain is deleted, never left beside it.
 async fn snapshot(dialect: Dialect, source: &Path, dest: &Path) -> Result<(), DbErr> {
     let Some(stmt) = dialect.snapshot_into(dest) else {
         return Err(DbErr::Migration("this backend has no file snapshot".into()));
     };
+    let key = crate::key::opened_with(source);
+    let pragma = key.as_ref().map(|k| k.pragma_value());
     let mut opts = ConnectOptions::new(target::sqlite_url(source, target::SqliteMode::ReadOnly));
-    opts.max_connections(1).sqlx_logging(false);
+    opts.max_connections(1).sqlx_logging(false).map_sqlx_sqlite_opts(move |o| match &pragma {
+        Some(value) => o.pragma("key", value.as_str().to_owned()),
+        None => o,
+    });
     let reader = Database::connect(opts).await?;
     let result = reader.execute_raw(stmt).await;
     reader.close().await?;
-    result.map(|_| ()).map_err(|e| DbErr::Migration(format!("could not write the backup {}: {e}", dest.display())))
+    let failed = |why: String| DbErr::Migration(format!("could not write the backup {}: {why}", dest.display()));
+    result.map_err(|e| failed(e.to_string()))?;
+    if key.is_some() && !crate::key::is_encrypted(dest).unwrap_or(false) {
+        std::fs::remove_file(dest).ok();
+        return Err(failed("it came out unencrypted and was deleted".into()));
+    }
+    Ok(())
 }

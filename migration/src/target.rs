@@ -10,7 +10,8 @@ use std::time::Duration;
 use sea_orm_migration::sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
 
-use crate::error::MigrateError;
+use crate::error::{Cause, MigrateError};
+use crate::key::{self, DbKey, KeySource, KeySources};
 
 /// The environment variable naming AICO's data directory.
 pub const DATA_DIR_ENV: &str = "AICO_DATA_DIR";
@@ -123,8 +124,25 @@ impl Target {
     }
 
     /// Open a connection pool to the target: SQLite in WAL mode with a busy timeout, PostgreSQL
-    /// with `schema` (default `public`) as its search path. Errors name the target.
+    /// with `schema` (default `public`) as its search path. An encrypted SQLite file is opened
+    /// with the key the environment or the keyring gives ([`KeySources::default`]). Errors name
+    /// the target.
     pub async fn connect(&self, schema: Option<&str>) -> Result<DatabaseConnection, MigrateError> {
+        self.connect_with(schema, &KeySources::default()).await
+    }
+
+    /// [`Target::connect`], with the key of an encrypted SQLite file looked for in `keys`.
+    ///
+    /// A plain file opens without a key (a key that is given is then not used). An encrypted file
+    /// needs one: none found, or one that does not open it, is an error naming the file and how to
+    /// give the key. A file that does not exist yet is created encrypted only when a key is given
+    /// outright (`--db-key` / `AICO_DB_KEY`).
+    pub async fn connect_with(
+        &self,
+        schema: Option<&str>,
+        keys: &KeySources,
+    ) -> Result<DatabaseConnection, MigrateError> {
+        let mut key_used = None;
         let opts = match self {
             Self::Sqlite { path, create, query } => {
                 if path.is_dir() {
@@ -147,10 +165,18 @@ impl Target {
                 if let Some(q) = query.as_deref().filter(|q| q.contains("mode=")) {
                     url = format!("{}?{q}", url.split_once('?').map_or(url.as_str(), |(p, _)| p));
                 }
+                let key = self.key_for(path, keys)?;
+                let pragma = key.as_ref().map(|(key, _)| key.pragma_value());
+                key_used = key.map(|(key, source)| (key, source));
                 let mut opts = ConnectOptions::new(url);
                 // WAL with synchronous=NORMAL: every commit atomic and consistent; only the last
                 // commits before a power cut may be lost (never a half-written one).
-                opts.map_sqlx_sqlite_opts(|o| {
+                opts.map_sqlx_sqlite_opts(move |o| {
+                    // sqlx runs `key` before every other pragma, as SQLite3 Multiple Ciphers needs.
+                    let o = match &pragma {
+                        Some(value) => o.pragma("key", value.as_str().to_owned()),
+                        None => o,
+                    };
                     o.journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Normal)
                         .busy_timeout(SQLITE_BUSY_TIMEOUT)
@@ -168,7 +194,39 @@ impl Target {
         };
         let mut opts = opts;
         opts.sqlx_logging(false);
-        Database::connect(opts).await.map_err(|e| MigrateError::classify(self, e))
+        let connected = Database::connect(opts).await;
+        let db = match (connected, &key_used) {
+            (Ok(db), _) => db,
+            (Err(e), Some((_, source))) if Cause::of(&e) == Cause::NotADatabase => {
+                return Err(MigrateError::WrongKey { target: self.to_string(), source_name: source.to_string() });
+            }
+            (Err(e), _) => return Err(MigrateError::classify(self, e)),
+        };
+        if let (Self::Sqlite { path, .. }, Some((key, _))) = (self, key_used) {
+            crate::key::remember(path, key);
+        }
+        Ok(db)
+    }
+
+    /// The key to open the SQLite file `path` with, if it needs one.
+    fn key_for(&self, path: &Path, keys: &KeySources) -> Result<Option<(DbKey, KeySource)>, MigrateError> {
+        let encrypted = key::is_encrypted(path)
+            .map_err(|e| MigrateError::Unreachable { target: self.to_string(), detail: e.to_string() })?;
+        let key_error = |source| MigrateError::Key { target: self.to_string(), source };
+        if encrypted {
+            return match keys.resolve(path).map_err(key_error)? {
+                Some(found) => Ok(Some(found)),
+                None => Err(MigrateError::Encrypted { target: self.to_string(), salt: key::salt_path(path) }),
+            };
+        }
+        let is_new = std::fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
+        if is_new && keys.has_given_key() {
+            return keys.resolve(path).map_err(key_error);
+        }
+        if keys.has_given_key() {
+            tracing::warn!("{self} is not encrypted: opening it without the key that was given");
+        }
+        Ok(None)
     }
 }
 

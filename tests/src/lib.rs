@@ -477,3 +477,18 @@ pub async fn settle(db: &DatabaseConnection) {
     }
     panic!("other clients kept running statements for 60 s");
 }
+
+/// A Python with python `libsql` 0.1.8, the library AICO opens its encrypted `aico.db` with
+/// (`AICO_TEST_PYTHON`; `.ci/run` installs it).
+pub fn python_with_libsql() -> Option<PathBuf> {
+    let python = std::env::var_os("AICO_TEST_PYTHON").map(PathBuf::from);
+    let ok = python.as_ref().is_some_and(|p| {
+        std::process::Command::new(p).args(["-c", "import libsql"]).output().is_ok_and(|o| o.status.success())
+    });
+    if ok {
+        python
+    } else {
+        unavailable("a Python with libsql 0.1.8");
+        None
+    }
+}

@@ -1,0 +1,11 @@
+//! SQLite3 Multiple Ciphers as the workspace's SQLite.
+//!
+//! This crate has no Rust API: its build script compiles the SQLite3 Multiple Ciphers amalgamation
+//! (SQLite with page encryption, AICO's `aico.db` format) into the `sqlite3` library that sqlx's
+//! `libsqlite3-sys` links (see `.cargo/config.toml`). Every crate that links sqlx depends on it.
+//! It is compiled with AES-256-CBC as the default cipher (AICO's, through python libsql) and with
+//! `SQLITE_DQS=0`.
+#![no_std]
+
+/// The SQLite3 Multiple Ciphers release compiled in.
+pub const SQLITE3MC_VERSION: &str = "2.6.1";

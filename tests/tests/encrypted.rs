@@ -1,0 +1,411 @@
+//! AICO's encrypted `aico.db`, end to end: files written by python `libsql` 0.1.8 with
+//! `PRAGMA key = 'x"<hex>"'` (as AICO writes them), a random master key and salt file, the seed's
+//! layout filled with messy facts. The `migration` and `aico` binaries open them with the key from
+//! `AICO_MASTER_KEY` + salt, `AICO_DB_KEY` or `--db-key`; the keyring path runs in process on
+//! keyring-core's mock store. SQLite only: encryption is a property of the SQLite file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use aico_tests::{python_with_libsql, run_python, workspace_bin};
+use migration::key::{DbKey, KeySources, Keyring};
+use migration::target::Target;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::Value;
+
+/// Writes `semantic_facts` (the seed's layout plus a column no migration knows) with `n` messy
+/// facts: uuid4 ids, created_at in every form AICO and hand-run SQL leave behind, some NULL or
+/// garbage. Encrypted with the key string AICO uses when a hex key is given, plain otherwise.
+const MAKE_DB: &str = r#"
+import libsql, random, sys, uuid
+path, key_hex, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = libsql.connect(path)
+if key_hex:
+    c.execute(f"PRAGMA key = 'x\"{key_hex}\"'")
+c.execute("CREATE TABLE semantic_facts (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, content TEXT NOT NULL, "
+          "created_at TEXT, updated_at TEXT, extra_notes TEXT)")
+rnd = random.Random(20261129)
+rows = []
+for i in range(n):
+    d = f"2025-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
+    t = f"{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:{rnd.randint(0, 59):02d}"
+    created = rnd.choice([f"{d}T{t}Z", f"{d} {t}", f"{d}T{t}.{rnd.randint(0, 999999):06d}",
+                          f"{d}T{t}+02:00", f"{d}T{t}", None, "not a time"])
+    fid = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+    rows.append((fid, f"user-{i % 7}", f"fact {i} \u00e9\u2603", created, created, f"note {i}"))
+c.executemany("INSERT INTO semantic_facts VALUES (?, ?, ?, ?, ?, ?)", rows)
+c.commit()
+"#;
+
+/// Prints every row of `table` (ordered by `order`) as Python reprs, opened the way AICO opens it.
+const DUMP: &str = r#"
+import libsql, sys
+path, key_hex, table, order = sys.argv[1:5]
+c = libsql.connect(path)
+if key_hex:
+    c.execute(f"PRAGMA key = 'x\"{key_hex}\"'")
+for row in c.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall():
+    print(repr(row))
+"#;
+
+/// AICO's derivation, written independently of ours: PBKDF2-HMAC-SHA256(master || context).
+const DERIVE: &str = r#"
+import hashlib, sys
+master, salt_path = bytes.fromhex(sys.argv[1]), sys.argv[2]
+print(hashlib.pbkdf2_hmac("sha256", master + b"aico-db-libsql", open(salt_path, "rb").read(), 100000, 32).hex())
+"#;
+
+const FACTS: u64 = 600;
+
+/// An encrypted AICO database and its plain twin holding the same facts.
+struct Pair {
+    _dir: tempfile::TempDir,
+    python: PathBuf,
+    enc: PathBuf,
+    plain: PathBuf,
+    master_hex: String,
+    key_hex: String,
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf)).expect("random");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Pair {
+    fn new() -> Option<Self> {
+        let python = python_with_libsql()?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("enc")).expect("dir");
+        std::fs::create_dir_all(dir.path().join("plain")).expect("dir");
+        let enc = dir.path().join("enc").join("aico.db");
+        let plain = dir.path().join("plain").join("aico.db");
+        let master_hex = random_hex(32);
+        let salt: Vec<u8> = (0..16).map(|i| u8::try_from(i * 7 + 3).expect("byte")).collect();
+        std::fs::write(migration::key::salt_path(&enc), &salt).expect("salt");
+        let salt_file = migration::key::salt_path(&enc);
+        let key_hex = run_python(&python, DERIVE, &[&master_hex, salt_file.to_str().expect("utf-8")]).trim().to_owned();
+        run_python(&python, MAKE_DB, &[enc.to_str().expect("utf-8"), &key_hex, &FACTS.to_string()]);
+        run_python(&python, MAKE_DB, &[plain.to_str().expect("utf-8"), "", &FACTS.to_string()]);
+        Some(Self { _dir: dir, python, enc, plain, master_hex, key_hex })
+    }
+
+    fn dump(&self, path: &Path, key_hex: &str, table: &str, order: &str) -> String {
+        run_python(&self.python, DUMP, &[path.to_str().expect("utf-8"), key_hex, table, order])
+    }
+
+    /// The secrets that must never be printed, in both cases.
+    fn secrets(&self) -> Vec<String> {
+        [&self.master_hex, &self.key_hex].iter().flat_map(|s| [s.to_string(), s.to_uppercase()]).collect()
+    }
+}
+
+fn url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// A command with a clean environment for keys, a HOME and data dir of its own, and no keyring
+/// reachable (no session bus).
+fn command(bin: &str, home: &Path) -> Command {
+    let mut cmd = Command::new(workspace_bin(bin));
+    cmd.env_remove("AICO_DB_KEY")
+        .env_remove("AICO_MASTER_KEY")
+        .env_remove("DATABASE_URL")
+        .env("HOME", home)
+        .env("AICO_DATA_DIR", home)
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/aico-test-bus")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn assert_no_secret(pair: &Pair, out: &Output) {
+    let all = text(out);
+    for secret in pair.secrets() {
+        assert!(!all.contains(&secret), "key material in the output:\n{all}");
+    }
+}
+
+/// A JSON report without what differs between two runs on two files: `target` (the file) and
+/// `seconds` (the time taken).
+fn report(out: &Output) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.remove("target");
+                map.remove("seconds");
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)));
+    strip(&mut v);
+    v
+}
+
+fn is_plain(path: &Path) -> bool {
+    std::fs::read(path).expect("read").starts_with(b"SQLite format 3\0")
+}
+
+#[test]
+fn encrypted_database_migrates_and_fills_exactly_like_its_plain_copy() {
+    let Some(pair) = Pair::new() else { return };
+    let home = tempfile::tempdir().expect("home");
+    assert!(!is_plain(&pair.enc), "the fixture must be encrypted");
+
+    // The master key with the salt file beside the database, as AICO keeps them.
+    let enc = |bin: &str, args: &[&str]| {
+        let out = command(bin, home.path())
+            .args(args)
+            .env("DATABASE_URL", url(&pair.enc))
+            .env("AICO_MASTER_KEY", &pair.master_hex)
+            .output()
+            .expect("run");
+        assert_no_secret(&pair, &out);
+        out
+    };
+    let plain = |bin: &str, args: &[&str]| {
+        command(bin, home.path()).args(args).env("DATABASE_URL", url(&pair.plain)).output().expect("run")
+    };
+
+    for (bin, args) in [
+        ("migration", vec!["-v", "up"]),
+        ("aico", vec!["-vv", "db", "backfill", "--json"]),
+        ("aico", vec!["db", "verify", "--json"]),
+        ("aico", vec!["db", "health", "--json"]),
+        ("migration", vec!["status"]),
+    ] {
+        let (e, p) = (enc(bin, &args), plain(bin, &args));
+        assert_eq!(e.status.code(), p.status.code(), "{bin} {args:?}: encrypted\n{}\nplain\n{}", text(&e), text(&p));
+        if args.contains(&"--json") {
+            assert!(report(&e) == report(&p), "{bin} {args:?}: {}\n{}", text(&e), text(&p));
+        }
+    }
+    // Messy facts include NULL and garbage: the backfill is then incomplete (exit 1) on both.
+    let backfill = report(&enc("aico", &["db", "backfill", "--json"]));
+    assert!(backfill.to_string().contains("bad"), "{backfill}");
+
+    assert!(!is_plain(&pair.enc), "the database must stay encrypted");
+    // AICO's own library, with the key AICO derives, reads every row, exactly as the plain run left it.
+    let enc_rows = pair.dump(&pair.enc, &pair.key_hex, "semantic_facts", "id");
+    assert_eq!(enc_rows.lines().count(), FACTS as usize);
+    assert!(enc_rows.contains("created_at"), "metadata was written");
+    assert_eq!(enc_rows, pair.dump(&pair.plain, "", "semantic_facts", "id"));
+    assert_eq!(
+        pair.dump(&pair.enc, &pair.key_hex, "seaql_migrations", "version").lines().count(),
+        pair.dump(&pair.plain, "", "seaql_migrations", "version").lines().count()
+    );
+}
+
+#[test]
+fn the_derived_key_opens_it_from_the_flag_and_the_environment() {
+    let Some(pair) = Pair::new() else { return };
+    let home = tempfile::tempdir().expect("home");
+    let out = command("migration", home.path())
+        .args(["-u", &url(&pair.enc), "--db-key", &pair.key_hex, "up"])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_no_secret(&pair, &out);
+    let out = command("aico", home.path())
+        .args(["db", "migrate", "--status", "--json"])
+        .env("DATABASE_URL", url(&pair.enc))
+        .env("AICO_DB_KEY", &pair.key_hex)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_no_secret(&pair, &out);
+    assert!(!is_plain(&pair.enc));
+}
+
+#[test]
+fn without_a_key_or_with_a_wrong_one_it_says_so_and_changes_nothing() {
+    let Some(pair) = Pair::new() else { return };
+    let home = tempfile::tempdir().expect("home");
+    let before = std::fs::read(&pair.enc).expect("read");
+    let salt = migration::key::salt_path(&pair.enc);
+    let run = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = command("migration", home.path());
+        cmd.args(["-u", &url(&pair.enc)]).args(args);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert_no_secret(&pair, &out);
+        assert_eq!(std::fs::read(&pair.enc).expect("read"), before, "the file changed");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+
+    let err = run(&[], &["up"]);
+    assert!(err.contains("is encrypted") && err.contains("--db-key") && err.contains("AICO_MASTER_KEY"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+
+    let wrong = random_hex(32);
+    let err = run(&[], &["--db-key", &wrong, "up"]);
+    assert!(err.contains("does not open"), "{err}");
+    assert!(!err.contains(&wrong), "{err}");
+    let err = run(&[("AICO_MASTER_KEY", &random_hex(32))], &["up"]);
+    assert!(err.contains("does not open") && err.contains("AICO_MASTER_KEY"), "{err}");
+
+    let err = run(&[], &["--db-key", "not-hex", "up"]);
+    assert!(err.contains("64 hex digits") && !err.contains("not-hex"), "{err}");
+
+    std::fs::write(&salt, b"short").expect("short salt");
+    let err = run(&[("AICO_MASTER_KEY", &pair.master_hex)], &["up"]);
+    assert!(err.contains(&salt.display().to_string()) && err.contains("5 bytes"), "{err}");
+    std::fs::remove_file(&salt).expect("remove salt");
+    let err = run(&[("AICO_MASTER_KEY", &pair.master_hex)], &["up"]);
+    assert!(err.contains(&salt.display().to_string()), "{err}");
+}
+
+#[test]
+fn help_never_shows_a_key_from_the_environment() {
+    let home = tempfile::tempdir().expect("home");
+    let secret = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7";
+    for sub in [&["--help"][..], &["up", "--help"], &["status", "--help"]] {
+        let out = command("migration", home.path())
+            .args(sub)
+            .env("AICO_DB_KEY", secret)
+            .env("DATABASE_URL", "postgres://u:pw-5ec7e7@h/db")
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{}", text(&out));
+        let all = text(&out);
+        assert!(all.contains("--db-key"), "{all}");
+        assert!(!all.contains(secret) && !all.contains("pw-5ec7e7"), "{all}");
+    }
+}
+
+#[test]
+fn a_rollback_backup_is_encrypted_with_the_same_key_and_restores() {
+    let Some(pair) = Pair::new() else { return };
+    let home = tempfile::tempdir().expect("home");
+    let migration = |args: &[&str]| {
+        let out = command("migration", home.path())
+            .args(["-u", &url(&pair.enc)])
+            .args(args)
+            .env("AICO_MASTER_KEY", &pair.master_hex)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{}", text(&out));
+        assert_no_secret(&pair, &out);
+        text(&out)
+    };
+    migration(&["up"]);
+    let python_insert = r#"
+import libsql, sys
+c = libsql.connect(sys.argv[1]); c.execute(f"PRAGMA key = 'x\"{sys.argv[2]}\"'")
+c.execute("INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, "
+          "dimensions) VALUES ('s1', 'greet', 'base', '{}', 'p', '[' || ? || ']')", (",".join(["0"] * 16),))
+c.commit()
+"#;
+    run_python(&pair.python, python_insert, &[pair.enc.to_str().expect("utf-8"), &pair.key_hex]);
+    migration(&["down"]);
+
+    let dir = pair.enc.parent().expect("dir");
+    let backups: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(".backup-")))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let backup = &backups[0];
+    assert!(!is_plain(backup), "the backup must be encrypted");
+    assert_eq!(pair.dump(backup, &pair.key_hex, "skills", "skill_id").lines().count(), 1);
+
+    // Restore as the README says: copy it over aico.db (and drop the old WAL).
+    for suffix in ["-wal", "-shm"] {
+        let mut side = pair.enc.clone().into_os_string();
+        side.push(suffix);
+        std::fs::remove_file(side).ok();
+    }
+    std::fs::copy(backup, &pair.enc).expect("restore");
+    let status = migration(&["status"]);
+    assert!(status.contains("applied  m0003"), "{status}");
+    assert_eq!(pair.dump(&pair.enc, &pair.key_hex, "skills", "skill_id").lines().count(), 1);
+}
+
+#[tokio::test]
+async fn the_master_key_in_aicos_keyring_entry_opens_it() {
+    let Some(pair) = Pair::new() else { return };
+    let store = keyring_core::mock::Store::new().expect("mock store");
+    let target = Target::from_url(&url(&pair.enc)).expect("url");
+    let keys =
+        || KeySources { db_key: None, master_key: None, keyring: Some(Box::new(Keyring::with_store(store.clone()))) };
+
+    // No entry yet: the file is encrypted and no key is found.
+    let err = target.connect_with(None, &keys()).await.expect_err("no key");
+    assert!(matches!(err, migration::error::MigrateError::Encrypted { .. }), "{err}");
+
+    use keyring_core::api::CredentialStoreApi;
+    let entry = store.build("AICO", "master_key", None).expect("entry");
+    entry.set_password(&pair.master_hex).expect("set");
+    let db = target.connect_with(None, &keys()).await.expect("opens");
+    let row = db
+        .query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT COUNT(*) AS n FROM semantic_facts"))
+        .await
+        .expect("query")
+        .expect("row");
+    assert_eq!(row.try_get::<i64>("", "n").expect("n"), FACTS as i64);
+    db.close().await.ok();
+
+    entry.set_password(&random_hex(32)).expect("set");
+    let err = target.connect_with(None, &keys()).await.expect_err("wrong key");
+    assert!(matches!(err, migration::error::MigrateError::WrongKey { .. }), "{err}");
+    assert!(err.to_string().contains("keyring"), "{err}");
+    assert_eq!(format!("{:?}", DbKey::from_hex(&pair.key_hex, "k").expect("key")), "DbKey(***)");
+}
+
+#[tokio::test]
+async fn sqlite_is_sqlite3mc_and_rejects_double_quoted_strings() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("aico.db");
+    let target = Target::from_url(&format!("sqlite://{}?mode=rwc", path.display())).expect("url");
+    let db = target.connect(None).await.expect("open");
+    let version = db
+        .query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT sqlite3mc_version() AS v"))
+        .await
+        .expect("sqlite3mc_version() exists")
+        .expect("row");
+    assert!(version.try_get::<String>("", "v").expect("v").starts_with("SQLite3 Multiple Ciphers"));
+    db.execute_raw(Statement::from_string(DbBackend::Sqlite, "CREATE TABLE t (a TEXT)")).await.expect("create");
+    let err = db
+        .execute_raw(Statement::from_string(DbBackend::Sqlite, "CREATE INDEX i ON t (\"nope\")"))
+        .await
+        .expect_err("SQLITE_DQS=0: a double-quoted non-column is an error");
+    assert!(err.to_string().contains("no such column"), "{err}");
+    db.close().await.ok();
+}
+
+#[test]
+fn a_schema_that_already_holds_a_double_quoted_string_still_opens_and_migrates() {
+    let Some(python) = python_with_libsql() else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let home = tempfile::tempdir().expect("home");
+    let path = dir.path().join("aico.db");
+    // Python's own sqlite3 allows double-quoted strings, as hand-run SQL in the sqlite3 shell did.
+    let legacy = r#"
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute('CREATE TABLE notes (id TEXT PRIMARY KEY, kind TEXT DEFAULT "memo")')
+c.execute('CREATE INDEX idx_notes_legacy ON notes ("no_such_column")')
+c.execute("INSERT INTO notes (id) VALUES ('n1')")
+c.commit()
+"#;
+    run_python(&python, legacy, &[path.to_str().expect("utf-8")]);
+    let out = command("migration", home.path()).args(["-u", &url(&path), "up"]).output().expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = command("aico", home.path())
+        .args(["db", "verify", "--json"])
+        .env("DATABASE_URL", url(&path))
+        .output()
+        .expect("run");
+    assert_ne!(out.status.code(), Some(2), "{}", text(&out));
+}
