@@ -1,10 +1,9 @@
-//! Opening the database a command works on.
+//! Opening the SQL database a command works on.
 
 use migration::dialect::Dialect;
 use migration::target::Target;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 
-use crate::cli::Common;
 use crate::error::AppError;
 
 /// An open database and how to speak to it.
@@ -18,10 +17,11 @@ pub struct Db {
 }
 
 impl Db {
-    /// Open the database `common` names (else AICO's default).
-    pub async fn open(common: &Common) -> Result<Self, AppError> {
-        let target = Target::resolve(common.database_url.as_deref())?;
-        let conn = target.connect(common.database_schema.as_deref()).await?;
+    /// Open the database `url` names (else AICO's default), with the PostgreSQL `schema` as its
+    /// search path.
+    pub async fn open(url: Option<&str>, schema: Option<&str>) -> Result<Self, AppError> {
+        let target = Target::resolve(url)?;
+        let conn = target.connect(schema).await?;
         let dialect = Dialect::of_conn(&conn).map_err(|e| migration::error::MigrateError::classify(&target, e))?;
         Ok(Self { target, conn, dialect })
     }
