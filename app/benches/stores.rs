@@ -17,6 +17,9 @@ const META: &[u8] = br#", "temporal_metadata": {"created_at":"2025-11-07T18:00:0
 
 fn build_env(dir: &Path, n: u32) {
     std::fs::create_dir_all(dir).expect("mkdir");
+    // SAFETY: heed requires that an environment is open once at a time in a process and that its
+    // files are not truncated while mapped: nothing else here has `dir` open, and `env` is dropped
+    // when this function returns, before anyone else opens it.
     let env = unsafe { EnvOpenOptions::new().map_size(4 << 30).max_dbs(4).open(dir) }.expect("env");
     let wtxn = env.write_txn().expect("txn");
     let db: Database<Bytes, Bytes> = env
@@ -40,6 +43,7 @@ fn build_env(dir: &Path, n: u32) {
 /// The ceiling: read 1000 entries, write them back with the key inserted, repeat.
 fn heed_loop(dir: &Path) -> Duration {
     let started = Instant::now();
+    // SAFETY: as in `build_env`: the only environment of `dir` open in this process, dropped on return.
     let env = unsafe { EnvOpenOptions::new().map_size(4 << 30).max_dbs(4).open(dir) }.expect("env");
     let rtxn = env.read_txn().expect("txn");
     let db: Database<Bytes, Bytes> = env

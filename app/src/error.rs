@@ -1,4 +1,5 @@
-//! What can go wrong in an `aico db` command, and the exit status it gives.
+//! What can go wrong in an `aico db` command, the exit status it gives, and the stable code
+//! (`kind`) that `--json` reports it by.
 
 use migration::error::MigrateError;
 use sea_orm::DbErr;
@@ -31,9 +32,37 @@ impl AppError {
     /// The exit status: 2 for usage and connection errors, 1 for a failed job or check.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Migrate(e) => e.exit_code() as u8,
+            Self::Migrate(e) => u8::try_from(e.exit_code()).unwrap_or(1),
             Self::Database { .. } => 1,
             Self::NotMigrated { .. } => 2,
         }
     }
+
+    /// A stable, code-like name of what went wrong, one per case (`--json`'s `error.kind`).
+    /// Scripts may match on it; the message is for people and may change.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Migrate(e) => match e {
+                MigrateError::MalformedUrl { .. } => "malformed_url",
+                MigrateError::UnsupportedScheme { .. } => "unsupported_url_scheme",
+                MigrateError::NoDataDir => "no_data_dir",
+                MigrateError::CreateDir { .. } => "cannot_create_dir",
+                MigrateError::Missing { .. } => "database_missing",
+                MigrateError::Unreachable { .. } => "unreachable",
+                MigrateError::NotADatabase { .. } => "not_a_database",
+                MigrateError::ReadOnly { .. } => "read_only",
+                MigrateError::Locked { .. } => "locked",
+                MigrateError::Migration { .. } => "migration_failed",
+                MigrateError::Database { .. } => "database_error",
+                MigrateError::Encrypted { .. } => "encrypted_no_key",
+                MigrateError::WrongKey { .. } => "wrong_key",
+                MigrateError::Key { .. } => "key_unusable",
+            },
+            Self::Database { .. } => "query_failed",
+            Self::NotMigrated { .. } => "not_migrated",
+        }
+    }
 }
+
+/// The kind of a command-line usage error (`--json`'s `error.kind`).
+pub const USAGE: &str = "usage";

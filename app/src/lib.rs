@@ -1,19 +1,18 @@
-//! The `aico` command's library: one module per job of `aico db`.
+//! The `aico` command's library: one module per store, each doing its jobs and returning report
+//! values, and one thin layer for the command line.
 //!
-//! - [`migrate`]: `aico db migrate [--status | --rollback | --dry-run]`;
-//! - [`backfill`]: initial temporal metadata for facts that have none;
-//! - [`verify`]: the seed's verification queries and the schema checks;
-//! - [`health`]: the seed's monitoring queries;
-//! - [`cli`] the command line, [`db`] opening the database, [`error`] what goes wrong.
+//! - [`commands`]: the command line — clap's arguments, target lines, printing, `--json`, exit codes;
+//! - [`sql`]: the SQL database (`semantic_facts` and the AMS tables): `migrate`, `backfill`,
+//!   `verify` (one function per check), `health`;
+//! - [`lmdb`]: AICO's LMDB working memory: `backfill`, `verify`, `health`;
+//! - [`chroma`]: AICO's ChromaDB collection: `backfill`, `verify`, `health`;
+//! - [`report`]: the report of each job, covering every store, and its pieces (`Outcome`, `Check`);
+//! - [`error`]: what goes wrong, its exit status and its `--json` kind.
 #![warn(missing_docs)]
 
-pub mod backfill;
 pub mod chroma;
-pub mod cli;
-pub mod db;
+pub mod commands;
 pub mod error;
-pub mod health;
-pub mod migrate;
-pub mod stores;
-pub mod verify;
-pub mod working_memory;
+pub mod lmdb;
+pub mod report;
+pub mod sql;

@@ -18,6 +18,33 @@ pub fn pg_admin_url() -> String {
     std::env::var("AICO_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// A backend the tests run on; each test body runs once per backend, as its own test case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database on the PostgreSQL test server.
+    Postgres,
+}
+
+/// A temporary directory that stands in for `$HOME` and AICO's data directory in every binary the
+/// tests run, so that no test reads or writes the real ones. One per test process.
+pub fn scratch_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().expect("scratch HOME")).path()
+}
+
+/// The workspace binary `name`, with HOME and AICO_DATA_DIR in [`scratch_home`], no database or
+/// store from the environment, and no colours.
+pub fn command(name: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(workspace_bin(name));
+    cmd.env("HOME", scratch_home()).env("AICO_DATA_DIR", scratch_home()).env("NO_COLOR", "1");
+    for var in ["DATABASE_URL", "DATABASE_SCHEMA", "CHROMA_URL", "CHROMA_TOKEN", "CHROMA_CA_CERT", "AICO_MEMORY_DIR"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// A fresh, empty database for one test, removed when dropped.
 pub struct TestDb {
     /// The URL to hand to a migrator or `aico`.
@@ -72,6 +99,15 @@ impl TestDb {
         };
         let target = Target::from_url(&url).expect("postgres url");
         Some(Self { url, target, name: "postgres", dir: None, pg_database: Some(name) })
+    }
+
+    /// A fresh database on `backend`, or `None` (with a message) when that backend cannot run
+    /// here outside CI: one test case per backend, each passing or failing on its own.
+    pub async fn of(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite()),
+            Backend::Postgres => Self::postgres().await,
+        }
     }
 
     /// Every backend that can run here, each with its own fresh database.

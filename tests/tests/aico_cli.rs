@@ -6,14 +6,15 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use aico_tests::{
-    TestDb, applied, column_of, exec, fill_facts, fingerprint, kill_after, schema, settle, workspace_bin,
+    Backend, TestDb, applied, column_of, command, exec, fill_facts, fingerprint, kill_after, schema, settle,
 };
+use rstest::rstest;
 use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::{Value, json};
 
 fn aico(db: &TestDb, args: &[&str]) -> Command {
-    let mut cmd = Command::new(workspace_bin("aico"));
-    cmd.args(args).env("DATABASE_URL", &db.url).env("NO_COLOR", "1");
+    let mut cmd = command("aico");
+    cmd.args(args).env("DATABASE_URL", &db.url);
     cmd
 }
 
@@ -35,73 +36,75 @@ fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn migrate_status_dry_run_apply_and_rollback() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        let out = run(&db, &["db", "migrate", "--status", "--json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let status = json_of(&out);
-        assert_eq!(keys(&status), set(&["target", "action", "migrations", "steps", "statements"]));
-        assert_eq!(status["action"], "status");
-        assert_eq!(status["migrations"].as_array().expect("list").len(), 4);
-        assert!(status["migrations"].as_array().expect("list").iter().all(|m| m["status"] == "pending"));
+async fn migrate_status_dry_run_apply_and_rollback(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    let out = run(&db, &["db", "migrate", "--status", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status = json_of(&out);
+    assert_eq!(keys(&status), set(&["target", "action", "migrations", "steps", "statements"]));
+    assert_eq!(status["action"], "status");
+    assert_eq!(status["migrations"].as_array().expect("list").len(), 4);
+    assert!(status["migrations"].as_array().expect("list").iter().all(|m| m["status"] == "pending"));
 
-        let before = schema(&conn).await;
-        let out = run(&db, &["db", "migrate", "--dry-run", "--json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let dry = json_of(&out);
-        assert_eq!(dry["action"], "dry-run");
-        let sql: Vec<String> =
-            dry["statements"].as_array().expect("list").iter().map(|s| s.as_str().expect("sql").to_owned()).collect();
-        assert!(
-            sql.iter().any(|s| s.contains("CREATE INDEX IF NOT EXISTS idx_semantic_facts_temporal")),
-            "{}: {sql:#?}",
-            db.name
-        );
-        assert!(sql.iter().any(|s| s.contains("CREATE TABLE IF NOT EXISTS \"skills\"")), "{}: {sql:#?}", db.name);
-        assert_eq!(schema(&conn).await, before, "{}: the dry run changed the schema", db.name);
-        assert!(applied(&conn).await.is_empty());
+    let before = schema(&conn).await;
+    let out = run(&db, &["db", "migrate", "--dry-run", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dry = json_of(&out);
+    assert_eq!(dry["action"], "dry-run");
+    let sql: Vec<String> =
+        dry["statements"].as_array().expect("list").iter().map(|s| s.as_str().expect("sql").to_owned()).collect();
+    assert!(
+        sql.iter().any(|s| s.contains("CREATE INDEX IF NOT EXISTS idx_semantic_facts_temporal")),
+        "{}: {sql:#?}",
+        db.name
+    );
+    assert!(sql.iter().any(|s| s.contains("CREATE TABLE IF NOT EXISTS \"skills\"")), "{}: {sql:#?}", db.name);
+    assert_eq!(schema(&conn).await, before, "{}: the dry run changed the schema", db.name);
+    assert!(applied(&conn).await.is_empty());
 
-        let out = run(&db, &["db", "migrate"]);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{text}");
-        let target_line = text.lines().next().unwrap_or_default();
-        assert_eq!(target_line, format!("target: {}", db.target), "the target comes first");
-        assert!(text.find("plan:").expect("plan printed") < text.find("done: apply").expect("steps printed"), "{text}");
-        assert_eq!(applied(&conn).await.len(), 4);
+    let out = run(&db, &["db", "migrate"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let target_line = text.lines().next().unwrap_or_default();
+    assert_eq!(target_line, format!("target: {}", db.target), "the target comes first");
+    assert!(text.find("plan:").expect("plan printed") < text.find("done: apply").expect("steps printed"), "{text}");
+    assert_eq!(applied(&conn).await.len(), 4);
 
-        // A dry-run rollback of tables holding rows rehearses it: no backup file, nothing changed.
-        exec(&conn, "INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimensions) VALUES ('s1', 'greet', 'base', '{}', 'say hi', '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]')").await;
-        let before = schema(&conn).await;
-        let out = run(&db, &["db", "migrate", "--rollback", "--dry-run", "--force"]);
-        assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
-        assert_eq!(schema(&conn).await, before, "{}: the dry run changed the schema", db.name);
-        if let Some(dir) = db.dir() {
-            let backups: Vec<_> = std::fs::read_dir(dir)
-                .expect("dir")
-                .filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().contains(".backup-"))
-                .collect();
-            assert!(backups.is_empty(), "a dry run wrote a backup: {:?}", backups[0].path());
-            assert!(String::from_utf8_lossy(&out.stderr).contains("not in a dry run"));
-        }
-        exec(&conn, "DELETE FROM skills").await;
-
-        let out = run(&db, &["db", "migrate", "--rollback", "--json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let back = json_of(&out);
-        assert_eq!(back["steps"], json!(["roll back m0003_behavioral_learning"]));
-        assert_eq!(back["migrations"][3]["status"], "pending");
-        assert_eq!(applied(&conn).await.len(), 3, "{}", db.name);
+    // A dry-run rollback of tables holding rows rehearses it: no backup file, nothing changed.
+    exec(&conn, "INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimensions) VALUES ('s1', 'greet', 'base', '{}', 'say hi', '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]')").await;
+    let before = schema(&conn).await;
+    let out = run(&db, &["db", "migrate", "--rollback", "--dry-run", "--force"]);
+    assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
+    assert_eq!(schema(&conn).await, before, "{}: the dry run changed the schema", db.name);
+    if let Some(dir) = db.dir() {
+        let backups: Vec<_> = std::fs::read_dir(dir)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains(".backup-"))
+            .collect();
+        assert!(backups.is_empty(), "a dry run wrote a backup: {:?}", backups[0].path());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not in a dry run"));
     }
+    exec(&conn, "DELETE FROM skills").await;
+
+    let out = run(&db, &["db", "migrate", "--rollback", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let back = json_of(&out);
+    assert_eq!(back["steps"], json!(["roll back m0003_behavioral_learning"]));
+    assert_eq!(back["migrations"][3]["status"], "pending");
+    assert_eq!(applied(&conn).await.len(), 3, "{}", db.name);
 }
 
 #[tokio::test]
 async fn every_command_gives_exit_2_on_a_bad_url() {
     let db = TestDb::sqlite();
     for args in [&["db", "migrate"][..], &["db", "backfill"], &["db", "verify"], &["db", "health"]] {
-        let out = Command::new(workspace_bin("aico"))
+        let out = command("aico")
             .args(args)
             .args(["--database-url", "postgres://u:pw@127.0.0.1:1/nowhere"])
             .output()
@@ -136,119 +139,116 @@ async fn mixed_facts(conn: &sea_orm::DatabaseConnection) {
     .await;
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn backfill_fills_mixed_data_reports_bad_rows_and_touches_nothing_else() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        mixed_facts(&conn).await;
-        assert!(run(&db, &["db", "migrate"]).status.success());
-        let existing = r#"{"created_at": "2020-01-01T00:00:00Z", "last_updated": "2020-01-01T00:00:00Z", "last_accessed": "2021-01-01T00:00:00Z", "access_count": 9, "confidence": 0.4, "version": 3, "superseded_by": null, "custom": [1]}"#;
-        exec(&conn, &format!("UPDATE semantic_facts SET temporal_metadata = '{existing}' WHERE id = 'g-has'")).await;
-        let others = ["id", "user_id", "content", "created_at", "updated_at", "extra_notes"];
-        let before = fingerprint(&conn, "semantic_facts", &others, "id").await;
-        let has_before = fingerprint(&conn, "semantic_facts", &["temporal_metadata"], "id").await;
+async fn backfill_fills_mixed_data_reports_bad_rows_and_touches_nothing_else(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    mixed_facts(&conn).await;
+    assert!(run(&db, &["db", "migrate"]).status.success());
+    let existing = r#"{"created_at": "2020-01-01T00:00:00Z", "last_updated": "2020-01-01T00:00:00Z", "last_accessed": "2021-01-01T00:00:00Z", "access_count": 9, "confidence": 0.4, "version": 3, "superseded_by": null, "custom": [1]}"#;
+    exec(&conn, &format!("UPDATE semantic_facts SET temporal_metadata = '{existing}' WHERE id = 'g-has'")).await;
+    let others = ["id", "user_id", "content", "created_at", "updated_at", "extra_notes"];
+    let before = fingerprint(&conn, "semantic_facts", &others, "id").await;
+    let has_before = fingerprint(&conn, "semantic_facts", &["temporal_metadata"], "id").await;
 
-        let dry = run(&db, &["db", "backfill", "--dry-run", "--json"]);
-        assert_eq!(dry.status.code(), Some(1), "bad rows make it incomplete");
-        let dry = json_of(&dry);
-        assert_eq!(
-            (dry["dry_run"].clone(), dry["stores"]["sql"]["filled"].clone()),
-            (json!(true), json!(4)),
-            "{}",
-            db.name
-        );
-        assert_eq!(
-            fingerprint(&conn, "semantic_facts", &["temporal_metadata"], "id").await,
-            has_before,
-            "dry run wrote"
-        );
+    let dry = run(&db, &["db", "backfill", "--dry-run", "--json"]);
+    assert_eq!(dry.status.code(), Some(1), "bad rows make it incomplete");
+    let dry = json_of(&dry);
+    assert_eq!(
+        (dry["dry_run"].clone(), dry["stores"]["sql"]["filled"].clone()),
+        (json!(true), json!(4)),
+        "{}",
+        db.name
+    );
+    assert_eq!(fingerprint(&conn, "semantic_facts", &["temporal_metadata"], "id").await, has_before, "dry run wrote");
 
-        let out = run(&db, &["db", "backfill", "--batch-size", "2", "--json"]);
-        assert_eq!(out.status.code(), Some(1), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
-        let all = json_of(&out);
-        assert_eq!(keys(&all), set(&["dry_run", "batch_size", "complete", "seconds", "stores"]));
-        assert_eq!(all["complete"], false);
-        let report = &all["stores"]["sql"];
-        assert_eq!(
-            keys(report),
-            set(&["status", "target", "candidates", "filled", "batches", "bad_count", "bad_rows"])
-        );
-        assert_eq!(report["status"], "done");
-        assert_eq!(report["candidates"], 6);
-        assert_eq!(report["filled"], 4);
-        assert_eq!(report["bad_count"], 2);
-        let bad: Vec<&str> =
-            report["bad_rows"].as_array().expect("list").iter().map(|r| r["id"].as_str().expect("id")).collect();
-        assert_eq!(bad, ["e-bad", "f-null"]);
-        assert!(report["bad_rows"][0]["reason"].as_str().expect("reason").contains("last tuesday"));
+    let out = run(&db, &["db", "backfill", "--batch-size", "2", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
+    let all = json_of(&out);
+    assert_eq!(keys(&all), set(&["target", "dry_run", "batch_size", "complete", "seconds", "stores"]));
+    assert_eq!(all["target"], db.target.to_string());
+    assert_eq!(all["complete"], false);
+    let report = &all["stores"]["sql"];
+    assert_eq!(keys(report), set(&["status", "candidates", "filled", "batches", "bad_count", "bad_rows"]));
+    assert_eq!(report["status"], "done");
+    assert_eq!(report["candidates"], 6);
+    assert_eq!(report["filled"], 4);
+    assert_eq!(report["bad_count"], 2);
+    let bad: Vec<&str> =
+        report["bad_rows"].as_array().expect("list").iter().map(|r| r["id"].as_str().expect("id")).collect();
+    assert_eq!(bad, ["e-bad", "f-null"]);
+    assert!(report["bad_rows"][0]["reason"].as_str().expect("reason").contains("last tuesday"));
 
-        let meta = |id: &str, at: &str| {
-            format!(
-                r#"{{"created_at":"{at}","last_updated":"{at}","last_accessed":"{at}","access_count":0,"confidence":1.0,"version":1,"superseded_by":null}}"#
-            ) + &format!("#{id}")
-        };
-        let got = column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) || '#' || id FROM semantic_facts WHERE temporal_metadata IS NOT NULL AND id <> 'g-has' ORDER BY id").await;
-        assert_eq!(
-            got,
-            [
-                meta("a-sqlite", "2025-11-07T18:00:00Z"),
-                meta("b-zulu", "2025-11-07T18:00:00Z"),
-                meta("c-offset", "2025-11-07T18:00:00Z"),
-                meta("d-naive", "2025-11-07T18:00:00.500Z"),
-            ],
-            "{}",
-            db.name
-        );
-        assert_eq!(
-            column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) FROM semantic_facts WHERE id = 'g-has'").await,
-            [existing]
-        );
-        assert_eq!(
-            fingerprint(&conn, "semantic_facts", &others, "id").await,
-            before,
-            "{}: other columns changed",
-            db.name
-        );
+    let meta = |id: &str, at: &str| {
+        format!(
+            r#"{{"created_at":"{at}","last_updated":"{at}","last_accessed":"{at}","access_count":0,"confidence":1.0,"version":1,"superseded_by":null}}"#
+        ) + &format!("#{id}")
+    };
+    let got = column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) || '#' || id FROM semantic_facts WHERE temporal_metadata IS NOT NULL AND id <> 'g-has' ORDER BY id").await;
+    assert_eq!(
+        got,
+        [
+            meta("a-sqlite", "2025-11-07T18:00:00Z"),
+            meta("b-zulu", "2025-11-07T18:00:00Z"),
+            meta("c-offset", "2025-11-07T18:00:00Z"),
+            meta("d-naive", "2025-11-07T18:00:00.500Z"),
+        ],
+        "{}",
+        db.name
+    );
+    assert_eq!(
+        column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) FROM semantic_facts WHERE id = 'g-has'").await,
+        [existing]
+    );
+    assert_eq!(fingerprint(&conn, "semantic_facts", &others, "id").await, before, "{}: other columns changed", db.name);
 
-        // Fix the bad rows; the next run finishes the job and exits 0.
-        exec(&conn, "UPDATE semantic_facts SET created_at = '2025-02-02T02:02:02Z' WHERE id IN ('e-bad', 'f-null')")
-            .await;
-        let out = run(&db, &["db", "backfill"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-        assert_eq!(
-            column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL").await,
-            ["0"]
-        );
-    }
+    // Fix the bad rows; the next run finishes the job and exits 0.
+    exec(&conn, "UPDATE semantic_facts SET created_at = '2025-02-02T02:02:02Z' WHERE id IN ('e-bad', 'f-null')").await;
+    let out = run(&db, &["db", "backfill"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL").await,
+        ["0"]
+    );
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn backfill_on_the_created_baseline_reads_typed_timestamps() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        assert!(run(&db, &["db", "migrate"]).status.success());
-        exec(
-            &conn,
-            "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at) VALUES \
-            ('t1', 'u', 'c', '2025-11-07T20:00:00+02:00', '2025-11-07T20:00:00+02:00')",
-        )
-        .await;
-        let out = run(&db, &["db", "backfill"]);
-        assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
-        let tm = column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) FROM semantic_facts").await;
-        let v: Value = serde_json::from_str(&tm[0]).expect("json");
-        assert_eq!(v["created_at"], "2025-11-07T18:00:00Z", "{}", db.name);
+async fn backfill_on_the_created_baseline_reads_typed_timestamps(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    assert!(run(&db, &["db", "migrate"]).status.success());
+    exec(
+        &conn,
+        "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at) VALUES \
+        ('t1', 'u', 'c', '2025-11-07T20:00:00+02:00', '2025-11-07T20:00:00+02:00')",
+    )
+    .await;
+    let out = run(&db, &["db", "backfill"]);
+    assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
+    let tm = column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) FROM semantic_facts").await;
+    let v: Value = serde_json::from_str(&tm[0]).expect("json");
+    assert_eq!(v["created_at"], "2025-11-07T18:00:00Z", "{}", db.name);
+}
 
-        if db.name == "postgres" {
-            // A typed date before year 1 is not read as a year AD: it is listed, untouched.
-            exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at) VALUES ('t2', 'u', 'c', '0044-03-15 12:00:00+00 BC')").await;
-            let out = run(&db, &["db", "backfill", "--json"]);
-            assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-            let sql = json_of(&out)["stores"]["sql"].clone();
-            assert_eq!(sql["bad_rows"][0]["id"], "t2", "{sql:#}");
-            assert!(sql["bad_rows"][0]["created_at"].as_str().expect("text").ends_with(" BC"), "{sql:#}");
-        }
-    }
+/// PostgreSQL only (SQLite has no typed dates): a typed date before year 1 is not read as a year
+/// AD: it is listed, untouched.
+#[tokio::test]
+async fn backfill_lists_typed_dates_before_year_one_on_postgres() {
+    let Some(db) = TestDb::of(Backend::Postgres).await else { return };
+    let conn = db.connect().await;
+    assert!(run(&db, &["db", "migrate"]).status.success());
+    exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at) VALUES ('t2', 'u', 'c', '0044-03-15 12:00:00+00 BC')").await;
+    let out = run(&db, &["db", "backfill", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let sql = json_of(&out)["stores"]["sql"].clone();
+    assert_eq!(sql["bad_rows"][0]["id"], "t2", "{sql:#}");
+    assert!(sql["bad_rows"][0]["created_at"].as_str().expect("text").ends_with(" BC"), "{sql:#}");
 }
 
 /// The SQL that counts facts whose metadata is not exactly what the backfill writes for them
@@ -268,174 +268,202 @@ fn wrong_metadata(backend: DbBackend) -> &'static str {
     }
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn backfill_killed_at_any_moment_is_finished_by_the_next_run() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        fill_facts(&conn, 100_000, false).await;
-        assert!(run(&db, &["db", "migrate"]).status.success());
-        let others = "SELECT CAST(COUNT(*) AS TEXT) || ':' || CAST(SUM(LENGTH(content)) AS TEXT) || ':' || MAX(extra_notes) FROM semantic_facts";
-        let before = column_of(&conn, others).await;
-        let mut killed_mid_run = 0;
-        for delay_ms in [150u64, 400, 700] {
-            killed_mid_run += u32::from(kill_after(
-                &mut aico(&db, &["db", "backfill", "--batch-size", "500"]),
-                Duration::from_millis(delay_ms),
-            ));
-            assert_eq!(
-                column_of(&conn, wrong_metadata(conn.get_database_backend())).await,
-                ["0"],
-                "{}: a half-written row",
-                db.name
-            );
-        }
-        // A server may still commit the statement a killed client sent last: wait for it.
-        settle(&conn).await;
-        let filled = column_of(&conn, "SELECT CAST(COUNT(temporal_metadata) AS TEXT) FROM semantic_facts").await;
-        assert!(killed_mid_run > 0, "{}: no kill landed mid-run ({filled:?} filled)", db.name);
-        let out = run(&db, &["db", "backfill", "--json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let report = json_of(&out);
-        let filled_before: u64 = filled[0].parse().expect("count");
+async fn backfill_killed_at_any_moment_is_finished_by_the_next_run(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    fill_facts(&conn, 100_000, false).await;
+    assert!(run(&db, &["db", "migrate"]).status.success());
+    let others = "SELECT CAST(COUNT(*) AS TEXT) || ':' || CAST(SUM(LENGTH(content)) AS TEXT) || ':' || MAX(extra_notes) FROM semantic_facts";
+    let before = column_of(&conn, others).await;
+    let mut killed_mid_run = 0;
+    for delay_ms in [150u64, 400, 700] {
+        killed_mid_run += u32::from(kill_after(
+            &mut aico(&db, &["db", "backfill", "--batch-size", "500"]),
+            Duration::from_millis(delay_ms),
+        ));
         assert_eq!(
-            report["stores"]["sql"]["filled"].as_u64().expect("n") + filled_before,
-            100_000,
-            "{}: each row filled exactly once",
+            column_of(&conn, wrong_metadata(conn.get_database_backend())).await,
+            ["0"],
+            "{}: a half-written row",
             db.name
         );
-        assert_eq!(
-            column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL").await,
-            ["0"]
-        );
-        assert_eq!(column_of(&conn, wrong_metadata(conn.get_database_backend())).await, ["0"]);
-        assert_eq!(column_of(&conn, others).await, before, "{}: other columns changed", db.name);
     }
+    // A server may still commit the statement a killed client sent last: wait for it.
+    settle(&conn).await;
+    let filled = column_of(&conn, "SELECT CAST(COUNT(temporal_metadata) AS TEXT) FROM semantic_facts").await;
+    assert!(killed_mid_run > 0, "{}: no kill landed mid-run ({filled:?} filled)", db.name);
+    let out = run(&db, &["db", "backfill", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    let filled_before: u64 = filled[0].parse().expect("count");
+    assert_eq!(
+        report["stores"]["sql"]["filled"].as_u64().expect("n") + filled_before,
+        100_000,
+        "{}: each row filled exactly once",
+        db.name
+    );
+    assert_eq!(
+        column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL").await,
+        ["0"]
+    );
+    assert_eq!(column_of(&conn, wrong_metadata(conn.get_database_backend())).await, ["0"]);
+    assert_eq!(column_of(&conn, others).await, before, "{}: other columns changed", db.name);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn backfill_beside_a_live_writer_neither_fails() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        fill_facts(&conn, 60_000, false).await;
-        assert!(run(&db, &["db", "migrate"]).status.success());
-        let child = aico(&db, &["db", "backfill", "--batch-size", "200"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        // The "live AICO": its own connection, inserting new facts and editing old ones meanwhile.
-        let writer = db.connect().await;
-        let mut writes = 0;
-        let deadline = std::time::Instant::now() + Duration::from_secs(3);
-        while std::time::Instant::now() < deadline {
-            writes += 1;
-            writer
-                .execute_unprepared(&format!(
-                    "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at) VALUES \
-                     ('live-{writes:05}', 'u', 'new', '2025-06-01T00:00:00Z', '2025-06-01T00:00:00Z')"
-                ))
-                .await
-                .unwrap_or_else(|e| panic!("{}: the live writer failed: {e}", db.name));
-            writer
-                .execute_unprepared(&format!(
-                    "UPDATE semantic_facts SET content = 'edited {writes}' WHERE id = 'fact-{}'",
-                    writes * 97 % 60_000 + 1
-                ))
-                .await
-                .unwrap_or_else(|e| panic!("{}: the live writer failed: {e}", db.name));
-        }
-        let out = child.wait_with_output().expect("wait");
-        assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
-        assert!(writes > 20, "{}: the writer barely ran ({writes})", db.name);
-        // Facts present before the run are all filled; new ones are filled or left for the next run.
-        assert_eq!(
-            column_of(
-                &conn,
-                "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE id LIKE 'fact-%' AND temporal_metadata IS NULL"
-            )
-            .await,
-            ["0"]
-        );
-        assert_eq!(column_of(&conn, wrong_metadata(conn.get_database_backend())).await, ["0"], "{}", db.name);
-        // The writer's edits survived (the backfill writes only temporal_metadata).
-        let edited = column_of(
+async fn backfill_beside_a_live_writer_neither_fails(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    fill_facts(&conn, 60_000, false).await;
+    assert!(run(&db, &["db", "migrate"]).status.success());
+    let child = aico(&db, &["db", "backfill", "--batch-size", "200"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The "live AICO": its own connection, inserting new facts and editing old ones meanwhile.
+    let writer = db.connect().await;
+    let mut writes = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < deadline {
+        writes += 1;
+        writer
+            .execute_unprepared(&format!(
+                "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at) VALUES \
+                 ('live-{writes:05}', 'u', 'new', '2025-06-01T00:00:00Z', '2025-06-01T00:00:00Z')"
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{}: the live writer failed: {e}", db.name));
+        writer
+            .execute_unprepared(&format!(
+                "UPDATE semantic_facts SET content = 'edited {writes}' WHERE id = 'fact-{}'",
+                writes * 97 % 60_000 + 1
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{}: the live writer failed: {e}", db.name));
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
+    assert!(writes > 20, "{}: the writer barely ran ({writes})", db.name);
+    // Facts present before the run are all filled; new ones are filled or left for the next run.
+    assert_eq!(
+        column_of(
             &conn,
-            &format!("SELECT content FROM semantic_facts WHERE id = 'fact-{}'", writes * 97 % 60_000 + 1),
+            "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE id LIKE 'fact-%' AND temporal_metadata IS NULL"
         )
-        .await;
-        assert_eq!(edited, [format!("edited {writes}")]);
-    }
+        .await,
+        ["0"]
+    );
+    assert_eq!(column_of(&conn, wrong_metadata(conn.get_database_backend())).await, ["0"], "{}", db.name);
+    // The writer's edits survived (the backfill writes only temporal_metadata).
+    let edited =
+        column_of(&conn, &format!("SELECT content FROM semantic_facts WHERE id = 'fact-{}'", writes * 97 % 60_000 + 1))
+            .await;
+    assert_eq!(edited, [format!("edited {writes}")]);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn verify_passes_then_fails_on_a_broken_index_or_bad_metadata() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        fill_facts(&conn, 50, true).await;
-        assert!(run(&db, &["db", "migrate"]).status.success());
-        let out = run(&db, &["db", "verify", "--json"]);
-        let report = json_of(&out);
-        assert_eq!(out.status.code(), Some(0), "{}: {report:#}", db.name);
-        assert_eq!(keys(&report), set(&["target", "passed", "checks"]));
-        assert!(
-            report["checks"].as_array().expect("list").iter().all(|c| keys(c) == set(&["name", "status", "details"]))
-        );
+async fn verify_passes_then_fails_on_a_broken_index_or_bad_metadata(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    fill_facts(&conn, 50, true).await;
+    assert!(run(&db, &["db", "migrate"]).status.success());
+    let out = run(&db, &["db", "verify", "--json"]);
+    let report = json_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{}: {report:#}", db.name);
+    assert_eq!(keys(&report), set(&["target", "passed", "checks"]));
+    assert!(report["checks"].as_array().expect("list").iter().all(|c| keys(c) == set(&["name", "status", "details"])));
 
-        exec(
-            &conn,
-            "INSERT INTO semantic_facts (id, user_id, content, created_at, temporal_metadata) VALUES \
-            ('zz-bad', 'u', 'c', '2025-01-01T00:00:00Z', '{\"confidence\": 0.5}')",
-        )
-        .await;
-        let out = run(&db, &["db", "verify"]);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{}: {text}", db.name);
-        assert!(text.contains("FAIL  temporal metadata is valid") && text.contains("zz-bad"), "{text}");
-        exec(&conn, "DELETE FROM semantic_facts WHERE id = 'zz-bad'").await;
-        assert_eq!(run(&db, &["db", "verify"]).status.code(), Some(0));
+    exec(
+        &conn,
+        "INSERT INTO semantic_facts (id, user_id, content, created_at, temporal_metadata) VALUES \
+        ('zz-bad', 'u', 'c', '2025-01-01T00:00:00Z', '{\"confidence\": 0.5}')",
+    )
+    .await;
+    let out = run(&db, &["db", "verify"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{}: {text}", db.name);
+    assert!(text.contains("FAIL  temporal metadata is valid") && text.contains("zz-bad"), "{text}");
+    exec(&conn, "DELETE FROM semantic_facts WHERE id = 'zz-bad'").await;
+    assert_eq!(run(&db, &["db", "verify"]).status.code(), Some(0));
 
-        exec(&conn, "DROP INDEX idx_semantic_facts_temporal").await;
-        let out = run(&db, &["db", "verify"]);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{}: {text}", db.name);
-        assert!(text.contains("FAIL  temporal query uses idx_semantic_facts_temporal"), "{text}");
-        assert!(text.contains("index idx_semantic_facts_temporal on semantic_facts is missing"), "{text}");
-    }
+    exec(&conn, "DROP INDEX idx_semantic_facts_temporal").await;
+    let out = run(&db, &["db", "verify"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{}: {text}", db.name);
+    assert!(text.contains("FAIL  temporal query uses idx_semantic_facts_temporal"), "{text}");
+    assert!(text.contains("index idx_semantic_facts_temporal on semantic_facts is missing"), "{text}");
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn health_reports_coverage_confidence_and_consolidation() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        fill_facts(&conn, 200, true).await;
-        assert!(run(&db, &["db", "migrate"]).status.success());
-        exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at) VALUES ('none-1', 'u', 'c', '2025-01-01T00:00:00Z'), ('none-2', 'u', 'c', '2025-01-01T00:00:00Z')").await;
-        exec(&conn, "INSERT INTO consolidation_state (id, state_json, updated_at) VALUES \
-            ('r1', '{\"status\": \"completed\", \"last_run\": \"2025-11-06T02:45:00Z\", \"progress\": {\"completed_users\": 90, \"failed_users\": 10, \"processed_experiences\": 4000}}', '2025-11-06T02:45:00Z'), \
-            ('r2', '{\"status\": \"completed\", \"last_run\": \"2025-11-07T02:45:00Z\", \"progress\": {\"completed_users\": 100, \"failed_users\": 0, \"processed_experiences\": 5000}}', '2025-11-07T02:45:00Z')").await;
-        let out = run(&db, &["db", "health", "--json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let all = json_of(&out);
-        assert_eq!(keys(&all), set(&["reachable", "stores"]));
-        let h = &all["stores"]["sql"];
-        assert_eq!(
-            keys(h),
-            set(&[
-                "status",
-                "target",
-                "total_facts",
-                "with_temporal",
-                "coverage_percent",
-                "confidence",
-                "consolidation"
-            ])
-        );
-        assert_eq!((h["total_facts"].clone(), h["with_temporal"].clone()), (json!(202), json!(200)), "{}", db.name);
-        assert_eq!(h["coverage_percent"], json!(99.01));
-        // fill_facts: confidence = (i % 100) / 100 for i in 1..=200.
-        assert_eq!(h["confidence"], json!({"high": 40, "medium": 60, "low": 100}), "{}", db.name);
-        assert_eq!(h["consolidation"][0]["last_run"], "2025-11-07T02:45:00Z");
-        assert_eq!(h["consolidation"][0]["completed_users"], json!(100.0));
-        assert_eq!(h["consolidation"][1]["failed_users"], json!(10.0));
-    }
+async fn health_reports_coverage_confidence_and_consolidation(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    fill_facts(&conn, 200, true).await;
+    assert!(run(&db, &["db", "migrate"]).status.success());
+    exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at) VALUES ('none-1', 'u', 'c', '2025-01-01T00:00:00Z'), ('none-2', 'u', 'c', '2025-01-01T00:00:00Z')").await;
+    exec(&conn, "INSERT INTO consolidation_state (id, state_json, updated_at) VALUES \
+        ('r1', '{\"status\": \"completed\", \"last_run\": \"2025-11-06T02:45:00Z\", \"progress\": {\"completed_users\": 90, \"failed_users\": 10, \"processed_experiences\": 4000}}', '2025-11-06T02:45:00Z'), \
+        ('r2', '{\"status\": \"completed\", \"last_run\": \"2025-11-07T02:45:00Z\", \"progress\": {\"completed_users\": 100, \"failed_users\": 0, \"processed_experiences\": 5000}}', '2025-11-07T02:45:00Z')").await;
+    let out = run(&db, &["db", "health", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let all = json_of(&out);
+    assert_eq!(keys(&all), set(&["target", "reachable", "stores"]));
+    assert_eq!(all["target"], db.target.to_string());
+    let h = &all["stores"]["sql"];
+    assert_eq!(
+        keys(h),
+        set(&["status", "total_facts", "with_temporal", "coverage_percent", "confidence", "consolidation"])
+    );
+    assert_eq!((h["total_facts"].clone(), h["with_temporal"].clone()), (json!(202), json!(200)), "{}", db.name);
+    assert_eq!(h["coverage_percent"], json!(99.01));
+    // fill_facts: confidence = (i % 100) / 100 for i in 1..=200.
+    assert_eq!(h["confidence"], json!({"high": 40, "medium": 60, "low": 100}), "{}", db.name);
+    assert_eq!(h["consolidation"][0]["last_run"], "2025-11-07T02:45:00Z");
+    assert_eq!(h["consolidation"][0]["completed_users"], json!(100.0));
+    assert_eq!(h["consolidation"][1]["failed_users"], json!(10.0));
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test]
+async fn verify_finds_a_column_whose_type_drifted(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    assert!(run(&db, &["db", "migrate"]).status.success());
+    assert_eq!(run(&db, &["db", "verify"]).status.code(), Some(0), "{}", db.name);
+    // The same column, now text: present by name, wrong by type.
+    exec(&conn, "ALTER TABLE user_skill_confidence DROP COLUMN usage_count").await;
+    exec(&conn, "ALTER TABLE user_skill_confidence ADD COLUMN usage_count TEXT").await;
+    let out = run(&db, &["db", "verify", "--json"]);
+    let report = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{}: {report:#}", db.name);
+    let drift = report["checks"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["name"] == "schema matches the migrations")
+        .expect("the drift check")
+        .clone();
+    assert_eq!(drift["status"], "fail", "{drift:#}");
+    assert_eq!(
+        drift["details"],
+        json!(["column user_skill_confidence.usage_count is text, the model expects an integer"]),
+        "{}",
+        db.name
+    );
 }

@@ -6,14 +6,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use aico_tests::{ChromaServer, kill_after, python, run_python, workspace_bin};
+use aico_tests::{ChromaServer, command, kill_after, python, run_python};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, EnvOpenOptions};
 use serde_json::{Value, json};
 
 fn aico(args: &[&str]) -> Command {
-    let mut cmd = Command::new(workspace_bin("aico"));
-    cmd.args(args).env_remove("DATABASE_URL").env_remove("CHROMA_URL").env("NO_COLOR", "1");
+    let mut cmd = command("aico");
+    cmd.args(args);
     cmd
 }
 
@@ -133,6 +133,8 @@ fn lmdb_written_by_aico_gains_metadata_with_every_other_byte_kept() {
 /// A heed-built environment with `n` messages of about `pad` bytes each, in a map of `map_mib`.
 fn heed_env(working: &Path, n: u32, pad: usize, map_mib: usize) {
     std::fs::create_dir_all(working).expect("mkdir");
+    // SAFETY: heed requires that an environment is opened once per process and its files are not
+    // truncated while mapped: this fresh directory is opened here only, and closed when `env` drops.
     let env = unsafe { EnvOpenOptions::new().map_size(map_mib << 20).max_dbs(4).open(working) }.expect("env");
     let wtxn = env.write_txn().expect("txn");
     let db: Database<Bytes, Bytes> = env

@@ -1,10 +1,10 @@
-//! Opening the database a command works on.
+//! Opening the SQL database a command works on.
 
 use migration::dialect::Dialect;
+use migration::key::KeySources;
 use migration::target::Target;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 
-use crate::cli::Common;
 use crate::error::AppError;
 
 /// An open database and how to speak to it.
@@ -18,10 +18,11 @@ pub struct Db {
 }
 
 impl Db {
-    /// Open the database `common` names (else AICO's default).
-    pub async fn open(common: &Common) -> Result<Self, AppError> {
-        let target = Target::resolve(common.database_url.as_deref())?;
-        let conn = target.connect(common.database_schema.as_deref()).await?;
+    /// Open the database `url` names (else AICO's default), with the PostgreSQL `schema` as its
+    /// search path; an encrypted SQLite file with the key found in `keys`.
+    pub async fn open(url: Option<&str>, schema: Option<&str>, keys: &KeySources) -> Result<Self, AppError> {
+        let target = Target::resolve(url)?;
+        let conn = target.connect_with(schema, keys).await?;
         let dialect = Dialect::of_conn(&conn).map_err(|e| migration::error::MigrateError::classify(&target, e))?;
         Ok(Self { target, conn, dialect })
     }

@@ -1,14 +1,10 @@
-//! `aico db health`: the seed's monitoring queries — temporal metadata coverage, the confidence
+//! The SQL store's health: the seed's monitoring queries — temporal metadata coverage, the confidence
 //! distribution, and the consolidation history.
 
 use serde::Serialize;
 
-use crate::chroma::ChromaReport;
-use crate::cli::ReportArgs;
-use crate::db::Db;
 use crate::error::AppError;
-use crate::stores::{Outcome, PerStore, StoreChoice, with_chroma, with_working_memory};
-use crate::working_memory::LmdbHealth;
+use crate::sql::Db;
 
 /// Facts per confidence level (the seed's bands: high ≥ 0.8, medium ≥ 0.5, else low).
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
@@ -37,8 +33,6 @@ pub struct ConsolidationRun {
 /// The SQL store's health.
 #[derive(Clone, Debug, Serialize)]
 pub struct SqlHealth {
-    /// The database (password hidden).
-    pub target: String,
     /// Facts in `semantic_facts`.
     pub total_facts: i64,
     /// Of those, with temporal metadata.
@@ -119,107 +113,5 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
             });
         }
     }
-    Ok(SqlHealth {
-        target: db.target.to_string(),
-        total_facts,
-        with_temporal,
-        coverage_percent,
-        confidence,
-        consolidation,
-    })
-}
-
-impl std::fmt::Display for SqlHealth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "temporal metadata coverage: {} of {} facts ({:.2}%)",
-            self.with_temporal, self.total_facts, self.coverage_percent
-        )?;
-        let c = &self.confidence;
-        writeln!(f, "confidence: high {}  medium {}  low {}", c.high, c.medium, c.low)?;
-        if self.consolidation.is_empty() {
-            writeln!(f, "consolidation: no runs recorded")?;
-        } else {
-            writeln!(f, "consolidation (newest first):")?;
-            let n = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v}"));
-            for r in &self.consolidation {
-                writeln!(
-                    f,
-                    "  {:<22} completed {:>6}  failed {:>4}  experiences {:>8}",
-                    r.last_run.as_deref().unwrap_or("-"),
-                    n(r.completed_users),
-                    n(r.failed_users),
-                    n(r.processed_experiences)
-                )?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Each chosen store's health.
-pub type HealthStores = PerStore<SqlHealth, LmdbHealth, ChromaReport>;
-
-/// The outcome of `aico db health`.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct HealthReport {
-    /// True when every chosen store could be measured.
-    pub reachable: bool,
-    /// Each chosen store's health.
-    pub stores: HealthStores,
-}
-
-/// Run `aico db health` on the chosen stores.
-pub async fn run(args: &ReportArgs) -> Result<HealthReport, AppError> {
-    let mut stores = HealthStores::default();
-    if args.stores.includes(StoreChoice::Sql) {
-        let db = Db::open(&args.common).await?;
-        if !args.common.json {
-            println!("target: {}", db.target);
-        }
-        stores.sql = Some(Outcome::Done(health(&db).await?));
-        db.conn.close().await.ok();
-    }
-    if args.stores.includes(StoreChoice::Lmdb) {
-        stores.lmdb = Some(with_working_memory(args.stores.working_dir(), |m| m.health(chrono::Utc::now())));
-    }
-    if args.stores.includes(StoreChoice::Chroma) {
-        stores.chroma = Some(with_chroma(args.stores.chroma(), |c| async move { c.health().await }).await);
-    }
-    let reachable = stores.lmdb.as_ref().is_none_or(|o| o.done().is_some())
-        && stores.chroma.as_ref().is_none_or(|o| o.done().is_some());
-    Ok(HealthReport { reachable, stores })
-}
-
-impl std::fmt::Display for HealthReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(sql) = &self.stores.sql {
-            match sql.done() {
-                Some(h) => write!(f, "{h}")?,
-                None => writeln!(f, "sql: {}", sql.problem().unwrap_or_default())?,
-            }
-        }
-        if let Some(lmdb) = &self.stores.lmdb {
-            match lmdb.done() {
-                Some(h) => writeln!(
-                    f,
-                    "working memory (LMDB): {} of {} entries with temporal metadata ({:.2}%), {} bad, {} expired",
-                    h.with_temporal, h.entries, h.coverage_percent, h.bad_count, h.expired
-                )?,
-                None => writeln!(f, "working memory (LMDB): {}", lmdb.problem().unwrap_or_default())?,
-            }
-        }
-        if let Some(chroma) = &self.stores.chroma {
-            match chroma.done() {
-                Some(h) => writeln!(
-                    f,
-                    "semantic memory (Chroma): {} of {} records with temporal fields, {} without a usable time",
-                    h.with_temporal, h.records, h.bad_count
-                )?,
-                None => writeln!(f, "semantic memory (Chroma): {}", chroma.problem().unwrap_or_default())?,
-            }
-        }
-        Ok(())
-    }
+    Ok(SqlHealth { total_facts, with_temporal, coverage_percent, confidence, consolidation })
 }

@@ -1,4 +1,4 @@
-//! `aico db backfill`: give every fact without temporal metadata the seed's initial metadata,
+//! The SQL store's backfill: give every fact without temporal metadata the seed's initial metadata,
 //! derived from the fact's own `created_at`.
 //!
 //! Keyset batches in id order, one write transaction each, whose statements touch only rows whose
@@ -16,11 +16,8 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use crate::chroma::ChromaReport;
-use crate::db::Db;
 use crate::error::AppError;
-use crate::stores::{Outcome, PerStore, StoreChoice, with_chroma, with_working_memory};
-use crate::working_memory::LmdbBackfill;
+use crate::sql::Db;
 
 /// At most this many bad rows are listed by id (all are counted).
 const LISTED_BAD_ROWS: usize = 1000;
@@ -142,7 +139,7 @@ impl Plan {
 /// In one write transaction per batch, one set-based `UPDATE` fills the facts whose `created_at`
 /// SQL can turn into the canonical text by itself ([`Dialect::canonical_timestamp`]); the others
 /// are read, parsed in Rust and written by one `UPDATE ... FROM (VALUES ...)`, or listed as bad.
-pub async fn backfill_sql(
+pub async fn backfill(
     db: &Db,
     batch_size: u64,
     dry_run: bool,
@@ -269,155 +266,5 @@ mod tests {
         );
         assert!(initial_metadata(None).expect_err("null").contains("NULL"));
         assert!(initial_metadata(Some("yesterday")).expect_err("bad").contains("yesterday"));
-    }
-}
-
-/// The SQL store's part of a backfill report.
-#[derive(Clone, Debug, Serialize)]
-pub struct SqlOutcome {
-    /// The database (password hidden).
-    pub target: String,
-    /// What was done.
-    #[serde(flatten)]
-    pub sql: SqlBackfill,
-}
-
-/// Each chosen store's backfill.
-pub type BackfillStores = PerStore<SqlOutcome, LmdbBackfill, ChromaReport>;
-
-/// The outcome of `aico db backfill`.
-#[derive(Clone, Debug, Serialize)]
-pub struct BackfillReport {
-    /// Nothing was written.
-    pub dry_run: bool,
-    /// Items per batch asked for.
-    pub batch_size: u64,
-    /// True when every chosen store was reached and every item that needed metadata has it (or
-    /// would have, for a dry run).
-    pub complete: bool,
-    /// Wall-clock seconds.
-    pub seconds: f64,
-    /// Each chosen store's outcome.
-    pub stores: BackfillStores,
-}
-
-/// Run `aico db backfill` on the chosen stores, with a progress bar on a terminal.
-pub async fn run(args: &crate::cli::BackfillArgs) -> Result<BackfillReport, AppError> {
-    use std::io::IsTerminal;
-    let json = args.common.json;
-    let started = std::time::Instant::now();
-    let mut stores = BackfillStores::default();
-    let mut complete = true;
-    if args.stores.includes(StoreChoice::Sql) {
-        let db = Db::open(&args.common).await?;
-        if !json {
-            println!("target: {}", db.target);
-        }
-        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} facts  {per_sec}  eta {eta}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar
-        });
-        let sql = backfill_sql(&db, args.batch_size, args.dry_run, |p| match (p, &bar) {
-            (Progress::Total(n), Some(bar)) => bar.set_length(n),
-            (Progress::Done(n), Some(bar)) => bar.set_position(n),
-            _ => {}
-        })
-        .await;
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-        let sql = sql?;
-        db.conn.close().await.ok();
-        complete &= sql.complete();
-        stores.sql = Some(Outcome::Done(SqlOutcome { target: db.target.to_string(), sql }));
-    }
-    if args.stores.includes(StoreChoice::Lmdb) {
-        let batch = args.batch_size as usize;
-        let outcome = with_working_memory(args.stores.working_dir(), |m| m.backfill(batch, args.dry_run, |_| {}));
-        complete &= outcome.done().is_some_and(|r| r.bad_count == 0 && r.changed_meanwhile == 0);
-        stores.lmdb = Some(outcome);
-    }
-    if args.stores.includes(StoreChoice::Chroma) {
-        let outcome =
-            with_chroma(args.stores.chroma(), |c| async move { c.backfill(args.batch_size, args.dry_run).await }).await;
-        complete &= outcome.done().is_some_and(|r| r.bad_count == 0);
-        stores.chroma = Some(outcome);
-    }
-    Ok(BackfillReport {
-        dry_run: args.dry_run,
-        batch_size: args.batch_size,
-        complete,
-        seconds: started.elapsed().as_secs_f64(),
-        stores,
-    })
-}
-
-impl std::fmt::Display for BackfillReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let verb = if self.dry_run { "would fill" } else { "filled" };
-        let dry = if self.dry_run { " (dry run, nothing written)" } else { "" };
-        if let Some(outcome) = &self.stores.sql {
-            match outcome.done() {
-                Some(SqlOutcome { sql: s, .. }) => {
-                    writeln!(
-                        f,
-                        "sql{dry}: {} facts had no temporal metadata; {verb} {} in {} batches",
-                        s.candidates, s.filled, s.batches
-                    )?;
-                    if s.bad_count > 0 {
-                        writeln!(f, "  {} facts left as they were (no usable created_at):", s.bad_count)?;
-                        for row in &s.bad_rows {
-                            writeln!(f, "    {}: {}", row.id, row.reason)?;
-                        }
-                        if s.bad_count as usize > s.bad_rows.len() {
-                            writeln!(
-                                f,
-                                "    ... and {} more (all counted in --json)",
-                                s.bad_count as usize - s.bad_rows.len()
-                            )?;
-                        }
-                    }
-                }
-                None => writeln!(f, "sql: {}", outcome.problem().unwrap_or_default())?,
-            }
-        }
-        if let Some(outcome) = &self.stores.lmdb {
-            match outcome.done() {
-                Some(r) => {
-                    writeln!(f, "lmdb{dry}: {} entries, {} had metadata; {verb} {}", r.entries, r.already, r.filled)?;
-                    if r.changed_meanwhile > 0 {
-                        writeln!(f, "  {} entries changed meanwhile: left for the next run", r.changed_meanwhile)?;
-                    }
-                    for e in &r.bad_entries {
-                        writeln!(f, "    {}: {}", e.key, e.reason)?;
-                    }
-                }
-                None => writeln!(f, "lmdb: {}", outcome.problem().unwrap_or_default())?,
-            }
-        }
-        if let Some(outcome) = &self.stores.chroma {
-            match outcome.done() {
-                Some(r) => {
-                    writeln!(
-                        f,
-                        "chroma{dry}: {} records, {} had temporal fields; {verb} {} (batches of {})",
-                        r.records, r.with_temporal, r.filled, r.batch_size
-                    )?;
-                    for b in &r.bad_records {
-                        writeln!(f, "    {}: {}", b.id, b.reason)?;
-                    }
-                }
-                None => writeln!(f, "chroma: {}", outcome.problem().unwrap_or_default())?,
-            }
-        }
-        writeln!(f, "({:.2}s)", self.seconds)?;
-        if !self.complete {
-            writeln!(f, "incomplete: fix what is listed above, then run the backfill again")?;
-        }
-        Ok(())
     }
 }

@@ -1,0 +1,118 @@
+//! The collection's backfill: each record lacking them gains the seed's flat temporal fields.
+//! Chroma's update *merges* metadata, so only the missing keys are sent: every other key, the
+//! embedding and the document stay as they are. Batches never exceed the server's
+//! `max_batch_size` (its pre-flight check; the server itself does not enforce it).
+
+use entity::values::{TemporalMetadata, Timestamp};
+use serde_json::{Map, Value};
+
+use super::{BadRecord, Chroma, ChromaError, ChromaReport, UpdateRequest};
+
+/// The flat temporal fields of the seed, in its order.
+pub const FIELDS: [&str; 5] = ["created_at", "confidence", "version", "last_accessed", "access_count"];
+
+/// At most this many bad records are listed (all are counted).
+const LISTED: usize = 1000;
+
+/// Give every record lacking them the seed's flat temporal fields (only the missing keys), in
+/// batches of `batch` (capped by the server).
+///
+/// The server applies updates one at a time, so the time is the updates' and the reads ride
+/// along: each page is read while the previous page's update is in flight (an update changes no
+/// record's place in the collection, so the offsets stay true).
+pub async fn backfill(chroma: &Chroma, batch: u64, dry_run: bool) -> Result<ChromaReport, ChromaError> {
+    let batch = batch.clamp(1, chroma.max_batch_size);
+    let mut report = ChromaReport { batch_size: batch, ..Default::default() };
+    let mut offset = 0;
+    let mut pending: Option<UpdateRequest> = None;
+    loop {
+        let update = pending.take();
+        let (page, updated) = tokio::join!(chroma.page(offset, batch), async {
+            match &update {
+                Some(update) => chroma.update(update).await,
+                None => Ok(()),
+            }
+        });
+        updated?;
+        let page = page?;
+        if page.is_empty() {
+            break;
+        }
+        offset += page.len() as u64;
+        report.records += page.len() as u64;
+        let mut next = UpdateRequest { ids: Vec::new(), metadatas: Vec::new() };
+        for (id, meta) in page {
+            match missing_fields(&meta) {
+                Ok(None) => report.with_temporal += 1,
+                Ok(Some(add)) => {
+                    next.ids.push(id);
+                    next.metadatas.push(add);
+                }
+                Err(reason) => {
+                    report.bad_count += 1;
+                    if report.bad_records.len() < LISTED {
+                        report.bad_records.push(BadRecord { id, reason });
+                    }
+                }
+            }
+        }
+        report.filled += next.ids.len() as u64;
+        if !dry_run && !next.ids.is_empty() {
+            pending = Some(next);
+        }
+    }
+    Ok(report)
+}
+
+/// The temporal keys `meta` lacks, with their initial values (`None` when it has them all), or
+/// why none can be derived. The time comes from `created_at`, else AICO's `timestamp`; the values
+/// are the seed's initial metadata, as [`TemporalMetadata::initial`] defines it.
+pub fn missing_fields(meta: &Map<String, Value>) -> Result<Option<Map<String, Value>>, String> {
+    if FIELDS.iter().all(|k| meta.contains_key(*k)) {
+        return Ok(None);
+    }
+    let source = ["created_at", "timestamp"].iter().find_map(|k| meta.get(*k).map(|v| (*k, v)));
+    let created = match source {
+        Some((_, Value::String(s))) => Timestamp::parse(s).map_err(|e| e.to_string())?,
+        Some((k, other)) => return Err(format!("{k} is not a timestamp string: {other}")),
+        None => return Err("no created_at or timestamp in the metadata".into()),
+    };
+    let initial = TemporalMetadata::initial(created).to_json();
+    Ok(Some(
+        FIELDS
+            .iter()
+            .filter(|k| !meta.contains_key(**k))
+            .filter_map(|k| initial.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_fields;
+    use serde_json::json;
+
+    #[test]
+    fn only_missing_keys_are_added() {
+        let meta = json!({"user_id": "u", "timestamp": "2025-11-07T18:00:00", "confidence": 0.4});
+        let add = missing_fields(meta.as_object().expect("object")).expect("ok").expect("some");
+        assert_eq!(
+            serde_json::Value::Object(add),
+            json!({"created_at": "2025-11-07T18:00:00Z", "version": 1, "last_accessed": "2025-11-07T18:00:00Z", "access_count": 0})
+        );
+        let full = json!({"created_at": "x", "confidence": 1, "version": 1, "last_accessed": "x", "access_count": 0});
+        assert_eq!(missing_fields(full.as_object().expect("object")).expect("ok"), None);
+        assert!(missing_fields(json!({"user_id": "u"}).as_object().expect("object")).is_err());
+    }
+
+    #[test]
+    fn initial_values_are_the_seeds() {
+        let add = missing_fields(json!({"created_at": "2025-11-07T18:00:00Z"}).as_object().expect("object"))
+            .expect("ok")
+            .expect("some");
+        assert_eq!(
+            serde_json::Value::Object(add),
+            json!({"confidence": 1.0, "version": 1, "last_accessed": "2025-11-07T18:00:00Z", "access_count": 0})
+        );
+    }
+}

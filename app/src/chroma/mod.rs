@@ -1,0 +1,346 @@
+//! AICO's semantic memory in ChromaDB, over Chroma's v2 HTTP API with reqwest (`http://` or
+//! `https://`).
+//!
+//! AICO embeds Chroma's persistent store in `<memory dir>/semantic`; `chroma run --path <that dir>`
+//! serves the same store to this tool.
+//!
+//! - [`backfill`](backfill()): the seed's flat temporal fields for every record lacking them;
+//! - [`health`](health()): coverage and records without a usable time, read only;
+//! - [`verify`](verify()): the one check `aico db verify` makes of this store.
+//!
+//! Each returns a report value and prints nothing; [`run`] connects and sorts what went wrong into
+//! a report [`Outcome`]. Connection errors, timeouts and 5xx are retried with backoff; a 4xx is
+//! reported with Chroma's message.
+
+mod backfill;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use backfill::{FIELDS, backfill, missing_fields};
+
+use crate::report::{Check, Outcome, Status};
+
+/// The name of this store's check in `aico db verify`.
+pub const CHECK: &str = "semantic memory (Chroma)";
+
+/// How many times a transient failure is retried.
+const RETRIES: u32 = 5;
+
+/// What can go wrong talking to Chroma.
+#[derive(Debug, thiserror::Error)]
+pub enum ChromaError {
+    /// The server could not be reached (after retries).
+    #[error("cannot reach Chroma at {url}: {detail}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// Why.
+        detail: String,
+    },
+    /// The server refused a request.
+    #[error("Chroma refused {method} {url}: HTTP {status}: {message}")]
+    Rejected {
+        /// The method.
+        method: Method,
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// Chroma's message.
+        message: String,
+    },
+    /// The collection does not exist.
+    #[error("Chroma at {url} has no collection {collection:?} (tenant {tenant}, database {database})")]
+    NoCollection {
+        /// The server.
+        url: String,
+        /// The collection.
+        collection: String,
+        /// The tenant.
+        tenant: String,
+        /// The database.
+        database: String,
+    },
+    /// The server answered something this tool cannot read.
+    #[error("unexpected answer from Chroma at {url}: {detail}")]
+    Protocol {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The CA certificate to trust cannot be read.
+    #[error("cannot use the CA certificate {path}: {detail}")]
+    Certificate {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// Where the collection is.
+#[derive(Clone, Debug)]
+pub struct ChromaConfig {
+    /// The server, e.g. `http://localhost:8000` or `https://chroma.example:8443`.
+    pub url: String,
+    /// A bearer token, if the server wants one.
+    pub token: Option<String>,
+    /// A PEM file of certificates to trust for `https://`, beside the system's.
+    pub ca_cert: Option<PathBuf>,
+    /// The tenant (Chroma's default: `default_tenant`).
+    pub tenant: String,
+    /// The database (Chroma's default: `default_database`).
+    pub database: String,
+    /// The collection (AICO's: `conversation_segments`).
+    pub collection: String,
+}
+
+/// A record the backfill left as it was, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BadRecord {
+    /// The record's id.
+    pub id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a Chroma backfill did, or what `health` found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ChromaReport {
+    /// Records in the collection.
+    pub records: u64,
+    /// Records that had every temporal field.
+    pub with_temporal: u64,
+    /// Records this run filled (dry run: would fill; 0 for health).
+    pub filled: u64,
+    /// Records without a usable time: left as they were.
+    pub bad_count: u64,
+    /// The first of those.
+    pub bad_records: Vec<BadRecord>,
+    /// The batch size used (the server's `max_batch_size` caps it).
+    pub batch_size: u64,
+}
+
+/// `GET /api/v2/pre-flight-checks`.
+#[derive(Deserialize)]
+struct PreFlight {
+    max_batch_size: Option<u64>,
+}
+
+/// `GET .../collections/{name}`.
+#[derive(Deserialize)]
+struct Collection {
+    id: String,
+}
+
+/// `POST .../get`.
+#[derive(Serialize)]
+struct GetRequest {
+    limit: u64,
+    offset: u64,
+    include: [&'static str; 1],
+}
+
+/// Its answer: ids and their metadata (`null` for a record without any).
+#[derive(Deserialize)]
+struct Page {
+    ids: Vec<String>,
+    metadatas: Vec<Option<Map<String, Value>>>,
+}
+
+/// `POST .../update`: only the given keys of each record's metadata are set (Chroma merges).
+#[derive(Serialize)]
+struct UpdateRequest {
+    ids: Vec<String>,
+    metadatas: Vec<Map<String, Value>>,
+}
+
+/// An error answer.
+#[derive(Deserialize)]
+struct ErrorBody {
+    message: String,
+}
+
+/// A connection to one collection.
+pub struct Chroma {
+    http: reqwest::Client,
+    config: ChromaConfig,
+    collection_id: String,
+    max_batch_size: u64,
+}
+
+/// The outcome of reaching the Chroma collection and running `job` on it.
+pub async fn run<T, F>(config: ChromaConfig, job: impl FnOnce(Chroma) -> F) -> Outcome<T>
+where
+    F: Future<Output = Result<T, ChromaError>>,
+{
+    let classify = |e: ChromaError| match e {
+        ChromaError::Unreachable { .. } => Outcome::Unreachable { detail: e.to_string() },
+        ChromaError::NoCollection { .. } => Outcome::NotConfigured { detail: e.to_string() },
+        other => Outcome::Failed { detail: other.to_string() },
+    };
+    match Chroma::connect(config).await {
+        Err(e) => classify(e),
+        Ok(chroma) => match job(chroma).await {
+            Ok(t) => Outcome::Done(t),
+            Err(e) => classify(e),
+        },
+    }
+}
+
+/// Coverage and bad records, read only.
+pub async fn health(chroma: &Chroma) -> Result<ChromaReport, ChromaError> {
+    backfill(chroma, chroma.max_batch_size, true).await.map(|r| ChromaReport { filled: 0, ..r })
+}
+
+/// `aico db verify`'s check of the collection: every record has the temporal fields or a time to
+/// derive them from.
+pub async fn verify(chroma: &Chroma) -> Result<Check, ChromaError> {
+    let h = health(chroma).await?;
+    Ok(if h.bad_count == 0 {
+        Check::new(
+            CHECK,
+            Status::Pass,
+            vec![format!("{} of {} records with temporal fields", h.with_temporal, h.records)],
+        )
+    } else {
+        Check::new(
+            CHECK,
+            Status::Fail,
+            h.bad_records.iter().take(10).map(|b| format!("{}: {}", b.id, b.reason)).collect(),
+        )
+    })
+}
+
+impl Chroma {
+    /// Reach the server, read its limits and find the collection.
+    pub async fn connect(config: ChromaConfig) -> Result<Self, ChromaError> {
+        let url = config.url.trim_end_matches('/').to_owned();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ChromaError::Unreachable { url, detail: "use an http:// or https:// URL".into() });
+        }
+        // reqwest is built without a crypto provider of its own: use the one sqlx already links.
+        // An error only says that one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder =
+            reqwest::Client::builder().timeout(Duration::from_secs(60)).connect_timeout(Duration::from_secs(5));
+        if let Some(path) = &config.ca_cert {
+            let cert_err = |detail: String| ChromaError::Certificate { path: path.clone(), detail };
+            let pem = std::fs::read(path).map_err(|e| cert_err(e.to_string()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| cert_err(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(cert_err("no PEM certificate in it".into()));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder.build().map_err(|e| ChromaError::Unreachable { url: url.clone(), detail: e.to_string() })?;
+        let config = ChromaConfig { url, ..config };
+        let mut chroma = Self { http, config, collection_id: String::new(), max_batch_size: 0 };
+        let checks: PreFlight =
+            chroma.call(Method::GET, &format!("{}/api/v2/pre-flight-checks", chroma.config.url), None::<&()>).await?;
+        chroma.max_batch_size = checks.max_batch_size.unwrap_or(1000).max(1);
+        let name_url = format!("{}/collections/{}", chroma.scope(), chroma.config.collection);
+        let collection: Collection = match chroma.call(Method::GET, &name_url, None::<&()>).await {
+            Err(ChromaError::Rejected { status: 404, .. }) => {
+                return Err(ChromaError::NoCollection {
+                    url: chroma.config.url.clone(),
+                    collection: chroma.config.collection.clone(),
+                    tenant: chroma.config.tenant.clone(),
+                    database: chroma.config.database.clone(),
+                });
+            }
+            other => other?,
+        };
+        chroma.collection_id = collection.id;
+        Ok(chroma)
+    }
+
+    fn scope(&self) -> String {
+        format!("{}/api/v2/tenants/{}/databases/{}", self.config.url, self.config.tenant, self.config.database)
+    }
+
+    /// The URL of `action` (`get`, `update`) on the collection.
+    fn collection_url(&self, action: &str) -> String {
+        format!("{}/collections/{}/{action}", self.scope(), self.collection_id)
+    }
+
+    /// One request, retried on transient failures; its JSON answer.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, ChromaError> {
+        let mut last = String::new();
+        for attempt in 0..=RETRIES {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+            let mut req = self.http.request(method.clone(), url);
+            if let Some(token) = &self.config.token {
+                req = req.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                req = req.json(body);
+            }
+            match req.send().await {
+                Err(e) => last = error_chain(&e),
+                Ok(resp) if resp.status().is_server_error() => {
+                    last = format!("HTTP {}: {}", resp.status().as_u16(), resp.text().await.unwrap_or_default());
+                }
+                Ok(resp) if !resp.status().is_success() => {
+                    let status = resp.status().as_u16();
+                    let text = resp.text().await.unwrap_or_default();
+                    let message = serde_json::from_str::<ErrorBody>(&text).map_or(text, |b| b.message);
+                    return Err(ChromaError::Rejected { method, url: url.to_owned(), status, message });
+                }
+                Ok(resp) => {
+                    return resp
+                        .json()
+                        .await
+                        .map_err(|e| ChromaError::Protocol { url: url.to_owned(), detail: error_chain(&e) });
+                }
+            }
+            tracing::info!(url, attempt, "Chroma request failed, retrying: {last}");
+        }
+        Err(ChromaError::Unreachable { url: url.to_owned(), detail: last })
+    }
+
+    /// Up to `limit` records from `offset`: ids and metadatas.
+    async fn page(&self, offset: u64, limit: u64) -> Result<Vec<(String, Map<String, Value>)>, ChromaError> {
+        let page: Page = self
+            .call(
+                Method::POST,
+                &self.collection_url("get"),
+                Some(&GetRequest { limit, offset, include: ["metadatas"] }),
+            )
+            .await?;
+        let metas = page.metadatas.into_iter().map(Option::unwrap_or_default).chain(std::iter::repeat_with(Map::new));
+        Ok(page.ids.into_iter().zip(metas).collect())
+    }
+
+    /// Set the given keys of each record's metadata (Chroma merges: no other key changes).
+    async fn update(&self, update: &UpdateRequest) -> Result<(), ChromaError> {
+        self.call::<serde::de::IgnoredAny>(Method::POST, &self.collection_url("update"), Some(update)).await.map(drop)
+    }
+}
+
+/// An error and its causes, on one line (reqwest's own message leaves out why a connection failed,
+/// e.g. an untrusted certificate).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

@@ -1,0 +1,125 @@
+//! `aico db backfill`: fill every chosen store, with a progress bar on a terminal; exit 1 when a
+//! store was not reached or something was left unfilled.
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use super::args::{BackfillArgs, StoreChoice};
+use super::output::Stdout;
+use super::{Labels, emit, render_stores};
+use crate::error::AppError;
+use crate::report::{BackfillReport, BackfillStores, Outcome};
+use crate::sql::{self, Db, Progress};
+use crate::{chroma, lmdb};
+
+/// Run `aico db backfill` on the chosen stores.
+pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
+    let json = args.common.json;
+    let started = std::time::Instant::now();
+    let mut stores = BackfillStores::default();
+    let mut target = None;
+    let mut complete = true;
+    if args.stores.includes(StoreChoice::Sql) {
+        let db =
+            Db::open(args.common.database_url.as_deref(), args.common.database_schema.as_deref(), &args.common.keys())
+                .await?;
+        if !json {
+            out.line(format_args!("target: {}", db.target));
+        }
+        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} facts  {per_sec}  eta {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        let filled = sql::backfill(&db, args.batch_size, args.dry_run, |p| match (p, &bar) {
+            (Progress::Total(n), Some(bar)) => bar.set_length(n),
+            (Progress::Done(n), Some(bar)) => bar.set_position(n),
+            _ => {}
+        })
+        .await;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        db.conn.close().await.ok();
+        let filled = filled?;
+        complete &= filled.complete();
+        stores.sql = Some(Outcome::Done(filled));
+        target = Some(db.target.to_string());
+    }
+    if args.stores.includes(StoreChoice::Lmdb) {
+        let (batch, dir) = (args.batch_size as usize, lmdb::working_dir(args.stores.memory_dir.as_deref()));
+        let outcome = lmdb::run(dir, |m| lmdb::backfill(m, batch, args.dry_run, |_| {}));
+        complete &= outcome.done().is_some_and(|r| r.bad_count == 0 && r.changed_meanwhile == 0);
+        stores.lmdb = Some(outcome);
+    }
+    if args.stores.includes(StoreChoice::Chroma) {
+        let (batch, dry_run) = (args.batch_size, args.dry_run);
+        let outcome =
+            chroma::run(args.stores.chroma(), |c| async move { chroma::backfill(&c, batch, dry_run).await }).await;
+        complete &= outcome.done().is_some_and(|r| r.bad_count == 0);
+        stores.chroma = Some(outcome);
+    }
+    let report = BackfillReport {
+        target,
+        dry_run: args.dry_run,
+        batch_size: args.batch_size,
+        complete,
+        seconds: started.elapsed().as_secs_f64(),
+        stores,
+    };
+    Ok(emit(out, json, &report, report.complete))
+}
+
+impl fmt::Display for BackfillReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = if self.dry_run { "would fill" } else { "filled" };
+        let dry = if self.dry_run { " (dry run, nothing written)" } else { "" };
+        let labels = Labels { sql: "sql", lmdb: "lmdb", chroma: "chroma" };
+        let sql = |f: &mut fmt::Formatter<'_>, s: &sql::SqlBackfill| {
+            writeln!(
+                f,
+                "sql{dry}: {} facts had no temporal metadata; {verb} {} in {} batches",
+                s.candidates, s.filled, s.batches
+            )?;
+            if s.bad_count > 0 {
+                writeln!(f, "  {} facts left as they were (no usable created_at):", s.bad_count)?;
+                for row in &s.bad_rows {
+                    writeln!(f, "    {}: {}", row.id, row.reason)?;
+                }
+                if s.bad_count as usize > s.bad_rows.len() {
+                    writeln!(
+                        f,
+                        "    ... and {} more (all counted in --json)",
+                        s.bad_count as usize - s.bad_rows.len()
+                    )?;
+                }
+            }
+            Ok(())
+        };
+        let lmdb = |f: &mut fmt::Formatter<'_>, r: &lmdb::LmdbBackfill| {
+            writeln!(f, "lmdb{dry}: {} entries, {} had metadata; {verb} {}", r.entries, r.already, r.filled)?;
+            if r.changed_meanwhile > 0 {
+                writeln!(f, "  {} entries changed meanwhile: left for the next run", r.changed_meanwhile)?;
+            }
+            r.bad_entries.iter().try_for_each(|e| writeln!(f, "    {}: {}", e.key, e.reason))
+        };
+        let chroma = |f: &mut fmt::Formatter<'_>, r: &chroma::ChromaReport| {
+            writeln!(
+                f,
+                "chroma{dry}: {} records, {} had temporal fields; {verb} {} (batches of {})",
+                r.records, r.with_temporal, r.filled, r.batch_size
+            )?;
+            r.bad_records.iter().try_for_each(|b| writeln!(f, "    {}: {}", b.id, b.reason))
+        };
+        render_stores(f, &self.stores, &labels, sql, lmdb, chroma)?;
+        writeln!(f, "({:.2}s)", self.seconds)?;
+        if !self.complete {
+            writeln!(f, "incomplete: fix what is listed above, then run the backfill again")?;
+        }
+        Ok(())
+    }
+}

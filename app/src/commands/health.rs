@@ -1,0 +1,95 @@
+//! `aico db health`: the seed's monitoring figures of every chosen store; exit 1 when a store
+//! could not be measured.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use super::args::{ReportArgs, StoreChoice};
+use super::output::Stdout;
+use super::{Labels, emit, render_stores};
+use crate::error::AppError;
+use crate::report::{HealthReport, HealthStores, Outcome};
+use crate::sql::{self, Db, SqlHealth};
+use crate::{chroma, lmdb};
+
+/// Run `aico db health` on the chosen stores.
+pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
+    let json = args.common.json;
+    let mut stores = HealthStores::default();
+    let mut target = None;
+    if args.stores.includes(StoreChoice::Sql) {
+        let db =
+            Db::open(args.common.database_url.as_deref(), args.common.database_schema.as_deref(), &args.common.keys())
+                .await?;
+        if !json {
+            out.line(format_args!("target: {}", db.target));
+        }
+        let health = sql::health(&db).await;
+        db.conn.close().await.ok();
+        stores.sql = Some(Outcome::Done(health?));
+        target = Some(db.target.to_string());
+    }
+    if args.stores.includes(StoreChoice::Lmdb) {
+        let dir = lmdb::working_dir(args.stores.memory_dir.as_deref());
+        stores.lmdb = Some(lmdb::run(dir, |m| lmdb::health(m, chrono::Utc::now())));
+    }
+    if args.stores.includes(StoreChoice::Chroma) {
+        stores.chroma = Some(chroma::run(args.stores.chroma(), |c| async move { chroma::health(&c).await }).await);
+    }
+    let reachable = stores.lmdb.as_ref().is_none_or(|o| o.done().is_some())
+        && stores.chroma.as_ref().is_none_or(|o| o.done().is_some());
+    let report = HealthReport { target, reachable, stores };
+    Ok(emit(out, json, &report, report.reachable))
+}
+
+impl fmt::Display for HealthReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let labels = Labels { sql: "sql", lmdb: "working memory (LMDB)", chroma: "semantic memory (Chroma)" };
+        render_stores(
+            f,
+            &self.stores,
+            &labels,
+            sql_health,
+            |f, h| {
+                writeln!(
+                    f,
+                    "{}: {} of {} entries with temporal metadata ({:.2}%), {} bad, {} expired",
+                    labels.lmdb, h.with_temporal, h.entries, h.coverage_percent, h.bad_count, h.expired
+                )
+            },
+            |f, h| {
+                writeln!(
+                    f,
+                    "{}: {} of {} records with temporal fields, {} without a usable time",
+                    labels.chroma, h.with_temporal, h.records, h.bad_count
+                )
+            },
+        )
+    }
+}
+
+fn sql_health(f: &mut fmt::Formatter<'_>, h: &SqlHealth) -> fmt::Result {
+    writeln!(
+        f,
+        "temporal metadata coverage: {} of {} facts ({:.2}%)",
+        h.with_temporal, h.total_facts, h.coverage_percent
+    )?;
+    let c = &h.confidence;
+    writeln!(f, "confidence: high {}  medium {}  low {}", c.high, c.medium, c.low)?;
+    if h.consolidation.is_empty() {
+        return writeln!(f, "consolidation: no runs recorded");
+    }
+    writeln!(f, "consolidation (newest first):")?;
+    let n = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v}"));
+    for r in &h.consolidation {
+        writeln!(
+            f,
+            "  {:<22} completed {:>6}  failed {:>4}  experiences {:>8}",
+            r.last_run.as_deref().unwrap_or("-"),
+            n(r.completed_users),
+            n(r.failed_users),
+            n(r.processed_experiences)
+        )?;
+    }
+    Ok(())
+}

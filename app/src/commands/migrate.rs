@@ -1,0 +1,69 @@
+//! `aico db migrate [--status | --rollback | --dry-run]`: the target and the plan before any
+//! change, each step as it is done, then the report.
+
+use std::process::ExitCode;
+
+use migration::runner::Progress;
+
+use super::args::MigrateArgs;
+use super::emit;
+use super::output::Stdout;
+use crate::error::AppError;
+use crate::report::MigrateReport;
+use crate::sql::{self, Action, Db};
+
+/// Run `aico db migrate`.
+pub async fn run(args: &MigrateArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
+    let json = args.common.json;
+    let mut db =
+        Db::open(args.common.database_url.as_deref(), args.common.database_schema.as_deref(), &args.common.keys())
+            .await?;
+    if !json {
+        out.line(format_args!("target: {}", db.target));
+    }
+    let action = match (args.status, args.rollback, args.dry_run) {
+        (true, _, _) => Action::Status,
+        (_, rollback, true) => Action::DryRun { rollback },
+        (_, true, _) => Action::Rollback,
+        _ => Action::Migrate,
+    };
+    let report = sql::migrate(&mut db, action, args.force, |p| {
+        if json {
+            return;
+        }
+        match p {
+            Progress::Waiting => out.line("another migrator holds the lock on this database; waiting"),
+            Progress::Plan(plan) if plan.is_empty() => out.line("nothing to do: the schema is up to date"),
+            Progress::Plan(plan) => {
+                let dry = if args.dry_run { " (dry run: nothing will change)" } else { "" };
+                out.line(format_args!("plan{dry}:"));
+                plan.iter().for_each(|s| out.line(format_args!("  {s}")));
+            }
+            Progress::Started(_) => {}
+            Progress::Finished(step, took) => out.line(format_args!("done: {step} ({took:.2?})")),
+        }
+    })
+    .await;
+    db.conn.close().await.ok();
+    Ok(emit(out, json, &report?, true))
+}
+
+impl std::fmt::Display for MigrateReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.action == "dry-run" {
+            writeln!(f, "SQL the run would execute (rolled back, nothing changed):")?;
+            for sql in &self.statements {
+                writeln!(f, "{sql};")?;
+            }
+        }
+        if self.action == "status" {
+            for m in &self.migrations {
+                match &m.applied_at {
+                    Some(at) => writeln!(f, "  applied  {}  (at {at})", m.name)?,
+                    None => writeln!(f, "  pending  {}", m.name)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,131 @@
+//! The command line, a thin layer over the stores: clap's arguments ([`args`]), the target line,
+//! printing (text or `--json`), and exit codes — 0 ok, 1 a check failed or a job is incomplete,
+//! 2 a usage or connection error. The work itself is done by [`crate::sql`], [`crate::lmdb`] and
+//! [`crate::chroma`], which return report values and print nothing.
+//!
+//! One file per command: [`migrate`], [`backfill`], [`verify`], [`health`] (each runs its job on
+//! the chosen stores and renders the one report that covers them all).
+
+pub mod args;
+mod backfill;
+mod health;
+mod migrate;
+mod output;
+mod verify;
+
+use std::fmt;
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde_json::json;
+
+use self::args::{Cli, Db as DbCommand, Top};
+use self::output::{Stdout, eprint};
+use crate::error::{AppError, USAGE};
+use crate::report::{Outcome, PerStore};
+
+/// Parse the command line, run the command, print its report; the exit status.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    migration::console::init_logging(level, cli.verbose > 1);
+    let Top::Db { command } = cli.command;
+    let json = command.json();
+    let mut out = Stdout::default();
+    let result = match migration::console::block_on(run(command, &mut out)) {
+        Ok(result) => result,
+        Err(code) => return code,
+    };
+    match result {
+        Ok(code) => out.finish(code),
+        Err(e) => {
+            error(&mut out, json, e.kind(), &e);
+            out.finish(ExitCode::from(e.exit_code()))
+        }
+    }
+}
+
+async fn run(command: DbCommand, out: &mut Stdout) -> Result<ExitCode, AppError> {
+    match command {
+        DbCommand::Migrate(args) => migrate::run(&args, out).await,
+        DbCommand::Backfill(args) => backfill::run(&args, out).await,
+        DbCommand::Verify(args) => verify::run(&args, out).await,
+        DbCommand::Health(args) => health::run(&args, out).await,
+    }
+}
+
+/// An error: one line on stderr, and under `--json` also `{"error": {"kind", "message"}}` on stdout.
+fn error(out: &mut Stdout, json: bool, kind: &str, message: &dyn fmt::Display) {
+    if json {
+        out.json(&json!({"error": {"kind": kind, "message": message.to_string()}}));
+    }
+    eprint(format_args!("error: {message}"));
+}
+
+/// A usage error (or `--help`, `--version`): clap's text, and the JSON error object when the
+/// command line asks for `--json`.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let code = u8::try_from(e.exit_code()).unwrap_or(2);
+    let informational = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    if !informational && std::env::args_os().any(|a| a == "--json") {
+        let text = e.render().to_string();
+        let message = text.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+        let mut out = Stdout::default();
+        out.json(&json!({"error": {"kind": USAGE, "message": message}}));
+    }
+    // clap writes help to stdout and errors to stderr, and ignores a closed pipe.
+    let _ = e.print();
+    ExitCode::from(code)
+}
+
+/// Print `report` as JSON or text; exit 0 when `ok`, else 1.
+fn emit<R: serde::Serialize + fmt::Display>(out: &mut Stdout, json: bool, report: &R, ok: bool) -> ExitCode {
+    if json {
+        out.json(report);
+    } else {
+        out.print(report);
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// Text labels of the three stores in one report.
+struct Labels {
+    sql: &'static str,
+    lmdb: &'static str,
+    chroma: &'static str,
+}
+
+/// Render each chosen store of `stores`, in store order: its findings by the given function, or
+/// one line saying why it was not done.
+fn render_stores<S, L, C>(
+    f: &mut fmt::Formatter<'_>,
+    stores: &PerStore<S, L, C>,
+    labels: &Labels,
+    sql: impl Fn(&mut fmt::Formatter<'_>, &S) -> fmt::Result,
+    lmdb: impl Fn(&mut fmt::Formatter<'_>, &L) -> fmt::Result,
+    chroma: impl Fn(&mut fmt::Formatter<'_>, &C) -> fmt::Result,
+) -> fmt::Result {
+    fn one<T>(
+        f: &mut fmt::Formatter<'_>,
+        label: &str,
+        outcome: Option<&Outcome<T>>,
+        render: impl Fn(&mut fmt::Formatter<'_>, &T) -> fmt::Result,
+    ) -> fmt::Result {
+        match outcome {
+            None => Ok(()),
+            Some(Outcome::Done(t)) => render(f, t),
+            Some(other) => writeln!(f, "{label}: {}", other.problem().unwrap_or_default()),
+        }
+    }
+    one(f, labels.sql, stores.sql.as_ref(), sql)?;
+    one(f, labels.lmdb, stores.lmdb.as_ref(), lmdb)?;
+    one(f, labels.chroma, stores.chroma.as_ref(), chroma)
+}

@@ -1,0 +1,58 @@
+//! `aico db verify`: every check of every chosen store, `pass`/`FAIL`/`skip` one per line; exit 1
+//! when one fails. A store that cannot be reached fails its check.
+
+use std::process::ExitCode;
+
+use super::args::{ReportArgs, StoreChoice};
+use super::emit;
+use super::output::Stdout;
+use crate::error::AppError;
+use crate::report::{Check, Status, VerifyReport};
+use crate::sql::{self, Db};
+use crate::{chroma, lmdb};
+
+/// Run `aico db verify` on the chosen stores.
+pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
+    let json = args.common.json;
+    let mut report = VerifyReport { target: None, passed: true, checks: Vec::new() };
+    if args.stores.includes(StoreChoice::Sql) {
+        let db =
+            Db::open(args.common.database_url.as_deref(), args.common.database_schema.as_deref(), &args.common.keys())
+                .await?;
+        if !json {
+            out.line(format_args!("target: {}", db.target));
+        }
+        let checks = sql::verify(&db).await;
+        db.conn.close().await.ok();
+        report.checks = checks?;
+        report.target = Some(db.target.to_string());
+    }
+    if args.stores.includes(StoreChoice::Lmdb) {
+        let dir = lmdb::working_dir(args.stores.memory_dir.as_deref());
+        let outcome = lmdb::run(dir, |m| lmdb::verify(m, chrono::Utc::now()));
+        report.checks.push(Check::of_outcome(lmdb::CHECK, outcome));
+    }
+    if args.stores.includes(StoreChoice::Chroma) {
+        let outcome = chroma::run(args.stores.chroma(), |c| async move { chroma::verify(&c).await }).await;
+        report.checks.push(Check::of_outcome(chroma::CHECK, outcome));
+    }
+    report.passed = report.checks.iter().all(|c| c.status != Status::Fail);
+    Ok(emit(out, json, &report, report.passed))
+}
+
+impl std::fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in &self.checks {
+            let mark = match c.status {
+                Status::Pass => "pass",
+                Status::Fail => "FAIL",
+                Status::Skip => "skip",
+            };
+            writeln!(f, "{mark}  {}", c.name)?;
+            for d in &c.details {
+                writeln!(f, "        {d}")?;
+            }
+        }
+        writeln!(f, "{}", if self.passed { "verify: all checks passed" } else { "verify: FAILED" })
+    }
+}

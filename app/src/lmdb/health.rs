@@ -1,0 +1,42 @@
+//! The working memory's health: coverage, bad values and expired entries, read in one pass.
+
+use entity::values::TemporalMetadata;
+use serde_json::Value;
+
+use super::{BadEntry, LISTED, LmdbHealth, WorkingMemory, WorkingMemoryError, time_of};
+use crate::report::percent;
+
+/// Coverage, bad values and expired entries, read in one pass.
+pub fn health(memory: &WorkingMemory, now: chrono::DateTime<chrono::Utc>) -> Result<LmdbHealth, WorkingMemoryError> {
+    let mut h = LmdbHealth::default();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = memory.page(after.as_deref(), 1000)?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        for (key, value) in page {
+            h.entries += 1;
+            let bad = |h: &mut LmdbHealth, reason: String| {
+                h.bad_count += 1;
+                if h.bad_entries.len() < LISTED {
+                    h.bad_entries.push(BadEntry { key: String::from_utf8_lossy(&key).into_owned(), reason });
+                }
+            };
+            let Ok(Value::Object(message)) = serde_json::from_slice::<Value>(&value) else {
+                bad(&mut h, "value is not a JSON object".into());
+                continue;
+            };
+            if let Some(meta) = message.get("temporal_metadata") {
+                h.with_temporal += 1;
+                if let Err(e) = TemporalMetadata::from_json(meta) {
+                    bad(&mut h, format!("temporal_metadata: {e}"));
+                }
+            }
+            if message.get("_expires_at").and_then(time_of).is_some_and(|t| t < now) {
+                h.expired += 1;
+            }
+        }
+    }
+    h.coverage_percent = percent(h.with_temporal, h.entries);
+    Ok(h)
+}

@@ -1,0 +1,89 @@
+//! `aico db migrate [--status | --rollback | --dry-run]` on the SQL store: the same Migrator and
+//! runner as `cargo run -p migration`.
+
+use std::sync::{Arc, Mutex};
+
+use migration::runner::{self, Command, Mode, Progress, Step};
+
+use crate::error::AppError;
+use crate::report::{MigrateReport, MigrationLine};
+use crate::sql::Db;
+
+/// What `aico db migrate` is asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Show each migration's state; change nothing.
+    Status,
+    /// Apply every pending migration.
+    Migrate,
+    /// Roll back the last applied migration.
+    Rollback,
+    /// Run the migrations (or, with `rollback`, the rollback) in a transaction that is rolled back,
+    /// recording every statement.
+    DryRun {
+        /// Rehearse the rollback instead.
+        rollback: bool,
+    },
+}
+
+impl Action {
+    /// Its name in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::Migrate => "migrate",
+            Self::Rollback => "rollback",
+            Self::DryRun { .. } => "dry-run",
+        }
+    }
+}
+
+/// Do `action` on `db`; `progress` hears the plan and each step as they happen (before anything
+/// changes, the plan). `force` allows dropping tables that hold rows where no backup can be written.
+pub async fn migrate(
+    db: &mut Db,
+    action: Action,
+    force: bool,
+    progress: impl FnMut(Progress),
+) -> Result<MigrateReport, AppError> {
+    migration::safety::allow_destructive(force);
+    let mut steps = Vec::new();
+    let statements = Arc::new(Mutex::new(Vec::new()));
+    let run = match action {
+        Action::Status => None,
+        Action::Migrate => Some((Command::Up { steps: None }, Mode::Apply)),
+        Action::Rollback => Some((Command::Down { steps: 1 }, Mode::Apply)),
+        Action::DryRun { rollback: false } => Some((Command::Up { steps: None }, Mode::DryRun)),
+        Action::DryRun { rollback: true } => Some((Command::Down { steps: 1 }, Mode::DryRun)),
+    };
+    if let Some((command, mode)) = run {
+        if mode == Mode::DryRun {
+            let sink = Arc::clone(&statements);
+            db.conn.set_metric_callback(move |info| {
+                let sql = info.statement.to_string();
+                let head = sql.trim_start().to_ascii_uppercase();
+                if !(head.starts_with("SELECT") || head.starts_with("PRAGMA") || head.starts_with("WITH")) {
+                    // The migration table is (re)installed before each step: list it once.
+                    if let Ok(mut all) = sink.lock()
+                        && !all.contains(&sql)
+                    {
+                        all.push(sql);
+                    }
+                }
+            });
+        }
+        let taken = runner::run_in(&db.conn, &db.target, command, mode, progress).await?;
+        steps = taken.iter().map(Step::to_string).collect();
+    }
+    let migrations = runner::status(&db.conn, &db.target)
+        .await?
+        .into_iter()
+        .map(|m| MigrationLine {
+            status: if m.applied_at.is_some() { "applied" } else { "pending" },
+            applied_at: m.applied_at_text(),
+            name: m.name,
+        })
+        .collect();
+    let statements = statements.lock().map(|s| s.clone()).unwrap_or_default();
+    Ok(MigrateReport { target: db.target.to_string(), action: action.name(), migrations, steps, statements })
+}

@@ -1,0 +1,20 @@
+//! The SQL store: AICO's `aico.db` (or PostgreSQL) — `semantic_facts` and the AMS tables.
+//!
+//! - [`migrate`]: apply, roll back or rehearse the migrations (the runner of `migration`);
+//! - [`backfill`]: the seed's initial `temporal_metadata` for facts that have none;
+//! - [`verify`]: the seed's verification queries and the schema checks, one function per check;
+//! - [`health`]: the seed's monitoring queries.
+//!
+//! Each returns a report value and prints nothing.
+
+pub mod backfill;
+mod db;
+pub mod health;
+pub mod migrate;
+pub mod verify;
+
+pub use backfill::{BadRow, Progress, SqlBackfill, backfill};
+pub use db::Db;
+pub use health::{SqlHealth, health};
+pub use migrate::{Action, migrate};
+pub use verify::verify;

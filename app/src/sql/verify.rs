@@ -1,0 +1,383 @@
+//! The SQL store's `verify`: every verification query of the seed, plus the checks the seed leaves
+//! to the reader — valid metadata, the real query plan, and a live schema that matches the
+//! migrations. One function per check; [`verify`] runs them in order.
+
+use migration::catalog::{CATALOG, Entry};
+use migration::runner;
+use sea_orm::sea_query::ColumnType;
+use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, Iterable, QueryResult};
+
+use crate::error::AppError;
+use crate::report::{Check, Status};
+use crate::sql::Db;
+
+/// Keys every temporal metadata value must have (non-null).
+const REQUIRED_KEYS: [&str; 6] =
+    ["created_at", "last_updated", "last_accessed", "access_count", "confidence", "version"];
+
+/// The migrations recorded as applied.
+struct Applied(Vec<String>);
+
+impl Applied {
+    async fn of(db: &Db) -> Result<Self, AppError> {
+        let states = runner::status(&db.conn, &db.target).await?;
+        Ok(Self(states.into_iter().filter(|m| m.applied_at.is_some()).map(|m| m.name).collect()))
+    }
+
+    fn contains(&self, migration: &str) -> bool {
+        self.0.iter().any(|a| a == migration)
+    }
+
+    /// Whether the migration that creates `table` (or, failing that, `index`) is applied; true
+    /// when no migration claims it.
+    fn owner_applied(&self, owns: impl Fn(&Entry) -> bool) -> bool {
+        CATALOG.iter().find(|e| owns(e)).is_none_or(|e| self.contains(e.migration))
+    }
+}
+
+/// Run every check on `db`, in order.
+pub async fn verify(db: &Db) -> Result<Vec<Check>, AppError> {
+    let applied = Applied::of(db).await?;
+    let mut checks = vec![temporal_column(db).await?];
+    if checks[0].status == Status::Pass {
+        checks.push(coverage(db).await?);
+        checks.push(sample(db).await);
+        checks.push(valid_metadata(db).await);
+        checks.push(query_plan(db).await?);
+    }
+    checks.extend(consolidation(db, &applied).await?);
+    for entry in CATALOG {
+        checks.push(catalog_objects(db, &applied, entry).await?);
+    }
+    checks.push(drift(db, &applied).await?);
+    Ok(checks)
+}
+
+/// The text of column `c` of `row`, `null` when NULL or unreadable.
+fn text(row: &QueryResult, c: &str) -> String {
+    row.try_get::<Option<String>>("", c).ok().flatten().unwrap_or_else(|| "null".into())
+}
+
+/// Seed: `PRAGMA table_info(semantic_facts)` — the column exists.
+async fn temporal_column(db: &Db) -> Result<Check, AppError> {
+    let name = "temporal_metadata column";
+    let column =
+        db.dialect.column_type(&db.conn, "semantic_facts", "temporal_metadata").await.map_err(|e| db.error(e))?;
+    Ok(match column {
+        Some(ty) => Check::new(name, Status::Pass, vec![format!("semantic_facts.temporal_metadata ({ty})")]),
+        None => Check::new(
+            name,
+            Status::Fail,
+            vec!["semantic_facts has no temporal_metadata column: run `aico db migrate`".into()],
+        ),
+    })
+}
+
+/// Seed: facts with temporal metadata.
+async fn coverage(db: &Db) -> Result<Check, AppError> {
+    let rows = db.rows("SELECT COUNT(*) AS n, COUNT(temporal_metadata) AS m FROM semantic_facts").await?;
+    let (total, with): (i64, i64) = match rows.first() {
+        Some(r) => (r.try_get("", "n").map_err(|e| db.error(e))?, r.try_get("", "m").map_err(|e| db.error(e))?),
+        None => (0, 0),
+    };
+    Ok(Check::new("facts with temporal metadata", Status::Pass, vec![format!("{with} of {total}")]))
+}
+
+/// Seed: sample temporal metadata (five facts).
+async fn sample(db: &Db) -> Check {
+    let d = db.dialect;
+    let sample = db
+        .rows(&format!(
+            "SELECT CAST(id AS TEXT) AS id, {} AS created, CAST({} AS TEXT) AS confidence, CAST({} AS TEXT) AS accesses \
+             FROM semantic_facts WHERE temporal_metadata IS NOT NULL ORDER BY id LIMIT 5",
+            d.json_text("temporal_metadata", "created_at"),
+            d.json_number("temporal_metadata", "confidence"),
+            d.json_text("temporal_metadata", "access_count"),
+        ))
+        .await;
+    let details = match sample {
+        Ok(rows) => rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}: created {}, confidence {}, accesses {}",
+                    text(r, "id"),
+                    text(r, "created"),
+                    text(r, "confidence"),
+                    text(r, "accesses")
+                )
+            })
+            .collect(),
+        Err(e) => vec![format!("cannot read samples: {e}")],
+    };
+    Check::new("sample temporal metadata", Status::Pass, details)
+}
+
+/// Every value is a JSON object with the required keys.
+async fn valid_metadata(db: &Db) -> Check {
+    let name = "temporal metadata is valid";
+    let bad = db
+        .rows(&format!(
+            "SELECT CAST(id AS TEXT) AS id FROM semantic_facts WHERE {} ORDER BY id LIMIT 11",
+            db.dialect.json_object_lacking("temporal_metadata", &REQUIRED_KEYS)
+        ))
+        .await;
+    match bad {
+        Ok(rows) if rows.is_empty() => Check::new(
+            name,
+            Status::Pass,
+            vec![format!("every value is a JSON object with {}", REQUIRED_KEYS.join(", "))],
+        ),
+        Ok(rows) => {
+            let mut ids: Vec<String> = rows.iter().filter_map(|r| r.try_get::<String>("", "id").ok()).collect();
+            let more = ids.len() > 10;
+            ids.truncate(10);
+            Check::new(
+                name,
+                Status::Fail,
+                vec![format!(
+                    "not a JSON object with {}: fact {}{}",
+                    REQUIRED_KEYS.join(", "),
+                    ids.join(", "),
+                    if more { ", ..." } else { "" }
+                )],
+            )
+        }
+        Err(e) => Check::new(name, Status::Fail, vec![format!("cannot check: {e}")]),
+    }
+}
+
+/// Seed: `EXPLAIN QUERY PLAN`. SQLite really says `SCAN ... USING INDEX` (the seed's `SEARCH` is wrong).
+async fn query_plan(db: &Db) -> Result<Check, AppError> {
+    let d = db.dialect;
+    let query = format!(
+        "SELECT * FROM semantic_facts WHERE {} > 0.5 ORDER BY {} DESC LIMIT 10",
+        d.json_number("temporal_metadata", "confidence"),
+        d.json_text("temporal_metadata", "last_accessed")
+    );
+    let plan = d.query_plan(&db.conn, &query).await.map_err(|e| db.error(e))?;
+    let uses = plan.iter().any(|l| l.contains("idx_semantic_facts_temporal"));
+    Ok(Check::pass_if("temporal query uses idx_semantic_facts_temporal", uses, plan))
+}
+
+/// Seed: `consolidation_state` exists, and its latest state (skipped before Phase 2).
+async fn consolidation(db: &Db, applied: &Applied) -> Result<Vec<Check>, AppError> {
+    let present = "consolidation_state present";
+    let phase2 = CATALOG.iter().find(|e| e.tables.contains(&"consolidation_state"));
+    let Some(phase2) = phase2.filter(|e| applied.contains(e.migration)) else {
+        let which = phase2.map_or("Phase 2", |e| e.migration);
+        return Ok(vec![Check::new(present, Status::Skip, vec![format!("Phase 2 ({which}) is not applied")])]);
+    };
+    if !db.has_table("consolidation_state").await? {
+        return Ok(vec![Check::new(
+            present,
+            Status::Fail,
+            vec![format!("{} is recorded as applied but the table is missing", phase2.migration)],
+        )]);
+    }
+    let d = db.dialect;
+    let rows = db
+        .rows(&format!(
+            "SELECT id, {} AS status, {} AS last_run, CAST(updated_at AS TEXT) AS updated_at \
+             FROM consolidation_state ORDER BY updated_at DESC LIMIT 1",
+            d.json_text("state_json", "status"),
+            d.json_text("state_json", "last_run")
+        ))
+        .await?;
+    let mut details: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: status {}, last run {}, updated {}",
+                text(r, "id"),
+                text(r, "status"),
+                text(r, "last_run"),
+                text(r, "updated_at")
+            )
+        })
+        .collect();
+    if details.is_empty() {
+        details.push("no consolidation has run yet".into());
+    }
+    Ok(vec![Check::new(present, Status::Pass, vec![]), Check::new("latest consolidation state", Status::Pass, details)])
+}
+
+/// One applied migration's tables and indexes exist.
+async fn catalog_objects(db: &Db, applied: &Applied, entry: &Entry) -> Result<Check, AppError> {
+    let name = format!("{} objects", entry.migration);
+    if !applied.contains(entry.migration) {
+        return Ok(Check::new(&name, Status::Skip, vec!["not applied".into()]));
+    }
+    let mut missing = Vec::new();
+    for table in entry.tables {
+        if !db.has_table(table).await? {
+            missing.push(format!("table {table} is missing"));
+        }
+    }
+    for (index, table) in entry.indexes {
+        if !db.dialect.has_index(&db.conn, index).await.map_err(|e| db.error(e))? {
+            missing.push(format!("index {index} on {table} is missing"));
+        }
+    }
+    Ok(if missing.is_empty() {
+        Check::new(&name, Status::Pass, vec![format!("{} tables, {} indexes", entry.tables.len(), entry.indexes.len())])
+    } else {
+        Check::new(&name, Status::Fail, missing)
+    })
+}
+
+/// Drift: every column the models (generated from the migrations) expect is in the live schema,
+/// with a type of the same kind.
+async fn drift(db: &Db, applied: &Applied) -> Result<Check, AppError> {
+    let mut expected = Vec::new();
+    columns_of::<entity::semantic_facts::Entity>(&mut expected);
+    columns_of::<entity::consolidation_state::Entity>(&mut expected);
+    columns_of::<entity::skills::Entity>(&mut expected);
+    columns_of::<entity::user_skill_confidence::Entity>(&mut expected);
+    columns_of::<entity::context_skill_stats::Entity>(&mut expected);
+    columns_of::<entity::context_preference_vectors::Entity>(&mut expected);
+    columns_of::<entity::feedback_events::Entity>(&mut expected);
+    columns_of::<entity::trajectories::Entity>(&mut expected);
+    let mut drift = Vec::new();
+    for (table, column, ty) in &expected {
+        // temporal_metadata comes with the migration that indexes it, the rest with their table.
+        let created = if *column == "temporal_metadata" {
+            applied.owner_applied(|e| e.indexes.iter().any(|(i, _)| *i == "idx_semantic_facts_temporal"))
+        } else {
+            applied.owner_applied(|e| e.tables.contains(table))
+        };
+        if !created {
+            continue;
+        }
+        match db.dialect.column_type(&db.conn, table, column).await.map_err(|e| db.error(e))? {
+            None => drift.push(format!("column {table}.{column} is missing")),
+            Some(live) if !Kind::of_model(ty).accepts(Kind::of_live(&live)) => drift
+                .push(format!("column {table}.{column} is {live}, the model expects {}", Kind::of_model(ty).name())),
+            Some(_) => {}
+        }
+    }
+    let name = "schema matches the migrations";
+    Ok(if drift.is_empty() {
+        Check::new(name, Status::Pass, vec![format!("{} columns checked, names and types", expected.len())])
+    } else {
+        Check::new(name, Status::Fail, drift)
+    })
+}
+
+/// (table, column, type) of every column of entity `E`.
+fn columns_of<E: EntityTrait>(out: &mut Vec<(&'static str, &'static str, ColumnType)>) {
+    let table = E::default().table_name();
+    for c in E::Column::iter() {
+        out.push((table, c.as_str(), c.def().get_column_type().clone()));
+    }
+}
+
+/// The kind of value a column holds, as far as drift is concerned: two backends spell the same
+/// kind differently (`json_text` and `json`, `bigint` and `integer`), and that is no drift.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Integer,
+    Real,
+    Boolean,
+    Json,
+    Timestamp,
+    Binary,
+    /// A type this check does not judge.
+    Other,
+}
+
+impl Kind {
+    /// The kind of a model's column type.
+    fn of_model(ty: &ColumnType) -> Self {
+        match ty {
+            ColumnType::Char(_) | ColumnType::String(_) | ColumnType::Text => Self::Text,
+            ColumnType::TinyInteger
+            | ColumnType::SmallInteger
+            | ColumnType::Integer
+            | ColumnType::BigInteger
+            | ColumnType::TinyUnsigned
+            | ColumnType::SmallUnsigned
+            | ColumnType::Unsigned
+            | ColumnType::BigUnsigned => Self::Integer,
+            ColumnType::Float | ColumnType::Double | ColumnType::Decimal(_) => Self::Real,
+            ColumnType::Boolean => Self::Boolean,
+            ColumnType::Json | ColumnType::JsonBinary => Self::Json,
+            ColumnType::DateTime | ColumnType::Timestamp | ColumnType::TimestampWithTimeZone => Self::Timestamp,
+            ColumnType::Blob | ColumnType::Binary(_) | ColumnType::VarBinary(_) => Self::Binary,
+            _ => Self::Other,
+        }
+    }
+
+    /// The kind of a live column's declared type (lower case), as either backend reports it.
+    fn of_live(declared: &str) -> Self {
+        let has = |part: &str| declared.contains(part);
+        if has("json") {
+            Self::Json
+        } else if has("timestamp") || has("datetime") {
+            Self::Timestamp
+        } else if has("bool") {
+            Self::Boolean
+        } else if has("int") {
+            Self::Integer
+        } else if has("real") || has("double") || has("float") || has("numeric") || has("decimal") {
+            Self::Real
+        } else if has("char") || has("text") || has("clob") || declared.is_empty() {
+            Self::Text
+        } else if has("blob") || has("bytea") {
+            Self::Binary
+        } else {
+            Self::Other
+        }
+    }
+
+    /// Whether a live column of kind `live` holds what a model column of this kind expects. JSON
+    /// and timestamps may be kept as text (AICO's own tables, adopted untouched, do).
+    fn accepts(self, live: Self) -> bool {
+        self == live
+            || self == Self::Other
+            || live == Self::Other
+            || (live == Self::Text && matches!(self, Self::Json | Self::Timestamp))
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Integer => "an integer",
+            Self::Real => "a floating-point number",
+            Self::Boolean => "a boolean",
+            Self::Json => "JSON",
+            Self::Timestamp => "a timestamp",
+            Self::Binary => "binary",
+            Self::Other => "any type",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn both_backends_spellings_of_a_kind_are_the_same_kind() {
+        for (declared, kind) in [
+            ("json_text", Kind::Json),
+            ("json", Kind::Json),
+            ("timestamp_with_timezone_text", Kind::Timestamp),
+            ("timestamp with time zone", Kind::Timestamp),
+            ("bigint", Kind::Integer),
+            ("integer", Kind::Integer),
+            ("double", Kind::Real),
+            ("double precision", Kind::Real),
+            ("real", Kind::Real),
+            ("boolean", Kind::Boolean),
+            ("text", Kind::Text),
+            ("character varying", Kind::Text),
+        ] {
+            assert_eq!(Kind::of_live(declared), kind, "{declared}");
+        }
+        assert!(Kind::Json.accepts(Kind::Text), "AICO keeps JSON as text");
+        assert!(!Kind::Integer.accepts(Kind::Text));
+        assert!(!Kind::Boolean.accepts(Kind::Real));
+    }
+}
