@@ -264,7 +264,7 @@ impl WorkingMemory {
                         bad(&mut h, format!("temporal_metadata: {e}"));
                     }
                 }
-                if message.get("_expires_at").and_then(time_of).is_some_and(|t| t < now) {
+                if message.get("_expires_at").and_then(time_of).is_some_and(|t| t.as_datetime() < now) {
                     h.expired += 1;
                 }
             }
@@ -317,11 +317,15 @@ fn round_to_page(size: usize) -> usize {
     size.div_ceil(PAGE) * PAGE
 }
 
-/// A time as AICO writes it: an ISO string (read leniently) or Unix seconds.
-fn time_of(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+/// A time as AICO writes it: an ISO string (read leniently) or Unix seconds; None unless AICO can
+/// read it back (see [`Timestamp`]).
+fn time_of(v: &Value) -> Option<Timestamp> {
     match v {
-        Value::String(s) => Timestamp::parse(s).ok().map(|t| t.as_datetime()),
-        Value::Number(n) => n.as_f64().and_then(|secs| chrono::DateTime::from_timestamp_micros((secs * 1e6) as i64)),
+        Value::String(s) => Timestamp::parse(s).ok(),
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(|secs| chrono::DateTime::from_timestamp_micros((secs * 1e6) as i64))
+            .and_then(|dt| Timestamp::try_from(dt).ok()),
         _ => None,
     }
 }
@@ -351,7 +355,7 @@ impl<'de> serde::Deserialize<'de> for Seen {
 /// A message as the backfill sees it.
 struct Message {
     has_metadata: bool,
-    created: Option<chrono::DateTime<chrono::Utc>>,
+    created: Option<Timestamp>,
     empty: bool,
 }
 
@@ -386,7 +390,7 @@ pub fn with_metadata(value: &[u8]) -> Result<Option<Vec<u8>>, String> {
     }
     let created =
         message.created.ok_or_else(|| "no usable time: neither timestamp nor _stored_at is a timestamp".to_owned())?;
-    let meta = TemporalMetadata::initial_json_string(Timestamp::from(created));
+    let meta = TemporalMetadata::initial_json_string(created);
     let end = value.iter().rposition(|b| *b == b'}').ok_or_else(|| "value is not a JSON object".to_owned())?;
     let mut out = Vec::with_capacity(value.len() + meta.len() + 24);
     out.extend_from_slice(&value[..end]);
