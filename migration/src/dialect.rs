@@ -216,12 +216,14 @@ impl Dialect {
     }
 
     /// SQL giving `column` (a timestamp whose declared type is `declared`) as the canonical text
-    /// `entity::values::Timestamp` writes — RFC 3339, UTC, `Z`, a fraction of 3, 6 or 9 digits only
-    /// when it is not zero — wherever that follows from the value alone, else NULL (the caller
-    /// then reads the value and parses it in Rust). Text is taken when it is a valid date-time of
-    /// the form `YYYY-MM-DD[ T]HH:MM:SS[.f{1,9}][Z]` (the UTC forms AICO and SQLite write); typed
-    /// PostgreSQL timestamps from year 1 to 9999 always are. Nothing here can raise an error: every
-    /// cast is behind a shape test in a `CASE`, which both backends evaluate in order.
+    /// `entity::values::Timestamp` writes — RFC 3339, UTC, `Z`, the fraction truncated to
+    /// microseconds (as Python reads it) and written as 3 or 6 digits only when it is not zero —
+    /// wherever that follows from the value alone, else NULL (the caller then reads the value and
+    /// parses it in Rust, which also lists what AICO could not read). Text is taken when it is a
+    /// valid date-time of the form `YYYY-MM-DD[ T]HH:MM:SS[.f{1,9}][Z]` (the UTC forms AICO and
+    /// SQLite write) from year 1, and never at second 60; typed PostgreSQL timestamps from year 1 to
+    /// 9999 always are. Nothing here can raise an error: every cast is behind a shape test in a
+    /// `CASE`, which both backends evaluate in order.
     pub fn canonical_timestamp(self, column: &str, declared: &str) -> String {
         if let Some(u) = self.typed_utc(column, declared) {
             return format!(
@@ -252,15 +254,15 @@ impl Dialect {
         let days = format!(
             "CASE WHEN {m} = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END WHEN {m} IN (4, 6, 9, 11) THEN 30 ELSE 31 END"
         );
-        let f9 = format!("substr(substr({c}, 21, {n} - 20) || '000000000', 1, 9)");
+        // The fraction's first six digits, padded: Python keeps microseconds and drops the rest.
+        let f6 = format!("substr(substr({c}, 21, {n} - 20) || '000000', 1, 6)");
         format!(
-            "CASE WHEN {shape} THEN CASE WHEN {m} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {days} \
+            "CASE WHEN {shape} THEN CASE WHEN {y} >= 1 AND {m} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {days} \
              AND {h} < 24 AND {mi} < 60 AND {s} < 60 \
              THEN substr({c}, 1, 10) || 'T' || substr({c}, 12, 8) || \
-             CASE WHEN {n} = 19 THEN '' WHEN {f9} = '000000000' THEN '' \
-             WHEN substr({f9}, 4, 6) = '000000' THEN '.' || substr({f9}, 1, 3) \
-             WHEN substr({f9}, 7, 3) = '000' THEN '.' || substr({f9}, 1, 6) \
-             ELSE '.' || {f9} END || 'Z' END END",
+             CASE WHEN {n} = 19 THEN '' WHEN {f6} = '000000' THEN '' \
+             WHEN substr({f6}, 4, 3) = '000' THEN '.' || substr({f6}, 1, 3) \
+             ELSE '.' || {f6} END || 'Z' END END",
             h = int(12, 2),
             mi = int(15, 2),
             s = int(18, 2),

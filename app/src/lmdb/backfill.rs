@@ -114,7 +114,7 @@ impl<'de> serde::Deserialize<'de> for Seen {
 /// A message as the backfill sees it.
 struct Message {
     has_metadata: bool,
-    created: Option<chrono::DateTime<chrono::Utc>>,
+    created: Option<Timestamp>,
     empty: bool,
 }
 
@@ -149,7 +149,7 @@ pub fn with_metadata(value: &[u8]) -> Result<Option<Vec<u8>>, String> {
     }
     let created =
         message.created.ok_or_else(|| "no usable time: neither timestamp nor _stored_at is a timestamp".to_owned())?;
-    let meta = TemporalMetadata::initial_json_string(Timestamp::from(created));
+    let meta = TemporalMetadata::initial_json_string(created);
     let end = value.iter().rposition(|b| *b == b'}').ok_or_else(|| "value is not a JSON object".to_owned())?;
     let mut out = Vec::with_capacity(value.len() + meta.len() + 24);
     out.extend_from_slice(&value[..end]);

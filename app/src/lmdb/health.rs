@@ -32,7 +32,7 @@ pub fn health(memory: &WorkingMemory, now: chrono::DateTime<chrono::Utc>) -> Res
                     bad(&mut h, format!("temporal_metadata: {e}"));
                 }
             }
-            if message.get("_expires_at").and_then(time_of).is_some_and(|t| t < now) {
+            if message.get("_expires_at").and_then(time_of).is_some_and(|t| t.as_datetime() < now) {
                 h.expired += 1;
             }
         }

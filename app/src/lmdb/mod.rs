@@ -263,11 +263,15 @@ fn round_to_page(size: usize) -> usize {
     size.div_ceil(PAGE) * PAGE
 }
 
-/// A time as AICO writes it: an ISO string (read leniently) or Unix seconds.
-fn time_of(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+/// A time as AICO writes it: an ISO string (read leniently) or Unix seconds; None unless AICO can
+/// read it back (see [`Timestamp`]).
+fn time_of(v: &Value) -> Option<Timestamp> {
     match v {
-        Value::String(s) => Timestamp::parse(s).ok().map(|t| t.as_datetime()),
-        Value::Number(n) => n.as_f64().and_then(|secs| chrono::DateTime::from_timestamp_micros((secs * 1e6) as i64)),
+        Value::String(s) => Timestamp::parse(s).ok(),
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(|secs| chrono::DateTime::from_timestamp_micros((secs * 1e6) as i64))
+            .and_then(|dt| Timestamp::try_from(dt).ok()),
         _ => None,
     }
 }

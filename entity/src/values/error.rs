@@ -10,6 +10,29 @@ pub enum ValueError {
         value: String,
     },
 
+    /// A timestamp at second 60 (a leap second), which Python's `datetime` (AICO) cannot hold.
+    #[error(
+        "timestamp {value:?} is at second 60 (a leap second), which AICO cannot read; \
+         correct it to the second it means"
+    )]
+    LeapSecond {
+        /// The text as it was found (untrimmed).
+        value: String,
+    },
+
+    /// A timestamp whose UTC instant is outside the years 1 to 9999 that Python's `datetime`
+    /// (AICO) can hold.
+    #[error(
+        "timestamp {value:?} is {utc} in UTC, outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z, \
+         the instants AICO can read"
+    )]
+    TimestampRange {
+        /// The input as it was found.
+        value: String,
+        /// Its instant in UTC.
+        utc: String,
+    },
+
     /// A confidence outside [0, 1] or not a finite number.
     #[error("confidence must be a finite number in [0, 1], got {value}")]
     Confidence {

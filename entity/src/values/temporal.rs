@@ -100,7 +100,7 @@ impl TemporalMetadata {
     pub fn initial_json_template() -> (&'static str, &'static str) {
         static TEMPLATE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
         let (template, sentinel) = TEMPLATE.get_or_init(|| {
-            let sentinel = Timestamp::new(chrono::DateTime::UNIX_EPOCH);
+            let sentinel = Timestamp::UNIX_EPOCH;
             (Self::initial(sentinel).to_json_string(), sentinel.to_rfc3339())
         });
         (template, sentinel)
@@ -312,7 +312,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn timestamp() -> impl Strategy<Value = Timestamp> {
-        super::super::timestamp::tests::instant().prop_map(Timestamp)
+        super::super::timestamp::tests::instant().prop_map(|dt| Timestamp::try_from(dt).expect("1970 to 2200"))
     }
 
     fn metadata() -> impl Strategy<Value = TemporalMetadata> {
