@@ -4,7 +4,10 @@
 //! Goals: SQLite ≥ 0.5 × the set-based `UPDATE ... json_object(...) WHERE temporal_metadata IS
 //! NULL` (the ceiling) and ≥ 10 × the seed's approach (one UPDATE and commit per row, measured on a
 //! sample and extrapolated), with peak RSS ≤ 100 MiB; PostgreSQL ≥ 0.5 × its set-based ceiling
-//! (skipped with a message when no server is reachable).
+//! (skipped with a message when no server is reachable). AICO's encrypted file: the same facts in a
+//! copy encrypted by SQLite3 Multiple Ciphers (`PRAGMA rekey`, AICO's cipher), ours ≥ 0.8 × the
+//! same set-based `UPDATE` run through SQLite3 Multiple Ciphers on that file; and what encryption
+//! costs against the plain file.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -32,10 +35,15 @@ fn sql(conn_backend: DbBackend) -> &'static str {
     }
 }
 
-/// Run `aico db backfill` on `url`; wall time and peak RSS (KiB, from /proc VmHWM).
-fn ours(url: &str) -> (Duration, u64) {
+/// Run `aico db backfill` on `url` (with the database key `key`, if any); wall time and peak RSS
+/// (KiB, from /proc VmHWM).
+fn ours(url: &str, key: Option<&str>) -> (Duration, u64) {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aico"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aico"));
+    if let Some(key) = key {
+        command.env("AICO_DB_KEY", key);
+    }
+    let mut child = command
         .args(["db", "backfill", "--database-url", url])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -106,6 +114,23 @@ fn copy_db(from: &Path, to: &Path) {
     std::fs::copy(from, to).expect("copy");
 }
 
+/// A fixed 32-byte key for the bench's encrypted copy (64 hex digits).
+const BENCH_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// Copy the plain SQLite file `from` to `to` and encrypt the copy as AICO's files are (SQLite3
+/// Multiple Ciphers' `PRAGMA rekey`, in rollback-journal mode, which rekeying needs).
+async fn encrypted_copy(from: &Path, to: &Path) {
+    copy_db(from, to);
+    let mut opts = sea_orm::ConnectOptions::new(format!("sqlite://{}", to.display()));
+    opts.max_connections(1)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Delete));
+    let conn = sea_orm::Database::connect(opts).await.expect("open the copy");
+    exec(&conn, &format!("PRAGMA rekey = 'x\"{BENCH_KEY}\"'")).await;
+    conn.close().await.expect("close");
+    assert!(!std::fs::read(to).expect("read").starts_with(b"SQLite format 3"), "the copy must be encrypted");
+}
+
 fn verdict(ok: bool) -> &'static str {
     if ok { "PASS" } else { "FAIL" }
 }
@@ -124,7 +149,7 @@ async fn main() {
 
     let ours_db = dir.path().join("ours.db");
     copy_db(&template, &ours_db);
-    let (ours_time, peak_kib) = ours(&format!("sqlite://{}", ours_db.display()));
+    let (ours_time, peak_kib) = ours(&format!("sqlite://{}", ours_db.display()), None);
 
     let ceiling_db = dir.path().join("ceiling.db");
     copy_db(&template, &ceiling_db);
@@ -154,12 +179,36 @@ async fn main() {
         verdict(peak_mib <= 100.0)
     );
 
+    // AICO's encrypted file: the same facts, encrypted.
+    eprintln!("sqlite encrypted: encrypting copies ...");
+    let enc_ours = dir.path().join("enc-ours.db");
+    encrypted_copy(&template, &enc_ours).await;
+    let (enc_ours_time, _) = ours(&format!("sqlite://{}", enc_ours.display()), Some(BENCH_KEY));
+    let enc_ceiling_db = dir.path().join("enc-ceiling.db");
+    encrypted_copy(&template, &enc_ceiling_db).await;
+    let keys = migration::key::KeySources::from_env(Some(BENCH_KEY));
+    let conn = Target::from_url(&format!("sqlite://{}", enc_ceiling_db.display()))
+        .expect("url")
+        .connect_with(None, &keys)
+        .await
+        .expect("open encrypted");
+    let enc_ceiling = exec(&conn, sql(DbBackend::Sqlite)).await;
+    conn.close().await.ok();
+    let vs_enc_ceiling = enc_ceiling.as_secs_f64() / enc_ours_time.as_secs_f64();
+    println!(
+        "backfill sqlite-encrypted rows={rows} ours={enc_ours_time:.2?} ceiling={enc_ceiling:.2?} \
+         vs_ceiling={vs_enc_ceiling:.2} (goal>=0.8 {}) encryption_cost: ours x{:.2}, ceiling x{:.2} vs the plain file",
+        verdict(vs_enc_ceiling >= 0.8),
+        enc_ours_time.as_secs_f64() / ours_time.as_secs_f64(),
+        enc_ceiling.as_secs_f64() / ceiling.as_secs_f64(),
+    );
+
     // PostgreSQL.
     let Some(db) = TestDb::postgres().await else { return };
     eprintln!("postgres: building {rows} facts ...");
     let (_, conn) = prepared(&db.url, rows).await;
     exec(&conn, "VACUUM ANALYZE semantic_facts").await;
-    let (ours_time, _) = ours(&db.url);
+    let (ours_time, _) = ours(&db.url, None);
     exec(&conn, "UPDATE semantic_facts SET temporal_metadata = NULL").await;
     exec(&conn, "VACUUM ANALYZE semantic_facts").await;
     let ceiling = exec(&conn, sql(DbBackend::Postgres)).await;

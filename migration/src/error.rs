@@ -80,11 +80,12 @@ pub enum MigrateError {
         /// What went wrong.
         detail: String,
     },
-    /// The SQLite file is encrypted and no key was found.
+    /// The SQLite file is encrypted (its header is not SQLite's) and no key was found. A file of
+    /// random bytes looks the same: the message says so.
     #[error(
-        "{target} is encrypted: give its key with --db-key or AICO_DB_KEY (64 hex digits), or AICO's \
-         master key in AICO_MASTER_KEY (with the salt file {salt} beside it), or keep the master key in \
-         the OS keyring as AICO does (service AICO, entry master_key)"
+        "{target} is encrypted (else it is not a database or is corrupt): give its key with --db-key or \
+         AICO_DB_KEY (64 hex digits), or AICO's master key in AICO_MASTER_KEY (with the salt file {salt} \
+         beside it), or keep the master key in the OS keyring as AICO does (service AICO, entry master_key)"
     )]
     Encrypted {
         /// The database.

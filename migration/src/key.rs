@@ -131,6 +131,18 @@ impl DbKey {
     }
 }
 
+/// `opts` keyed with `key`, if any: sqlx runs `PRAGMA key` before every other pragma, as SQLite3
+/// Multiple Ciphers needs.
+pub fn keyed(
+    opts: sea_orm_migration::sea_orm::sqlx::sqlite::SqliteConnectOptions,
+    key: Option<&DbKey>,
+) -> sea_orm_migration::sea_orm::sqlx::sqlite::SqliteConnectOptions {
+    match key {
+        Some(key) => opts.pragma("key", key.pragma_value().as_str().to_owned()),
+        None => opts,
+    }
+}
+
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 fn decode_hex32(text: &str) -> Option<Zeroizing<[u8; KEY_LEN]>> {

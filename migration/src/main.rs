@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use migration::console::{Stdout, eprint};
 use migration::error::MigrateError;
 use migration::key::KeySources;
 use migration::runner::{self, Command, Progress};
@@ -66,27 +67,30 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     migration::console::init_logging(if cli.verbose { "debug" } else { "warn" }, cli.verbose);
     safety::allow_destructive(cli.force);
-    match migration::console::block_on(run(cli)) {
+    // A closed stdout (`migration status | head -1`) ends the output, never the run.
+    let mut out = Stdout::default();
+    let code = match migration::console::block_on(run(cli, &mut out)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(e.exit_code() as u8)
+            eprint(format_args!("error: {e}"));
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
         }
         Err(code) => code,
-    }
+    };
+    out.finish(code)
 }
 
-async fn run(cli: Cli) -> Result<(), MigrateError> {
+async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
     let target = Target::resolve(cli.database_url.as_deref())?;
-    println!("target: {target}");
+    out.line(format_args!("target: {target}"));
     let keys = KeySources::from_env(cli.db_key.as_deref());
     let db = target.connect_with(cli.database_schema.as_deref(), &keys).await?;
     let command = match cli.command.unwrap_or(Sub::Up { num: None }) {
         Sub::Status => {
             for m in runner::status(&db, &target).await? {
                 match m.applied_at_text() {
-                    Some(at) => println!("  applied  {}  (at {at})", m.name),
-                    None => println!("  pending  {}", m.name),
+                    Some(at) => out.line(format_args!("  applied  {}  (at {at})", m.name)),
+                    None => out.line(format_args!("  pending  {}", m.name)),
                 }
             }
             return Ok(());
@@ -98,16 +102,16 @@ async fn run(cli: Cli) -> Result<(), MigrateError> {
         Sub::Reset => Command::Reset,
     };
     let result = runner::run(&db, &target, command, |p| match p {
-        Progress::Waiting => println!("another migrator holds the lock on this database; waiting"),
-        Progress::Plan(steps) if steps.is_empty() => println!("nothing to do: the schema is up to date"),
+        Progress::Waiting => out.line("another migrator holds the lock on this database; waiting"),
+        Progress::Plan(steps) if steps.is_empty() => out.line("nothing to do: the schema is up to date"),
         Progress::Plan(steps) => {
-            println!("plan:");
+            out.line("plan:");
             for step in steps {
-                println!("  {step}");
+                out.line(format_args!("  {step}"));
             }
         }
         Progress::Started(_) => {}
-        Progress::Finished(step, took) => println!("done: {step} ({:.2?})", took),
+        Progress::Finished(step, took) => out.line(format_args!("done: {step} ({took:.2?})")),
     })
     .await;
     db.close().await.ok();

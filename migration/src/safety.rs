@@ -121,12 +121,11 @@ async fn snapshot(dialect: Dialect, source: &Path, dest: &Path) -> Result<(), Db
         return Err(DbErr::Migration("this backend has no file snapshot".into()));
     };
     let key = crate::key::opened_with(source);
-    let pragma = key.as_ref().map(|k| k.pragma_value());
+    let reader_key = key.clone();
     let mut opts = ConnectOptions::new(target::sqlite_url(source, target::SqliteMode::ReadOnly));
-    opts.max_connections(1).sqlx_logging(false).map_sqlx_sqlite_opts(move |o| match &pragma {
-        Some(value) => o.pragma("key", value.as_str().to_owned()),
-        None => o,
-    });
+    opts.max_connections(1)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(move |o| crate::key::keyed(o, reader_key.as_ref()));
     let reader = Database::connect(opts).await?;
     let result = reader.execute_raw(stmt).await;
     reader.close().await?;

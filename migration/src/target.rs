@@ -165,19 +165,14 @@ impl Target {
                 if let Some(q) = query.as_deref().filter(|q| q.contains("mode=")) {
                     url = format!("{}?{q}", url.split_once('?').map_or(url.as_str(), |(p, _)| p));
                 }
-                let key = self.key_for(path, keys)?;
-                let pragma = key.as_ref().map(|(key, _)| key.pragma_value());
-                key_used = key.map(|(key, source)| (key, source));
+                key_used = self.key_for(path, keys)?;
+                let key = key_used.as_ref().map(|(key, _)| key.clone());
                 let mut opts = ConnectOptions::new(url);
                 // WAL with synchronous=NORMAL: every commit atomic and consistent; only the last
                 // commits before a power cut may be lost (never a half-written one).
                 opts.map_sqlx_sqlite_opts(move |o| {
-                    // sqlx runs `key` before every other pragma, as SQLite3 Multiple Ciphers needs.
-                    let o = match &pragma {
-                        Some(value) => o.pragma("key", value.as_str().to_owned()),
-                        None => o,
-                    };
-                    o.journal_mode(SqliteJournalMode::Wal)
+                    key::keyed(o, key.as_ref())
+                        .journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Normal)
                         .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 });

@@ -25,6 +25,7 @@ fn up_then_status_on_the_default_database() {
             .args(args)
             .env_remove("DATABASE_URL")
             .env("AICO_DATA_DIR", dir.path())
+            .env("HOME", dir.path())
             .output()
             .expect("run migration");
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -37,4 +38,28 @@ fn up_then_status_on_the_default_database() {
     let status = run(&["status"]);
     assert_eq!(status.matches("  applied  m000").count(), 4, "{status}");
     assert!(!status.contains("pending"), "{status}");
+}
+
+#[test]
+fn a_closed_stdout_never_aborts_the_run() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let migrator_in = |args: &[&str]| {
+        let mut cmd = migrator();
+        cmd.args(args).env_remove("DATABASE_URL").env("AICO_DATA_DIR", dir.path()).env("HOME", dir.path());
+        cmd
+    };
+    // `migration up | head -0`: the reader is gone before the first line is written.
+    let mut child = migrator_in(&["up"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut err).expect("read stderr");
+    let status = child.wait().expect("wait");
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+    // The run was not lost: every migration is applied.
+    let out = migrator_in(&["status"]).output().expect("status");
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(status.matches("  applied  m000").count(), 4, "{status}");
 }

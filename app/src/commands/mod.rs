@@ -64,7 +64,7 @@ async fn run(command: DbCommand, out: &mut Stdout) -> Result<ExitCode, AppError>
 /// An error: one line on stderr, and under `--json` also `{"error": {"kind", "message"}}` on stdout.
 fn error(out: &mut Stdout, json: bool, kind: &str, message: &dyn fmt::Display) {
     if json {
-        out.json(&json!({"error": {"kind": kind, "message": message.to_string()}}));
+        output::json(out, &json!({"error": {"kind": kind, "message": message.to_string()}}));
     }
     eprint(format_args!("error: {message}"));
 }
@@ -79,7 +79,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         let text = e.render().to_string();
         let message = text.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
         let mut out = Stdout::default();
-        out.json(&json!({"error": {"kind": USAGE, "message": message}}));
+        output::json(&mut out, &json!({"error": {"kind": USAGE, "message": message}}));
     }
     // clap writes help to stdout and errors to stderr, and ignores a closed pipe.
     let _ = e.print();
@@ -89,7 +89,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 /// Print `report` as JSON or text; exit 0 when `ok`, else 1.
 fn emit<R: serde::Serialize + fmt::Display>(out: &mut Stdout, json: bool, report: &R, ok: bool) -> ExitCode {
     if json {
-        out.json(report);
+        output::json(out, report);
     } else {
         out.print(report);
     }

@@ -271,10 +271,9 @@ pub(crate) mod tests {
         assert!(TemporalMetadata::from_json(&v).is_err());
     }
 
-    /// A float with at most 6 decimals in ±1e9 (at most 15 significant digits).
-    ///
-    /// Without serde_json's `float_roundtrip` feature, only such floats are guaranteed to come
-    /// back from JSON *text* bit-exact; 16–17 digit floats may come back 1 ULP off.
+    /// A float with at most 6 decimals in ±1e9, as AICO writes them (readable in a failure report).
+    /// Any finite float would do: the workspace turns on serde_json's `float_roundtrip`, so every
+    /// one comes back from JSON text bit-exact (`preference`'s proptest checks full precision).
     pub(crate) fn decimal() -> impl Strategy<Value = f64> {
         (-1_000_000_000_000_000i64..=1_000_000_000_000_000).prop_map(|n| n as f64 / 1e6)
     }
