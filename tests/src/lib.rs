@@ -110,13 +110,6 @@ impl TestDb {
         }
     }
 
-    /// Every backend that can run here, each with its own fresh database.
-    pub async fn all() -> Vec<Self> {
-        let mut dbs = vec![Self::sqlite()];
-        dbs.extend(Self::postgres().await);
-        dbs
-    }
-
     /// The SQLite file, if this is SQLite.
     pub fn sqlite_path(&self) -> Option<&Path> {
         self.target.sqlite_path()

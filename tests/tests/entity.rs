@@ -1,9 +1,10 @@
 //! The generated models against real databases: no drift from the migrated schema on either
 //! backend, every model and typed value round-trips, CHECK violations are matchable.
 
+use rstest::rstest;
 use std::collections::BTreeSet;
 
-use aico_tests::{TestDb, exec, schema};
+use aico_tests::{Backend, TestDb, exec, schema};
 use chrono::{DateTime, FixedOffset};
 use entity::values::{
     ClassifiedCategories, ConsolidationState, ConsolidationStatus, PreferenceVector, Reward, SkillType,
@@ -77,35 +78,37 @@ fn model_lines<E: EntityTrait>(backend: DbBackend) -> BTreeSet<String> {
         .collect()
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn generated_models_match_the_migrated_schema_on_every_backend() {
-    for db in TestDb::all().await {
-        let conn = migrated(&db).await;
-        let backend = db.name_backend();
-        let mut models = BTreeSet::new();
-        models.extend(model_lines::<semantic_facts::Entity>(backend));
-        models.extend(model_lines::<consolidation_state::Entity>(backend));
-        models.extend(model_lines::<skills::Entity>(backend));
-        models.extend(model_lines::<user_skill_confidence::Entity>(backend));
-        models.extend(model_lines::<context_skill_stats::Entity>(backend));
-        models.extend(model_lines::<context_preference_vectors::Entity>(backend));
-        models.extend(model_lines::<feedback_events::Entity>(backend));
-        models.extend(model_lines::<trajectories::Entity>(backend));
-        let live: BTreeSet<String> = schema(&conn)
-            .await
-            .into_iter()
-            .filter(|l| l.starts_with("column ") && !l.starts_with("column seaql_migrations."))
-            .map(|l| l.trim_end_matches(" pk").to_owned())
-            .collect();
-        assert_eq!(models.len(), 54, "{}: every column of the eight tables", db.name);
-        let only_db: Vec<_> = live.difference(&models).collect();
-        let only_model: Vec<_> = models.difference(&live).collect();
-        assert!(
-            only_db.is_empty() && only_model.is_empty(),
-            "{}: drift\n in the database only: {only_db:#?}\n in the models only: {only_model:#?}",
-            db.name
-        );
-    }
+async fn generated_models_match_the_migrated_schema_on_every_backend(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = migrated(&db).await;
+    let backend = db.name_backend();
+    let mut models = BTreeSet::new();
+    models.extend(model_lines::<semantic_facts::Entity>(backend));
+    models.extend(model_lines::<consolidation_state::Entity>(backend));
+    models.extend(model_lines::<skills::Entity>(backend));
+    models.extend(model_lines::<user_skill_confidence::Entity>(backend));
+    models.extend(model_lines::<context_skill_stats::Entity>(backend));
+    models.extend(model_lines::<context_preference_vectors::Entity>(backend));
+    models.extend(model_lines::<feedback_events::Entity>(backend));
+    models.extend(model_lines::<trajectories::Entity>(backend));
+    let live: BTreeSet<String> = schema(&conn)
+        .await
+        .into_iter()
+        .filter(|l| l.starts_with("column ") && !l.starts_with("column seaql_migrations."))
+        .map(|l| l.trim_end_matches(" pk").to_owned())
+        .collect();
+    assert_eq!(models.len(), 54, "{}: every column of the eight tables", db.name);
+    let only_db: Vec<_> = live.difference(&models).collect();
+    let only_model: Vec<_> = models.difference(&live).collect();
+    assert!(
+        only_db.is_empty() && only_model.is_empty(),
+        "{}: drift\n in the database only: {only_db:#?}\n in the models only: {only_model:#?}",
+        db.name
+    );
 }
 
 fn at(s: &str) -> DateTime<FixedOffset> {
@@ -117,284 +120,288 @@ fn vector(seed: f64) -> PreferenceVector {
     PreferenceVector::try_from(v).expect("16 dimensions")
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn every_model_and_typed_value_round_trips() {
-    for db in TestDb::all().await {
-        let conn = migrated(&db).await;
-        let name = db.name;
+async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = migrated(&db).await;
+    let name = db.name;
 
-        // semantic_facts, with metadata carrying a key from another AICO version.
-        let created = Timestamp::parse("2025-11-07T18:00:00+02:00").expect("ts");
-        let mut meta = TemporalMetadata::initial(created);
-        meta.confidence = 0.85;
-        meta.superseded_by = Some("fact-9".into());
-        meta.extra.insert("decay_rate".into(), json!(0.125));
-        let mut fact = semantic_facts::ActiveModel {
-            id: Set("fact-1".into()),
-            user_id: Set("user-1".into()),
-            content: Set("likes ☕ at 7".into()),
-            created_at: Set(at("2025-11-07T18:00:00+02:00")),
-            updated_at: Set(at("2025-11-08T01:02:03.250Z")),
-            temporal_metadata: Set(None),
-        };
-        fact.set_temporal(&meta);
-        let inserted = fact.insert(&conn).await.unwrap_or_else(|e| panic!("{name}: {e}"));
-        let read = semantic_facts::Entity::find_by_id("fact-1").one(&conn).await.expect("select").expect("row");
-        assert_eq!(read, inserted, "{name}");
-        let back = read.temporal().expect("typed").expect("some");
-        assert_eq!(back, meta, "{name}");
-        assert_eq!(back.created_at.to_string(), "2025-11-07T16:00:00Z");
-        assert_eq!(back.extra.get("decay_rate"), Some(&json!(0.125)), "{name}: unknown key lost");
-        // A fact without metadata reads as None (NULL, not JSON null).
-        let bare = semantic_facts::ActiveModel {
-            id: Set("fact-2".into()),
-            user_id: Set("user-1".into()),
-            content: Set(String::new()),
-            created_at: Set(at("2025-01-01T00:00:00Z")),
-            updated_at: Set(at("2025-01-01T00:00:00Z")),
-            temporal_metadata: Set(None),
-        }
-        .insert(&conn)
+    // semantic_facts, with metadata carrying a key from another AICO version.
+    let created = Timestamp::parse("2025-11-07T18:00:00+02:00").expect("ts");
+    let mut meta = TemporalMetadata::initial(created);
+    meta.confidence = 0.85;
+    meta.superseded_by = Some("fact-9".into());
+    meta.extra.insert("decay_rate".into(), json!(0.125));
+    let mut fact = semantic_facts::ActiveModel {
+        id: Set("fact-1".into()),
+        user_id: Set("user-1".into()),
+        content: Set("likes ☕ at 7".into()),
+        created_at: Set(at("2025-11-07T18:00:00+02:00")),
+        updated_at: Set(at("2025-11-08T01:02:03.250Z")),
+        temporal_metadata: Set(None),
+    };
+    fact.set_temporal(&meta);
+    let inserted = fact.insert(&conn).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+    let read = semantic_facts::Entity::find_by_id("fact-1").one(&conn).await.expect("select").expect("row");
+    assert_eq!(read, inserted, "{name}");
+    let back = read.temporal().expect("typed").expect("some");
+    assert_eq!(back, meta, "{name}");
+    assert_eq!(back.created_at.to_string(), "2025-11-07T16:00:00Z");
+    assert_eq!(back.extra.get("decay_rate"), Some(&json!(0.125)), "{name}: unknown key lost");
+    // A fact without metadata reads as None (NULL, not JSON null).
+    let bare = semantic_facts::ActiveModel {
+        id: Set("fact-2".into()),
+        user_id: Set("user-1".into()),
+        content: Set(String::new()),
+        created_at: Set(at("2025-01-01T00:00:00Z")),
+        updated_at: Set(at("2025-01-01T00:00:00Z")),
+        temporal_metadata: Set(None),
+    }
+    .insert(&conn)
+    .await
+    .expect("insert bare");
+    assert_eq!(bare.temporal().expect("typed"), None);
+
+    // consolidation_state: the seed's example.
+    let seed_state = json!({
+        "status": "completed",
+        "progress": {"total_users": 100, "completed_users": 100, "failed_users": 0, "total_experiences": 5000,
+                     "processed_experiences": 5000, "started_at": "2025-11-07T02:00:00Z", "estimated_completion": null},
+        "last_run": "2025-11-07T02:45:00Z", "next_scheduled": "2025-11-08T02:00:00Z", "errors": [], "metadata": {}
+    });
+    let state = ConsolidationState::from_json(&seed_state).expect("seed state");
+    let mut row =
+        consolidation_state::ActiveModel { id: Set("c1".into()), updated_at: Set(None), ..Default::default() };
+    row.set_state(&state);
+    let row = row.insert(&conn).await.expect("insert state");
+    let read = consolidation_state::Entity::find_by_id("c1").one(&conn).await.expect("select").expect("row");
+    assert_eq!(read, row);
+    assert_eq!(read.state_json, seed_state, "{name}: state_json changed");
+    assert_eq!(read.state().expect("typed").status, ConsolidationStatus::Completed);
+
+    // skills and preference vectors.
+    let trigger = TriggerContext::from_json(&json!({"intent": ["greet"], "time_of_day": "morning", "mood": "calm"}))
+        .expect("trigger");
+    let mut skill = skills::ActiveModel {
+        skill_id: Set("s1".into()),
+        skill_name: Set("greet".into()),
+        procedure_template: Set("say hello to {name}".into()),
+        created_at: Set(Some(at("2025-11-07T18:00:00Z"))),
+        updated_at: Set(None),
+        ..Default::default()
+    };
+    skill.set_kind(SkillType::UserCreated);
+    skill.set_trigger(&trigger);
+    skill.set_vector(&vector(0.25));
+    let skill = skill.insert(&conn).await.expect("insert skill");
+    let read = skills::Entity::find_by_id("s1").one(&conn).await.expect("select").expect("row");
+    assert_eq!(read, skill);
+    assert_eq!(read.kind().expect("kind"), SkillType::UserCreated);
+    assert_eq!(read.trigger().expect("trigger"), trigger);
+    assert_eq!(read.vector().expect("vector"), vector(0.25));
+
+    let mut prefs = context_preference_vectors::ActiveModel {
+        user_id: Set("user-1".into()),
+        context_bucket: Set(42),
+        last_updated_at: Set(None),
+        ..Default::default()
+    };
+    prefs.set_vector(&vector(0.5));
+    let prefs = prefs.insert(&conn).await.expect("insert prefs");
+    let read = context_preference_vectors::Entity::find_by_id(("user-1".to_owned(), 42))
+        .one(&conn)
         .await
-        .expect("insert bare");
-        assert_eq!(bare.temporal().expect("typed"), None);
+        .expect("select")
+        .expect("row");
+    assert_eq!(read, prefs);
+    assert_eq!(read.vector().expect("vector"), vector(0.5));
 
-        // consolidation_state: the seed's example.
-        let seed_state = json!({
-            "status": "completed",
-            "progress": {"total_users": 100, "completed_users": 100, "failed_users": 0, "total_experiences": 5000,
-                         "processed_experiences": 5000, "started_at": "2025-11-07T02:00:00Z", "estimated_completion": null},
-            "last_run": "2025-11-07T02:45:00Z", "next_scheduled": "2025-11-08T02:00:00Z", "errors": [], "metadata": {}
-        });
-        let state = ConsolidationState::from_json(&seed_state).expect("seed state");
-        let mut row =
-            consolidation_state::ActiveModel { id: Set("c1".into()), updated_at: Set(None), ..Default::default() };
-        row.set_state(&state);
-        let row = row.insert(&conn).await.expect("insert state");
-        let read = consolidation_state::Entity::find_by_id("c1").one(&conn).await.expect("select").expect("row");
-        assert_eq!(read, row);
-        assert_eq!(read.state_json, seed_state, "{name}: state_json changed");
-        assert_eq!(read.state().expect("typed").status, ConsolidationStatus::Completed);
+    // Thompson-sampling statistics and confidence.
+    let stats = context_skill_stats::Model {
+        user_id: "user-1".into(),
+        context_bucket: 99,
+        skill_id: "s1".into(),
+        alpha: Some(3.5),
+        beta: Some(1.25),
+        last_updated_at: Some(at("2025-11-07T18:00:00Z")),
+    };
+    stats.clone().into_active_model().insert(&conn).await.expect("insert stats");
+    let read = context_skill_stats::Entity::find_by_id(("user-1".to_owned(), 99, "s1".to_owned()))
+        .one(&conn)
+        .await
+        .expect("select")
+        .expect("row");
+    assert_eq!(read, stats);
+    let confidence = user_skill_confidence::Model {
+        user_id: "user-1".into(),
+        skill_id: "s1".into(),
+        confidence_score: Some(0.75),
+        usage_count: Some(i64::from(u32::MAX) + 7),
+        positive_count: Some(3),
+        negative_count: None,
+        last_used_at: None,
+    };
+    confidence.clone().into_active_model().insert(&conn).await.expect("insert confidence");
+    let read = user_skill_confidence::Entity::find_by_id(("user-1".to_owned(), "s1".to_owned()))
+        .one(&conn)
+        .await
+        .expect("select")
+        .expect("row");
+    assert_eq!(read, confidence, "{name}: 64-bit counters and NULLs");
 
-        // skills and preference vectors.
-        let trigger =
-            TriggerContext::from_json(&json!({"intent": ["greet"], "time_of_day": "morning", "mood": "calm"}))
-                .expect("trigger");
-        let mut skill = skills::ActiveModel {
-            skill_id: Set("s1".into()),
-            skill_name: Set("greet".into()),
-            procedure_template: Set("say hello to {name}".into()),
-            created_at: Set(Some(at("2025-11-07T18:00:00Z"))),
-            updated_at: Set(None),
-            ..Default::default()
-        };
-        skill.set_kind(SkillType::UserCreated);
-        skill.set_trigger(&trigger);
-        skill.set_vector(&vector(0.25));
-        let skill = skill.insert(&conn).await.expect("insert skill");
-        let read = skills::Entity::find_by_id("s1").one(&conn).await.expect("select").expect("row");
-        assert_eq!(read, skill);
-        assert_eq!(read.kind().expect("kind"), SkillType::UserCreated);
-        assert_eq!(read.trigger().expect("trigger"), trigger);
-        assert_eq!(read.vector().expect("vector"), vector(0.25));
+    // feedback and trajectories.
+    let categories =
+        ClassifiedCategories::from_json(&json!({"too_verbose": 0.85, "off_topic": 0.1})).expect("categories");
+    let mut event = feedback_events::ActiveModel {
+        event_id: Set("e1".into()),
+        user_id: Set("user-1".into()),
+        message_id: Set("m1".into()),
+        skill_id: Set(Some("s1".into())),
+        reason: Set(Some("too long".into())),
+        free_text: Set(Some("é".repeat(300))),
+        timestamp: Set(Some(at("2025-11-07T18:00:00Z"))),
+        processed: Set(Some(true)),
+        ..Default::default()
+    };
+    event.set_reward(Reward::Negative);
+    event.set_categories(Some(&categories));
+    let event = event.insert(&conn).await.expect("insert event");
+    let read = feedback_events::Entity::find_by_id("e1").one(&conn).await.expect("select").expect("row");
+    assert_eq!(read, event);
+    assert_eq!(read.reward_value().expect("reward"), Reward::Negative);
+    assert_eq!(read.categories().expect("categories"), Some(categories));
 
-        let mut prefs = context_preference_vectors::ActiveModel {
-            user_id: Set("user-1".into()),
-            context_bucket: Set(42),
-            last_updated_at: Set(None),
-            ..Default::default()
-        };
-        prefs.set_vector(&vector(0.5));
-        let prefs = prefs.insert(&conn).await.expect("insert prefs");
-        let read = context_preference_vectors::Entity::find_by_id(("user-1".to_owned(), 42))
-            .one(&conn)
-            .await
-            .expect("select")
-            .expect("row");
-        assert_eq!(read, prefs);
-        assert_eq!(read.vector().expect("vector"), vector(0.5));
-
-        // Thompson-sampling statistics and confidence.
-        let stats = context_skill_stats::Model {
-            user_id: "user-1".into(),
-            context_bucket: 99,
-            skill_id: "s1".into(),
-            alpha: Some(3.5),
-            beta: Some(1.25),
-            last_updated_at: Some(at("2025-11-07T18:00:00Z")),
-        };
-        stats.clone().into_active_model().insert(&conn).await.expect("insert stats");
-        let read = context_skill_stats::Entity::find_by_id(("user-1".to_owned(), 99, "s1".to_owned()))
-            .one(&conn)
-            .await
-            .expect("select")
-            .expect("row");
-        assert_eq!(read, stats);
-        let confidence = user_skill_confidence::Model {
-            user_id: "user-1".into(),
-            skill_id: "s1".into(),
-            confidence_score: Some(0.75),
-            usage_count: Some(i64::from(u32::MAX) + 7),
-            positive_count: Some(3),
-            negative_count: None,
-            last_used_at: None,
-        };
-        confidence.clone().into_active_model().insert(&conn).await.expect("insert confidence");
-        let read = user_skill_confidence::Entity::find_by_id(("user-1".to_owned(), "s1".to_owned()))
-            .one(&conn)
-            .await
-            .expect("select")
-            .expect("row");
-        assert_eq!(read, confidence, "{name}: 64-bit counters and NULLs");
-
-        // feedback and trajectories.
-        let categories =
-            ClassifiedCategories::from_json(&json!({"too_verbose": 0.85, "off_topic": 0.1})).expect("categories");
-        let mut event = feedback_events::ActiveModel {
-            event_id: Set("e1".into()),
-            user_id: Set("user-1".into()),
-            message_id: Set("m1".into()),
-            skill_id: Set(Some("s1".into())),
-            reason: Set(Some("too long".into())),
-            free_text: Set(Some("é".repeat(300))),
-            timestamp: Set(Some(at("2025-11-07T18:00:00Z"))),
-            processed: Set(Some(true)),
-            ..Default::default()
-        };
-        event.set_reward(Reward::Negative);
-        event.set_categories(Some(&categories));
-        let event = event.insert(&conn).await.expect("insert event");
-        let read = feedback_events::Entity::find_by_id("e1").one(&conn).await.expect("select").expect("row");
-        assert_eq!(read, event);
-        assert_eq!(read.reward_value().expect("reward"), Reward::Negative);
-        assert_eq!(read.categories().expect("categories"), Some(categories));
-
-        let mut turn = trajectories::ActiveModel {
-            trajectory_id: Set("t1".into()),
-            user_id: Set("user-1".into()),
-            conversation_id: Set("conv-1".into()),
-            turn_number: Set(7),
-            user_input: Set("hi".into()),
-            selected_skill_id: Set(None),
-            ai_response: Set("hello".into()),
-            timestamp: Set(None),
-            archived: Set(Some(false)),
-            ..Default::default()
-        };
-        turn.set_reward(None);
-        let turn = turn.insert(&conn).await.expect("insert turn");
-        let read = trajectories::Entity::find_by_id("t1").one(&conn).await.expect("select").expect("row");
-        assert_eq!(read, turn);
-        assert_eq!(read.reward_value().expect("reward"), None);
-    }
+    let mut turn = trajectories::ActiveModel {
+        trajectory_id: Set("t1".into()),
+        user_id: Set("user-1".into()),
+        conversation_id: Set("conv-1".into()),
+        turn_number: Set(7),
+        user_input: Set("hi".into()),
+        selected_skill_id: Set(None),
+        ai_response: Set("hello".into()),
+        timestamp: Set(None),
+        archived: Set(Some(false)),
+        ..Default::default()
+    };
+    turn.set_reward(None);
+    let turn = turn.insert(&conn).await.expect("insert turn");
+    let read = trajectories::Entity::find_by_id("t1").one(&conn).await.expect("select").expect("row");
+    assert_eq!(read, turn);
+    assert_eq!(read.reward_value().expect("reward"), None);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn metadata_written_in_any_timestamp_format_reads_and_rewrites_as_utc_z() {
-    for db in TestDb::all().await {
-        let conn = migrated(&db).await;
-        for (i, ts) in [
-            "2025-11-07T18:00:00Z",
-            "2025-11-07T20:00:00+02:00",
-            "2025-11-07T18:00:00",
-            "2025-11-07T18:00:00.000",
-            "2025-11-07 18:00:00",
-            "2025-11-07 18:00:00+00:00",
-        ]
-        .iter()
-        .enumerate()
-        {
-            exec(&conn, &format!(
-                "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at, temporal_metadata) VALUES \
-                 ('f{i}', 'u', 'c', '2025-11-07T18:00:00Z', '2025-11-07T18:00:00Z', \
-                  '{{\"created_at\": \"{ts}\", \"last_updated\": \"{ts}\", \"last_accessed\": \"{ts}\", \"access_count\": 2, \
-                    \"confidence\": 0.5, \"version\": 1, \"superseded_by\": null, \"origin\": \"v0.9\"}}')"
-            )).await;
-            let fact =
-                semantic_facts::Entity::find_by_id(format!("f{i}")).one(&conn).await.expect("select").expect("row");
-            let mut meta = fact.temporal().unwrap_or_else(|e| panic!("{}: {ts}: {e}", db.name)).expect("some");
-            assert_eq!(meta.last_accessed.to_string(), "2025-11-07T18:00:00Z", "{}: {ts}", db.name);
-            meta.access_count += 1;
-            let mut active = fact.into_active_model();
-            active.set_temporal(&meta);
-            let saved = active.update(&conn).await.expect("update");
-            let written = saved.temporal_metadata.expect("json");
-            assert_eq!(written["created_at"], json!("2025-11-07T18:00:00Z"));
-            assert_eq!(written["access_count"], json!(3));
-            assert_eq!(written["origin"], json!("v0.9"), "{}: unknown key lost on rewrite", db.name);
-        }
-        // A timestamp that cannot be read is a typed error naming it.
-        exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at, temporal_metadata) VALUES \
-             ('bad', 'u', 'c', '2025-11-07T18:00:00Z', '2025-11-07T18:00:00Z', \
-              '{\"created_at\": \"last tuesday\", \"last_updated\": \"2025-11-07T18:00:00Z\", \"last_accessed\": \"2025-11-07T18:00:00Z\", \
-                \"access_count\": 0, \"confidence\": 1.0, \"version\": 1, \"superseded_by\": null}')").await;
-        let fact = semantic_facts::Entity::find_by_id("bad").one(&conn).await.expect("select").expect("row");
-        let err = fact.temporal().expect_err("unparseable").to_string();
-        assert!(err.contains("last tuesday"), "{}: {err}", db.name);
+async fn metadata_written_in_any_timestamp_format_reads_and_rewrites_as_utc_z(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = migrated(&db).await;
+    for (i, ts) in [
+        "2025-11-07T18:00:00Z",
+        "2025-11-07T20:00:00+02:00",
+        "2025-11-07T18:00:00",
+        "2025-11-07T18:00:00.000",
+        "2025-11-07 18:00:00",
+        "2025-11-07 18:00:00+00:00",
+    ]
+    .iter()
+    .enumerate()
+    {
+        exec(&conn, &format!(
+            "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at, temporal_metadata) VALUES \
+             ('f{i}', 'u', 'c', '2025-11-07T18:00:00Z', '2025-11-07T18:00:00Z', \
+              '{{\"created_at\": \"{ts}\", \"last_updated\": \"{ts}\", \"last_accessed\": \"{ts}\", \"access_count\": 2, \
+                \"confidence\": 0.5, \"version\": 1, \"superseded_by\": null, \"origin\": \"v0.9\"}}')"
+        )).await;
+        let fact = semantic_facts::Entity::find_by_id(format!("f{i}")).one(&conn).await.expect("select").expect("row");
+        let mut meta = fact.temporal().unwrap_or_else(|e| panic!("{}: {ts}: {e}", db.name)).expect("some");
+        assert_eq!(meta.last_accessed.to_string(), "2025-11-07T18:00:00Z", "{}: {ts}", db.name);
+        meta.access_count += 1;
+        let mut active = fact.into_active_model();
+        active.set_temporal(&meta);
+        let saved = active.update(&conn).await.expect("update");
+        let written = saved.temporal_metadata.expect("json");
+        assert_eq!(written["created_at"], json!("2025-11-07T18:00:00Z"));
+        assert_eq!(written["access_count"], json!(3));
+        assert_eq!(written["origin"], json!("v0.9"), "{}: unknown key lost on rewrite", db.name);
     }
+    // A timestamp that cannot be read is a typed error naming it.
+    exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at, temporal_metadata) VALUES \
+         ('bad', 'u', 'c', '2025-11-07T18:00:00Z', '2025-11-07T18:00:00Z', \
+          '{\"created_at\": \"last tuesday\", \"last_updated\": \"2025-11-07T18:00:00Z\", \"last_accessed\": \"2025-11-07T18:00:00Z\", \
+            \"access_count\": 0, \"confidence\": 1.0, \"version\": 1, \"superseded_by\": null}')").await;
+    let fact = semantic_facts::Entity::find_by_id("bad").one(&conn).await.expect("select").expect("row");
+    let err = fact.temporal().expect_err("unparseable").to_string();
+    assert!(err.contains("last tuesday"), "{}: {err}", db.name);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn check_violations_name_the_broken_rule() {
-    for db in TestDb::all().await {
-        let conn = migrated(&db).await;
-        let cases: [(feedback_events::ActiveModel, &str); 2] = [
-            (
-                feedback_events::ActiveModel {
-                    event_id: Set("e1".into()),
-                    user_id: Set("u".into()),
-                    message_id: Set("m".into()),
-                    reward: Set(2),
-                    ..Default::default()
-                },
-                "ck_feedback_events_reward",
-            ),
-            (
-                feedback_events::ActiveModel {
-                    event_id: Set("e2".into()),
-                    user_id: Set("u".into()),
-                    message_id: Set("m".into()),
-                    reward: Set(1),
-                    free_text: Set(Some("x".repeat(301))),
-                    ..Default::default()
-                },
-                "ck_feedback_events_free_text",
-            ),
-        ];
-        for (row, rule) in cases {
-            let err = row.insert(&conn).await.expect_err("must be rejected");
-            assert_eq!(
-                CheckViolation::of(&err),
-                Some(CheckViolation { constraint: rule.to_owned() }),
-                "{}: {err}",
-                db.name
-            );
-        }
-        let bucket = context_skill_stats::Model {
-            user_id: "u".into(),
-            context_bucket: 100,
-            skill_id: "s".into(),
-            alpha: Some(1.0),
-            beta: Some(1.0),
-            last_updated_at: None,
-        };
-        let err = bucket.into_active_model().insert(&conn).await.expect_err("bucket 100");
+async fn check_violations_name_the_broken_rule(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = migrated(&db).await;
+    let cases: [(feedback_events::ActiveModel, &str); 2] = [
+        (
+            feedback_events::ActiveModel {
+                event_id: Set("e1".into()),
+                user_id: Set("u".into()),
+                message_id: Set("m".into()),
+                reward: Set(2),
+                ..Default::default()
+            },
+            "ck_feedback_events_reward",
+        ),
+        (
+            feedback_events::ActiveModel {
+                event_id: Set("e2".into()),
+                user_id: Set("u".into()),
+                message_id: Set("m".into()),
+                reward: Set(1),
+                free_text: Set(Some("x".repeat(301))),
+                ..Default::default()
+            },
+            "ck_feedback_events_free_text",
+        ),
+    ];
+    for (row, rule) in cases {
+        let err = row.insert(&conn).await.expect_err("must be rejected");
         assert_eq!(
-            CheckViolation::of(&err).map(|v| v.constraint),
-            Some("ck_context_skill_stats_bucket".into()),
-            "{}",
+            CheckViolation::of(&err),
+            Some(CheckViolation { constraint: rule.to_owned() }),
+            "{}: {err}",
             db.name
         );
-        // Not every error is a CHECK violation: a duplicate key is not.
-        let ok = feedback_events::ActiveModel {
-            event_id: Set("e3".into()),
-            user_id: Set("u".into()),
-            message_id: Set("m".into()),
-            reward: Set(0),
-            ..Default::default()
-        };
-        ok.clone().insert(&conn).await.expect("a good row");
-        let err = ok.insert(&conn).await.expect_err("duplicate key");
-        assert_eq!(CheckViolation::of(&err), None, "{}: {err}", db.name);
     }
+    let bucket = context_skill_stats::Model {
+        user_id: "u".into(),
+        context_bucket: 100,
+        skill_id: "s".into(),
+        alpha: Some(1.0),
+        beta: Some(1.0),
+        last_updated_at: None,
+    };
+    let err = bucket.into_active_model().insert(&conn).await.expect_err("bucket 100");
+    assert_eq!(
+        CheckViolation::of(&err).map(|v| v.constraint),
+        Some("ck_context_skill_stats_bucket".into()),
+        "{}",
+        db.name
+    );
+    // Not every error is a CHECK violation: a duplicate key is not.
+    let ok = feedback_events::ActiveModel {
+        event_id: Set("e3".into()),
+        user_id: Set("u".into()),
+        message_id: Set("m".into()),
+        reward: Set(0),
+        ..Default::default()
+    };
+    ok.clone().insert(&conn).await.expect("a good row");
+    let err = ok.insert(&conn).await.expect_err("duplicate key");
+    assert_eq!(CheckViolation::of(&err), None, "{}: {err}", db.name);
 }

@@ -1,8 +1,9 @@
 //! The AMS migrations on every backend, through the library: the schema they build, read back
 //! from the database; idempotence; adoption of hand-run seed SQL; CHECK constraints; rollbacks.
 
-use aico_tests::{TestDb, applied, column_of, exec, fingerprint, schema};
+use aico_tests::{Backend, TestDb, applied, column_of, exec, fingerprint, schema};
 use migration::runner::{self, Command};
+use rstest::rstest;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
 
 const ALL: [&str; 4] = [
@@ -105,67 +106,71 @@ const COLUMNS: &[(&str, &str)] = &[
     ),
 ];
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn fresh_up_builds_every_table_column_index_and_check() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        up(&db, &conn).await;
-        let s = schema(&conn).await;
-        for line in EXPECTED {
-            assert!(s.contains(*line), "{}: missing `{line}` in {s:#?}", db.name);
-        }
-        for (sqlite, postgres) in COLUMNS {
-            let line = if db.name == "sqlite" { sqlite } else { postgres };
-            assert!(s.contains(*line), "{}: missing `{line}` in {s:#?}", db.name);
-        }
-        assert_eq!(applied(&conn).await, ALL, "{}", db.name);
+async fn fresh_up_builds_every_table_column_index_and_check(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    up(&db, &conn).await;
+    let s = schema(&conn).await;
+    for line in EXPECTED {
+        assert!(s.contains(*line), "{}: missing `{line}` in {s:#?}", db.name);
     }
+    for (sqlite, postgres) in COLUMNS {
+        let line = if db.name == "sqlite" { sqlite } else { postgres };
+        assert!(s.contains(*line), "{}: missing `{line}` in {s:#?}", db.name);
+    }
+    assert_eq!(applied(&conn).await, ALL, "{}", db.name);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn the_seed_query_uses_the_temporal_index() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        up(&db, &conn).await;
-        let dialect = migration::dialect::Dialect::of_conn(&conn).expect("dialect");
-        let query = format!(
-            "SELECT * FROM semantic_facts WHERE {} > 0.5 ORDER BY {} DESC LIMIT 10",
-            dialect.json_number("temporal_metadata", "confidence"),
-            dialect.json_text("temporal_metadata", "last_accessed"),
-        );
-        let plan = match conn.get_database_backend() {
-            DbBackend::Sqlite => {
-                // The seed's query, verbatim.
-                assert_eq!(
-                    query,
-                    "SELECT * FROM semantic_facts WHERE json_extract(temporal_metadata, '$.confidence') > 0.5 \
-                     ORDER BY json_extract(temporal_metadata, '$.last_accessed') DESC LIMIT 10"
-                );
-                let rows = conn
-                    .query_all_raw(sea_orm::Statement::from_string(
-                        DbBackend::Sqlite,
-                        format!("EXPLAIN QUERY PLAN {query}"),
-                    ))
-                    .await
-                    .expect("explain");
-                rows.iter().map(|r| r.try_get::<String>("", "detail").expect("detail")).collect::<Vec<_>>().join("\n")
-            }
-            _ => {
-                let txn = conn.begin().await.expect("begin");
-                txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.expect("set");
-                let rows = txn
-                    .query_all_raw(sea_orm::Statement::from_string(DbBackend::Postgres, format!("EXPLAIN {query}")))
-                    .await
-                    .expect("explain");
-                rows.iter().map(|r| r.try_get_by_index::<String>(0).expect("plan line")).collect::<Vec<_>>().join("\n")
-            }
-        };
-        assert!(plan.contains("idx_semantic_facts_temporal"), "{}: plan does not use the index:\n{plan}", db.name);
-        if db.name == "sqlite" {
-            // The seed expects SEARCH; SQLite really scans the index in order (no range on its
-            // first column), which is what makes ORDER BY ... LIMIT cheap.
-            assert!(plan.contains("SCAN semantic_facts USING INDEX idx_semantic_facts_temporal"), "{plan}");
+async fn the_seed_query_uses_the_temporal_index(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    up(&db, &conn).await;
+    let dialect = migration::dialect::Dialect::of_conn(&conn).expect("dialect");
+    let query = format!(
+        "SELECT * FROM semantic_facts WHERE {} > 0.5 ORDER BY {} DESC LIMIT 10",
+        dialect.json_number("temporal_metadata", "confidence"),
+        dialect.json_text("temporal_metadata", "last_accessed"),
+    );
+    let plan = match conn.get_database_backend() {
+        DbBackend::Sqlite => {
+            // The seed's query, verbatim.
+            assert_eq!(
+                query,
+                "SELECT * FROM semantic_facts WHERE json_extract(temporal_metadata, '$.confidence') > 0.5 \
+                 ORDER BY json_extract(temporal_metadata, '$.last_accessed') DESC LIMIT 10"
+            );
+            let rows = conn
+                .query_all_raw(sea_orm::Statement::from_string(
+                    DbBackend::Sqlite,
+                    format!("EXPLAIN QUERY PLAN {query}"),
+                ))
+                .await
+                .expect("explain");
+            rows.iter().map(|r| r.try_get::<String>("", "detail").expect("detail")).collect::<Vec<_>>().join("\n")
         }
+        _ => {
+            let txn = conn.begin().await.expect("begin");
+            txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.expect("set");
+            let rows = txn
+                .query_all_raw(sea_orm::Statement::from_string(DbBackend::Postgres, format!("EXPLAIN {query}")))
+                .await
+                .expect("explain");
+            rows.iter().map(|r| r.try_get_by_index::<String>(0).expect("plan line")).collect::<Vec<_>>().join("\n")
+        }
+    };
+    assert!(plan.contains("idx_semantic_facts_temporal"), "{}: plan does not use the index:\n{plan}", db.name);
+    if db.name == "sqlite" {
+        // The seed expects SEARCH; SQLite really scans the index in order (no range on its
+        // first column), which is what makes ORDER BY ... LIMIT cheap.
+        assert!(plan.contains("SCAN semantic_facts USING INDEX idx_semantic_facts_temporal"), "{plan}");
     }
 }
 
@@ -190,47 +195,45 @@ async fn aico_facts(conn: &DatabaseConnection) {
 
 const FACT_COLUMNS: [&str; 7] = ["id", "user_id", "content", "fact_type", "created_at", "updated_at", "extra_notes"];
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn up_twice_changes_nothing_and_down_up_restores_the_schema_with_rows_intact() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        aico_facts(&conn).await;
-        up(&db, &conn).await;
-        exec(
-            &conn,
-            "UPDATE semantic_facts SET temporal_metadata = '{\"confidence\": 0.9, \"z\":[1,2]}' WHERE id = 'f1'",
-        )
+async fn up_twice_changes_nothing_and_down_up_restores_the_schema_with_rows_intact(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    aico_facts(&conn).await;
+    up(&db, &conn).await;
+    exec(&conn, "UPDATE semantic_facts SET temporal_metadata = '{\"confidence\": 0.9, \"z\":[1,2]}' WHERE id = 'f1'")
         .await;
-        let mut cols = FACT_COLUMNS.to_vec();
-        cols.push("temporal_metadata");
-        let rows = fingerprint(&conn, "semantic_facts", &cols, "id").await;
-        let migrated = schema(&conn).await;
-        let recorded =
-            column_of(&conn, "SELECT version || '@' || applied_at FROM seaql_migrations ORDER BY version").await;
+    let mut cols = FACT_COLUMNS.to_vec();
+    cols.push("temporal_metadata");
+    let rows = fingerprint(&conn, "semantic_facts", &cols, "id").await;
+    let migrated = schema(&conn).await;
+    let recorded = column_of(&conn, "SELECT version || '@' || applied_at FROM seaql_migrations ORDER BY version").await;
 
-        up(&db, &conn).await;
-        assert_eq!(schema(&conn).await, migrated, "{}: second up changed the schema", db.name);
-        assert_eq!(
-            column_of(&conn, "SELECT version || '@' || applied_at FROM seaql_migrations ORDER BY version").await,
-            recorded,
-            "{}",
-            db.name
-        );
+    up(&db, &conn).await;
+    assert_eq!(schema(&conn).await, migrated, "{}: second up changed the schema", db.name);
+    assert_eq!(
+        column_of(&conn, "SELECT version || '@' || applied_at FROM seaql_migrations ORDER BY version").await,
+        recorded,
+        "{}",
+        db.name
+    );
 
-        migrate(&db, &conn, Command::Down { steps: 4 }).await.expect("all down");
-        assert_eq!(applied(&conn).await, Vec::<String>::new(), "{}", db.name);
-        let down = schema(&conn).await;
-        assert!(down.contains("table semantic_facts"), "{}: down dropped AICO's table", db.name);
-        assert!(!down.contains("table skills") && !down.contains("table consolidation_state"), "{}", db.name);
-        assert!(!down.iter().any(|l| l.contains("idx_semantic_facts")), "{}: {down:#?}", db.name);
-        // Phase 1's rollback keeps the column and its data, as the seed says.
-        assert_eq!(fingerprint(&conn, "semantic_facts", &cols, "id").await, rows, "{}", db.name);
+    migrate(&db, &conn, Command::Down { steps: 4 }).await.expect("all down");
+    assert_eq!(applied(&conn).await, Vec::<String>::new(), "{}", db.name);
+    let down = schema(&conn).await;
+    assert!(down.contains("table semantic_facts"), "{}: down dropped AICO's table", db.name);
+    assert!(!down.contains("table skills") && !down.contains("table consolidation_state"), "{}", db.name);
+    assert!(!down.iter().any(|l| l.contains("idx_semantic_facts")), "{}: {down:#?}", db.name);
+    // Phase 1's rollback keeps the column and its data, as the seed says.
+    assert_eq!(fingerprint(&conn, "semantic_facts", &cols, "id").await, rows, "{}", db.name);
 
-        up(&db, &conn).await;
-        assert_eq!(schema(&conn).await, migrated, "{}: down+up differs", db.name);
-        assert_eq!(fingerprint(&conn, "semantic_facts", &cols, "id").await, rows, "{}", db.name);
-        assert_eq!(applied(&conn).await, ALL);
-    }
+    up(&db, &conn).await;
+    assert_eq!(schema(&conn).await, migrated, "{}: down+up differs", db.name);
+    assert_eq!(fingerprint(&conn, "semantic_facts", &cols, "id").await, rows, "{}", db.name);
+    assert_eq!(applied(&conn).await, ALL);
 }
 
 /// The seed's SQL as a user would have run it by hand (Phase 3 written as valid SQL).
@@ -285,78 +288,81 @@ fn seed_sql(backend: DbBackend) -> Vec<String> {
     sql
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn adopts_a_database_where_the_seed_sql_was_run_by_hand() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        aico_facts(&conn).await;
-        for sql in seed_sql(conn.get_database_backend()) {
-            exec(&conn, &sql).await;
-        }
-        exec(&conn, "UPDATE semantic_facts SET temporal_metadata = '{ \"created_at\": \"2025-11-07T18:00:00Z\",  \"confidence\": 0.85, \"superseded_by\": null }' WHERE id = 'f2'").await;
-        exec(&conn, "INSERT INTO consolidation_state (id, state_json) VALUES ('c1', '{\"status\": \"completed\"}')")
-            .await;
-        exec(&conn, "INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimensions) VALUES ('s1', 'greet', 'base', '{}', 'say hi', '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]')").await;
-        let mut cols = FACT_COLUMNS.to_vec();
-        cols.push("temporal_metadata");
-        let facts = fingerprint(&conn, "semantic_facts", &cols, "id").await;
-        let states = fingerprint(&conn, "consolidation_state", &["id", "state_json", "updated_at"], "id").await;
-        let skills =
-            fingerprint(&conn, "skills", &["skill_id", "trigger_context", "dimensions", "created_at"], "skill_id")
-                .await;
+async fn adopts_a_database_where_the_seed_sql_was_run_by_hand(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    aico_facts(&conn).await;
+    for sql in seed_sql(conn.get_database_backend()) {
+        exec(&conn, &sql).await;
+    }
+    exec(&conn, "UPDATE semantic_facts SET temporal_metadata = '{ \"created_at\": \"2025-11-07T18:00:00Z\",  \"confidence\": 0.85, \"superseded_by\": null }' WHERE id = 'f2'").await;
+    exec(&conn, "INSERT INTO consolidation_state (id, state_json) VALUES ('c1', '{\"status\": \"completed\"}')").await;
+    exec(&conn, "INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimensions) VALUES ('s1', 'greet', 'base', '{}', 'say hi', '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]')").await;
+    let mut cols = FACT_COLUMNS.to_vec();
+    cols.push("temporal_metadata");
+    let facts = fingerprint(&conn, "semantic_facts", &cols, "id").await;
+    let states = fingerprint(&conn, "consolidation_state", &["id", "state_json", "updated_at"], "id").await;
+    let skills =
+        fingerprint(&conn, "skills", &["skill_id", "trigger_context", "dimensions", "created_at"], "skill_id").await;
 
-        up(&db, &conn).await;
-        assert_eq!(applied(&conn).await, ALL, "{}", db.name);
-        assert_eq!(fingerprint(&conn, "semantic_facts", &cols, "id").await, facts, "{}", db.name);
-        assert_eq!(fingerprint(&conn, "consolidation_state", &["id", "state_json", "updated_at"], "id").await, states);
-        assert_eq!(
-            fingerprint(&conn, "skills", &["skill_id", "trigger_context", "dimensions", "created_at"], "skill_id")
-                .await,
-            skills
-        );
-        let s = schema(&conn).await;
-        for line in EXPECTED.iter().filter(|l| !l.starts_with("check")) {
-            assert!(s.contains(*line), "{}: missing `{line}`", db.name);
-        }
-        if db.name == "postgres" {
-            // A text column became json, which keeps its bytes (checked above).
-            assert!(s.contains("column semantic_facts.temporal_metadata json"), "{s:#?}");
-        }
+    up(&db, &conn).await;
+    assert_eq!(applied(&conn).await, ALL, "{}", db.name);
+    assert_eq!(fingerprint(&conn, "semantic_facts", &cols, "id").await, facts, "{}", db.name);
+    assert_eq!(fingerprint(&conn, "consolidation_state", &["id", "state_json", "updated_at"], "id").await, states);
+    assert_eq!(
+        fingerprint(&conn, "skills", &["skill_id", "trigger_context", "dimensions", "created_at"], "skill_id").await,
+        skills
+    );
+    let s = schema(&conn).await;
+    for line in EXPECTED.iter().filter(|l| !l.starts_with("check")) {
+        assert!(s.contains(*line), "{}: missing `{line}`", db.name);
+    }
+    if db.name == "postgres" {
+        // A text column became json, which keeps its bytes (checked above).
+        assert!(s.contains("column semantic_facts.temporal_metadata json"), "{s:#?}");
     }
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn adopts_a_database_where_only_the_column_exists() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        aico_facts(&conn).await;
-        exec(&conn, "ALTER TABLE semantic_facts ADD COLUMN temporal_metadata TEXT DEFAULT NULL").await;
-        exec(&conn, "UPDATE semantic_facts SET temporal_metadata = '{\"version\":2,   \"last_accessed\":\"2025-11-07T19:00:00Z\"}' WHERE id = 'f3'").await;
-        let mut cols = FACT_COLUMNS.to_vec();
-        cols.push("temporal_metadata");
-        let facts = fingerprint(&conn, "semantic_facts", &cols, "id").await;
-        up(&db, &conn).await;
-        assert_eq!(fingerprint(&conn, "semantic_facts", &cols, "id").await, facts, "{}", db.name);
-        let s = schema(&conn).await;
-        assert!(s.contains("index idx_semantic_facts_temporal on semantic_facts"), "{}", db.name);
-    }
+async fn adopts_a_database_where_only_the_column_exists(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    aico_facts(&conn).await;
+    exec(&conn, "ALTER TABLE semantic_facts ADD COLUMN temporal_metadata TEXT DEFAULT NULL").await;
+    exec(&conn, "UPDATE semantic_facts SET temporal_metadata = '{\"version\":2,   \"last_accessed\":\"2025-11-07T19:00:00Z\"}' WHERE id = 'f3'").await;
+    let mut cols = FACT_COLUMNS.to_vec();
+    cols.push("temporal_metadata");
+    let facts = fingerprint(&conn, "semantic_facts", &cols, "id").await;
+    up(&db, &conn).await;
+    assert_eq!(fingerprint(&conn, "semantic_facts", &cols, "id").await, facts, "{}", db.name);
+    let s = schema(&conn).await;
+    assert!(s.contains("index idx_semantic_facts_temporal on semantic_facts"), "{}", db.name);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn invalid_json_in_an_existing_column_fails_naming_the_rows_and_changes_nothing() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        aico_facts(&conn).await;
-        exec(&conn, "ALTER TABLE semantic_facts ADD COLUMN temporal_metadata TEXT DEFAULT NULL").await;
-        exec(&conn, "UPDATE semantic_facts SET temporal_metadata = 'not json {' WHERE id = 'f2'").await;
-        let before = schema(&conn).await;
-        let err = migrate(&db, &conn, Command::Up { steps: None }).await.expect_err("must fail");
-        assert!(err.contains("m0001_temporal_metadata") && err.contains("not valid JSON"), "{}: {err}", db.name);
-        if db.name == "sqlite" {
-            assert!(err.contains("f2"), "{err}");
-        }
-        assert_eq!(schema(&conn).await, before, "{}: a failed run changed the schema", db.name);
+async fn invalid_json_in_an_existing_column_fails_naming_the_rows_and_changes_nothing(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    aico_facts(&conn).await;
+    exec(&conn, "ALTER TABLE semantic_facts ADD COLUMN temporal_metadata TEXT DEFAULT NULL").await;
+    exec(&conn, "UPDATE semantic_facts SET temporal_metadata = 'not json {' WHERE id = 'f2'").await;
+    let before = schema(&conn).await;
+    let err = migrate(&db, &conn, Command::Up { steps: None }).await.expect_err("must fail");
+    assert!(err.contains("m0001_temporal_metadata") && err.contains("not valid JSON"), "{}: {err}", db.name);
+    if db.name == "sqlite" {
+        assert!(err.contains("f2"), "{err}");
     }
+    assert_eq!(schema(&conn).await, before, "{}: a failed run changed the schema", db.name);
 }
 
 /// Insert `sql`; Ok when the database accepted it.
@@ -364,140 +370,148 @@ async fn insert(conn: &DatabaseConnection, sql: &str) -> Result<(), String> {
     conn.execute_unprepared(sql).await.map(|_| ()).map_err(|e| e.to_string())
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn check_constraints_reject_bad_rows() {
+async fn check_constraints_reject_bad_rows(#[case] backend: Backend) {
     let v16 = "[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]";
     let v15 = "[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]";
     let ok_300 = "é".repeat(300);
     let bad_301 = "é".repeat(301);
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        up(&db, &conn).await;
-        let skill = |id: &str, ty: &str, dims: &str| {
-            format!(
-                "INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimensions) VALUES ('{id}', 'n', '{ty}', '{{\"intent\": [\"greet\"]}}', 'p', '{dims}')"
-            )
-        };
-        let feedback = |id: &str, reward: i32, text: &str| {
-            format!(
-                "INSERT INTO feedback_events (event_id, user_id, message_id, reward, free_text) VALUES ('{id}', 'u', 'm', {reward}, '{text}')"
-            )
-        };
-        let stats = |bucket: i32, alpha: f64| {
-            format!(
-                "INSERT INTO context_skill_stats (user_id, context_bucket, skill_id, alpha, beta) VALUES ('u', {bucket}, 's', {alpha}, 1.0)"
-            )
-        };
-        let good = [
-            skill("s1", "base", v16),
-            skill("s2", "user_created", v16),
-            feedback("e1", -1, &ok_300),
-            feedback("e2", 0, ""),
-            feedback("e3", 1, "fine"),
-            stats(0, 0.5),
-            stats(99, 3.0),
-            "INSERT INTO user_skill_confidence (user_id, skill_id, confidence_score) VALUES ('u', 's', 1.0)".into(),
-            format!("INSERT INTO context_preference_vectors (user_id, context_bucket, dimensions) VALUES ('u', 5, '{v16}')"),
-            "INSERT INTO trajectories (trajectory_id, user_id, conversation_id, turn_number, user_input, ai_response, feedback_reward) VALUES ('t1', 'u', 'c', 1, 'hi', 'hello', NULL)".into(),
-            "INSERT INTO feedback_events (event_id, user_id, message_id, reward, classified_categories) VALUES ('e4', 'u', 'm', 1, '{\"too_verbose\": 0.85}')".into(),
-        ];
-        for sql in &good {
-            insert(&conn, sql).await.unwrap_or_else(|e| panic!("{}: rejected a good row: {sql}: {e}", db.name));
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    up(&db, &conn).await;
+    let skill = |id: &str, ty: &str, dims: &str| {
+        format!(
+            "INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimensions) VALUES ('{id}', 'n', '{ty}', '{{\"intent\": [\"greet\"]}}', 'p', '{dims}')"
+        )
+    };
+    let feedback = |id: &str, reward: i32, text: &str| {
+        format!(
+            "INSERT INTO feedback_events (event_id, user_id, message_id, reward, free_text) VALUES ('{id}', 'u', 'm', {reward}, '{text}')"
+        )
+    };
+    let stats = |bucket: i32, alpha: f64| {
+        format!(
+            "INSERT INTO context_skill_stats (user_id, context_bucket, skill_id, alpha, beta) VALUES ('u', {bucket}, 's', {alpha}, 1.0)"
+        )
+    };
+    let good = [
+        skill("s1", "base", v16),
+        skill("s2", "user_created", v16),
+        feedback("e1", -1, &ok_300),
+        feedback("e2", 0, ""),
+        feedback("e3", 1, "fine"),
+        stats(0, 0.5),
+        stats(99, 3.0),
+        "INSERT INTO user_skill_confidence (user_id, skill_id, confidence_score) VALUES ('u', 's', 1.0)".into(),
+        format!("INSERT INTO context_preference_vectors (user_id, context_bucket, dimensions) VALUES ('u', 5, '{v16}')"),
+        "INSERT INTO trajectories (trajectory_id, user_id, conversation_id, turn_number, user_input, ai_response, feedback_reward) VALUES ('t1', 'u', 'c', 1, 'hi', 'hello', NULL)".into(),
+        "INSERT INTO feedback_events (event_id, user_id, message_id, reward, classified_categories) VALUES ('e4', 'u', 'm', 1, '{\"too_verbose\": 0.85}')".into(),
+    ];
+    for sql in &good {
+        insert(&conn, sql).await.unwrap_or_else(|e| panic!("{}: rejected a good row: {sql}: {e}", db.name));
+    }
+    let bad = [
+        (skill("b1", "other", v16), "ck_skills_skill_type"),
+        (skill("b2", "base", v15), "ck_skills_dimensions"),
+        (skill("b3", "base", "{\"a\": 1}"), "ck_skills_dimensions"),
+        (feedback("b4", 2, "x"), "ck_feedback_events_reward"),
+        (feedback("b5", 1, &bad_301), "ck_feedback_events_free_text"),
+        (stats(100, 1.0), "ck_context_skill_stats_bucket"),
+        (stats(-1, 1.0), "ck_context_skill_stats_bucket"),
+        (stats(7, 0.0), "ck_context_skill_stats_alpha"),
+        ("INSERT INTO context_skill_stats (user_id, context_bucket, skill_id, beta) VALUES ('u', 8, 's', -1)".into(), "ck_context_skill_stats_beta"),
+        ("INSERT INTO user_skill_confidence (user_id, skill_id, confidence_score) VALUES ('u', 'b', 1.5)".into(), "ck_user_skill_confidence_score"),
+        ("INSERT INTO user_skill_confidence (user_id, skill_id, confidence_score) VALUES ('u', 'c', -0.1)".into(), "ck_user_skill_confidence_score"),
+        (format!("INSERT INTO context_preference_vectors (user_id, context_bucket, dimensions) VALUES ('u', 6, '{v15}')"), "ck_context_preference_vectors_dimensions"),
+        ("INSERT INTO trajectories (trajectory_id, user_id, conversation_id, turn_number, user_input, ai_response, feedback_reward) VALUES ('t2', 'u', 'c', 1, 'hi', 'hello', -2)".into(), "ck_trajectories_feedback_reward"),
+        ("INSERT INTO feedback_events (event_id, user_id, message_id, reward, classified_categories) VALUES ('b6', 'u', 'm', 1, '[1]')".into(), "ck_feedback_events_classified_categories"),
+    ];
+    for (sql, constraint) in &bad {
+        let err = insert(&conn, sql).await.expect_err(&format!("{}: accepted {sql}", db.name));
+        assert!(err.contains(constraint), "{}: {sql}: error does not name {constraint}: {err}", db.name);
+    }
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test]
+async fn down_of_phase_3_with_rows_writes_a_backup_on_sqlite_and_refuses_on_postgres(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    up(&db, &conn).await;
+    exec(&conn, "INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimensions) VALUES ('keep-me', 'n', 'base', '{}', 'p', '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]')").await;
+    let result = migrate(&db, &conn, Command::Down { steps: 1 }).await;
+    match db.sqlite_path() {
+        Some(path) => {
+            result.expect("down with a backup");
+            assert!(!aico_tests::has_table(&conn, "skills").await);
+            let dir = db.dir().expect("dir");
+            let backups: Vec<_> = std::fs::read_dir(dir)
+                .expect("read dir")
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().contains(".m0003.backup-"))
+                .collect();
+            assert_eq!(backups.len(), 1, "one backup beside {}: {backups:?}", path.display());
+            let restored = migration::target::Target::from_url(&format!("sqlite://{}", backups[0].display()))
+                .expect("url")
+                .connect(None)
+                .await
+                .expect("open backup");
+            assert_eq!(column_of(&restored, "SELECT skill_id FROM skills").await, ["keep-me"]);
+            assert_eq!(applied(&restored).await, ALL, "the backup is the state before the rollback");
         }
-        let bad = [
-            (skill("b1", "other", v16), "ck_skills_skill_type"),
-            (skill("b2", "base", v15), "ck_skills_dimensions"),
-            (skill("b3", "base", "{\"a\": 1}"), "ck_skills_dimensions"),
-            (feedback("b4", 2, "x"), "ck_feedback_events_reward"),
-            (feedback("b5", 1, &bad_301), "ck_feedback_events_free_text"),
-            (stats(100, 1.0), "ck_context_skill_stats_bucket"),
-            (stats(-1, 1.0), "ck_context_skill_stats_bucket"),
-            (stats(7, 0.0), "ck_context_skill_stats_alpha"),
-            ("INSERT INTO context_skill_stats (user_id, context_bucket, skill_id, beta) VALUES ('u', 8, 's', -1)".into(), "ck_context_skill_stats_beta"),
-            ("INSERT INTO user_skill_confidence (user_id, skill_id, confidence_score) VALUES ('u', 'b', 1.5)".into(), "ck_user_skill_confidence_score"),
-            ("INSERT INTO user_skill_confidence (user_id, skill_id, confidence_score) VALUES ('u', 'c', -0.1)".into(), "ck_user_skill_confidence_score"),
-            (format!("INSERT INTO context_preference_vectors (user_id, context_bucket, dimensions) VALUES ('u', 6, '{v15}')"), "ck_context_preference_vectors_dimensions"),
-            ("INSERT INTO trajectories (trajectory_id, user_id, conversation_id, turn_number, user_input, ai_response, feedback_reward) VALUES ('t2', 'u', 'c', 1, 'hi', 'hello', -2)".into(), "ck_trajectories_feedback_reward"),
-            ("INSERT INTO feedback_events (event_id, user_id, message_id, reward, classified_categories) VALUES ('b6', 'u', 'm', 1, '[1]')".into(), "ck_feedback_events_classified_categories"),
-        ];
-        for (sql, constraint) in &bad {
-            let err = insert(&conn, sql).await.expect_err(&format!("{}: accepted {sql}", db.name));
-            assert!(err.contains(constraint), "{}: {sql}: error does not name {constraint}: {err}", db.name);
+        None => {
+            let err = result.expect_err("postgres must refuse");
+            assert!(err.contains("refusing") && err.contains("skills: 1 row"), "{err}");
+            assert_eq!(column_of(&conn, "SELECT skill_id FROM skills").await, ["keep-me"]);
+            assert_eq!(applied(&conn).await, ALL);
         }
     }
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn down_of_phase_3_with_rows_writes_a_backup_on_sqlite_and_refuses_on_postgres() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        up(&db, &conn).await;
-        exec(&conn, "INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimensions) VALUES ('keep-me', 'n', 'base', '{}', 'p', '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]')").await;
-        let result = migrate(&db, &conn, Command::Down { steps: 1 }).await;
-        match db.sqlite_path() {
-            Some(path) => {
-                result.expect("down with a backup");
-                assert!(!aico_tests::has_table(&conn, "skills").await);
-                let dir = db.dir().expect("dir");
-                let backups: Vec<_> = std::fs::read_dir(dir)
-                    .expect("read dir")
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| p.to_string_lossy().contains(".m0003.backup-"))
-                    .collect();
-                assert_eq!(backups.len(), 1, "one backup beside {}: {backups:?}", path.display());
-                let restored = migration::target::Target::from_url(&format!("sqlite://{}", backups[0].display()))
-                    .expect("url")
-                    .connect(None)
-                    .await
-                    .expect("open backup");
-                assert_eq!(column_of(&restored, "SELECT skill_id FROM skills").await, ["keep-me"]);
-                assert_eq!(applied(&restored).await, ALL, "the backup is the state before the rollback");
-            }
-            None => {
-                let err = result.expect_err("postgres must refuse");
-                assert!(err.contains("refusing") && err.contains("skills: 1 row"), "{err}");
-                assert_eq!(column_of(&conn, "SELECT skill_id FROM skills").await, ["keep-me"]);
-                assert_eq!(applied(&conn).await, ALL);
-            }
-        }
-    }
+async fn a_baseline_without_required_columns_fails_clearly_and_changes_nothing(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    exec(&conn, "CREATE TABLE semantic_facts (id TEXT PRIMARY KEY, content TEXT)").await;
+    let before = schema(&conn).await;
+    let err = migrate(&db, &conn, Command::Up { steps: None }).await.expect_err("must fail");
+    assert!(
+        err.contains("m0000_semantic_facts_baseline")
+            && err.contains("created_at")
+            && err.contains("nothing was changed"),
+        "{}: {err}",
+        db.name
+    );
+    assert_eq!(schema(&conn).await, before, "{}", db.name);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn a_baseline_without_required_columns_fails_clearly_and_changes_nothing() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        exec(&conn, "CREATE TABLE semantic_facts (id TEXT PRIMARY KEY, content TEXT)").await;
-        let before = schema(&conn).await;
-        let err = migrate(&db, &conn, Command::Up { steps: None }).await.expect_err("must fail");
-        assert!(
-            err.contains("m0000_semantic_facts_baseline")
-                && err.contains("created_at")
-                && err.contains("nothing was changed"),
-            "{}: {err}",
-            db.name
-        );
-        assert_eq!(schema(&conn).await, before, "{}", db.name);
+async fn the_catalog_lists_exactly_what_the_migrations_build(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    up(&db, &conn).await;
+    let live = schema(&conn).await;
+    let mut listed = std::collections::BTreeSet::new();
+    for entry in migration::catalog::CATALOG {
+        assert!(ALL.contains(&entry.migration), "unknown migration {}", entry.migration);
+        listed.extend(entry.tables.iter().map(|t| format!("table {t}")));
+        listed.extend(entry.indexes.iter().map(|(i, t)| format!("index {i} on {t}")));
     }
-}
-
-#[tokio::test]
-async fn the_catalog_lists_exactly_what_the_migrations_build() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        up(&db, &conn).await;
-        let live = schema(&conn).await;
-        let mut listed = std::collections::BTreeSet::new();
-        for entry in migration::catalog::CATALOG {
-            assert!(ALL.contains(&entry.migration), "unknown migration {}", entry.migration);
-            listed.extend(entry.tables.iter().map(|t| format!("table {t}")));
-            listed.extend(entry.indexes.iter().map(|(i, t)| format!("index {i} on {t}")));
-        }
-        let built: std::collections::BTreeSet<String> = live
-            .into_iter()
-            .filter(|l| (l.starts_with("table ") || l.starts_with("index ")) && !l.contains("seaql_migrations"))
-            .collect();
-        assert_eq!(built, listed, "{}", db.name);
-    }
+    let built: std::collections::BTreeSet<String> = live
+        .into_iter()
+        .filter(|l| (l.starts_with("table ") || l.starts_with("index ")) && !l.contains("seaql_migrations"))
+        .collect();
+    assert_eq!(built, listed, "{}", db.name);
 }

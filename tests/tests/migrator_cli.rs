@@ -1,11 +1,12 @@
 //! The `migration` binary as a user runs it: clear errors with exit codes and no change on bad
 //! input, two migrators at once, and a migrator killed half-way.
 
+use rstest::rstest;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use aico_tests::{TestDb, applied, column_of, exec, fill_facts, kill_after, schema, settle, workspace_bin};
+use aico_tests::{Backend, TestDb, applied, column_of, exec, fill_facts, kill_after, schema, settle, workspace_bin};
 
 fn migrator(url: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(workspace_bin("migration"));
@@ -118,102 +119,108 @@ async fn a_baseline_lacking_columns_exits_1_and_changes_nothing() {
     assert_eq!(schema(&conn).await, before);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn two_migrators_at_once_apply_everything_exactly_once() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        fill_facts(&conn, 200_000, true).await;
-        let spawn = || migrator(&db.url, &["up"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-        let (a, b) = (spawn(), spawn());
-        let outs = [a.wait_with_output().expect("wait a"), b.wait_with_output().expect("wait b")];
-        let mut appliers = 0;
-        for out in &outs {
-            let all = text(out);
-            if out.status.success() {
-                if all.contains("done: apply m0001_temporal_metadata") {
-                    appliers += 1;
-                } else {
-                    assert!(all.contains("nothing to do"), "{}: {all}", db.name);
-                }
+async fn two_migrators_at_once_apply_everything_exactly_once(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    fill_facts(&conn, 200_000, true).await;
+    let spawn = || migrator(&db.url, &["up"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let (a, b) = (spawn(), spawn());
+    let outs = [a.wait_with_output().expect("wait a"), b.wait_with_output().expect("wait b")];
+    let mut appliers = 0;
+    for out in &outs {
+        let all = text(out);
+        if out.status.success() {
+            if all.contains("done: apply m0001_temporal_metadata") {
+                appliers += 1;
             } else {
-                // SQLite: the loser may give up after the busy timeout, saying so.
-                let (code, line) = failed(out);
-                assert!(code == 2 && line.contains("is locked by another process"), "{}: {all}", db.name);
+                assert!(all.contains("nothing to do"), "{}: {all}", db.name);
             }
+        } else {
+            // SQLite: the loser may give up after the busy timeout, saying so.
+            let (code, line) = failed(out);
+            assert!(code == 2 && line.contains("is locked by another process"), "{}: {all}", db.name);
         }
-        assert_eq!(appliers, 1, "{}: exactly one migrator applies", db.name);
-        assert_eq!(applied(&conn).await.len(), 4, "{}", db.name);
-        assert!(schema(&conn).await.contains("index idx_semantic_facts_temporal on semantic_facts"));
     }
+    assert_eq!(appliers, 1, "{}: exactly one migrator applies", db.name);
+    assert_eq!(applied(&conn).await.len(), 4, "{}", db.name);
+    assert!(schema(&conn).await.contains("index idx_semantic_facts_temporal on semantic_facts"));
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn a_migrator_killed_half_way_leaves_the_database_as_before() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        fill_facts(&conn, 300_000, true).await;
-        let facts = "SELECT count(*) || ':' || sum(length(content)) || ':' || sum(length(CAST(temporal_metadata AS TEXT))) FROM semantic_facts";
-        let rows = column_of(&conn, facts).await;
-        let mut killed_mid_run = 0;
-        for delay_ms in [40u64, 120, 250, 500] {
-            killed_mid_run += u32::from(kill_after(&mut migrator(&db.url, &["up"]), Duration::from_millis(delay_ms)));
-            settle(&conn).await;
+async fn a_migrator_killed_half_way_leaves_the_database_as_before(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    fill_facts(&conn, 300_000, true).await;
+    let facts = "SELECT count(*) || ':' || sum(length(content)) || ':' || sum(length(CAST(temporal_metadata AS TEXT))) FROM semantic_facts";
+    let rows = column_of(&conn, facts).await;
+    let mut killed_mid_run = 0;
+    for delay_ms in [40u64, 120, 250, 500] {
+        killed_mid_run += u32::from(kill_after(&mut migrator(&db.url, &["up"]), Duration::from_millis(delay_ms)));
+        settle(&conn).await;
 
-            let done = applied(&conn).await;
-            let s = schema(&conn).await;
-            assert!(done.is_empty() || done.len() == 4, "{}: half-applied: {done:?}", db.name);
-            let has_index = s.contains("index idx_semantic_facts_temporal on semantic_facts");
-            let has_skills = s.contains("table skills");
-            assert_eq!(has_index, !done.is_empty(), "{}: index without record (or the reverse)", db.name);
-            assert_eq!(has_skills, !done.is_empty(), "{}: tables without record (or the reverse)", db.name);
-            assert_eq!(column_of(&conn, facts).await, rows, "{}: facts changed", db.name);
-            if db.name == "sqlite" {
-                assert_eq!(column_of(&conn, "PRAGMA integrity_check").await, ["ok"]);
-            }
-            if !done.is_empty() {
-                break;
-            }
+        let done = applied(&conn).await;
+        let s = schema(&conn).await;
+        assert!(done.is_empty() || done.len() == 4, "{}: half-applied: {done:?}", db.name);
+        let has_index = s.contains("index idx_semantic_facts_temporal on semantic_facts");
+        let has_skills = s.contains("table skills");
+        assert_eq!(has_index, !done.is_empty(), "{}: index without record (or the reverse)", db.name);
+        assert_eq!(has_skills, !done.is_empty(), "{}: tables without record (or the reverse)", db.name);
+        assert_eq!(column_of(&conn, facts).await, rows, "{}: facts changed", db.name);
+        if db.name == "sqlite" {
+            assert_eq!(column_of(&conn, "PRAGMA integrity_check").await, ["ok"]);
         }
-        assert!(killed_mid_run > 0, "{}: no kill landed while the migrator ran", db.name);
-        let out = run(&db.url, &["up"]);
-        assert!(out.status.success(), "{}: rerun: {}", db.name, text(&out));
-        assert_eq!(applied(&conn).await.len(), 4);
-        assert_eq!(column_of(&conn, facts).await, rows);
+        if !done.is_empty() {
+            break;
+        }
     }
+    assert!(killed_mid_run > 0, "{}: no kill landed while the migrator ran", db.name);
+    let out = run(&db.url, &["up"]);
+    assert!(out.status.success(), "{}: rerun: {}", db.name, text(&out));
+    assert_eq!(applied(&conn).await.len(), 4);
+    assert_eq!(column_of(&conn, facts).await, rows);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn fresh_writes_a_backup_on_sqlite_and_needs_force_on_postgres() {
-    for db in TestDb::all().await {
-        let conn = db.connect().await;
-        fill_facts(&conn, 5, false).await;
-        let out = run(&db.url, &["fresh"]);
-        match db.dir() {
-            Some(dir) => {
-                assert!(out.status.success(), "{}", text(&out));
-                let backup = std::fs::read_dir(dir)
-                    .expect("dir")
-                    .filter_map(Result::ok)
-                    .find(|e| e.file_name().to_string_lossy().contains(".fresh.backup-"))
-                    .expect("a backup beside the database");
-                assert!(text(&out).contains(&backup.path().display().to_string()), "the backup path is printed");
-                let saved = migration::target::Target::from_url(&format!("sqlite://{}", backup.path().display()))
-                    .expect("url")
-                    .connect(None)
-                    .await
-                    .expect("open");
-                assert_eq!(column_of(&saved, "SELECT CAST(count(*) AS TEXT) FROM semantic_facts").await, ["5"]);
-            }
-            None => {
-                let (code, line) = failed(&out);
-                assert_eq!(code, 1, "{}", text(&out));
-                assert!(line.contains("refusing to drop every table"), "{line}");
-                assert_eq!(column_of(&conn, "SELECT CAST(count(*) AS TEXT) FROM semantic_facts").await, ["5"]);
-                let out = run(&db.url, &["fresh", "--force"]);
-                assert!(out.status.success(), "{}", text(&out));
-            }
+async fn fresh_writes_a_backup_on_sqlite_and_needs_force_on_postgres(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    fill_facts(&conn, 5, false).await;
+    let out = run(&db.url, &["fresh"]);
+    match db.dir() {
+        Some(dir) => {
+            assert!(out.status.success(), "{}", text(&out));
+            let backup = std::fs::read_dir(dir)
+                .expect("dir")
+                .filter_map(Result::ok)
+                .find(|e| e.file_name().to_string_lossy().contains(".fresh.backup-"))
+                .expect("a backup beside the database");
+            assert!(text(&out).contains(&backup.path().display().to_string()), "the backup path is printed");
+            let saved = migration::target::Target::from_url(&format!("sqlite://{}", backup.path().display()))
+                .expect("url")
+                .connect(None)
+                .await
+                .expect("open");
+            assert_eq!(column_of(&saved, "SELECT CAST(count(*) AS TEXT) FROM semantic_facts").await, ["5"]);
         }
-        assert_eq!(applied(&conn).await.len(), 4, "{}", db.name);
-        assert_eq!(column_of(&conn, "SELECT CAST(count(*) AS TEXT) FROM semantic_facts").await, ["0"], "{}", db.name);
+        None => {
+            let (code, line) = failed(&out);
+            assert_eq!(code, 1, "{}", text(&out));
+            assert!(line.contains("refusing to drop every table"), "{line}");
+            assert_eq!(column_of(&conn, "SELECT CAST(count(*) AS TEXT) FROM semantic_facts").await, ["5"]);
+            let out = run(&db.url, &["fresh", "--force"]);
+            assert!(out.status.success(), "{}", text(&out));
+        }
     }
+    assert_eq!(applied(&conn).await.len(), 4, "{}", db.name);
+    assert_eq!(column_of(&conn, "SELECT CAST(count(*) AS TEXT) FROM semantic_facts").await, ["0"], "{}", db.name);
 }
