@@ -403,21 +403,73 @@ fn unavailable(what: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("{what} is required under CI (.ci/run installs it)");
     }
-    eprintln!("SKIPPED: {what} is not available; run .ci/run or set AICO_TEST_PYTHON / AICO_TEST_CHROMA");
+    eprintln!("SKIPPED: {what} is not available (no python3 with venv and pip?); set AICO_TEST_PYTHON");
 }
 
-/// A Python with the `lmdb` and `chromadb` packages (`AICO_TEST_PYTHON`, set by `.ci/run`).
-pub fn python() -> Option<PathBuf> {
-    let python = std::env::var_os("AICO_TEST_PYTHON").map(PathBuf::from);
-    let ok = python.as_ref().is_some_and(|p| {
-        std::process::Command::new(p).args(["-c", "import lmdb, chromadb"]).output().is_ok_and(|o| o.status.success())
-    });
-    if ok {
-        python
-    } else {
-        unavailable("a Python with lmdb and chromadb");
-        None
+/// The Python packages the tests' fixtures are written with: the libraries AICO uses.
+const TEST_PACKAGES: &[&str] = &["chromadb>=1.5,<1.6", "lmdb>=1.4", "libsql==0.1.8"];
+
+/// The test Python, with `chromadb` (and its `chroma` server), `lmdb` and `libsql`:
+/// `AICO_TEST_PYTHON` when set (`.ci/run` sets it), else a virtualenv this helper makes on first
+/// use under the target directory (`target/aico-test-venv`, kept for later runs; one process
+/// makes it while the others wait on a file lock), as testcontainers-style harnesses do. `None`
+/// only when no `python3` can make one.
+pub fn test_python() -> Option<PathBuf> {
+    static PYTHON: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| std::env::var_os("AICO_TEST_PYTHON").map(PathBuf::from).or_else(make_venv)).clone()
+}
+
+fn imports_ok(python: &Path, modules: &str) -> bool {
+    std::process::Command::new(python)
+        .args(["-c", &format!("import {modules}")])
+        .env("ANONYMIZED_TELEMETRY", "False")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn make_venv() -> Option<PathBuf> {
+    let target = workspace_target_dir();
+    let venv = target.join("aico-test-venv");
+    let python = venv.join("bin").join("python");
+    std::fs::create_dir_all(&target).ok()?;
+    let lock = std::fs::File::create(target.join("aico-test-venv.lock")).ok()?;
+    lock.lock().ok()?; // released when `lock` is dropped
+    if imports_ok(&python, "chromadb, lmdb, libsql") {
+        return Some(python);
     }
+    eprintln!("making the test virtualenv {} (once; chromadb, lmdb, libsql from PyPI) ...", venv.display());
+    let made =
+        std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success());
+    let installed = made
+        && std::process::Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args(TEST_PACKAGES)
+            .status()
+            .is_ok_and(|s| s.success());
+    (installed && imports_ok(&python, "chromadb, lmdb, libsql")).then_some(python)
+}
+
+/// The target directory the test executables run from (`target/`).
+fn workspace_target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> -> target
+    exe.ancestors().nth(3).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("target"))
+}
+
+/// The test Python if it imports `modules`, else `None` (a skip outside CI, a failure under CI).
+fn python_with(modules: &str) -> Option<PathBuf> {
+    match test_python() {
+        Some(python) if imports_ok(&python, modules) => Some(python),
+        _ => {
+            unavailable(&format!("a Python with {modules}"));
+            None
+        }
+    }
+}
+
+/// A Python with the `lmdb` and `chromadb` packages.
+pub fn python() -> Option<PathBuf> {
+    python_with("lmdb, chromadb")
 }
 
 /// Run `script` with `python`, passing `args`; its stdout.
@@ -444,7 +496,10 @@ pub struct ChromaServer {
 impl ChromaServer {
     /// Start it, or `None` (with a message; a failure under CI) when `chroma` is not installed.
     pub fn start(path: &Path) -> Option<Self> {
-        let Some(chroma) = std::env::var_os("AICO_TEST_CHROMA").map(PathBuf::from).filter(|p| p.exists()) else {
+        // `AICO_TEST_CHROMA`, else the `chroma` beside the test Python.
+        let beside_python = || test_python().and_then(|p| p.parent().map(|bin| bin.join("chroma")));
+        let chroma = std::env::var_os("AICO_TEST_CHROMA").map(PathBuf::from).or_else(beside_python);
+        let Some(chroma) = chroma.filter(|p| p.exists()) else {
             unavailable("the chroma server (chromadb 1.5)");
             return None;
         };
@@ -507,19 +562,9 @@ pub async fn settle(db: &DatabaseConnection) {
     panic!("other clients kept running statements for 60 s");
 }
 
-/// A Python with python `libsql` 0.1.8, the library AICO opens its encrypted `aico.db` with
-/// (`AICO_TEST_PYTHON`; `.ci/run` installs it).
+/// A Python with python `libsql` 0.1.8, the library AICO opens its encrypted `aico.db` with.
 pub fn python_with_libsql() -> Option<PathBuf> {
-    let python = std::env::var_os("AICO_TEST_PYTHON").map(PathBuf::from);
-    let ok = python.as_ref().is_some_and(|p| {
-        std::process::Command::new(p).args(["-c", "import libsql"]).output().is_ok_and(|o| o.status.success())
-    });
-    if ok {
-        python
-    } else {
-        unavailable("a Python with libsql 0.1.8");
-        None
-    }
+    python_with("libsql")
 }
 
 /// `n` near-miss timestamps, the same for the same `seed`: edge dates (years 0, 1, 9999, leap
