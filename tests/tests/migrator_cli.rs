@@ -79,6 +79,9 @@ async fn facts_db(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("aico.db").display())
 }
 
+/// The uid and gid of `nobody`, to run a binary without root's power over file modes.
+const NOBODY: u32 = 65534;
+
 #[tokio::test]
 async fn a_read_only_database_is_named_and_left_alone() {
     let dir = tempfile::tempdir().expect("dir");
@@ -91,15 +94,18 @@ async fn a_read_only_database_is_named_and_left_alone() {
     assert!(line.contains(&format!("SQLite database {} is read-only", path.display())), "{line}");
     assert_eq!(std::fs::read(&path).expect("read"), before, "the file was changed");
 
-    // A file without write permission, where permissions bind (not as root).
-    let mut perms = std::fs::metadata(&path).expect("meta").permissions();
-    perms.set_readonly(true);
-    std::fs::set_permissions(&path, perms).expect("chmod");
+    // A file without write permission. Root ignores file modes (CI runs as root): there the
+    // migrator runs as `nobody`, for whom the mode binds, in a directory it may write (for the WAL).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).expect("chmod file");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod dir");
+    let mut cmd = Command::new(workspace_bin("migration"));
+    cmd.args(["-u", &url, "up"]).env_remove("DATABASE_URL").env("HOME", dir.path());
     if std::fs::OpenOptions::new().append(true).open(&path).is_ok() {
-        eprintln!("SKIPPED the file-permission case: this user can write read-only files (root)");
-        return;
+        use std::os::unix::process::CommandExt;
+        cmd.uid(NOBODY).gid(NOBODY);
     }
-    let out = run(&url, &["up"]);
+    let out = cmd.output().expect("run migration");
     let (code, line) = failed(&out);
     assert_eq!(code, 2, "{}", text(&out));
     assert!(line.contains("is read-only"), "{line}");
@@ -223,4 +229,26 @@ async fn fresh_writes_a_backup_on_sqlite_and_needs_force_on_postgres(#[case] bac
     }
     assert_eq!(applied(&conn).await.len(), 4, "{}", db.name);
     assert_eq!(column_of(&conn, "SELECT CAST(count(*) AS TEXT) FROM semantic_facts").await, ["0"], "{}", db.name);
+}
+
+#[test]
+fn a_path_through_a_regular_file_or_a_directory_for_the_file_is_named() {
+    // What root cannot do either: ENOTDIR, and a directory where the database file should be.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("plain.txt");
+    std::fs::write(&file, b"not a directory").expect("write");
+    let under_file = file.join("aico.db");
+    let out = run(&format!("sqlite://{}?mode=rwc", under_file.display()), &["up"]);
+    let (code, line) = failed(&out);
+    assert_eq!(code, 2, "{}", text(&out));
+    assert!(line.contains(&file.display().to_string()), "{line}");
+    assert_eq!(std::fs::read(&file).expect("read"), b"not a directory");
+
+    let as_dir = dir.path().join("aico.db");
+    std::fs::create_dir(&as_dir).expect("mkdir");
+    let out = run(&format!("sqlite://{}?mode=rwc", as_dir.display()), &["up"]);
+    let (code, line) = failed(&out);
+    assert_eq!(code, 2, "{}", text(&out));
+    assert!(line.contains(&as_dir.display().to_string()) && line.contains("directory"), "{line}");
+    assert_eq!(std::fs::read_dir(&as_dir).expect("list").count(), 0, "nothing was written into it");
 }
