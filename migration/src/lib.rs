@@ -6,12 +6,14 @@
 //! - `m0003` Phase 3: the behavioural learning tables.
 //!
 //! [`runner`] runs them safely (one locked transaction per run); [`target`] finds the database;
-//! [`console`] is what both command-line tools start with.
+//! [`key`] opens an encrypted one; `console` (feature `cli`, on by default) is what both
+//! command-line tools start with.
 #![warn(missing_docs)]
 
 pub use sea_orm_migration::prelude::*;
 
 pub mod catalog;
+#[cfg(feature = "cli")]
 pub mod console;
 pub mod dialect;
 pub mod error;
