@@ -167,7 +167,7 @@ impl Target {
                 }
                 let key = self.key_for(path, keys)?;
                 let pragma = key.as_ref().map(|(key, _)| key.pragma_value());
-                key_used = key.map(|(key, source)| (key, source));
+                key_used = key;
                 let mut opts = ConnectOptions::new(url);
                 // WAL with synchronous=NORMAL: every commit atomic and consistent; only the last
                 // commits before a power cut may be lost (never a half-written one).
