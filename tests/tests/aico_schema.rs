@@ -3,12 +3,13 @@
 //! (`_aico_schema_metadata`), adopt the AMS versions AICO applied itself, and the jobs work on
 //! `user_memories`. The AICO databases are built with AICO's schema SQL (`aico_tests::aico`).
 
+use std::collections::BTreeSet;
 use std::process::{Command, Output};
 
 use aico_tests::aico::{self, AicoVersion};
 use aico_tests::{Backend, TestDb, applied, column_of, exec, fingerprint, schema, workspace_bin};
 use rstest::rstest;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, Iterable};
 
 fn migrator(db: &TestDb, args: &[&str]) -> Output {
     Command::new(workspace_bin("migration"))
@@ -312,4 +313,36 @@ async fn migrate_backfill_verify_and_health_work_on_user_memories(#[case] at: Ai
     let consolidation_after =
         fingerprint(&conn, "consolidation_state", &["user_id", "status", "updated_at"], "user_id").await;
     assert_eq!(consolidation_after, consolidation, "AICO's consolidation_state changed");
+}
+
+/// The column names of entity `E`.
+fn model_columns<E: EntityTrait>() -> BTreeSet<String> {
+    E::Column::iter().map(|c| c.as_str().to_owned()).collect()
+}
+
+#[rstest]
+#[case::v13(AicoVersion::V13)]
+#[case::v18_hand_repaired(AicoVersion::V18)]
+#[tokio::test]
+async fn generated_aico_models_match_a_database_built_the_way_aico_builds_it(#[case] at: AicoVersion) {
+    let (db, conn) = aico_db(at, 3).await;
+    let out = migrator(&db, &["up"]);
+    assert!(out.status.success(), "{}", text(&out));
+    for (table, model) in [
+        ("user_memories", model_columns::<entity::aico::user_memories::Entity>()),
+        ("consolidation_state", model_columns::<entity::aico::consolidation_state::Entity>()),
+        ("ams_behavioral_feedback", model_columns::<entity::aico::ams_behavioral_feedback::Entity>()),
+    ] {
+        let live: BTreeSet<String> =
+            column_of(&conn, &format!("SELECT name FROM pragma_table_info('{table}')")).await.into_iter().collect();
+        assert_eq!(model, live, "{table}: the generated model and AICO's table differ");
+    }
+    let out = aico(&db, &["db", "verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The same check in `aico db verify` finds a column AICO's table lacks.
+    exec(&conn, "ALTER TABLE consolidation_state RENAME COLUMN messages_consolidated TO messages_done").await;
+    let out = aico(&db, &["db", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("column consolidation_state.messages_consolidated is missing"), "{}", text(&out));
 }

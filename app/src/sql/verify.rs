@@ -277,6 +277,11 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
     columns_of::<entity::context_preference_vectors::Entity>(&mut expected, modelled("context_preference_vectors"));
     columns_of::<entity::feedback_events::Entity>(&mut expected, modelled("feedback_events"));
     columns_of::<entity::trajectories::Entity>(&mut expected, modelled("trajectories"));
+    // AICO's own tables, by the models generated from a database built as AICO builds it.
+    let aico = matches!(layout, Layout::Aico { .. });
+    columns_of::<entity::aico::user_memories::Entity>(&mut expected, aico);
+    columns_of::<entity::aico::consolidation_state::Entity>(&mut expected, aico);
+    columns_of::<entity::aico::ams_behavioral_feedback::Entity>(&mut expected, aico);
     let mut drift = Vec::new();
     for (table, columns) in catalog::AICO_COLUMNS {
         if !aicos.contains(table) || !applied.owner_applied(|e| e.tables.contains(table)) {
@@ -387,12 +392,14 @@ impl Kind {
     }
 
     /// Whether a live column of kind `live` holds what a model column of this kind expects. JSON
-    /// and timestamps may be kept as text (AICO's own tables, adopted untouched, do).
+    /// and timestamps may be kept as text, and booleans as 0/1 integers (AICO's own tables,
+    /// adopted untouched, do: its `ams_behavioral_feedback.processed` is an INTEGER).
     fn accepts(self, live: Self) -> bool {
         self == live
             || self == Self::Other
             || live == Self::Other
             || (live == Self::Text && matches!(self, Self::Json | Self::Timestamp))
+            || (live == Self::Integer && self == Self::Boolean)
     }
 
     fn name(self) -> &'static str {
@@ -434,5 +441,7 @@ mod tests {
         assert!(Kind::Json.accepts(Kind::Text), "AICO keeps JSON as text");
         assert!(!Kind::Integer.accepts(Kind::Text));
         assert!(!Kind::Boolean.accepts(Kind::Real));
+        assert!(Kind::Boolean.accepts(Kind::Integer), "AICO keeps booleans as 0/1");
+        assert!(!Kind::Integer.accepts(Kind::Boolean));
     }
 }
