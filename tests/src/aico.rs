@@ -15,6 +15,8 @@ use crate::exec;
 pub enum AicoVersion {
     /// Versions 1–11: `user_memories` without `temporal_metadata` (before the AMS).
     V11,
+    /// Versions 1–12: Phase 1 applied by AICO, its `consolidation_state` not yet.
+    V12,
     /// Versions 1–13: what a fresh install reaches (AICO's own version 14 fails there).
     V13,
     /// Versions 1–18 on a database repaired by hand so that 14 could run: version 14 created its
@@ -27,6 +29,7 @@ impl AicoVersion {
     pub fn number(self) -> i64 {
         match self {
             Self::V11 => 11,
+            Self::V12 => 12,
             Self::V13 => 13,
             Self::V18 => 18,
         }

@@ -346,3 +346,27 @@ async fn generated_aico_models_match_a_database_built_the_way_aico_builds_it(#[c
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("column consolidation_state.messages_consolidated is missing"), "{}", text(&out));
 }
+
+#[tokio::test]
+async fn at_version_12_phase_1_is_adopted_and_phase_2_waits_for_aico() {
+    let (db, conn) = aico_db(AicoVersion::V12, 20).await;
+    let before = schema(&conn).await;
+    let versions = aico_versions(&conn).await;
+
+    // Phase 2 would create a consolidation_state that AICO's own version 13 cannot use: stop.
+    let out = migrator(&db, &["up"]);
+    let (code, line) = failed(&out);
+    assert_eq!(code, 1, "{}", text(&out));
+    assert!(line.contains("m0002_consolidation_state"), "{line}");
+    assert!(line.contains("start AICO once to bring the database to version 13, then rerun"), "{line}");
+    assert_eq!(schema(&conn).await, before, "the schema changed");
+    assert!(applied(&conn).await.is_empty(), "the failed run is rolled back whole");
+
+    // Phase 1 alone is AICO's version 12: recorded as applied, nothing of AICO's changed.
+    let out = migrator(&db, &["up", "-n", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(applied(&conn).await, ["m0000_semantic_facts_baseline", "m0001_temporal_metadata"]);
+    let after: BTreeSet<String> = schema(&conn).await.into_iter().filter(|l| !l.contains("seaql_migrations")).collect();
+    assert_eq!(after, before, "adopting AICO's Phase 1 changed the schema");
+    assert_eq!(aico_versions(&conn).await, versions, "AICO's version tables changed");
+}
