@@ -224,6 +224,17 @@ async fn run_steps(
                 Migrator::down(&txn, Some(1)).await.map_err(|e| MigrateError::in_migration(target, name, e))?
             }
             Step::Fresh => {
+                if let Layout::Aico { .. } = Layout::detect(&txn).await.map_err(err)? {
+                    return Err(MigrateError::in_migration(
+                        target,
+                        "fresh",
+                        DbErr::Migration(
+                            "this is AICO's own database: fresh would drop every table of AICO's, not only the \
+                             AMS's; refused (roll back with down instead)"
+                                .into(),
+                        ),
+                    ));
+                }
                 let manager = SchemaManager::new(&txn);
                 safety::restorable(&manager, "drop every table (fresh)", "fresh")
                     .await

@@ -370,3 +370,32 @@ async fn at_version_12_phase_1_is_adopted_and_phase_2_waits_for_aico() {
     assert_eq!(after, before, "adopting AICO's Phase 1 changed the schema");
     assert_eq!(aico_versions(&conn).await, versions, "AICO's version tables changed");
 }
+
+#[tokio::test]
+async fn fresh_is_refused_on_aicos_database() {
+    let (db, conn) = aico_db(AicoVersion::V13, 5).await;
+    let before = schema(&conn).await;
+    let out = migrator(&db, &["fresh"]);
+    let (code, line) = failed(&out);
+    assert_eq!(code, 1, "{}", text(&out));
+    assert!(line.contains("fresh would drop every table of AICO's"), "{line}");
+    assert_eq!(schema(&conn).await, before, "the schema changed");
+}
+
+#[tokio::test]
+async fn a_fact_whose_created_at_is_unreadable_is_listed_by_its_fact_id() {
+    let (db, conn) = aico_db(AicoVersion::V13, 10).await;
+    let bad = aico::uuid4(3);
+    exec(&conn, &format!("UPDATE user_memories SET created_at = 'sometime' WHERE fact_id = '{bad}'")).await;
+    let out = migrator(&db, &["up"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = aico(&db, &["db", "backfill", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let sql = &report["stores"]["sql"];
+    assert_eq!(sql["filled"], 9, "{report}");
+    assert_eq!(sql["bad_count"], 1, "{report}");
+    assert_eq!(sql["bad_rows"][0]["id"], bad, "{report}");
+    let query = format!("SELECT coalesce(temporal_metadata, 'NULL') FROM user_memories WHERE fact_id = '{bad}'");
+    assert_eq!(column_of(&conn, &query).await, ["NULL"], "a bad row is left as it was");
+}
