@@ -2,8 +2,14 @@
 //! scratch SQLite database in `OUT_DIR`, discover its schema (sea-schema), write the models
 //! (sea-orm-codegen) into `OUT_DIR/entities.rs`, which `src/lib.rs` includes. Nothing generated is
 //! committed; a change to the migrations regenerates them, so they can never drift.
+//!
+//! The same for AICO's own database: `aico.sql` (AICO's tables at its version 13) on a second
+//! scratch database, then the migrations, give the `aico` module (`user_memories`, AICO's
+//! `consolidation_state`, `ams_behavioral_feedback`).
 
 use std::path::{Path, PathBuf};
+
+use sea_orm::ConnectionTrait;
 
 use migration::runner::{self, Command};
 use migration::target::Target;
@@ -16,15 +22,31 @@ use sea_schema::sqlite::discovery::SchemaDiscovery;
 /// Tables that belong to the migration tool, not to the AMS schema.
 const NOT_MODELLED: [&str; 1] = ["seaql_migrations"];
 
+/// The tables of AICO's own database that the jobs use, modelled in `aico`.
+const AICO_MODELLED: [&str; 3] = ["user_memories", "consolidation_state", "ams_behavioral_feedback"];
+
 fn main() {
     println!("cargo:rerun-if-changed=../migration/src");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=aico.sql");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime for the build script");
-    match runtime.block_on(generate(&out_dir)) {
+    let generated = runtime.block_on(async {
+        let seed = generate(&out_dir.join("schema.db"), None, |t| !NOT_MODELLED.contains(&t)).await?;
+        let aico =
+            generate(&out_dir.join("aico.db"), Some(include_str!("aico.sql")), |t| AICO_MODELLED.contains(&t)).await?;
+        let aico: String =
+            aico.lines().map(|l| if l.is_empty() { "\n".to_owned() } else { format!("    {l}\n") }).collect();
+        Ok::<_, String>(format!(
+            "{seed}/// AICO's own tables that the jobs use, as AICO builds them (its schema version 13, then the \
+             migrations): `user_memories`, its per-user `consolidation_state`, `ams_behavioral_feedback`.\n\
+             pub mod aico {{\n{aico}}}\n"
+        ))
+    });
+    match generated {
         Ok(code) => std::fs::write(out_dir.join("entities.rs"), code).expect("write OUT_DIR/entities.rs"),
         Err(why) => {
             // Shown by cargo as the build failure's cause.
@@ -34,13 +56,17 @@ fn main() {
     }
 }
 
-async fn generate(out_dir: &Path) -> Result<String, String> {
-    let db_path = out_dir.join("schema.db");
+/// The models of the tables `keep` accepts, in a scratch database at `db_path` where `setup` (SQL)
+/// ran before the migrations.
+async fn generate(db_path: &Path, setup: Option<&str>, keep: impl Fn(&str) -> bool) -> Result<String, String> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db_path.display()));
     }
     let target = Target::from_url(&format!("sqlite://{}?mode=rwc", db_path.display())).map_err(|e| e.to_string())?;
     let db = target.connect(None).await.map_err(|e| e.to_string())?;
+    if let Some(sql) = setup {
+        db.execute_unprepared(sql).await.map_err(|e| format!("{}: {e}", db_path.display()))?;
+    }
     // The error names the migration that failed and why.
     runner::run(&db, &target, Command::Up { steps: None }, |_| {}).await.map_err(|e| e.to_string())?;
 
@@ -50,8 +76,7 @@ async fn generate(out_dir: &Path) -> Result<String, String> {
         .await
         .map_err(|e| format!("discovering the migrated schema: {e}"))?
         .merge_indexes_into_table();
-    let tables =
-        schema.tables.into_iter().filter(|t| !NOT_MODELLED.contains(&t.name.as_str())).map(|t| t.write()).collect();
+    let tables = schema.tables.into_iter().filter(|t| keep(t.name.as_str())).map(|t| t.write()).collect();
     db.close().await.map_err(|e| e.to_string())?;
 
     let writer = EntityTransformer::transform(tables).map_err(|e| format!("transforming the schema: {e}"))?;

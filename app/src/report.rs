@@ -127,6 +127,18 @@ pub struct MigrateReport {
     pub steps: Vec<String>,
     /// For a dry run: the SQL statements the run would execute, in order (reads left out).
     pub statements: Vec<String>,
+    /// On AICO's own database: its schema version and the AMS phases AICO applied itself; null
+    /// on another database.
+    pub aico: Option<AicoSchemaLine>,
+}
+
+/// AICO's own schema bookkeeping, as `aico db migrate` reports it.
+#[derive(Debug, Serialize)]
+pub struct AicoSchemaLine {
+    /// `_aico_schema_metadata.schema_version`.
+    pub schema_version: i64,
+    /// The AMS migrations whose phase AICO applied itself (adopted as AICO made them).
+    pub applied_by_aico: Vec<String>,
 }
 
 /// One migration's state.

@@ -1,5 +1,11 @@
 //! What each migration puts in the database, by name: the tables and indexes `aico db verify`
-//! looks for. A test compares this list with the schema the migrations really build.
+//! looks for, on the seed's layout and on AICO's own database. A test compares this list with the
+//! schema the migrations really build. Also: which layout a database follows, and whether a table
+//! that exists has the shape a migration needs before it is adopted.
+
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr};
+
+use crate::dialect::Dialect;
 
 /// One migration's tables and indexes.
 #[derive(Debug, Clone, Copy)]
@@ -12,7 +18,7 @@ pub struct Entry {
     pub indexes: &'static [(&'static str, &'static str)],
 }
 
-/// Every migration's tables and indexes, in migration order.
+/// Every migration's tables and indexes on the seed's layout, in migration order.
 pub const CATALOG: &[Entry] = &[
     Entry { migration: "m0000_semantic_facts_baseline", tables: &["semantic_facts"], indexes: &[] },
     Entry {
@@ -51,3 +57,265 @@ pub const CATALOG: &[Entry] = &[
         ],
     },
 ];
+
+/// AICO's own AMS versions (its `core.py`): the facts table, Phase 1 on it (v12), AICO's
+/// per-user `consolidation_state` (v13), and Phase 3 as AICO builds it (v14, its feedback
+/// table moved to `ams_behavioral_feedback` by v18).
+const AICO_BASE: [Entry; 3] = [
+    Entry { migration: "m0000_semantic_facts_baseline", tables: &[AICO_FACTS], indexes: &[] },
+    Entry {
+        migration: "m0001_temporal_metadata",
+        tables: &[],
+        indexes: &[("idx_user_memories_temporal", AICO_FACTS), ("idx_user_memories_superseded", AICO_FACTS)],
+    },
+    Entry {
+        migration: "m0002_consolidation_state",
+        tables: &["consolidation_state"],
+        indexes: &[
+            ("idx_consolidation_status", "consolidation_state"),
+            ("idx_consolidation_last_run", "consolidation_state"),
+        ],
+    },
+];
+
+/// Phase 3 as `m0003` creates it on an AICO database at version 13: the seed's tables, with the
+/// feedback table named as AICO's later versions name it.
+const AICO_PHASE3_OURS: Entry = Entry {
+    migration: "m0003_behavioral_learning",
+    tables: &[
+        "skills",
+        "user_skill_confidence",
+        "context_skill_stats",
+        "context_preference_vectors",
+        AICO_FEEDBACK,
+        "trajectories",
+    ],
+    indexes: &[
+        ("idx_skill_type", "skills"),
+        ("idx_user_confidence", "user_skill_confidence"),
+        ("idx_user_context", "context_skill_stats"),
+        ("idx_user_prefs", "context_preference_vectors"),
+        ("idx_ams_behavioral_feedback_user", AICO_FEEDBACK),
+        ("idx_ams_behavioral_feedback_skill", AICO_FEEDBACK),
+        ("idx_ams_behavioral_feedback_processed", AICO_FEEDBACK),
+        ("idx_trajectory_user_feedback", "trajectories"),
+        ("idx_trajectory_timestamp", "trajectories"),
+    ],
+};
+
+/// Phase 3 as AICO applied it itself (versions 14 and 18).
+const AICO_PHASE3_AICOS: Entry = Entry {
+    migration: "m0003_behavioral_learning",
+    tables: &[
+        "skills",
+        "user_skill_confidence",
+        "context_skill_stats",
+        "context_preference_vectors",
+        AICO_FEEDBACK,
+        "trajectories",
+    ],
+    indexes: &[
+        ("idx_skills_type", "skills"),
+        ("idx_user_skill_confidence", "user_skill_confidence"),
+        ("idx_context_stats_user_context", "context_skill_stats"),
+        ("idx_preference_vectors_user", "context_preference_vectors"),
+        ("idx_ams_behavioral_feedback_user", AICO_FEEDBACK),
+        ("idx_ams_behavioral_feedback_skill", AICO_FEEDBACK),
+        ("idx_ams_behavioral_feedback_processed", AICO_FEEDBACK),
+        ("idx_trajectories_user_feedback", "trajectories"),
+        ("idx_trajectories_timestamp", "trajectories"),
+    ],
+};
+
+/// AICO's facts table (`facts_metadata` until its version 11).
+pub const AICO_FACTS: &str = "user_memories";
+/// The primary key of AICO's facts table: a uuid4 in text.
+pub const AICO_FACT_KEY: &str = "fact_id";
+/// The AMS feedback table on an AICO database (AICO's version 18 name; its `feedback_events` is
+/// the Memory Album's, a table of another shape).
+pub const AICO_FEEDBACK: &str = "ams_behavioral_feedback";
+/// AICO's version table: key/value rows, `schema_version` among them. Never written here.
+pub const AICO_METADATA: &str = "_aico_schema_metadata";
+/// AICO's migration history. Never written here.
+pub const AICO_HISTORY: &str = "_aico_migration_history";
+/// AICO's schema version that applied Phase 1 (`user_memories.temporal_metadata`).
+pub const AICO_PHASE1: i64 = 12;
+/// AICO's schema version that created its per-user `consolidation_state` (Phase 2).
+pub const AICO_PHASE2: i64 = 13;
+/// AICO's schema version that applied Phase 3 (its feedback table renamed by version 18).
+pub const AICO_PHASE3: i64 = 14;
+
+/// The columns of each table AICO makes for the AMS (its `core.py`), that the AMS relies on:
+/// what is checked before such a table is adopted, and by `aico db verify` afterwards.
+pub const AICO_COLUMNS: &[(&str, &[&str])] = &[
+    (AICO_FACTS, &[AICO_FACT_KEY, "created_at", "temporal_metadata"]),
+    (
+        "consolidation_state",
+        &[
+            "user_id",
+            "last_consolidation_at",
+            "messages_consolidated",
+            "memories_created",
+            "status",
+            "error_message",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    (
+        "skills",
+        &[
+            "skill_id",
+            "skill_name",
+            "skill_type",
+            "trigger_context",
+            "procedure_template",
+            "dimension_vector",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    (
+        "user_skill_confidence",
+        &["user_id", "skill_id", "confidence_score", "usage_count", "positive_count", "negative_count", "last_used_at"],
+    ),
+    ("context_skill_stats", &["user_id", "context_bucket", "skill_id", "alpha", "beta", "last_updated_at"]),
+    ("context_preference_vectors", &["user_id", "context_bucket", "dimensions", "last_updated_at"]),
+    (
+        AICO_FEEDBACK,
+        &["event_id", "user_id", "message_id", "skill_id", "reward", "reason", "free_text", "timestamp", "processed"],
+    ),
+    (
+        "trajectories",
+        &[
+            "trajectory_id",
+            "user_id",
+            "conversation_id",
+            "turn_number",
+            "user_input",
+            "selected_skill_id",
+            "ai_response",
+            "feedback_reward",
+            "timestamp",
+            "archived",
+        ],
+    ),
+];
+
+/// AICO's columns of `table` (see [`AICO_COLUMNS`]); empty for a table AICO does not make.
+pub fn aico_columns(table: &str) -> &'static [&'static str] {
+    AICO_COLUMNS.iter().find(|(t, _)| *t == table).map_or(&[], |(_, c)| c)
+}
+
+/// Whose schema the database follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// The seed's: `semantic_facts` keyed by `id`, the seed's `consolidation_state`.
+    Seed,
+    /// AICO's own, managed by AICO's migrator (`_aico_schema_metadata`) at this schema version.
+    Aico {
+        /// `_aico_schema_metadata.schema_version`.
+        version: i64,
+    },
+}
+
+impl Layout {
+    /// The layout of the database behind `conn`: AICO's when `_aico_schema_metadata` exists.
+    /// Reads only.
+    pub async fn detect<C: ConnectionTrait>(conn: &C) -> Result<Self, DbErr> {
+        let dialect = Dialect::of_conn(conn)?;
+        if dialect.column_names(conn, AICO_METADATA).await?.is_empty() {
+            return Ok(Self::Seed);
+        }
+        match dialect.aico_schema_version(conn).await? {
+            None => Ok(Self::Aico { version: 0 }),
+            Some(text) => match text.trim().parse::<i64>() {
+                Ok(version) => Ok(Self::Aico { version }),
+                Err(_) => Err(DbErr::Migration(format!(
+                    "{AICO_METADATA}.schema_version is {text:?}, not a version number: is this AICO's database?"
+                ))),
+            },
+        }
+    }
+
+    /// The facts table and its key.
+    pub fn facts(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Seed => ("semantic_facts", "id"),
+            Self::Aico { .. } => (AICO_FACTS, AICO_FACT_KEY),
+        }
+    }
+
+    /// The AMS feedback table.
+    pub fn feedback(self) -> &'static str {
+        match self {
+            Self::Seed => "feedback_events",
+            Self::Aico { .. } => AICO_FEEDBACK,
+        }
+    }
+
+    /// Whether AICO applied the phase of `migration` itself (then it is adopted as AICO made it).
+    pub fn aico_applied(self, migration: &str) -> bool {
+        let Self::Aico { version } = self else { return false };
+        let needs = match migration {
+            "m0000_semantic_facts_baseline" | "m0001_temporal_metadata" => AICO_PHASE1,
+            "m0002_consolidation_state" => AICO_PHASE2,
+            "m0003_behavioral_learning" => AICO_PHASE3,
+            _ => return false,
+        };
+        version >= needs
+    }
+
+    /// Every migration's tables and indexes on a database of this layout, in migration order.
+    pub fn catalog(self) -> Vec<Entry> {
+        match self {
+            Self::Seed => CATALOG.to_vec(),
+            Self::Aico { .. } => {
+                let phase3 =
+                    if self.aico_applied("m0003_behavioral_learning") { AICO_PHASE3_AICOS } else { AICO_PHASE3_OURS };
+                AICO_BASE.iter().copied().chain([phase3]).collect()
+            }
+        }
+    }
+
+    /// Stop unless the migrations can run here: an AICO database below version 12 must first be
+    /// brought to version 13 by AICO itself (adding Phase 1 now would make AICO's own migrator
+    /// fail at its version 12).
+    pub fn require_runnable(self, phase_version: i64) -> Result<(), DbErr> {
+        match self {
+            Self::Aico { version } if version < phase_version => Err(DbErr::Migration(format!(
+                "this is AICO's database at its schema version {version}, older than the AMS (version \
+                 {AICO_PHASE2}): start AICO once to bring the database to version {AICO_PHASE2}, then rerun"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether `table` exists with every column in `needed`: false when it does not exist; an error
+/// naming the table and the missing columns when it exists with another shape (it is another
+/// table of the same name, and adopting it would break it and the AMS).
+pub async fn adoptable<C: ConnectionTrait>(conn: &C, table: &str, needed: &[&str]) -> Result<bool, DbErr> {
+    let have = Dialect::of_conn(conn)?.column_names(conn, table).await?;
+    if have.is_empty() {
+        return Ok(false);
+    }
+    let missing: Vec<&str> = needed.iter().copied().filter(|c| !have.iter().any(|h| h == c)).collect();
+    if missing.is_empty() {
+        return Ok(true);
+    }
+    Err(DbErr::Migration(format!(
+        "table {table} exists without the column(s) {} that the AMS needs: it is another table of that name, \
+         left as it is",
+        missing.join(", ")
+    )))
+}
+
+/// [`adoptable`] for a table that must exist.
+pub async fn require_table<C: ConnectionTrait>(conn: &C, table: &str, needed: &[&str]) -> Result<(), DbErr> {
+    if adoptable(conn, table, needed).await? {
+        Ok(())
+    } else {
+        Err(DbErr::Migration(format!("table {table} is missing")))
+    }
+}

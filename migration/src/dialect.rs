@@ -316,6 +316,35 @@ impl Dialect {
         }
     }
 
+    /// The column names of `table` (in the current schema), in their order; empty when the table
+    /// does not exist.
+    pub async fn column_names<C: ConnectionTrait>(self, conn: &C, table: &str) -> Result<Vec<String>, DbErr> {
+        let stmt = match self {
+            Self::Sqlite => Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "SELECT name AS c FROM pragma_table_info(?) ORDER BY cid",
+                [table.into()],
+            ),
+            Self::Postgres => Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT column_name::text AS c FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+                [table.into()],
+            ),
+        };
+        conn.query_all_raw(stmt).await?.iter().map(|row| row.try_get::<String>("", "c")).collect()
+    }
+
+    /// AICO's schema version as stored (`_aico_schema_metadata`, key `schema_version`), if the row
+    /// exists. The table must exist.
+    pub async fn aico_schema_version<C: ConnectionTrait>(self, conn: &C) -> Result<Option<String>, DbErr> {
+        let sql = "SELECT CAST(value AS TEXT) AS v FROM _aico_schema_metadata WHERE key = 'schema_version'";
+        match conn.query_one_raw(self.stmt(sql)).await? {
+            Some(row) => Ok(row.try_get::<Option<String>>("", "v")?),
+            None => Ok(None),
+        }
+    }
+
     /// Rows of `table` whose `column` is not valid JSON (up to `limit` ids), for an error that
     /// names them. PostgreSQL 15 has no cheap validity test in SQL, so it reports none.
     pub async fn invalid_json_ids<C: ConnectionTrait>(

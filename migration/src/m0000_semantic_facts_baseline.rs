@@ -1,6 +1,12 @@
-//! Baseline: AICO's `semantic_facts`, adopted untouched when it exists, created when it does not.
+//! Baseline: AICO's facts table, adopted untouched when it exists, created when it does not.
+//!
+//! On the seed's layout that is `semantic_facts`. On AICO's own database (`_aico_schema_metadata`)
+//! it is `user_memories`, keyed by `fact_id`, which AICO creates; a database below AICO's version
+//! 12 is left alone with a message to let AICO bring it to version 13 first.
 
 use sea_orm_migration::prelude::*;
+
+use crate::catalog::{self, AICO_PHASE1, Layout};
 
 /// The columns of `semantic_facts` the AMS relies on: `id` names a fact (keyset batches, reports)
 /// and `created_at` dates it (the backfill's source of time).
@@ -17,19 +23,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.has_table("semantic_facts").await? {
-            let mut missing = Vec::new();
-            for column in REQUIRED_COLUMNS {
-                if !manager.has_column("semantic_facts", column).await? {
-                    missing.push(column);
-                }
-            }
-            if !missing.is_empty() {
-                return Err(DbErr::Migration(format!(
-                    "table semantic_facts exists but lacks the column(s) {} that the AMS needs",
-                    missing.join(", ")
-                )));
-            }
+        let conn = manager.get_connection();
+        let layout = Layout::detect(conn).await?;
+        if let Layout::Aico { .. } = layout {
+            layout.require_runnable(AICO_PHASE1)?;
+            let (table, key) = layout.facts();
+            return catalog::require_table(conn, table, &[key, "created_at"]).await;
+        }
+        if catalog::adoptable(conn, "semantic_facts", &REQUIRED_COLUMNS).await? {
             return Ok(());
         }
         manager

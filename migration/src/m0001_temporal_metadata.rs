@@ -7,6 +7,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
 
+use crate::catalog::{self, Layout};
 use crate::dialect::Dialect;
 
 const TABLE: &str = "semantic_facts";
@@ -53,6 +54,14 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let conn = manager.get_connection();
         let dialect = Dialect::of_conn(conn)?;
+        let layout = Layout::detect(conn).await?;
+        if layout.aico_applied("m0001_temporal_metadata") {
+            // AICO's version 12 is this phase on `user_memories`: adopt it as AICO made it.
+            let (table, key) = layout.facts();
+            return catalog::require_table(conn, table, &[key, "created_at", COLUMN]).await;
+        }
+        layout.require_runnable(catalog::AICO_PHASE1)?;
+        catalog::require_table(conn, TABLE, &["id"]).await?;
         match dialect.column_type(conn, TABLE, COLUMN).await? {
             None => {
                 manager
@@ -79,6 +88,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if Layout::detect(manager.get_connection()).await?.aico_applied("m0001_temporal_metadata") {
+            // AICO's indexes: its own migrator owns them.
+            return Ok(());
+        }
         for index in [INDEX_TEMPORAL, INDEX_SUPERSEDED] {
             manager.drop_index(Index::drop().name(index).if_exists().to_owned()).await?;
         }

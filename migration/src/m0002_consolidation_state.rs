@@ -1,7 +1,11 @@
 //! Phase 2: `consolidation_state`, where memory consolidation records its progress.
+//!
+//! On AICO's own database this is AICO's version 13, a per-user `consolidation_state` of its own
+//! shape: adopted as AICO made it (a database at version 12 must let AICO reach 13 first).
 
 use sea_orm_migration::prelude::*;
 
+use crate::catalog::{self, AICO_PHASE2, Layout};
 use crate::safety;
 
 /// Creates the consolidation state table.
@@ -15,6 +19,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let conn = manager.get_connection();
+        let layout = Layout::detect(conn).await?;
+        if let Layout::Aico { .. } = layout {
+            layout.require_runnable(AICO_PHASE2)?;
+            return catalog::require_table(conn, "consolidation_state", catalog::aico_columns("consolidation_state"))
+                .await;
+        }
+        catalog::adoptable(conn, "consolidation_state", &["id", "state_json", "updated_at"]).await?;
         manager
             .create_table(
                 Table::create()
@@ -43,6 +55,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if let Layout::Aico { .. } = Layout::detect(manager.get_connection()).await? {
+            // AICO's table, made by AICO's version 13.
+            return Ok(());
+        }
         safety::guard_drop(manager, &["consolidation_state"], "m0002").await?;
         manager.drop_table(Table::drop().table(ConsolidationState::Table).if_exists().to_owned()).await
     }

@@ -4,9 +4,15 @@
 //! The seed writes its indexes as MySQL-style `INDEX` clauses inside `CREATE TABLE`, which SQLite
 //! and PostgreSQL reject: each is its own `CREATE INDEX IF NOT EXISTS` here. The rules the seed
 //! states in comments are CHECK constraints.
+//!
+//! A table that exists is adopted only when it has every column this phase needs. On AICO's own
+//! database the feedback table is `ams_behavioral_feedback` (AICO's version 18 name, without
+//! `classified_categories`): AICO's `feedback_events` is the Memory Album's, never touched. Where
+//! AICO applied this phase itself (version 14, with 18's feedback table), it is adopted as is.
 
 use sea_orm_migration::prelude::*;
 
+use crate::catalog::{self, AICO_FEEDBACK, AICO_PHASE2, Layout};
 use crate::dialect::Dialect;
 use crate::safety;
 
@@ -22,6 +28,30 @@ const TABLES: [&str; 6] = [
     "user_skill_confidence",
     "skills",
 ];
+
+/// How this phase names and shapes its feedback table on a layout.
+#[derive(Clone, Copy)]
+struct Feedback {
+    table: &'static str,
+    /// The seed's `classified_categories` (AICO's table has none).
+    categories: bool,
+}
+
+impl Feedback {
+    fn of(layout: Layout) -> Self {
+        match layout {
+            Layout::Seed => Self { table: "feedback_events", categories: true },
+            Layout::Aico { .. } => Self { table: AICO_FEEDBACK, categories: false },
+        }
+    }
+
+    /// The tables of this phase, children before parents, with this feedback table.
+    fn tables(self) -> [&'static str; 6] {
+        let mut all = TABLES;
+        all[1] = self.table;
+        all
+    }
+}
 
 /// Creates the behavioural learning tables.
 #[derive(DeriveMigrationName)]
@@ -43,7 +73,7 @@ fn bucket_check(name: &str) -> Check {
     check(name, "context_bucket BETWEEN 0 AND 99".into())
 }
 
-fn tables(d: Dialect) -> Vec<TableCreateStatement> {
+fn tables(d: Dialect, fb: Feedback) -> Vec<TableCreateStatement> {
     vec![
         Table::create()
             .table(Skills::Table)
@@ -107,26 +137,7 @@ fn tables(d: Dialect) -> Vec<TableCreateStatement> {
             .check(bucket_check("ck_context_preference_vectors_bucket"))
             .check(check("ck_context_preference_vectors_dimensions", d.json_array_of_len("dimensions", DIMENSIONS)))
             .to_owned(),
-        Table::create()
-            .table(FeedbackEvents::Table)
-            .if_not_exists()
-            .col(ColumnDef::new(FeedbackEvents::EventId).text().not_null().primary_key())
-            .col(ColumnDef::new(FeedbackEvents::UserId).text().not_null())
-            .col(ColumnDef::new(FeedbackEvents::MessageId).text().not_null())
-            .col(ColumnDef::new(FeedbackEvents::SkillId).text())
-            .col(ColumnDef::new(FeedbackEvents::Reward).big_integer().not_null())
-            .col(ColumnDef::new(FeedbackEvents::Reason).text())
-            .col(ColumnDef::new(FeedbackEvents::FreeText).text())
-            .col(ColumnDef::new(FeedbackEvents::ClassifiedCategories).json())
-            .col(created_now(FeedbackEvents::Timestamp))
-            .col(ColumnDef::new(FeedbackEvents::Processed).boolean().default(false))
-            .check(reward_check("ck_feedback_events_reward", "reward"))
-            .check(check(
-                "ck_feedback_events_free_text",
-                format!("free_text IS NULL OR {} <= 300", d.char_length("free_text")),
-            ))
-            .check(check("ck_feedback_events_classified_categories", d.json_object_or_null("classified_categories")))
-            .to_owned(),
+        feedback_table(d, fb),
         Table::create()
             .table(Trajectories::Table)
             .if_not_exists()
@@ -145,8 +156,42 @@ fn tables(d: Dialect) -> Vec<TableCreateStatement> {
     ]
 }
 
-fn indexes() -> Vec<IndexCreateStatement> {
+/// The feedback table: the seed's `feedback_events`, or on AICO's database `ams_behavioral_feedback`
+/// without `classified_categories`.
+fn feedback_table(d: Dialect, fb: Feedback) -> TableCreateStatement {
+    let table = Alias::new(fb.table);
+    let ck = |rule: &str| format!("ck_{}_{rule}", fb.table);
+    let mut t = Table::create()
+        .table(table)
+        .if_not_exists()
+        .col(ColumnDef::new(FeedbackEvents::EventId).text().not_null().primary_key())
+        .col(ColumnDef::new(FeedbackEvents::UserId).text().not_null())
+        .col(ColumnDef::new(FeedbackEvents::MessageId).text().not_null())
+        .col(ColumnDef::new(FeedbackEvents::SkillId).text())
+        .col(ColumnDef::new(FeedbackEvents::Reward).big_integer().not_null())
+        .col(ColumnDef::new(FeedbackEvents::Reason).text())
+        .col(ColumnDef::new(FeedbackEvents::FreeText).text())
+        .to_owned();
+    if fb.categories {
+        t.col(ColumnDef::new(FeedbackEvents::ClassifiedCategories).json());
+    }
+    t.col(created_now(FeedbackEvents::Timestamp))
+        .col(ColumnDef::new(FeedbackEvents::Processed).boolean().default(false))
+        .check(reward_check(&ck("reward"), "reward"))
+        .check(check(&ck("free_text"), format!("free_text IS NULL OR {} <= 300", d.char_length("free_text"))));
+    if fb.categories {
+        t.check(check(&ck("classified_categories"), d.json_object_or_null("classified_categories")));
+    }
+    t.to_owned()
+}
+
+fn indexes(fb: Feedback) -> Vec<IndexCreateStatement> {
     let index = |name: &str| Index::create().if_not_exists().name(name).to_owned();
+    // The seed's `idx_feedback_*`; AICO's version 18 names `idx_ams_behavioral_feedback_*`.
+    let feedback_index = |what: &str| match fb.categories {
+        true => format!("idx_feedback_{what}"),
+        false => format!("idx_{}_{what}", fb.table),
+    };
     vec![
         index("idx_skill_type").table(Skills::Table).col(Skills::SkillType).to_owned(),
         index("idx_user_confidence")
@@ -160,9 +205,9 @@ fn indexes() -> Vec<IndexCreateStatement> {
             .col(ContextSkillStats::ContextBucket)
             .to_owned(),
         index("idx_user_prefs").table(ContextPreferenceVectors::Table).col(ContextPreferenceVectors::UserId).to_owned(),
-        index("idx_feedback_user").table(FeedbackEvents::Table).col(FeedbackEvents::UserId).to_owned(),
-        index("idx_feedback_skill").table(FeedbackEvents::Table).col(FeedbackEvents::SkillId).to_owned(),
-        index("idx_feedback_processed").table(FeedbackEvents::Table).col(FeedbackEvents::Processed).to_owned(),
+        index(&feedback_index("user")).table(Alias::new(fb.table)).col(FeedbackEvents::UserId).to_owned(),
+        index(&feedback_index("skill")).table(Alias::new(fb.table)).col(FeedbackEvents::SkillId).to_owned(),
+        index(&feedback_index("processed")).table(Alias::new(fb.table)).col(FeedbackEvents::Processed).to_owned(),
         index("idx_trajectory_user_feedback")
             .table(Trajectories::Table)
             .col(Trajectories::UserId)
@@ -179,19 +224,42 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let dialect = Dialect::of_conn(manager.get_connection())?;
-        for table in tables(dialect) {
+        let conn = manager.get_connection();
+        let dialect = Dialect::of_conn(conn)?;
+        let layout = Layout::detect(conn).await?;
+        if layout.aico_applied("m0003_behavioral_learning") {
+            for table in Feedback::of(layout).tables().iter().rev() {
+                catalog::require_table(conn, table, catalog::aico_columns(table)).await?;
+            }
+            return Ok(());
+        }
+        layout.require_runnable(AICO_PHASE2)?;
+        let fb = Feedback::of(layout);
+        let tables = tables(dialect, fb);
+        // Adopt nothing of another shape: check every table that exists before changing any.
+        for (name, table) in fb.tables().iter().rev().zip(&tables) {
+            let columns: Vec<String> = table.get_columns().iter().map(|c| c.get_column_name()).collect();
+            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+            catalog::adoptable(conn, name, &columns).await?;
+        }
+        for table in tables {
             manager.create_table(table).await?;
         }
-        for index in indexes() {
+        for index in indexes(fb) {
             manager.create_index(index).await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        safety::guard_drop(manager, &TABLES, "m0003").await?;
-        for table in TABLES {
+        let layout = Layout::detect(manager.get_connection()).await?;
+        if layout.aico_applied("m0003_behavioral_learning") {
+            // AICO's tables, made by its own versions 14 and 18.
+            return Ok(());
+        }
+        let tables = Feedback::of(layout).tables();
+        safety::guard_drop(manager, &tables, "m0003").await?;
+        for table in tables {
             manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }
         Ok(())
@@ -245,7 +313,6 @@ enum ContextPreferenceVectors {
 
 #[derive(DeriveIden)]
 enum FeedbackEvents {
-    Table,
     EventId,
     UserId,
     MessageId,

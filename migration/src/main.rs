@@ -87,6 +87,13 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
     let db = target.connect_with(cli.database_schema.as_deref(), &keys).await?;
     let command = match cli.command.unwrap_or(Sub::Up { num: None }) {
         Sub::Status => {
+            if let Some(aico) = runner::aico_schema(&db, &target).await? {
+                println!("AICO's database, at AICO's schema version {}", aico.version);
+                match aico.applied_by_aico.is_empty() {
+                    true => println!("  AICO applied none of the AMS phases itself"),
+                    false => println!("  applied by AICO itself (adopted as is): {}", aico.applied_by_aico.join(", ")),
+                }
+            }
             for m in runner::status(&db, &target).await? {
                 match m.applied_at_text() {
                     Some(at) => out.line(format_args!("  applied  {}  (at {at})", m.name)),

@@ -11,6 +11,7 @@ use sea_orm_migration::sea_orm::{DatabaseConnection, EntityTrait};
 use sea_orm_migration::seaql_migrations;
 
 use crate::Migrator;
+use crate::catalog::Layout;
 use crate::dialect::Dialect;
 use crate::error::MigrateError;
 use crate::safety;
@@ -117,6 +118,27 @@ pub async fn status(db: &DatabaseConnection, target: &Target) -> Result<Vec<Migr
         .collect())
 }
 
+/// What AICO's own migrator did to a database it manages (`_aico_schema_metadata`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AicoSchema {
+    /// AICO's schema version (`_aico_schema_metadata`, key `schema_version`).
+    pub version: i64,
+    /// The AMS migrations whose phase AICO applied itself (adopted as AICO made them), in order.
+    pub applied_by_aico: Vec<String>,
+}
+
+/// AICO's schema version and the AMS phases AICO applied itself, or `None` when the database is
+/// not managed by AICO's migrator. Reads only.
+pub async fn aico_schema(db: &DatabaseConnection, target: &Target) -> Result<Option<AicoSchema>, MigrateError> {
+    match Layout::detect(db).await.map_err(|e| MigrateError::classify(target, e))? {
+        Layout::Seed => Ok(None),
+        layout @ Layout::Aico { version } => Ok(Some(AicoSchema {
+            version,
+            applied_by_aico: migration_names().into_iter().filter(|m| layout.aico_applied(m)).collect(),
+        })),
+    }
+}
+
 /// Whether a run keeps its work.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -202,6 +224,17 @@ async fn run_steps(
                 Migrator::down(&txn, Some(1)).await.map_err(|e| MigrateError::in_migration(target, name, e))?
             }
             Step::Fresh => {
+                if let Layout::Aico { .. } = Layout::detect(&txn).await.map_err(err)? {
+                    return Err(MigrateError::in_migration(
+                        target,
+                        "fresh",
+                        DbErr::Migration(
+                            "this is AICO's own database: fresh would drop every table of AICO's, not only the \
+                             AMS's; refused (roll back with down instead)"
+                                .into(),
+                        ),
+                    ));
+                }
                 let manager = SchemaManager::new(&txn);
                 safety::restorable(&manager, "drop every table (fresh)", "fresh")
                     .await

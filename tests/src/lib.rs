@@ -6,6 +6,8 @@
 //! message, except under CI (`CI` set), where a missing server fails the test.
 #![warn(missing_docs)]
 
+pub mod aico;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

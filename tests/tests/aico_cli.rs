@@ -46,7 +46,8 @@ async fn migrate_status_dry_run_apply_and_rollback(#[case] backend: Backend) {
     let out = run(&db, &["db", "migrate", "--status", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let status = json_of(&out);
-    assert_eq!(keys(&status), set(&["target", "action", "migrations", "steps", "statements"]));
+    assert_eq!(keys(&status), set(&["target", "action", "migrations", "steps", "statements", "aico"]));
+    assert_eq!(status["aico"], Value::Null, "not AICO's database");
     assert_eq!(status["action"], "status");
     assert_eq!(status["migrations"].as_array().expect("list").len(), 4);
     assert!(status["migrations"].as_array().expect("list").iter().all(|m| m["status"] == "pending"));

@@ -57,6 +57,15 @@ impl std::fmt::Display for MigrateReport {
             }
         }
         if self.action == "status" {
+            if let Some(aico) = &self.aico {
+                writeln!(f, "AICO's database, at AICO's schema version {}", aico.schema_version)?;
+                match aico.applied_by_aico.is_empty() {
+                    true => writeln!(f, "  AICO applied none of the AMS phases itself")?,
+                    false => {
+                        writeln!(f, "  applied by AICO itself (adopted as is): {}", aico.applied_by_aico.join(", "))?
+                    }
+                }
+            }
             for m in &self.migrations {
                 match &m.applied_at {
                     Some(at) => writeln!(f, "  applied  {}  (at {at})", m.name)?,

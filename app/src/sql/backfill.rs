@@ -6,14 +6,16 @@
 //! overwritten, no other column is written, and a run killed at any moment is finished by the next
 //! one. SQL builds the metadata where the stored `created_at` is already canonical text (almost
 //! always); Rust parses the rest. Memory is one batch.
+//!
+//! The facts table is the seed's `semantic_facts` (keyed by `id`) or, on AICO's own database,
+//! `user_memories` (keyed by `fact_id`, a uuid4).
 
-use entity::semantic_facts::{self, Column};
 use entity::values::{TemporalMetadata, Timestamp};
 use migration::dialect::Dialect;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoIden, Query, TableRef, Value, ValueTuple};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+use sea_orm::sea_query::{
+    Alias, Condition, Expr, ExprTrait, IntoIden, Order, Query, SelectStatement, TableRef, Value, ValueTuple,
 };
+use sea_orm::{ConnectionTrait, DbErr};
 use serde::Serialize;
 
 use crate::error::AppError;
@@ -71,9 +73,15 @@ fn initial_metadata_sql(dialect: Dialect, timestamp: &str) -> String {
     dialect.json_from_text(&format!("replace({}, {}, {timestamp})", literal(template), literal(sentinel)))
 }
 
-/// How one backend's batches are written: the SQL that reads `created_at` as text, the SQL that
-/// turns it into the canonical timestamp where it can, and the metadata built from that.
+/// `temporal_metadata`, the column the backfill writes.
+const METADATA: &str = "temporal_metadata";
+
+/// How one backend's batches are written: the facts table and its key, the SQL that reads
+/// `created_at` as text, the SQL that turns it into the canonical timestamp where it can, and the
+/// metadata built from that.
 struct Plan {
+    table: &'static str,
+    key: &'static str,
     created_text: String,
     canonical: String,
     fill: String,
@@ -81,21 +89,34 @@ struct Plan {
 
 impl Plan {
     async fn of(db: &Db) -> Result<Self, AppError> {
-        let missing = |column: &str| AppError::NotMigrated {
-            target: db.target.to_string(),
-            what: format!("semantic_facts.{column}"),
-        };
-        let type_of = |column| db.dialect.column_type(&db.conn, "semantic_facts", column);
+        let (table, key) = db.layout().await?.facts();
+        let missing =
+            |column: &str| AppError::NotMigrated { target: db.target.to_string(), what: format!("{table}.{column}") };
+        let type_of = |column| db.dialect.column_type(&db.conn, table, column);
         if type_of("temporal_metadata").await.map_err(|e| db.error(e))?.is_none() {
             return Err(missing("temporal_metadata"));
         }
         let declared = type_of("created_at").await.map_err(|e| db.error(e))?.ok_or_else(|| missing("created_at"))?;
         let canonical = db.dialect.canonical_timestamp("created_at", &declared);
         Ok(Self {
+            table,
+            key,
             created_text: db.dialect.timestamp_text("created_at", &declared),
             fill: initial_metadata_sql(db.dialect, &canonical),
             canonical,
         })
+    }
+
+    fn table(&self) -> Alias {
+        Alias::new(self.table)
+    }
+
+    fn key(&self) -> Expr {
+        Expr::col((self.table(), Alias::new(self.key)))
+    }
+
+    fn metadata(&self) -> Expr {
+        Expr::col((self.table(), Alias::new(METADATA)))
     }
 
     /// Rows SQL can fill by itself (or, negated, the ones left to Rust).
@@ -103,35 +124,95 @@ impl Plan {
         Expr::cust(format!("({}) IS {}NULL", self.canonical, if yes { "NOT " } else { "" }))
     }
 
+    /// Facts without metadata (and, when given, with keys in `(after, upto]`).
+    fn pending(&self, after: Option<&str>, upto: Option<&str>) -> Condition {
+        Condition::all()
+            .add(self.metadata().is_null())
+            .add_option(after.map(|lo| self.key().gt(lo)))
+            .add_option(upto.map(|hi| self.key().lte(hi)))
+    }
+
+    /// How many rows match `cond`.
+    async fn count<C: ConnectionTrait>(&self, conn: &C, cond: Condition) -> Result<u64, DbErr> {
+        let stmt = Query::select().expr_as(Expr::cust("COUNT(*)"), "n").from(self.table()).cond_where(cond).to_owned();
+        let n: i64 = match conn.query_one(&stmt).await? {
+            Some(row) => row.try_get("", "n")?,
+            None => 0,
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The key `batch_size` rows past `after` in key order (the last key when fewer are left).
+    async fn batch_end<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        after: Option<&str>,
+        batch_size: u64,
+    ) -> Result<Option<String>, DbErr> {
+        let mut stmt = Query::select();
+        stmt.expr_as(self.key(), "k").from(self.table());
+        if let Some(lo) = after {
+            stmt.and_where(self.key().gt(lo));
+        }
+        stmt.order_by_expr(self.key(), Order::Asc).offset(batch_size.saturating_sub(1)).limit(1);
+        match conn.query_one(&stmt).await? {
+            Some(row) => Ok(Some(row.try_get("", "k")?)),
+            None => Ok(None),
+        }
+    }
+
     /// Fill the rows of `pending` that SQL can fill; how many it filled.
     async fn fill<C: ConnectionTrait>(&self, conn: &C, pending: Condition) -> Result<u64, DbErr> {
         let stmt = Query::update()
-            .table(semantic_facts::Entity)
-            .value(Column::TemporalMetadata, Expr::cust(self.fill.clone()))
+            .table(self.table())
+            .value(Alias::new(METADATA), Expr::cust(self.fill.clone()))
             .cond_where(pending.add(self.by_sql(true)))
             .to_owned();
         Ok(conn.execute(&stmt).await?.rows_affected())
     }
 
-    /// The rows of `pending` left to Rust: id and `created_at` as text.
+    /// The rows of `pending` left to Rust: key and `created_at` as text.
     async fn rest<C: ConnectionTrait>(
         &self,
         conn: &C,
         pending: Condition,
     ) -> Result<Vec<(String, Option<String>)>, DbErr> {
-        semantic_facts::Entity::find()
-            .select_only()
-            .column(Column::Id)
-            .column_as(Expr::cust(self.created_text.clone()), "created_at")
-            .filter(pending.add(self.by_sql(false)))
-            .order_by_asc(Column::Id)
-            .into_tuple()
-            .all(conn)
-            .await
+        let stmt: SelectStatement = Query::select()
+            .expr_as(self.key(), "k")
+            .expr_as(Expr::cust(self.created_text.clone()), "created_at")
+            .from(self.table())
+            .cond_where(pending.add(self.by_sql(false)))
+            .order_by_expr(self.key(), Order::Asc)
+            .to_owned();
+        conn.query_all(&stmt)
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("", "k")?, row.try_get("", "created_at")?)))
+            .collect()
+    }
+
+    /// Write the rows Rust filled: `UPDATE <facts> SET temporal_metadata = v.column2 FROM
+    /// (VALUES ...) AS v WHERE <key> = v.column1 AND temporal_metadata IS NULL`. The metadata is
+    /// bound as text (and cast where the backend needs it), so its bytes are ours.
+    async fn write_batch<C: ConnectionTrait>(
+        &self,
+        dialect: Dialect,
+        conn: &C,
+        rows: Vec<ValueTuple>,
+    ) -> Result<u64, DbErr> {
+        let v = Alias::new("v").into_iden();
+        let stmt = Query::update()
+            .table(self.table())
+            .value(Alias::new(METADATA), Expr::cust(dialect.json_from_text("\"v\".\"column2\"")))
+            .from(TableRef::ValuesList(rows, v.clone()))
+            .and_where(self.key().equals((v, Alias::new("column1"))))
+            .and_where(self.metadata().is_null())
+            .to_owned();
+        Ok(conn.execute(&stmt).await?.rows_affected())
     }
 }
 
-/// Backfill `semantic_facts` on `db` in batches of `batch_size`; `progress` hears the number of
+/// Backfill the facts table (`semantic_facts`, or AICO's `user_memories`) on `db` in batches of `batch_size`; `progress` hears the number of
 /// facts handled so far (and the total, once) as the run goes.
 ///
 /// A batch is the next `batch_size` rows in id order, its end found on the primary key's index (a
@@ -147,11 +228,7 @@ pub async fn backfill(
 ) -> Result<SqlBackfill, AppError> {
     let plan = Plan::of(db).await?;
     let mut report = SqlBackfill {
-        candidates: semantic_facts::Entity::find()
-            .filter(Column::TemporalMetadata.is_null())
-            .count(&db.conn)
-            .await
-            .map_err(|e| db.error(e))?,
+        candidates: plan.count(&db.conn, plan.pending(None, None)).await.map_err(|e| db.error(e))?,
         ..Default::default()
     };
     progress(Progress::Total(report.candidates));
@@ -159,22 +236,8 @@ pub async fn backfill(
     let mut after: Option<String> = None;
     let mut handled = 0u64;
     loop {
-        let mut end = semantic_facts::Entity::find().select_only().column(Column::Id);
-        if let Some(lo) = &after {
-            end = end.filter(Column::Id.gt(lo.clone()));
-        }
-        let upper: Option<String> = end
-            .order_by_asc(Column::Id)
-            .offset(batch_size.saturating_sub(1))
-            .limit(1)
-            .into_tuple()
-            .one(&db.conn)
-            .await
-            .map_err(|e| db.error(e))?;
-        let pending = Condition::all()
-            .add(Column::TemporalMetadata.is_null())
-            .add_option(after.take().map(|lo| Column::Id.gt(lo)))
-            .add_option(upper.clone().map(|hi| Column::Id.lte(hi)));
+        let upper = plan.batch_end(&db.conn, after.as_deref(), batch_size).await.map_err(|e| db.error(e))?;
+        let pending = plan.pending(after.take().as_deref(), upper.as_deref());
 
         let txn = match dry_run {
             true => None,
@@ -182,11 +245,7 @@ pub async fn backfill(
         };
         let (by_sql, rest) = match &txn {
             None => (
-                semantic_facts::Entity::find()
-                    .filter(pending.clone().add(plan.by_sql(true)))
-                    .count(&db.conn)
-                    .await
-                    .map_err(|e| db.error(e))?,
+                plan.count(&db.conn, pending.clone().add(plan.by_sql(true))).await.map_err(|e| db.error(e))?,
                 plan.rest(&db.conn, pending).await.map_err(|e| db.error(e))?,
             ),
             Some(txn) => (
@@ -210,7 +269,7 @@ pub async fn backfill(
             }
         }
         let by_rust = match &txn {
-            Some(txn) if !rows.is_empty() => write_batch(db.dialect, txn, rows).await.map_err(|e| db.error(e))?,
+            Some(txn) if !rows.is_empty() => plan.write_batch(db.dialect, txn, rows).await.map_err(|e| db.error(e))?,
             _ => rows.len() as u64,
         };
         if let Some(txn) = txn {
@@ -236,21 +295,6 @@ pub enum Progress {
     Total(u64),
     /// Facts handled so far.
     Done(u64),
-}
-
-/// Write the rows Rust filled: `UPDATE semantic_facts SET temporal_metadata = v.column2 FROM
-/// (VALUES ...) AS v WHERE id = v.column1 AND temporal_metadata IS NULL`. The metadata is bound as
-/// text (and cast where the backend needs it), so its bytes are ours.
-async fn write_batch<C: ConnectionTrait>(dialect: Dialect, conn: &C, rows: Vec<ValueTuple>) -> Result<u64, DbErr> {
-    let v = Alias::new("v").into_iden();
-    let stmt = Query::update()
-        .table(semantic_facts::Entity)
-        .value(Column::TemporalMetadata, Expr::cust(dialect.json_from_text("\"v\".\"column2\"")))
-        .from(TableRef::ValuesList(rows, v.clone()))
-        .and_where(Expr::col((semantic_facts::Entity, Column::Id)).equals((v, Alias::new("column1"))))
-        .and_where(Expr::col((semantic_facts::Entity, Column::TemporalMetadata)).is_null())
-        .to_owned();
-    Ok(conn.execute(&stmt).await?.rows_affected())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Opening the SQL database a command works on.
 
+use migration::catalog::Layout;
 use migration::dialect::Dialect;
 use migration::key::KeySources;
 use migration::target::Target;
@@ -30,6 +31,11 @@ impl Db {
     /// A query error on this database.
     pub fn error(&self, source: DbErr) -> AppError {
         AppError::Database { target: self.target.to_string(), source }
+    }
+
+    /// Whose schema the database follows (AICO's own, or the seed's), and so where its facts are.
+    pub async fn layout(&self) -> Result<Layout, AppError> {
+        Layout::detect(&self.conn).await.map_err(|e| self.error(e))
     }
 
     /// Whether `table` exists.

@@ -1,6 +1,10 @@
 //! The SQL store's health: the seed's monitoring queries — temporal metadata coverage, the confidence
 //! distribution, and the consolidation history.
+//!
+//! On AICO's own database the facts are `user_memories`, and the consolidation history is AICO's
+//! per-user `consolidation_state`, read as it is (one row per user).
 
+use migration::catalog::Layout;
 use serde::Serialize;
 
 use crate::error::AppError;
@@ -17,9 +21,13 @@ pub struct Confidence {
     pub low: i64,
 }
 
-/// One consolidation run, newest first.
+/// One consolidation run, newest first (on AICO's database: each user's last run).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct ConsolidationRun {
+    /// AICO's database: the user (null on the seed's table, which is not per user).
+    pub user_id: Option<String>,
+    /// Its status (`pending`, `completed`, ... on AICO's database; the seed's `state_json.status`).
+    pub status: Option<String>,
     /// When it ran.
     pub last_run: Option<String>,
     /// Users it completed.
@@ -33,7 +41,7 @@ pub struct ConsolidationRun {
 /// The SQL store's health.
 #[derive(Clone, Debug, Serialize)]
 pub struct SqlHealth {
-    /// Facts in `semantic_facts`.
+    /// Facts in `semantic_facts` (AICO's `user_memories`).
     pub total_facts: i64,
     /// Of those, with temporal metadata.
     pub with_temporal: i64,
@@ -48,15 +56,17 @@ pub struct SqlHealth {
 /// Measure `db`.
 pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
     let d = db.dialect;
-    if d.column_type(&db.conn, "semantic_facts", "temporal_metadata").await.map_err(|e| db.error(e))?.is_none() {
+    let layout = db.layout().await?;
+    let (table, _) = layout.facts();
+    if d.column_type(&db.conn, table, "temporal_metadata").await.map_err(|e| db.error(e))?.is_none() {
         return Err(AppError::NotMigrated {
             target: db.target.to_string(),
-            what: "semantic_facts.temporal_metadata".into(),
+            what: format!("{table}.temporal_metadata"),
         });
     }
     // Seed: temporal metadata coverage.
     let rows =
-        db.rows("SELECT COUNT(*) AS total, COUNT(temporal_metadata) AS with_temporal FROM semantic_facts").await?;
+        db.rows(&format!("SELECT COUNT(*) AS total, COUNT(temporal_metadata) AS with_temporal FROM {table}")).await?;
     let (total_facts, with_temporal): (i64, i64) = match rows.first() {
         Some(r) => {
             (r.try_get("", "total").map_err(|e| db.error(e))?, r.try_get("", "with_temporal").map_err(|e| db.error(e))?)
@@ -71,7 +81,7 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
     let rows = db
         .rows(&format!(
             "SELECT CASE WHEN {conf} >= 0.8 THEN 'high' WHEN {conf} >= 0.5 THEN 'medium' ELSE 'low' END AS confidence_level, \
-             COUNT(*) AS n FROM semantic_facts WHERE temporal_metadata IS NOT NULL GROUP BY 1"
+             COUNT(*) AS n FROM {table} WHERE temporal_metadata IS NOT NULL GROUP BY 1"
         ))
         .await?;
     let mut confidence = Confidence::default();
@@ -88,16 +98,22 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
     // Seed: consolidation history.
     let mut consolidation = Vec::new();
     if db.has_table("consolidation_state").await? {
-        let rows = db
-            .rows(&format!(
-                "SELECT {} AS last_run, {} AS completed, {} AS failed, {} AS experiences \
-                 FROM consolidation_state ORDER BY updated_at DESC LIMIT 10",
+        let sql = match layout {
+            Layout::Aico { .. } => "SELECT user_id, status, CAST(last_consolidation_at AS TEXT) AS last_run, \
+                 NULL AS completed, NULL AS failed, messages_consolidated AS experiences \
+                 FROM consolidation_state ORDER BY updated_at DESC LIMIT 10"
+                .to_owned(),
+            Layout::Seed => format!(
+                "SELECT NULL AS user_id, {} AS status, {} AS last_run, {} AS completed, {} AS failed, \
+                 {} AS experiences FROM consolidation_state ORDER BY updated_at DESC LIMIT 10",
+                d.json_text("state_json", "status"),
                 d.json_text("state_json", "last_run"),
                 d.json_number("state_json", "progress.completed_users"),
                 d.json_number("state_json", "progress.failed_users"),
                 d.json_number("state_json", "progress.processed_experiences"),
-            ))
-            .await?;
+            ),
+        };
+        let rows = db.rows(&sql).await?;
         for r in rows {
             let num = |c: &str| {
                 r.try_get::<Option<f64>>("", c)
@@ -105,7 +121,10 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
                     .flatten()
                     .or_else(|| r.try_get::<Option<i64>>("", c).ok().flatten().map(|v| v as f64))
             };
+            let text = |c: &str| r.try_get::<Option<String>>("", c).ok().flatten();
             consolidation.push(ConsolidationRun {
+                user_id: text("user_id"),
+                status: text("status"),
                 last_run: r.try_get::<Option<String>>("", "last_run").ok().flatten(),
                 completed_users: num("completed"),
                 failed_users: num("failed"),

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use migration::runner::{self, Command, Mode, Progress, Step};
 
 use crate::error::AppError;
-use crate::report::{MigrateReport, MigrationLine};
+use crate::report::{AicoSchemaLine, MigrateReport, MigrationLine};
 use crate::sql::Db;
 
 /// What `aico db migrate` is asked to do.
@@ -85,5 +85,8 @@ pub async fn migrate(
         })
         .collect();
     let statements = statements.lock().map(|s| s.clone()).unwrap_or_default();
-    Ok(MigrateReport { target: db.target.to_string(), action: action.name(), migrations, steps, statements })
+    let aico = runner::aico_schema(&db.conn, &db.target)
+        .await?
+        .map(|a| AicoSchemaLine { schema_version: a.version, applied_by_aico: a.applied_by_aico });
+    Ok(MigrateReport { target: db.target.to_string(), action: action.name(), migrations, steps, statements, aico })
 }

@@ -1,8 +1,11 @@
 //! The SQL store's `verify`: every verification query of the seed, plus the checks the seed leaves
 //! to the reader — valid metadata, the real query plan, and a live schema that matches the
 //! migrations. One function per check; [`verify`] runs them in order.
+//!
+//! On AICO's own database the facts are `user_memories` (keyed by `fact_id`), the consolidation
+//! state is AICO's per-user table, and the tables AICO made are checked against its own columns.
 
-use migration::catalog::{CATALOG, Entry};
+use migration::catalog::{self, Entry, Layout};
 use migration::runner;
 use sea_orm::sea_query::ColumnType;
 use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, Iterable, QueryResult};
@@ -15,43 +18,54 @@ use crate::sql::Db;
 const REQUIRED_KEYS: [&str; 6] =
     ["created_at", "last_updated", "last_accessed", "access_count", "confidence", "version"];
 
-/// The migrations recorded as applied.
-struct Applied(Vec<String>);
+/// The migrations recorded as applied, and what each puts in this database.
+struct Applied {
+    names: Vec<String>,
+    catalog: Vec<Entry>,
+}
 
 impl Applied {
-    async fn of(db: &Db) -> Result<Self, AppError> {
+    async fn of(db: &Db, layout: Layout) -> Result<Self, AppError> {
         let states = runner::status(&db.conn, &db.target).await?;
-        Ok(Self(states.into_iter().filter(|m| m.applied_at.is_some()).map(|m| m.name).collect()))
+        Ok(Self {
+            names: states.into_iter().filter(|m| m.applied_at.is_some()).map(|m| m.name).collect(),
+            catalog: layout.catalog(),
+        })
     }
 
     fn contains(&self, migration: &str) -> bool {
-        self.0.iter().any(|a| a == migration)
+        self.names.iter().any(|a| a == migration)
     }
 
     /// Whether the migration that creates `table` (or, failing that, `index`) is applied; true
     /// when no migration claims it.
     fn owner_applied(&self, owns: impl Fn(&Entry) -> bool) -> bool {
-        CATALOG.iter().find(|e| owns(e)).is_none_or(|e| self.contains(e.migration))
+        self.catalog.iter().find(|e| owns(e)).is_none_or(|e| self.contains(e.migration))
     }
 }
 
 /// Run every check on `db`, in order.
 pub async fn verify(db: &Db) -> Result<Vec<Check>, AppError> {
-    let applied = Applied::of(db).await?;
-    let mut checks = vec![temporal_column(db).await?];
+    let layout = db.layout().await?;
+    let applied = Applied::of(db, layout).await?;
+    let facts = layout.facts();
+    let mut checks = vec![temporal_column(db, facts).await?];
     if checks[0].status == Status::Pass {
-        checks.push(coverage(db).await?);
-        checks.push(sample(db).await);
-        checks.push(valid_metadata(db).await);
-        checks.push(query_plan(db).await?);
+        checks.push(coverage(db, facts).await?);
+        checks.push(sample(db, facts).await);
+        checks.push(valid_metadata(db, facts).await);
+        checks.push(query_plan(db, facts).await?);
     }
-    checks.extend(consolidation(db, &applied).await?);
-    for entry in CATALOG {
+    checks.extend(consolidation(db, layout, &applied).await?);
+    for entry in &applied.catalog {
         checks.push(catalog_objects(db, &applied, entry).await?);
     }
-    checks.push(drift(db, &applied).await?);
+    checks.push(drift(db, layout, &applied).await?);
     Ok(checks)
 }
+
+/// The facts table and its key.
+type Facts = (&'static str, &'static str);
 
 /// The text of column `c` of `row`, `null` when NULL or unreadable.
 fn text(row: &QueryResult, c: &str) -> String {
@@ -59,23 +73,22 @@ fn text(row: &QueryResult, c: &str) -> String {
 }
 
 /// Seed: `PRAGMA table_info(semantic_facts)` — the column exists.
-async fn temporal_column(db: &Db) -> Result<Check, AppError> {
+async fn temporal_column(db: &Db, (table, _): Facts) -> Result<Check, AppError> {
     let name = "temporal_metadata column";
-    let column =
-        db.dialect.column_type(&db.conn, "semantic_facts", "temporal_metadata").await.map_err(|e| db.error(e))?;
+    let column = db.dialect.column_type(&db.conn, table, "temporal_metadata").await.map_err(|e| db.error(e))?;
     Ok(match column {
-        Some(ty) => Check::new(name, Status::Pass, vec![format!("semantic_facts.temporal_metadata ({ty})")]),
+        Some(ty) => Check::new(name, Status::Pass, vec![format!("{table}.temporal_metadata ({ty})")]),
         None => Check::new(
             name,
             Status::Fail,
-            vec!["semantic_facts has no temporal_metadata column: run `aico db migrate`".into()],
+            vec![format!("{table} has no temporal_metadata column: run `aico db migrate`")],
         ),
     })
 }
 
 /// Seed: facts with temporal metadata.
-async fn coverage(db: &Db) -> Result<Check, AppError> {
-    let rows = db.rows("SELECT COUNT(*) AS n, COUNT(temporal_metadata) AS m FROM semantic_facts").await?;
+async fn coverage(db: &Db, (table, _): Facts) -> Result<Check, AppError> {
+    let rows = db.rows(&format!("SELECT COUNT(*) AS n, COUNT(temporal_metadata) AS m FROM {table}")).await?;
     let (total, with): (i64, i64) = match rows.first() {
         Some(r) => (r.try_get("", "n").map_err(|e| db.error(e))?, r.try_get("", "m").map_err(|e| db.error(e))?),
         None => (0, 0),
@@ -84,12 +97,12 @@ async fn coverage(db: &Db) -> Result<Check, AppError> {
 }
 
 /// Seed: sample temporal metadata (five facts).
-async fn sample(db: &Db) -> Check {
+async fn sample(db: &Db, (table, key): Facts) -> Check {
     let d = db.dialect;
     let sample = db
         .rows(&format!(
-            "SELECT CAST(id AS TEXT) AS id, {} AS created, CAST({} AS TEXT) AS confidence, CAST({} AS TEXT) AS accesses \
-             FROM semantic_facts WHERE temporal_metadata IS NOT NULL ORDER BY id LIMIT 5",
+            "SELECT CAST({key} AS TEXT) AS id, {} AS created, CAST({} AS TEXT) AS confidence, \
+             CAST({} AS TEXT) AS accesses FROM {table} WHERE temporal_metadata IS NOT NULL ORDER BY {key} LIMIT 5",
             d.json_text("temporal_metadata", "created_at"),
             d.json_number("temporal_metadata", "confidence"),
             d.json_text("temporal_metadata", "access_count"),
@@ -114,11 +127,11 @@ async fn sample(db: &Db) -> Check {
 }
 
 /// Every value is a JSON object with the required keys.
-async fn valid_metadata(db: &Db) -> Check {
+async fn valid_metadata(db: &Db, (table, key): Facts) -> Check {
     let name = "temporal metadata is valid";
     let bad = db
         .rows(&format!(
-            "SELECT CAST(id AS TEXT) AS id FROM semantic_facts WHERE {} ORDER BY id LIMIT 11",
+            "SELECT CAST({key} AS TEXT) AS id FROM {table} WHERE {} ORDER BY {key} LIMIT 11",
             db.dialect.json_object_lacking("temporal_metadata", &REQUIRED_KEYS)
         ))
         .await;
@@ -148,22 +161,23 @@ async fn valid_metadata(db: &Db) -> Check {
 }
 
 /// Seed: `EXPLAIN QUERY PLAN`. SQLite really says `SCAN ... USING INDEX` (the seed's `SEARCH` is wrong).
-async fn query_plan(db: &Db) -> Result<Check, AppError> {
+async fn query_plan(db: &Db, (table, _): Facts) -> Result<Check, AppError> {
     let d = db.dialect;
+    let index = format!("idx_{table}_temporal");
     let query = format!(
-        "SELECT * FROM semantic_facts WHERE {} > 0.5 ORDER BY {} DESC LIMIT 10",
+        "SELECT * FROM {table} WHERE {} > 0.5 ORDER BY {} DESC LIMIT 10",
         d.json_number("temporal_metadata", "confidence"),
         d.json_text("temporal_metadata", "last_accessed")
     );
     let plan = d.query_plan(&db.conn, &query).await.map_err(|e| db.error(e))?;
-    let uses = plan.iter().any(|l| l.contains("idx_semantic_facts_temporal"));
-    Ok(Check::pass_if("temporal query uses idx_semantic_facts_temporal", uses, plan))
+    let uses = plan.iter().any(|l| l.contains(&index));
+    Ok(Check::pass_if(&format!("temporal query uses {index}"), uses, plan))
 }
 
 /// Seed: `consolidation_state` exists, and its latest state (skipped before Phase 2).
-async fn consolidation(db: &Db, applied: &Applied) -> Result<Vec<Check>, AppError> {
+async fn consolidation(db: &Db, layout: Layout, applied: &Applied) -> Result<Vec<Check>, AppError> {
     let present = "consolidation_state present";
-    let phase2 = CATALOG.iter().find(|e| e.tables.contains(&"consolidation_state"));
+    let phase2 = applied.catalog.iter().find(|e| e.tables.contains(&"consolidation_state"));
     let Some(phase2) = phase2.filter(|e| applied.contains(e.migration)) else {
         let which = phase2.map_or("Phase 2", |e| e.migration);
         return Ok(vec![Check::new(present, Status::Skip, vec![format!("Phase 2 ({which}) is not applied")])]);
@@ -176,14 +190,19 @@ async fn consolidation(db: &Db, applied: &Applied) -> Result<Vec<Check>, AppErro
         )]);
     }
     let d = db.dialect;
-    let rows = db
-        .rows(&format!(
+    let sql = match layout {
+        // AICO's per-user table: one row per user, its status and last run in columns.
+        Layout::Aico { .. } => "SELECT user_id AS id, status, CAST(last_consolidation_at AS TEXT) AS last_run, \
+             CAST(updated_at AS TEXT) AS updated_at FROM consolidation_state ORDER BY updated_at DESC LIMIT 1"
+            .to_owned(),
+        Layout::Seed => format!(
             "SELECT id, {} AS status, {} AS last_run, CAST(updated_at AS TEXT) AS updated_at \
              FROM consolidation_state ORDER BY updated_at DESC LIMIT 1",
             d.json_text("state_json", "status"),
             d.json_text("state_json", "last_run")
-        ))
-        .await?;
+        ),
+    };
+    let rows = db.rows(&sql).await?;
     let mut details: Vec<String> = rows
         .iter()
         .map(|r| {
@@ -228,21 +247,59 @@ async fn catalog_objects(db: &Db, applied: &Applied, entry: &Entry) -> Result<Ch
 
 /// Drift: every column the models (generated from the migrations) expect is in the live schema,
 /// with a type of the same kind.
-async fn drift(db: &Db, applied: &Applied) -> Result<Check, AppError> {
+async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppError> {
     let mut expected = Vec::new();
-    columns_of::<entity::semantic_facts::Entity>(&mut expected);
-    columns_of::<entity::consolidation_state::Entity>(&mut expected);
-    columns_of::<entity::skills::Entity>(&mut expected);
-    columns_of::<entity::user_skill_confidence::Entity>(&mut expected);
-    columns_of::<entity::context_skill_stats::Entity>(&mut expected);
-    columns_of::<entity::context_preference_vectors::Entity>(&mut expected);
-    columns_of::<entity::feedback_events::Entity>(&mut expected);
-    columns_of::<entity::trajectories::Entity>(&mut expected);
+    let phase3 = [
+        "skills",
+        "user_skill_confidence",
+        "context_skill_stats",
+        "context_preference_vectors",
+        "feedback_events",
+        "trajectories",
+    ];
+    // The tables AICO made are checked against AICO's own columns; the rest against the models.
+    let aicos: Vec<&str> = match layout {
+        Layout::Seed => Vec::new(),
+        Layout::Aico { .. } => {
+            let mut t = vec![catalog::AICO_FACTS, "consolidation_state", "feedback_events"];
+            if layout.aico_applied("m0003_behavioral_learning") {
+                t.extend(phase3);
+            }
+            t
+        }
+    };
+    let modelled = |table: &str| !aicos.contains(&table);
+    columns_of::<entity::semantic_facts::Entity>(&mut expected, layout == Layout::Seed);
+    columns_of::<entity::consolidation_state::Entity>(&mut expected, modelled("consolidation_state"));
+    columns_of::<entity::skills::Entity>(&mut expected, modelled("skills"));
+    columns_of::<entity::user_skill_confidence::Entity>(&mut expected, modelled("user_skill_confidence"));
+    columns_of::<entity::context_skill_stats::Entity>(&mut expected, modelled("context_skill_stats"));
+    columns_of::<entity::context_preference_vectors::Entity>(&mut expected, modelled("context_preference_vectors"));
+    columns_of::<entity::feedback_events::Entity>(&mut expected, modelled("feedback_events"));
+    columns_of::<entity::trajectories::Entity>(&mut expected, modelled("trajectories"));
+    // AICO's own tables, by the models generated from a database built as AICO builds it.
+    let aico = matches!(layout, Layout::Aico { .. });
+    columns_of::<entity::aico::user_memories::Entity>(&mut expected, aico);
+    columns_of::<entity::aico::consolidation_state::Entity>(&mut expected, aico);
+    columns_of::<entity::aico::ams_behavioral_feedback::Entity>(&mut expected, aico);
     let mut drift = Vec::new();
+    for (table, columns) in catalog::AICO_COLUMNS {
+        if !aicos.contains(table) || !applied.owner_applied(|e| e.tables.contains(table)) {
+            continue;
+        }
+        let live = db.dialect.column_names(&db.conn, table).await.map_err(|e| db.error(e))?;
+        for column in *columns {
+            if !live.iter().any(|c| c == column) {
+                drift.push(format!("column {table}.{column} (AICO's) is missing"));
+            }
+        }
+    }
+    let (facts, _) = layout.facts();
+    let temporal_index = format!("idx_{facts}_temporal");
     for (table, column, ty) in &expected {
         // temporal_metadata comes with the migration that indexes it, the rest with their table.
         let created = if *column == "temporal_metadata" {
-            applied.owner_applied(|e| e.indexes.iter().any(|(i, _)| *i == "idx_semantic_facts_temporal"))
+            applied.owner_applied(|e| e.indexes.iter().any(|(i, _)| *i == temporal_index))
         } else {
             applied.owner_applied(|e| e.tables.contains(table))
         };
@@ -264,8 +321,11 @@ async fn drift(db: &Db, applied: &Applied) -> Result<Check, AppError> {
     })
 }
 
-/// (table, column, type) of every column of entity `E`.
-fn columns_of<E: EntityTrait>(out: &mut Vec<(&'static str, &'static str, ColumnType)>) {
+/// (table, column, type) of every column of entity `E`, when `wanted`.
+fn columns_of<E: EntityTrait>(out: &mut Vec<(&'static str, &'static str, ColumnType)>, wanted: bool) {
+    if !wanted {
+        return;
+    }
     let table = E::default().table_name();
     for c in E::Column::iter() {
         out.push((table, c.as_str(), c.def().get_column_type().clone()));
@@ -332,12 +392,14 @@ impl Kind {
     }
 
     /// Whether a live column of kind `live` holds what a model column of this kind expects. JSON
-    /// and timestamps may be kept as text (AICO's own tables, adopted untouched, do).
+    /// and timestamps may be kept as text, and booleans as 0/1 integers (AICO's own tables,
+    /// adopted untouched, do: its `ams_behavioral_feedback.processed` is an INTEGER).
     fn accepts(self, live: Self) -> bool {
         self == live
             || self == Self::Other
             || live == Self::Other
             || (live == Self::Text && matches!(self, Self::Json | Self::Timestamp))
+            || (live == Self::Integer && self == Self::Boolean)
     }
 
     fn name(self) -> &'static str {
@@ -379,5 +441,7 @@ mod tests {
         assert!(Kind::Json.accepts(Kind::Text), "AICO keeps JSON as text");
         assert!(!Kind::Integer.accepts(Kind::Text));
         assert!(!Kind::Boolean.accepts(Kind::Real));
+        assert!(Kind::Boolean.accepts(Kind::Integer), "AICO keeps booleans as 0/1");
+        assert!(!Kind::Integer.accepts(Kind::Boolean));
     }
 }
