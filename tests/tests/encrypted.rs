@@ -409,3 +409,61 @@ c.commit()
         .expect("run");
     assert_ne!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+/// Encrypt the plain SQLite file `path` in place with `key_hex`, as SQLite3 Multiple Ciphers'
+/// `PRAGMA rekey` does (in rollback-journal mode, which rekeying needs); python libsql reads it.
+async fn rekey(path: &Path, key_hex: &str) {
+    let mut opts = sea_orm::ConnectOptions::new(format!("sqlite://{}", path.display()));
+    opts.max_connections(1)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Delete));
+    let conn = sea_orm::Database::connect(opts).await.expect("open");
+    conn.execute_raw(Statement::from_string(DbBackend::Sqlite, format!("PRAGMA rekey = 'x\"{key_hex}\"'")))
+        .await
+        .expect("rekey");
+    conn.close().await.expect("close");
+    assert!(!is_plain(path), "rekey must encrypt");
+}
+
+#[tokio::test]
+async fn aicos_encrypted_database_at_version_13_migrates_and_fills() {
+    use aico_tests::aico::{self, AicoVersion};
+    let Some(python) = python_with_libsql() else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let home = tempfile::tempdir().expect("home");
+    let path = dir.path().join("aico.db");
+    let facts = 300;
+    let target = Target::from_url(&format!("sqlite://{}?mode=rwc", path.display())).expect("url");
+    let conn = target.connect(None).await.expect("open");
+    aico::build(&conn, AicoVersion::V13, facts).await;
+    conn.execute_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(TRUNCATE)")).await.expect("ckpt");
+    conn.close().await.expect("close");
+    let key_hex = random_hex(32);
+    rekey(&path, &key_hex).await;
+    let dump =
+        |table: &str, order: &str| run_python(&python, DUMP, &[path.to_str().expect("utf-8"), &key_hex, table, order]);
+    let versions = dump("_aico_schema_metadata", "key");
+    assert!(versions.contains("13"), "AICO's library reads the fixture: {versions}");
+
+    let run = |bin: &str, args: &[&str]| {
+        let out = command(bin, home.path())
+            .args(args)
+            .env("DATABASE_URL", url(&path))
+            .env("AICO_DB_KEY", &key_hex)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{bin} {args:?}: {}", text(&out));
+        assert!(!text(&out).contains(&key_hex), "key material in the output");
+    };
+    run("migration", &["up"]);
+    run("aico", &["db", "backfill"]);
+    run("aico", &["db", "verify"]);
+    run("aico", &["db", "health"]);
+    assert!(!is_plain(&path), "the database must stay encrypted");
+
+    // AICO's library, with AICO's key, reads every fact, each now with its metadata.
+    let rows = dump("user_memories", "fact_id");
+    assert_eq!(rows.lines().count(), facts, "{rows}");
+    assert!(rows.lines().all(|r| r.contains("last_accessed")), "every fact has metadata: {rows}");
+    assert_eq!(dump("_aico_schema_metadata", "key"), versions, "AICO's version table is unchanged");
+}
