@@ -10,7 +10,7 @@ use super::output::Stdout;
 use super::{Labels, emit, render_stores};
 use crate::error::AppError;
 use crate::report::{BackfillReport, BackfillStores, Outcome};
-use crate::sql::{self, Db, Progress};
+use crate::sql::{self, Progress};
 use crate::{chroma, lmdb};
 
 /// Run `aico db backfill` on the chosen stores.
@@ -21,12 +21,7 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
     let mut target = None;
     let mut complete = true;
     if args.stores.includes(StoreChoice::Sql) {
-        let db =
-            Db::open(args.common.database_url.as_deref(), args.common.database_schema.as_deref(), &args.common.keys())
-                .await?;
-        if !json {
-            out.line(format_args!("target: {}", db.target));
-        }
+        let db = super::open_sql(&args.common, out).await?;
         let bar = (!json && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(

@@ -9,7 +9,7 @@ use super::output::Stdout;
 use super::{Labels, emit, render_stores};
 use crate::error::AppError;
 use crate::report::{HealthReport, HealthStores, Outcome};
-use crate::sql::{self, Db, SqlHealth};
+use crate::sql::{self, SqlHealth};
 use crate::{chroma, lmdb};
 
 /// Run `aico db health` on the chosen stores.
@@ -18,12 +18,7 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
     let mut stores = HealthStores::default();
     let mut target = None;
     if args.stores.includes(StoreChoice::Sql) {
-        let db =
-            Db::open(args.common.database_url.as_deref(), args.common.database_schema.as_deref(), &args.common.keys())
-                .await?;
-        if !json {
-            out.line(format_args!("target: {}", db.target));
-        }
+        let db = super::open_sql(&args.common, out).await?;
         let health = sql::health(&db).await;
         db.conn.close().await.ok();
         stores.sql = Some(Outcome::Done(health?));

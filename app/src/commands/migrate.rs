@@ -10,17 +10,12 @@ use super::emit;
 use super::output::Stdout;
 use crate::error::AppError;
 use crate::report::MigrateReport;
-use crate::sql::{self, Action, Db};
+use crate::sql::{self, Action};
 
 /// Run `aico db migrate`.
 pub async fn run(args: &MigrateArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
     let json = args.common.json;
-    let mut db =
-        Db::open(args.common.database_url.as_deref(), args.common.database_schema.as_deref(), &args.common.keys())
-            .await?;
-    if !json {
-        out.line(format_args!("target: {}", db.target));
-    }
+    let mut db = super::open_sql(&args.common, out).await?;
     let action = match (args.status, args.rollback, args.dry_run) {
         (true, _, _) => Action::Status,
         (_, rollback, true) => Action::DryRun { rollback },

@@ -129,3 +129,14 @@ fn render_stores<S, L, C>(
     one(f, labels.lmdb, stores.lmdb.as_ref(), lmdb)?;
     one(f, labels.chroma, stores.chroma.as_ref(), chroma)
 }
+
+/// Open the SQL database `common` names (the key of an encrypted file from `--db-key`, the
+/// environment or the keyring) and, in a text report, say which it is first.
+async fn open_sql(common: &args::Common, out: &mut Stdout) -> Result<crate::sql::Db, AppError> {
+    let db =
+        crate::sql::Db::open(common.database_url.as_deref(), common.database_schema.as_deref(), &common.keys()).await?;
+    if !common.json {
+        out.line(format_args!("target: {}", db.target));
+    }
+    Ok(db)
+}

@@ -8,7 +8,7 @@ use super::emit;
 use super::output::Stdout;
 use crate::error::AppError;
 use crate::report::{Check, Status, VerifyReport};
-use crate::sql::{self, Db};
+use crate::sql;
 use crate::{chroma, lmdb};
 
 /// Run `aico db verify` on the chosen stores.
@@ -16,12 +16,7 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
     let json = args.common.json;
     let mut report = VerifyReport { target: None, passed: true, checks: Vec::new() };
     if args.stores.includes(StoreChoice::Sql) {
-        let db =
-            Db::open(args.common.database_url.as_deref(), args.common.database_schema.as_deref(), &args.common.keys())
-                .await?;
-        if !json {
-            out.line(format_args!("target: {}", db.target));
-        }
+        let db = super::open_sql(&args.common, out).await?;
         let checks = sql::verify(&db).await;
         db.conn.close().await.ok();
         report.checks = checks?;
