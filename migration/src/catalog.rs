@@ -78,18 +78,22 @@ const AICO_BASE: [Entry; 3] = [
     },
 ];
 
+/// Phase 3's tables on an AICO database, whoever made them: the seed's, with the feedback table
+/// named as AICO's later versions name it.
+const AICO_PHASE3_TABLES: &[&str] = &[
+    "skills",
+    "user_skill_confidence",
+    "context_skill_stats",
+    "context_preference_vectors",
+    AICO_FEEDBACK,
+    "trajectories",
+];
+
 /// Phase 3 as `m0003` creates it on an AICO database at version 13: the seed's tables, with the
 /// feedback table named as AICO's later versions name it.
 const AICO_PHASE3_OURS: Entry = Entry {
     migration: "m0003_behavioral_learning",
-    tables: &[
-        "skills",
-        "user_skill_confidence",
-        "context_skill_stats",
-        "context_preference_vectors",
-        AICO_FEEDBACK,
-        "trajectories",
-    ],
+    tables: AICO_PHASE3_TABLES,
     indexes: &[
         ("idx_skill_type", "skills"),
         ("idx_user_confidence", "user_skill_confidence"),
@@ -106,14 +110,7 @@ const AICO_PHASE3_OURS: Entry = Entry {
 /// Phase 3 as AICO applied it itself (versions 14 and 18).
 const AICO_PHASE3_AICOS: Entry = Entry {
     migration: "m0003_behavioral_learning",
-    tables: &[
-        "skills",
-        "user_skill_confidence",
-        "context_skill_stats",
-        "context_preference_vectors",
-        AICO_FEEDBACK,
-        "trajectories",
-    ],
+    tables: AICO_PHASE3_TABLES,
     indexes: &[
         ("idx_skills_type", "skills"),
         ("idx_user_skill_confidence", "user_skill_confidence"),

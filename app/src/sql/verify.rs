@@ -249,21 +249,16 @@ async fn catalog_objects(db: &Db, applied: &Applied, entry: &Entry) -> Result<Ch
 /// with a type of the same kind.
 async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppError> {
     let mut expected = Vec::new();
-    let phase3 = [
-        "skills",
-        "user_skill_confidence",
-        "context_skill_stats",
-        "context_preference_vectors",
-        "feedback_events",
-        "trajectories",
-    ];
+    // The seed's Phase 3 tables, as the catalog lists them.
+    let phase3 =
+        catalog::CATALOG.iter().find(|e| e.migration == "m0003_behavioral_learning").map_or(&[][..], |e| e.tables);
     // The tables AICO made are checked against AICO's own columns; the rest against the models.
     let aicos: Vec<&str> = match layout {
         Layout::Seed => Vec::new(),
         Layout::Aico { .. } => {
             let mut t = vec![catalog::AICO_FACTS, "consolidation_state", "feedback_events"];
             if layout.aico_applied("m0003_behavioral_learning") {
-                t.extend(phase3);
+                t.extend_from_slice(phase3);
             }
             t
         }
