@@ -35,6 +35,15 @@ pub enum RestorePoint {
 /// would be just as good; a constant keeps it readable in `pg_locks`).
 const PG_MIGRATE_LOCK_KEY: i64 = 0x0A1C_0A35;
 
+/// How a backend walks a table in the order its rows are stored (see [`Dialect::storage_order`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StorageOrder {
+    /// An integer column in storage order (SQLite's `rowid`).
+    Column(&'static str),
+    /// Ranges of heap blocks (PostgreSQL's `ctid`).
+    Blocks,
+}
+
 impl Dialect {
     /// The dialect of a connection, or an error for backends the AMS does not support.
     pub fn of(backend: DbBackend) -> Result<Self, DbErr> {
@@ -220,8 +229,11 @@ impl Dialect {
     /// microseconds (as Python reads it) and written as 3 or 6 digits only when it is not zero —
     /// wherever that follows from the value alone, else NULL (the caller then reads the value and
     /// parses it in Rust, which also lists what AICO could not read). Text is taken when it is a
-    /// valid date-time of the form `YYYY-MM-DD[ T]HH:MM:SS[.f{1,9}][Z]` (the UTC forms AICO and
-    /// SQLite write) from year 1, and never at second 60; typed PostgreSQL timestamps from year 1 to
+    /// valid date-time of the form `YYYY-MM-DD[ T]HH:MM:SS[.f{1,9}][Z|±HH:MM]` (the forms AICO,
+    /// Python and SQLite write) from year 1, never at second 60, with an offset of at most 14
+    /// hours (which every backend and Rust read alike) only from year 2 to 9998 (so that the
+    /// instant in UTC cannot leave the range AICO reads); the backend's own date arithmetic
+    /// (`strftime`, `timestamptz`) applies the offset. Typed PostgreSQL timestamps from year 1 to
     /// 9999 always are. Nothing here can raise an error: every cast is behind a shape test in a
     /// `CASE`, which both backends evaluate in order.
     pub fn canonical_timestamp(self, column: &str, declared: &str) -> String {
@@ -235,37 +247,54 @@ impl Dialect {
             );
         }
         let c = self.timestamp_text(column, declared);
-        // n: the length without a trailing `Z`; the fraction (if any) is `substr(c, 21, n - 20)`.
-        let n = format!("(length({c}) - CASE WHEN substr({c}, length({c}), 1) = 'Z' THEN 1 ELSE 0 END)");
+        // z: the length of the zone (0, 1 for `Z`, 6 for an offset); n: the length without it. The
+        // fraction (if any) is `substr(c, 21, n - 20)`, the offset `substr(c, n + 1, 6)`.
+        let z = format!(
+            "(CASE WHEN substr({c}, length({c}), 1) = 'Z' THEN 1 \
+             WHEN substr({c}, length({c}) - 5, 1) IN ('+', '-') THEN 6 ELSE 0 END)"
+        );
+        let n = format!("(length({c}) - {z})");
+        let offset = format!("substr({c}, {n} + 1, 6)");
         let shape = match self {
             Self::Sqlite => format!(
                 "substr({c}, 1, 19) GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]:[0-9][0-9]' \
                  AND ({n} = 19 OR ({n} BETWEEN 21 AND 29 AND substr({c}, 20, 1) = '.' \
-                 AND substr({c}, 21, {n} - 20) NOT GLOB '*[^0-9]*'))"
+                 AND substr({c}, 21, {n} - 20) NOT GLOB '*[^0-9]*')) \
+                 AND ({z} < 6 OR {offset} GLOB '[+-][0-9][0-9]:[0-9][0-9]')"
             ),
             // SIMILAR TO is anchored at both ends; `.` is a literal in it.
             Self::Postgres => format!(
-                "{c} SIMILAR TO '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[ T][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}(.[0-9]{{1,9}}){{0,1}}Z{{0,1}}'"
+                "{c} SIMILAR TO '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[ T][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}(.[0-9]{{1,9}}){{0,1}}(Z|[+-][0-9]{{2}}:[0-9]{{2}}){{0,1}}'"
             ),
         };
-        let int = |from: u8, len: u8| format!("CAST(substr({c}, {from}, {len}) AS INTEGER)");
-        let (y, m, d) = (int(1, 4), int(6, 2), int(9, 2));
+        let int = |text: &str, from: &str, len: u8| format!("CAST(substr({text}, {from}, {len}) AS INTEGER)");
+        let (y, m, d) = (int(&c, "1", 4), int(&c, "6", 2), int(&c, "9", 2));
         let leap = format!("(({y}) % 4 = 0 AND (({y}) % 100 <> 0 OR ({y}) % 400 = 0))");
         let days = format!(
             "CASE WHEN {m} = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END WHEN {m} IN (4, 6, 9, 11) THEN 30 ELSE 31 END"
         );
+        let (oh, om) = (int(&c, &format!("{n} + 2"), 2), int(&c, &format!("{n} + 5"), 2));
+        // The date and time in UTC, to the second: as written, or with the offset applied.
+        let local = format!("substr({c}, 1, 10) || ' ' || substr({c}, 12, 8) || {offset}");
+        let utc = match self {
+            Self::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%S', {local})"),
+            Self::Postgres => {
+                format!("to_char(CAST({local} AS timestamptz) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')")
+            }
+        };
         // The fraction's first six digits, padded: Python keeps microseconds and drops the rest.
         let f6 = format!("substr(substr({c}, 21, {n} - 20) || '000000', 1, 6)");
         format!(
             "CASE WHEN {shape} THEN CASE WHEN {y} >= 1 AND {m} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {days} \
              AND {h} < 24 AND {mi} < 60 AND {s} < 60 \
-             THEN substr({c}, 1, 10) || 'T' || substr({c}, 12, 8) || \
+             AND CASE WHEN {z} = 6 THEN {y} BETWEEN 2 AND 9998 AND {oh} <= 14 AND {om} < 60 ELSE TRUE END \
+             THEN CASE WHEN {z} = 6 THEN {utc} ELSE substr({c}, 1, 10) || 'T' || substr({c}, 12, 8) END || \
              CASE WHEN {n} = 19 THEN '' WHEN {f6} = '000000' THEN '' \
              WHEN substr({f6}, 4, 3) = '000' THEN '.' || substr({f6}, 1, 3) \
              ELSE '.' || {f6} END || 'Z' END END",
-            h = int(12, 2),
-            mi = int(15, 2),
-            s = int(18, 2),
+            h = int(&c, "12", 2),
+            mi = int(&c, "15", 2),
+            s = int(&c, "18", 2),
         )
     }
 
@@ -287,6 +316,54 @@ impl Dialect {
             Self::Postgres if data_type == "json" => None,
             Self::Postgres => Some(format!("ALTER TABLE {table} ALTER COLUMN {column} TYPE json USING {column}::json")),
         }
+    }
+
+    /// How to walk `table`'s rows in the order they are stored, where the backend offers a range
+    /// scan for it: SQLite's `rowid` (for a table with one), PostgreSQL's heap blocks (`ctid`
+    /// ranges, a TID range scan from PostgreSQL 14). A walk in that order reads and writes each
+    /// page once; a walk in the order of a random key (AICO's uuid4 `fact_id`) touches pages all
+    /// over the table in every batch.
+    pub async fn storage_order<C: ConnectionTrait>(self, conn: &C, table: &str) -> Result<Option<StorageOrder>, DbErr> {
+        match self {
+            Self::Sqlite => {
+                let sql = format!("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = '{table}'");
+                let without_rowid = match conn.query_one_raw(self.stmt(sql)).await? {
+                    Some(row) => row.try_get::<i64>("", "wr")? != 0,
+                    None => true,
+                };
+                Ok((!without_rowid).then_some(StorageOrder::Column("rowid")))
+            }
+            Self::Postgres => {
+                let sql = "SELECT current_setting('server_version_num')::int >= 140000 AS tid_ranges";
+                let tid_ranges = match conn.query_one_raw(self.stmt(sql)).await? {
+                    Some(row) => row.try_get::<bool>("", "tid_ranges")?,
+                    None => false,
+                };
+                Ok(tid_ranges.then_some(StorageOrder::Blocks))
+            }
+        }
+    }
+
+    /// How many blocks `table` has now (PostgreSQL; 0 elsewhere).
+    pub async fn table_blocks<C: ConnectionTrait>(self, conn: &C, table: &str) -> Result<i64, DbErr> {
+        match self {
+            Self::Sqlite => Ok(0),
+            Self::Postgres => {
+                let sql = format!(
+                    "SELECT (pg_relation_size('{table}') / current_setting('block_size')::bigint)::bigint AS blocks"
+                );
+                match conn.query_one_raw(self.stmt(sql)).await? {
+                    Some(row) => row.try_get::<i64>("", "blocks"),
+                    None => Ok(0),
+                }
+            }
+        }
+    }
+
+    /// SQL true for the rows stored in blocks `from` (inclusive) to `to` (exclusive, or to the end).
+    pub fn in_blocks(self, from: i64, to: Option<i64>) -> String {
+        let upto = to.map(|to| format!(" AND ctid < '({to},0)'::tid")).unwrap_or_default();
+        format!("ctid >= '({from},0)'::tid{upto}")
     }
 
     /// The declared type of `table.column` as the backend reports it (lower case), if the

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod aico;
+pub mod shaped;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

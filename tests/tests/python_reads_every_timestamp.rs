@@ -14,7 +14,6 @@ use aico::sql::Db;
 use aico_tests::{ChromaServer, TestDb, exec, near_miss_timestamps, python, run_python};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, EnvOpenOptions};
-use migration::dialect::Dialect;
 use migration::runner::{self, Command};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -186,8 +185,7 @@ async fn sql_backfill_is_read_by_python(db: TestDb) {
         .await;
     }
     runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("migrate");
-    let dialect = Dialect::of_conn(&conn).expect("dialect");
-    let app = Db { target: db.target.clone(), conn: db.connect().await, dialect };
+    let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
 
     let started = std::time::Instant::now();
     let report = aico::sql::backfill::backfill(&app, 5000, false, |_| {}).await.expect("backfill");

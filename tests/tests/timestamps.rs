@@ -42,7 +42,7 @@ fn samples() -> Vec<String> {
         ".0000000000",
         ".12a",
     ];
-    let suffixes = ["", "", "Z", "Z", "z", "+00:00", "+02:00", " ", "ZZ", "Z "];
+    let suffixes = ["", "", "Z", "Z", "z", "+00:00", "+02:00", "-05:30", "+14:00", "-14:59", "+15:00", " ", "ZZ", "Z "];
     let prefixes = ["", "", "", "", " "];
     let mut state: u64 = 0x5EED;
     let mut pick = |n: usize| {
@@ -111,12 +111,25 @@ fn samples() -> Vec<String> {
     out
 }
 
-/// `YYYY-MM-DD[ T]HH:MM:SS[.f{1,9}][Z]`: the UTC forms AICO and SQLite write, which SQL answers
-/// by itself whenever Rust reads them.
+/// `YYYY-MM-DD[ T]HH:MM:SS[.f{1,9}][Z|±HH:MM]`: the forms AICO, Python and SQLite write, which SQL
+/// answers by itself whenever Rust reads them — with an offset only up to 14 hours and from year
+/// 2 to 9998 (nearer the ends, Rust alone decides whether the instant is still in range).
 fn plain(text: &str) -> bool {
-    let body = text.strip_suffix('Z').unwrap_or(text).as_bytes();
+    let digits = |b: &[u8]| b.iter().all(u8::is_ascii_digit);
+    let bytes = text.as_bytes();
+    let (body, offset_ok) = match bytes {
+        [body @ .., b'Z'] => (body, true),
+        [body @ .., b'+' | b'-', h1, h2, b':', m1, m2] if digits(&[*h1, *h2, *m1, *m2]) => {
+            let year: u32 = text.get(..4).and_then(|y| y.parse().ok()).unwrap_or(0);
+            let hours = (h1 - b'0') * 10 + (h2 - b'0');
+            let minutes = (m1 - b'0') * 10 + (m2 - b'0');
+            (body, hours <= 14 && minutes < 60 && (2..=9998).contains(&year))
+        }
+        body => (body, true),
+    };
     let shape = b"dddd-dd-dd?dd:dd:dd";
-    body.len() >= shape.len()
+    offset_ok
+        && body.len() >= shape.len()
         && shape.iter().zip(body).all(|(s, c)| match s {
             b'd' => c.is_ascii_digit(),
             b'?' => *c == b' ' || *c == b'T',
@@ -124,7 +137,7 @@ fn plain(text: &str) -> bool {
         })
         && match &body[shape.len()..] {
             [] => true,
-            [b'.', digits @ ..] => (1..=9).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit),
+            [b'.', fraction @ ..] => (1..=9).contains(&fraction.len()) && digits(fraction),
             _ => false,
         }
 }

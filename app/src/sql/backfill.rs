@@ -10,8 +10,10 @@
 //! The facts table is the seed's `semantic_facts` (keyed by `id`) or, on AICO's own database,
 //! `user_memories` (keyed by `fact_id`, a uuid4).
 
-use entity::values::{TemporalMetadata, Timestamp};
-use migration::dialect::Dialect;
+use std::time::Instant;
+
+use entity::values::TemporalMetadata;
+use migration::dialect::{Dialect, StorageOrder};
 use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, IntoIden, Order, Query, SelectStatement, TableRef, Value, ValueTuple,
 };
@@ -20,6 +22,7 @@ use serde::Serialize;
 
 use crate::error::AppError;
 use crate::sql::Db;
+use crate::sql::initial_metadata::{SQLITE_FUNCTION, initial_metadata};
 
 /// At most this many bad rows are listed by id (all are counted).
 const LISTED_BAD_ROWS: usize = 1000;
@@ -57,13 +60,6 @@ impl SqlBackfill {
     }
 }
 
-/// The metadata a fact created at `created_at` (as stored) starts with, or why there is none.
-fn initial_metadata(created_at: Option<&str>) -> Result<String, String> {
-    let text = created_at.ok_or_else(|| "created_at is NULL".to_owned())?;
-    let created = Timestamp::parse(text).map_err(|e| e.to_string())?;
-    Ok(TemporalMetadata::initial_json_string(created))
-}
-
 /// The same metadata built by SQL from `timestamp` (SQL giving the canonical RFC 3339 text): the
 /// JSON Rust writes for a sentinel instant with the sentinel's text replaced, so both paths write
 /// the same bytes and the layout is defined once, by [`TemporalMetadata`].
@@ -77,13 +73,18 @@ fn initial_metadata_sql(dialect: Dialect, timestamp: &str) -> String {
 const METADATA: &str = "temporal_metadata";
 
 /// How one backend's batches are written: the facts table and its key, the SQL that reads
-/// `created_at` as text, the SQL that turns it into the canonical timestamp where it can, and the
-/// metadata built from that.
+/// `created_at` as text, and the SQL that builds the metadata where it can (NULL where it cannot:
+/// those rows are left to Rust).
 struct Plan {
     table: &'static str,
     key: &'static str,
+    /// The column the walk follows: SQLite's `rowid` (storage order) where the table has one,
+    /// else the key.
+    position: Position,
     created_text: String,
-    canonical: String,
+    /// NULL exactly where the metadata cannot be built in SQL.
+    fillable: String,
+    /// The metadata: on SQLite from the row; on PostgreSQL from `b.ts`, `fillable`'s value.
     fill: String,
 }
 
@@ -97,13 +98,28 @@ impl Plan {
             return Err(missing("temporal_metadata"));
         }
         let declared = type_of("created_at").await.map_err(|e| db.error(e))?.ok_or_else(|| missing("created_at"))?;
-        let canonical = db.dialect.canonical_timestamp("created_at", &declared);
+        let (fillable, fill) = match db.dialect {
+            // The Rust that judges every row, run inside SQLite (see `initial_metadata`).
+            Dialect::Sqlite => (format!("{SQLITE_FUNCTION}(created_at)"), format!("{SQLITE_FUNCTION}(created_at)")),
+            // Built from `b.ts`, the canonical timestamp computed once per row (see `fill`).
+            Dialect::Postgres => (
+                db.dialect.canonical_timestamp("created_at", &declared),
+                initial_metadata_sql(db.dialect, "\"b\".\"ts\""),
+            ),
+        };
+        let position = match db.dialect.storage_order(&db.conn, table).await.map_err(|e| db.error(e))? {
+            Some(StorageOrder::Column(column)) => Position::Storage(column),
+            // How many blocks make a batch follows from the rows to fill (see `backfill`).
+            Some(StorageOrder::Blocks) => Position::Blocks { per_batch: 1, end: 0 },
+            None => Position::Key,
+        };
         Ok(Self {
             table,
             key,
+            position,
             created_text: db.dialect.timestamp_text("created_at", &declared),
-            fill: initial_metadata_sql(db.dialect, &canonical),
-            canonical,
+            fillable,
+            fill,
         })
     }
 
@@ -115,21 +131,39 @@ impl Plan {
         Expr::col((self.table(), Alias::new(self.key)))
     }
 
+    /// The column the walk follows (for a walk by blocks, the tuple id, by which the rows are
+    /// read in order).
+    fn position(&self) -> Expr {
+        match self.position {
+            Position::Storage(column) => Expr::col((self.table(), Alias::new(column))),
+            Position::Blocks { .. } => Expr::cust("ctid"),
+            Position::Key => self.key(),
+        }
+    }
+
     fn metadata(&self) -> Expr {
         Expr::col((self.table(), Alias::new(METADATA)))
     }
 
     /// Rows SQL can fill by itself (or, negated, the ones left to Rust).
     fn by_sql(&self, yes: bool) -> Expr {
-        Expr::cust(format!("({}) IS {}NULL", self.canonical, if yes { "NOT " } else { "" }))
+        Expr::cust(format!("({}) IS {}NULL", self.fillable, if yes { "NOT " } else { "" }))
     }
 
-    /// Facts without metadata (and, when given, with keys in `(after, upto]`).
-    fn pending(&self, after: Option<&str>, upto: Option<&str>) -> Condition {
-        Condition::all()
-            .add(self.metadata().is_null())
-            .add_option(after.map(|lo| self.key().gt(lo)))
-            .add_option(upto.map(|hi| self.key().lte(hi)))
+    /// Facts without metadata (and, when given, at positions in `(after, upto]`).
+    /// For a walk by blocks, the positions are block numbers and the range is `[after, upto)`.
+    fn pending(&self, dialect: Dialect, after: Option<&Value>, upto: Option<&Value>) -> Condition {
+        let pending = Condition::all().add(self.metadata().is_null());
+        if let Position::Blocks { .. } = self.position {
+            let block = |v: Option<&Value>| match v {
+                Some(Value::BigInt(Some(b))) => Some(*b),
+                _ => None,
+            };
+            return pending.add(Expr::cust(dialect.in_blocks(block(after).unwrap_or(0), block(upto))));
+        }
+        pending
+            .add_option(after.map(|lo| self.position().gt(lo.clone())))
+            .add_option(upto.map(|hi| self.position().lte(hi.clone())))
     }
 
     /// How many rows match `cond`.
@@ -142,32 +176,64 @@ impl Plan {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// The key `batch_size` rows past `after` in key order (the last key when fewer are left).
+    /// The position `batch_size` rows past `after` in the walk's order (the last one when fewer
+    /// are left).
     async fn batch_end<C: ConnectionTrait>(
         &self,
         conn: &C,
-        after: Option<&str>,
+        after: Option<&Value>,
         batch_size: u64,
-    ) -> Result<Option<String>, DbErr> {
+    ) -> Result<Option<Value>, DbErr> {
+        if let Position::Blocks { per_batch, end } = self.position {
+            // Up to the table's end when the run began; the last batch, from there on, reaches
+            // the rows written past it since (by AICO, or by this run: a rewritten row moves).
+            let from = match after {
+                Some(Value::BigInt(Some(b))) => *b,
+                _ => 0,
+            };
+            return Ok((from < end).then(|| Value::from(from.saturating_add(per_batch))));
+        }
         let mut stmt = Query::select();
-        stmt.expr_as(self.key(), "k").from(self.table());
+        stmt.expr_as(self.position(), "k").from(self.table());
         if let Some(lo) = after {
-            stmt.and_where(self.key().gt(lo));
+            stmt.and_where(self.position().gt(lo.clone()));
         }
-        stmt.order_by_expr(self.key(), Order::Asc).offset(batch_size.saturating_sub(1)).limit(1);
-        match conn.query_one(&stmt).await? {
-            Some(row) => Ok(Some(row.try_get("", "k")?)),
-            None => Ok(None),
-        }
+        stmt.order_by_expr(self.position(), Order::Asc).offset(batch_size.saturating_sub(1)).limit(1);
+        let Some(row) = conn.query_one(&stmt).await? else { return Ok(None) };
+        Ok(Some(match self.position {
+            Position::Storage(_) | Position::Blocks { .. } => Value::from(row.try_get::<i64>("", "k")?),
+            Position::Key => Value::from(row.try_get::<String>("", "k")?),
+        }))
     }
 
     /// Fill the rows of `pending` that SQL can fill; how many it filled.
-    async fn fill<C: ConnectionTrait>(&self, conn: &C, pending: Condition) -> Result<u64, DbErr> {
-        let stmt = Query::update()
-            .table(self.table())
-            .value(Alias::new(METADATA), Expr::cust(self.fill.clone()))
-            .cond_where(pending.add(self.by_sql(true)))
-            .to_owned();
+    ///
+    /// On PostgreSQL the canonical timestamp, a long expression, is computed once per row in a
+    /// subquery that the planner keeps apart (`OFFSET 0`), and the rows are found again by `ctid`:
+    /// `UPDATE <facts> SET temporal_metadata = <from b.ts> FROM (SELECT ctid AS row_id, <canonical>
+    /// AS ts FROM <facts> WHERE <pending> OFFSET 0) AS b WHERE <facts>.ctid = b.row_id AND b.ts IS
+    /// NOT NULL`.
+    async fn fill<C: ConnectionTrait>(&self, dialect: Dialect, conn: &C, pending: Condition) -> Result<u64, DbErr> {
+        let mut stmt = Query::update();
+        stmt.table(self.table()).value(Alias::new(METADATA), Expr::cust(self.fill.clone()));
+        match dialect {
+            Dialect::Sqlite => {
+                stmt.cond_where(pending.add(self.by_sql(true)));
+            }
+            Dialect::Postgres => {
+                let b = Alias::new("b").into_iden();
+                let rows = Query::select()
+                    .expr_as(Expr::cust("ctid"), "row_id")
+                    .expr_as(Expr::cust(self.fillable.clone()), "ts")
+                    .from(self.table())
+                    .cond_where(pending)
+                    .offset(0)
+                    .to_owned();
+                stmt.from(TableRef::SubQuery(rows.into(), b.clone()))
+                    .and_where(Expr::cust(format!("\"{}\".ctid = \"b\".\"row_id\"", self.table)))
+                    .and_where(Expr::col((b, Alias::new("ts"))).is_not_null());
+            }
+        }
         Ok(conn.execute(&stmt).await?.rows_affected())
     }
 
@@ -182,7 +248,7 @@ impl Plan {
             .expr_as(Expr::cust(self.created_text.clone()), "created_at")
             .from(self.table())
             .cond_where(pending.add(self.by_sql(false)))
-            .order_by_expr(self.key(), Order::Asc)
+            .order_by_expr(self.position(), Order::Asc)
             .to_owned();
         conn.query_all(&stmt)
             .await?
@@ -226,30 +292,38 @@ pub async fn backfill(
     dry_run: bool,
     mut progress: impl FnMut(Progress),
 ) -> Result<SqlBackfill, AppError> {
-    let plan = Plan::of(db).await?;
+    let mut plan = Plan::of(db).await?;
     let mut report = SqlBackfill {
-        candidates: plan.count(&db.conn, plan.pending(None, None)).await.map_err(|e| db.error(e))?,
+        candidates: plan.count(&db.conn, plan.pending(db.dialect, None, None)).await.map_err(|e| db.error(e))?,
         ..Default::default()
     };
+    if let Position::Blocks { per_batch, end } = &mut plan.position {
+        // Blocks enough to hold about `batch_size` of the rows to fill, as they are spread now.
+        *end = db.dialect.table_blocks(&db.conn, plan.table).await.map_err(|e| db.error(e))?;
+        let rows = i64::try_from(Ord::max(report.candidates, 1)).unwrap_or(i64::MAX);
+        let size = i64::try_from(batch_size).unwrap_or(i64::MAX);
+        *per_batch = Ord::max(size.saturating_mul(*end) / rows, 1);
+    }
     progress(Progress::Total(report.candidates));
 
-    let mut after: Option<String> = None;
+    let mut after: Option<Value> = None;
     let mut handled = 0u64;
     loop {
-        let upper = plan.batch_end(&db.conn, after.as_deref(), batch_size).await.map_err(|e| db.error(e))?;
-        let pending = plan.pending(after.take().as_deref(), upper.as_deref());
+        let upper = plan.batch_end(&db.conn, after.as_ref(), batch_size).await.map_err(|e| db.error(e))?;
+        let pending = plan.pending(db.dialect, after.take().as_ref(), upper.as_ref());
 
         let txn = match dry_run {
             true => None,
             false => Some(db.dialect.begin_write(&db.conn).await.map_err(|e| db.error(e))?),
         };
+        let began = Instant::now();
         let (by_sql, rest) = match &txn {
             None => (
                 plan.count(&db.conn, pending.clone().add(plan.by_sql(true))).await.map_err(|e| db.error(e))?,
                 plan.rest(&db.conn, pending).await.map_err(|e| db.error(e))?,
             ),
             Some(txn) => (
-                plan.fill(txn, pending.clone()).await.map_err(|e| db.error(e))?,
+                plan.fill(db.dialect, txn, pending.clone()).await.map_err(|e| db.error(e))?,
                 plan.rest(txn, pending).await.map_err(|e| db.error(e))?,
             ),
         };
@@ -274,6 +348,12 @@ pub async fn backfill(
         };
         if let Some(txn) = txn {
             txn.commit().await.map_err(|e| db.error(e))?;
+            // How long AICO's writers had to wait at most for this batch.
+            tracing::debug!(
+                rows = by_sql + by_rust,
+                write_lock_ms = began.elapsed().as_secs_f64() * 1e3,
+                "batch committed"
+            );
         }
         if by_sql + by_rust > 0 {
             report.filled += by_sql + by_rust;
@@ -288,6 +368,22 @@ pub async fn backfill(
     Ok(report)
 }
 
+/// What a backfill's walk follows.
+#[derive(Copy, Clone, Debug)]
+enum Position {
+    /// A column in the order rows are stored (SQLite's `rowid`).
+    Storage(&'static str),
+    /// Ranges of `per_batch` heap blocks (PostgreSQL).
+    Blocks {
+        /// Blocks per batch.
+        per_batch: i64,
+        /// The table's blocks when the run began.
+        end: i64,
+    },
+    /// The facts table's key.
+    Key,
+}
+
 /// How far a backfill is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Progress {
@@ -295,20 +391,4 @@ pub enum Progress {
     Total(u64),
     /// Facts handled so far.
     Done(u64),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::initial_metadata;
-
-    #[test]
-    fn initial_metadata_follows_the_seed() {
-        let meta = initial_metadata(Some("2025-11-07 18:00:00")).expect("sqlite format");
-        assert_eq!(
-            meta,
-            r#"{"created_at":"2025-11-07T18:00:00Z","last_updated":"2025-11-07T18:00:00Z","last_accessed":"2025-11-07T18:00:00Z","access_count":0,"confidence":1.0,"version":1,"superseded_by":null}"#
-        );
-        assert!(initial_metadata(None).expect_err("null").contains("NULL"));
-        assert!(initial_metadata(Some("yesterday")).expect_err("bad").contains("yesterday"));
-    }
 }

@@ -8,21 +8,27 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 
 use crate::error::AppError;
 
-/// An open database and how to speak to it.
+/// An open database and how to speak to it; made by [`Db::open`] only, so that its SQLite
+/// connections have the functions the jobs call.
 pub struct Db {
     /// Which database (printable: password hidden).
     pub target: Target,
     /// The connection pool.
-    pub conn: DatabaseConnection,
+    pub(crate) conn: DatabaseConnection,
     /// Its SQL dialect.
     pub dialect: Dialect,
 }
 
 impl Db {
     /// Open the database `url` names (else AICO's default), with the PostgreSQL `schema` as its
-    /// search path; an encrypted SQLite file with the key found in `keys`.
+    /// search path; an encrypted SQLite file with the key found in `keys`. SQLite connections
+    /// have the function `aico_initial_metadata` (see [`super::initial_metadata`]).
     pub async fn open(url: Option<&str>, schema: Option<&str>, keys: &KeySources) -> Result<Self, AppError> {
         let target = Target::resolve(url)?;
+        if target.sqlite_path().is_some() {
+            super::initial_metadata::register_sqlite_function()
+                .map_err(|e| AppError::Database { target: target.to_string(), source: DbErr::Custom(e) })?;
+        }
         let conn = target.connect_with(schema, keys).await?;
         let dialect = Dialect::of_conn(&conn).map_err(|e| migration::error::MigrateError::classify(&target, e))?;
         Ok(Self { target, conn, dialect })

@@ -1,7 +1,8 @@
 //! The SQL store: AICO's `aico.db` (or PostgreSQL) — `semantic_facts` and the AMS tables.
 //!
 //! - [`migrate`]: apply, roll back or rehearse the migrations (the runner of `migration`);
-//! - [`backfill`]: the seed's initial `temporal_metadata` for facts that have none;
+//! - [`backfill`]: the seed's initial `temporal_metadata` for facts that have none, built by
+//!   [`initial_metadata`] (also a SQLite function, so that SQLite's `UPDATE` runs it);
 //! - [`verify`]: the seed's verification queries and the schema checks, one function per check;
 //! - [`health`]: the seed's monitoring queries.
 //!
@@ -10,6 +11,7 @@
 pub mod backfill;
 mod db;
 pub mod health;
+pub mod initial_metadata;
 pub mod migrate;
 pub mod verify;
 
