@@ -1,11 +1,13 @@
 //! The SQL store's backfill: give every fact without temporal metadata the seed's initial metadata,
 //! derived from the fact's own `created_at`.
 //!
-//! Keyset batches in id order, one write transaction each, whose statements touch only rows whose
-//! metadata is still NULL: metadata that exists (or that AICO writes meanwhile) is never
-//! overwritten, no other column is written, and a run killed at any moment is finished by the next
-//! one. SQL builds the metadata where the stored `created_at` is already canonical text (almost
-//! always); Rust parses the rest. Memory is one batch.
+//! Batches in the order the rows are stored (SQLite's `rowid`, PostgreSQL's heap blocks; the key
+//! where the table has no such order), one write transaction each, whose statements touch only
+//! rows whose metadata is still NULL: metadata that exists (or that AICO writes meanwhile) is
+//! never overwritten, no other column is written, and a run killed at any moment is finished by
+//! the next one. One set-based `UPDATE` per batch builds the metadata wherever `created_at` can be
+//! read (on SQLite with the Rust of [`crate::sql::initial_metadata`], run inside SQLite; on
+//! PostgreSQL in SQL); Rust judges the rest and lists the bad rows. Memory is one batch.
 //!
 //! The facts table is the seed's `semantic_facts` (keyed by `id`) or, on AICO's own database,
 //! `user_memories` (keyed by `fact_id`, a uuid4).
@@ -278,14 +280,16 @@ impl Plan {
     }
 }
 
-/// Backfill the facts table (`semantic_facts`, or AICO's `user_memories`) on `db` in batches of `batch_size`; `progress` hears the number of
-/// facts handled so far (and the total, once) as the run goes.
+/// Backfill the facts table (`semantic_facts`, or AICO's `user_memories`) on `db` in batches of
+/// `batch_size`; `progress` hears the number of facts handled so far (and the total, once) as the
+/// run goes.
 ///
-/// A batch is the next `batch_size` rows in id order, its end found on the primary key's index (a
-/// bounded `OFFSET` past the previous batch's end: keyset paging, never an offset from the start).
-/// In one write transaction per batch, one set-based `UPDATE` fills the facts whose `created_at`
-/// SQL can turn into the canonical text by itself ([`Dialect::canonical_timestamp`]); the others
-/// are read, parsed in Rust and written by one `UPDATE ... FROM (VALUES ...)`, or listed as bad.
+/// A batch is the next `batch_size` rows in storage order: on SQLite the `rowid` `batch_size` rows
+/// past the previous batch's end (a bounded `OFFSET` on the table's b-tree, never from the
+/// start); on PostgreSQL a range of heap blocks sized to hold about `batch_size` of the rows to
+/// fill. In one write transaction per batch, one set-based `UPDATE` fills the facts whose metadata
+/// SQL can build; the others are read, judged in Rust and written by one `UPDATE ... FROM (VALUES
+/// ...)`, or listed as bad.
 pub async fn backfill(
     db: &Db,
     batch_size: u64,
