@@ -462,6 +462,22 @@ impl Dialect {
         }
     }
 
+    /// Begin a write transaction whose commit need not wait for the disk: a batch of a job that
+    /// a later run redoes if it is lost. SQLite's connections already commit so (WAL with
+    /// `synchronous = NORMAL`); PostgreSQL's `synchronous_commit = off` for this transaction.
+    /// Either way a crash of the machine can lose only the last such commits, whole, never half
+    /// of one, and never one that a later commit depends on.
+    pub async fn begin_batch<C>(self, conn: &C) -> Result<DatabaseTransaction, DbErr>
+    where
+        C: TransactionTrait<Transaction = DatabaseTransaction>,
+    {
+        let txn = self.begin_write(conn).await?;
+        if self == Self::Postgres {
+            txn.execute_raw(self.stmt("SET LOCAL synchronous_commit = off")).await?;
+        }
+        Ok(txn)
+    }
+
     /// Begin the transaction a migrator runs in, holding the lock that keeps a second migrator
     /// out until it ends: SQLite's write lock (`BEGIN IMMEDIATE`, which waits for the busy
     /// timeout), PostgreSQL's transaction-scoped advisory lock. `on_wait` is called once when

@@ -318,7 +318,7 @@ pub async fn backfill(
 
         let txn = match dry_run {
             true => None,
-            false => Some(db.dialect.begin_write(&db.conn).await.map_err(|e| db.error(e))?),
+            false => Some(db.dialect.begin_batch(&db.conn).await.map_err(|e| db.error(e))?),
         };
         let began = Instant::now();
         let (by_sql, rest) = match &txn {
