@@ -1,0 +1,181 @@
+//! What the database holds: indexes, query plans, column types, the order rows are stored in.
+
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait};
+
+use super::Dialect;
+
+/// How a backend walks a table in the order its rows are stored (see [`Dialect::storage_order`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StorageOrder {
+    /// An integer column in storage order (SQLite's `rowid`).
+    Column(&'static str),
+    /// Ranges of heap blocks (PostgreSQL's `ctid`).
+    Blocks,
+}
+
+impl Dialect {
+    /// Whether an index named `name` exists (in the current schema).
+    pub async fn has_index<C: ConnectionTrait>(self, conn: &C, name: &str) -> Result<bool, DbErr> {
+        let stmt = match self {
+            Self::Sqlite => Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "SELECT 1 AS found FROM sqlite_master WHERE type = 'index' AND name = ?",
+                [name.into()],
+            ),
+            Self::Postgres => Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT 1 AS found FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1",
+                [name.into()],
+            ),
+        };
+        Ok(conn.query_one_raw(stmt).await?.is_some())
+    }
+
+    /// The plan the backend would use for `query`, one line per step. On PostgreSQL sequential
+    /// scans are switched off for the look, so the plan shows whether an index *can* serve the
+    /// query (a small table would otherwise always be scanned).
+    pub async fn query_plan<C>(self, conn: &C, query: &str) -> Result<Vec<String>, DbErr>
+    where
+        C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+    {
+        match self {
+            Self::Sqlite => conn
+                .query_all_raw(self.stmt(format!("EXPLAIN QUERY PLAN {query}")))
+                .await?
+                .iter()
+                .map(|row| row.try_get::<String>("", "detail"))
+                .collect(),
+            Self::Postgres => {
+                let txn = conn.begin().await?;
+                txn.execute_raw(self.stmt("SET LOCAL enable_seqscan = off")).await?;
+                let lines = txn
+                    .query_all_raw(self.stmt(format!("EXPLAIN {query}")))
+                    .await?
+                    .iter()
+                    .map(|row| row.try_get_by_index::<String>(0))
+                    .collect();
+                txn.rollback().await?;
+                lines
+            }
+        }
+    }
+
+    /// How to walk `table`'s rows in the order they are stored, where the backend offers a range
+    /// scan for it: SQLite's `rowid` (for a table with one), PostgreSQL's heap blocks (`ctid`
+    /// ranges, a TID range scan from PostgreSQL 14). A walk in that order reads and writes each
+    /// page once; a walk in the order of a random key (AICO's uuid4 `fact_id`) touches pages all
+    /// over the table in every batch.
+    pub async fn storage_order<C: ConnectionTrait>(self, conn: &C, table: &str) -> Result<Option<StorageOrder>, DbErr> {
+        match self {
+            Self::Sqlite => {
+                let sql = format!("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = '{table}'");
+                let without_rowid = match conn.query_one_raw(self.stmt(sql)).await? {
+                    Some(row) => row.try_get::<i64>("", "wr")? != 0,
+                    None => true,
+                };
+                Ok((!without_rowid).then_some(StorageOrder::Column("rowid")))
+            }
+            Self::Postgres => {
+                let sql = "SELECT current_setting('server_version_num')::int >= 140000 AS tid_ranges";
+                let tid_ranges = match conn.query_one_raw(self.stmt(sql)).await? {
+                    Some(row) => row.try_get::<bool>("", "tid_ranges")?,
+                    None => false,
+                };
+                Ok(tid_ranges.then_some(StorageOrder::Blocks))
+            }
+        }
+    }
+
+    /// How many blocks `table` has now (PostgreSQL; 0 elsewhere).
+    pub async fn table_blocks<C: ConnectionTrait>(self, conn: &C, table: &str) -> Result<i64, DbErr> {
+        match self {
+            Self::Sqlite => Ok(0),
+            Self::Postgres => {
+                let sql = format!(
+                    "SELECT (pg_relation_size('{table}') / current_setting('block_size')::bigint)::bigint AS blocks"
+                );
+                match conn.query_one_raw(self.stmt(sql)).await? {
+                    Some(row) => row.try_get::<i64>("", "blocks"),
+                    None => Ok(0),
+                }
+            }
+        }
+    }
+
+    /// The declared type of `table.column` as the backend reports it (lower case), if the
+    /// column exists.
+    pub async fn column_type<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        table: &str,
+        column: &str,
+    ) -> Result<Option<String>, DbErr> {
+        let stmt = match self {
+            Self::Sqlite => Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "SELECT lower(type) AS t FROM pragma_table_info(?) WHERE name = ?",
+                [table.into(), column.into()],
+            ),
+            Self::Postgres => Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT lower(data_type) AS t FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
+                [table.into(), column.into()],
+            ),
+        };
+        match conn.query_one_raw(stmt).await? {
+            Some(row) => Ok(Some(row.try_get("", "t")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The column names of `table` (in the current schema), in their order; empty when the table
+    /// does not exist.
+    pub async fn column_names<C: ConnectionTrait>(self, conn: &C, table: &str) -> Result<Vec<String>, DbErr> {
+        let stmt = match self {
+            Self::Sqlite => Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "SELECT name AS c FROM pragma_table_info(?) ORDER BY cid",
+                [table.into()],
+            ),
+            Self::Postgres => Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT column_name::text AS c FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+                [table.into()],
+            ),
+        };
+        conn.query_all_raw(stmt).await?.iter().map(|row| row.try_get::<String>("", "c")).collect()
+    }
+
+    /// AICO's schema version as stored (`_aico_schema_metadata`, key `schema_version`), if the row
+    /// exists. The table must exist.
+    pub async fn aico_schema_version<C: ConnectionTrait>(self, conn: &C) -> Result<Option<String>, DbErr> {
+        let sql = "SELECT CAST(value AS TEXT) AS v FROM _aico_schema_metadata WHERE key = 'schema_version'";
+        match conn.query_one_raw(self.stmt(sql)).await? {
+            Some(row) => Ok(row.try_get::<Option<String>>("", "v")?),
+            None => Ok(None),
+        }
+    }
+
+    /// Rows of `table` whose `column` is not valid JSON (up to `limit` ids), for an error that
+    /// names them. PostgreSQL 15 has no cheap validity test in SQL, so it reports none.
+    pub async fn invalid_json_ids<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        table: &str,
+        column: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, DbErr> {
+        match self {
+            Self::Sqlite => {
+                let sql = format!(
+                    "SELECT CAST(id AS TEXT) AS id FROM {table} \
+                     WHERE {column} IS NOT NULL AND NOT json_valid({column}) LIMIT {limit}"
+                );
+                conn.query_all_raw(self.stmt(sql)).await?.iter().map(|row| row.try_get::<String>("", "id")).collect()
+            }
+            Self::Postgres => Ok(Vec::new()),
+        }
+    }
+}
