@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod aico;
+pub mod stores;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,35 @@ pub fn command(name: &str) -> std::process::Command {
         cmd.env_remove(var);
     }
     cmd
+}
+
+/// The `migration` binary (as [`command`]) on the database at `url`, without `AICO_FORCE_DROP`.
+pub fn migrator(url: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = command("migration");
+    cmd.args(args).env("DATABASE_URL", url).env_remove("AICO_FORCE_DROP");
+    cmd
+}
+
+/// Run [`migrator`] to the end; its output.
+pub fn run_migrator(url: &str, args: &[&str]) -> std::process::Output {
+    migrator(url, args).output().expect("run the migrator")
+}
+
+/// A finished binary's stdout and stderr, as text.
+pub fn text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// A finished binary's exit status, and the `error: ` line on its stderr (empty when none).
+pub fn failed(out: &std::process::Output) -> (i32, String) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_default().to_owned();
+    (out.status.code().unwrap_or(-1), line)
+}
+
+/// A finished binary's stdout as JSON; a panic showing both streams when it is not.
+pub fn json_of(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
 }
 
 /// A fresh, empty database for one test, removed when dropped.
