@@ -1,13 +1,14 @@
 //! `aico db backfill|verify|health` on AICO's other two stores: LMDB working memory written the
 //! way AICO writes it (Python `lmdb`) and by heed, and a real Chroma server (`chroma run`) serving a
-//! persistent store written by the Python `chromadb` client, with explicit embeddings.
+//! persistent store written by the Python `chromadb` client, with explicit embeddings, over http
+//! and behind an https endpoint with a certificate made in the test.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use aico_tests::stores::{chroma_collection, lmdb_working_memory};
-use aico_tests::{ChromaServer, command, json_of, kill_after, python, run_python};
+use aico_tests::stores::{HttpsProxy, chroma_collection, lmdb_working_memory};
+use aico_tests::{ChromaServer, command, json_of, kill_after, python, run_python, text};
 use serde_json::{Value, json};
 
 fn aico(args: &[&str]) -> Command {
@@ -299,4 +300,56 @@ fn unreachable_or_missing_stores_are_reported_not_passed() {
     let report = json_of(&out);
     assert_eq!(report["stores"]["lmdb"]["status"], "not_configured", "{report:#}");
     assert!(report["stores"]["lmdb"]["detail"].as_str().expect("detail").contains(&dir));
+}
+
+#[test]
+fn chroma_over_https_works_with_the_ca_and_names_the_url_without_it() {
+    let Some(py) = python() else { return };
+    let memory = tempfile::tempdir().expect("dir");
+    let semantic = memory.path().join("semantic");
+    let n = 50;
+    chroma_collection(&py, &semantic, &chroma_records(n));
+    let Some(server) = ChromaServer::start(&semantic) else { return };
+    let https = HttpsProxy::start(&server.url);
+    let ca = memory.path().join("ca.pem");
+    std::fs::write(&ca, &https.ca_pem).expect("write the CA");
+    let ca = ca.to_string_lossy().into_owned();
+
+    // Without the CA the server's certificate is not trusted: one line names the URL and why,
+    // and nothing is written.
+    let out = aico(&["db", "backfill", "--store", "chroma", "--chroma-url", &https.url]).output().expect("run");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let line = all.lines().find(|l| l.contains("unreachable")).unwrap_or_else(|| panic!("no unreachable line: {all}"));
+    assert!(line.contains(&https.url) && line.contains("certificate"), "{line}");
+
+    // With it (the flag, then the environment variable): the backfill fills every record it can,
+    // and health reads them back over https.
+    let out =
+        aico(&["db", "backfill", "--store", "chroma", "--chroma-url", &https.url, "--chroma-ca-cert", &ca, "--json"])
+            .output()
+            .expect("run");
+    let c = json_of(&out)["stores"]["chroma"].clone();
+    assert_eq!(out.status.code(), Some(1), "seg-00002 has no usable time: {}", text(&out));
+    assert_eq!(
+        (c["status"].clone(), c["records"].clone(), c["filled"].clone(), c["bad_count"].clone()),
+        (json!("done"), json!(n), json!(n - 2), json!(1)),
+        "{c:#}"
+    );
+    let out = aico(&["db", "health", "--store", "chroma", "--chroma-url", &https.url, "--json"])
+        .env("CHROMA_CA_CERT", &ca)
+        .output()
+        .expect("run");
+    assert_eq!(json_of(&out)["stores"]["chroma"]["with_temporal"], json!(n - 1), "{}", text(&out));
+    drop(server);
+
+    // What the server stored, read by the Python client.
+    let all: Value =
+        serde_json::from_str(&run_python(&py, CHROMA_READER, &[&semantic.to_string_lossy()])).expect("json");
+    let at = "2025-11-07T18:00:00Z";
+    assert_eq!(
+        all["seg-00000"]["m"],
+        json!({"user_id": "u1", "conversation_id": "c0", "timestamp": "2025-11-07T18:00:00",
+               "created_at": at, "confidence": 1.0, "version": 1, "last_accessed": at, "access_count": 0})
+    );
 }
