@@ -110,7 +110,7 @@ impl TestDb {
                 if std::env::var_os("CI").is_some() {
                     panic!("PostgreSQL at {admin_url} is required under CI: {e}");
                 }
-                eprintln!("SKIPPED on PostgreSQL: {admin_url} is unreachable ({e}); set AICO_TEST_PG");
+                skipped(&format!("PostgreSQL at {admin_url} is unreachable ({e}); set AICO_TEST_PG"));
                 return None;
             }
         };
@@ -435,7 +435,23 @@ fn unavailable(what: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("{what} is required under CI (.ci/run installs it)");
     }
-    eprintln!("SKIPPED: {what} is not available (no python3 with venv and pip?); set AICO_TEST_PYTHON");
+    skipped(&format!("{what} is not available (no python3 with venv and pip?); set AICO_TEST_PYTHON"));
+}
+
+/// Say on stderr that the running test is skipped, and why; and append `TEST<tab>WHY` to the file
+/// named by `AICO_TEST_SKIPS`, which `cargo xtask test` (the README's test command) counts at the end.
+fn skipped(why: &str) {
+    eprintln!("SKIPPED: {why}");
+    let Some(file) = std::env::var_os("AICO_TEST_SKIPS") else { return };
+    // The test binary without cargo's hash (`stores-0123abcd`), and the test (libtest names each
+    // test's thread after it).
+    let exe = std::env::current_exe().ok();
+    let binary = exe.as_deref().and_then(Path::file_stem).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let binary = binary.rsplit_once('-').map_or(binary.as_str(), |(name, _)| name);
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let line = format!("{binary}::{test}\t{why}\n");
+    let appended = std::fs::OpenOptions::new().append(true).create(true).open(&file);
+    appended.and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes())).expect("append to AICO_TEST_SKIPS");
 }
 
 /// The Python packages the tests' fixtures are written with: the libraries AICO uses.
