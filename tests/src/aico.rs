@@ -47,6 +47,18 @@ const BOOKKEEPING: &[&str] = &[
     "INSERT INTO _aico_schema_metadata (key, value) VALUES ('schema_initialized', '2025-10-01T09:30:00.123456')",
 ];
 
+/// The Memory Album's `feedback_events` (version 6), which version 16 creates again after moving
+/// the first one aside.
+const MEMORY_ALBUM_FEEDBACK: [&str; 3] = [
+    "CREATE TABLE IF NOT EXISTS feedback_events (id TEXT PRIMARY KEY, user_uuid TEXT NOT NULL, \
+     conversation_id TEXT NOT NULL, message_id TEXT, event_type TEXT NOT NULL, \
+     event_category TEXT NOT NULL, payload TEXT NOT NULL, timestamp INTEGER NOT NULL, \
+     is_sensitive INTEGER DEFAULT 0, federated_at INTEGER, \
+     FOREIGN KEY (user_uuid) REFERENCES users(uuid) ON DELETE CASCADE)",
+    "CREATE INDEX IF NOT EXISTS idx_feedback_user_time ON feedback_events(user_uuid, timestamp DESC)",
+    "CREATE INDEX IF NOT EXISTS idx_feedback_type ON feedback_events(event_type, event_category)",
+];
+
 /// The statements of one AICO version that matter here (other tables of AICO's are left out).
 fn version(n: i64) -> Vec<&'static str> {
     match n {
@@ -66,22 +78,18 @@ fn version(n: i64) -> Vec<&'static str> {
             "CREATE INDEX IF NOT EXISTS idx_facts_user_type ON facts_metadata(user_id, fact_type)",
             "CREATE INDEX IF NOT EXISTS idx_facts_confidence ON facts_metadata(confidence)",
         ],
-        6 => vec![
-            "CREATE TABLE IF NOT EXISTS feedback_events (id TEXT PRIMARY KEY, user_uuid TEXT NOT NULL, \
-             conversation_id TEXT NOT NULL, message_id TEXT, event_type TEXT NOT NULL, \
-             event_category TEXT NOT NULL, payload TEXT NOT NULL, timestamp INTEGER NOT NULL, \
-             is_sensitive INTEGER DEFAULT 0, federated_at INTEGER, \
-             FOREIGN KEY (user_uuid) REFERENCES users(uuid) ON DELETE CASCADE)",
-            "CREATE INDEX IF NOT EXISTS idx_feedback_user_time ON feedback_events(user_uuid, timestamp DESC)",
-            "CREATE INDEX IF NOT EXISTS idx_feedback_type ON feedback_events(event_type, event_category)",
-            "ALTER TABLE facts_metadata ADD COLUMN user_note TEXT",
-            "ALTER TABLE facts_metadata ADD COLUMN tags_json TEXT",
-            "ALTER TABLE facts_metadata ADD COLUMN is_favorite INTEGER DEFAULT 0",
-            "ALTER TABLE facts_metadata ADD COLUMN revisit_count INTEGER DEFAULT 0",
-            "ALTER TABLE facts_metadata ADD COLUMN last_revisited TIMESTAMP",
-            "ALTER TABLE facts_metadata ADD COLUMN emotional_tone TEXT",
-            "ALTER TABLE facts_metadata ADD COLUMN memory_type TEXT",
-        ],
+        6 => MEMORY_ALBUM_FEEDBACK
+            .into_iter()
+            .chain([
+                "ALTER TABLE facts_metadata ADD COLUMN user_note TEXT",
+                "ALTER TABLE facts_metadata ADD COLUMN tags_json TEXT",
+                "ALTER TABLE facts_metadata ADD COLUMN is_favorite INTEGER DEFAULT 0",
+                "ALTER TABLE facts_metadata ADD COLUMN revisit_count INTEGER DEFAULT 0",
+                "ALTER TABLE facts_metadata ADD COLUMN last_revisited TIMESTAMP",
+                "ALTER TABLE facts_metadata ADD COLUMN emotional_tone TEXT",
+                "ALTER TABLE facts_metadata ADD COLUMN memory_type TEXT",
+            ])
+            .collect(),
         7 => vec![
             "ALTER TABLE facts_metadata ADD COLUMN content_type TEXT DEFAULT 'message'",
             "ALTER TABLE facts_metadata ADD COLUMN conversation_title TEXT",
@@ -159,17 +167,13 @@ fn version(n: i64) -> Vec<&'static str> {
             "ALTER TABLE trajectories ADD COLUMN message_id TEXT",
             "CREATE INDEX IF NOT EXISTS idx_trajectories_message ON trajectories(message_id)",
         ],
-        16 => vec![
+        16 => [
             // Meant for the AMS table, this moves the Memory Album's rows aside and recreates its table.
             "ALTER TABLE feedback_events RENAME TO ams_feedback_events",
-            "CREATE TABLE IF NOT EXISTS feedback_events (id TEXT PRIMARY KEY, user_uuid TEXT NOT NULL, \
-             conversation_id TEXT NOT NULL, message_id TEXT, event_type TEXT NOT NULL, \
-             event_category TEXT NOT NULL, payload TEXT NOT NULL, timestamp INTEGER NOT NULL, \
-             is_sensitive INTEGER DEFAULT 0, federated_at INTEGER, \
-             FOREIGN KEY (user_uuid) REFERENCES users(uuid) ON DELETE CASCADE)",
-            "CREATE INDEX IF NOT EXISTS idx_feedback_user_time ON feedback_events(user_uuid, timestamp DESC)",
-            "CREATE INDEX IF NOT EXISTS idx_feedback_type ON feedback_events(event_type, event_category)",
-        ],
+        ]
+        .into_iter()
+        .chain(MEMORY_ALBUM_FEEDBACK)
+        .collect(),
         18 => vec![
             "ALTER TABLE ams_feedback_events RENAME TO temp_memory_album_feedback",
             "CREATE TABLE IF NOT EXISTS ams_behavioral_feedback (event_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, \

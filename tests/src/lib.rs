@@ -8,6 +8,7 @@
 
 pub mod aico;
 pub mod shaped;
+pub mod stores;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,35 @@ pub fn command(name: &str) -> std::process::Command {
     cmd
 }
 
+/// The `migration` binary (as [`command`]) on the database at `url`, without `AICO_FORCE_DROP`.
+pub fn migrator(url: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = command("migration");
+    cmd.args(args).env("DATABASE_URL", url).env_remove("AICO_FORCE_DROP");
+    cmd
+}
+
+/// Run [`migrator`] to the end; its output.
+pub fn run_migrator(url: &str, args: &[&str]) -> std::process::Output {
+    migrator(url, args).output().expect("run the migrator")
+}
+
+/// A finished binary's stdout and stderr, as text.
+pub fn text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// A finished binary's exit status, and the `error: ` line on its stderr (empty when none).
+pub fn failed(out: &std::process::Output) -> (i32, String) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_default().to_owned();
+    (out.status.code().unwrap_or(-1), line)
+}
+
+/// A finished binary's stdout as JSON; a panic showing both streams when it is not.
+pub fn json_of(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
+
 /// A fresh, empty database for one test, removed when dropped.
 pub struct TestDb {
     /// The URL to hand to a migrator or `aico`.
@@ -81,7 +111,7 @@ impl TestDb {
                 if std::env::var_os("CI").is_some() {
                     panic!("PostgreSQL at {admin_url} is required under CI: {e}");
                 }
-                eprintln!("SKIPPED on PostgreSQL: {admin_url} is unreachable ({e}); set AICO_TEST_PG");
+                skipped(&format!("PostgreSQL at {admin_url} is unreachable ({e}); set AICO_TEST_PG"));
                 return None;
             }
         };
@@ -406,7 +436,23 @@ fn unavailable(what: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("{what} is required under CI (.ci/run installs it)");
     }
-    eprintln!("SKIPPED: {what} is not available (no python3 with venv and pip?); set AICO_TEST_PYTHON");
+    skipped(&format!("{what} is not available (no python3 with venv and pip?); set AICO_TEST_PYTHON"));
+}
+
+/// Say on stderr that the running test is skipped, and why; and append `TEST<tab>WHY` to the file
+/// named by `AICO_TEST_SKIPS`, which `cargo xtask test` (the README's test command) counts at the end.
+fn skipped(why: &str) {
+    eprintln!("SKIPPED: {why}");
+    let Some(file) = std::env::var_os("AICO_TEST_SKIPS") else { return };
+    // The test binary without cargo's hash (`stores-0123abcd`), and the test (libtest names each
+    // test's thread after it).
+    let exe = std::env::current_exe().ok();
+    let binary = exe.as_deref().and_then(Path::file_stem).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let binary = binary.rsplit_once('-').map_or(binary.as_str(), |(name, _)| name);
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let line = format!("{binary}::{test}\t{why}\n");
+    let appended = std::fs::OpenOptions::new().append(true).create(true).open(&file);
+    appended.and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes())).expect("append to AICO_TEST_SKIPS");
 }
 
 /// The Python packages the tests' fixtures are written with: the libraries AICO uses.

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use aico_tests::{
-    Backend, TestDb, applied, column_of, command, exec, fill_facts, fingerprint, kill_after, schema, settle,
+    Backend, TestDb, applied, column_of, command, exec, fill_facts, fingerprint, json_of, kill_after, schema, settle,
 };
 use rstest::rstest;
 use sea_orm::{ConnectionTrait, DbBackend};
@@ -20,12 +20,6 @@ fn aico(db: &TestDb, args: &[&str]) -> Command {
 
 fn run(db: &TestDb, args: &[&str]) -> Output {
     aico(db, args).output().expect("run aico")
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    })
 }
 
 fn keys(v: &Value) -> BTreeSet<String> {

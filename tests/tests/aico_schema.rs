@@ -4,35 +4,15 @@
 //! `user_memories`. The AICO databases are built with AICO's schema SQL (`aico_tests::aico`).
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use aico_tests::aico::{self, AicoVersion};
-use aico_tests::{Backend, TestDb, applied, column_of, exec, fingerprint, schema, workspace_bin};
+use aico_tests::{Backend, TestDb, applied, column_of, exec, failed, fingerprint, run_migrator, schema, text};
 use rstest::rstest;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, Iterable};
 
-fn migrator(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(workspace_bin("migration"))
-        .args(args)
-        .env("DATABASE_URL", &db.url)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run the migrator")
-}
-
 fn aico(db: &TestDb, args: &[&str]) -> Output {
     aico_tests::command("aico").args(args).env("DATABASE_URL", &db.url).output().expect("run aico")
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-/// Exit status, and stderr's error line.
-fn failed(out: &Output) -> (i32, String) {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_default().to_owned();
-    (out.status.code().unwrap_or(-1), line)
 }
 
 /// A table of the AMS's name but another shape, as another tool (or AICO's Memory Album) made it,
@@ -73,7 +53,7 @@ async fn a_table_of_another_shape_is_never_adopted(#[case] backend: Backend, #[c
     exec(&conn, ddl).await;
     let before = schema(&conn).await;
 
-    let out = migrator(&db, &["up"]);
+    let out = run_migrator(&db.url, &["up"]);
     let (code, line) = failed(&out);
     assert_eq!(code, 1, "{}: {}", db.name, text(&out));
     assert!(line.contains(message), "{}: {line}", db.name);
@@ -113,7 +93,7 @@ async fn below_version_12_the_migrator_stops_and_changes_nothing() {
     let before = schema(&conn).await;
     let versions = aico_versions(&conn).await;
 
-    let out = migrator(&db, &["up"]);
+    let out = run_migrator(&db.url, &["up"]);
     let (code, line) = failed(&out);
     assert_eq!(code, 1, "{}", text(&out));
     assert!(
@@ -153,11 +133,11 @@ async fn up_adopts_what_aico_applied_and_never_touches_the_memory_album(#[case] 
     let versions = aico_versions(&conn).await;
     let album = fingerprint(&conn, "feedback_events", &["id", "user_uuid", "payload", "timestamp"], "id").await;
 
-    let out = migrator(&db, &["status"]);
+    let out = run_migrator(&db.url, &["status"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains(&format!("AICO's schema version {}", at.number())), "{}", text(&out));
 
-    let out = migrator(&db, &["up"]);
+    let out = run_migrator(&db.url, &["up"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         applied(&conn).await,
@@ -258,7 +238,7 @@ async fn migrate_backfill_verify_and_health_work_on_user_memories(#[case] at: Ai
     let missing = column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM user_memories WHERE temporal_metadata IS NULL");
     assert_eq!(missing.await, [facts.to_string()], "AICO never fills the facts it had before version 12");
 
-    let out = migrator(&db, &["up"]);
+    let out = run_migrator(&db.url, &["up"]);
     assert!(out.status.success(), "{}", text(&out));
     let out = aico(&db, &["db", "backfill", "--batch-size", "500", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -326,7 +306,7 @@ fn model_columns<E: EntityTrait>() -> BTreeSet<String> {
 #[tokio::test]
 async fn generated_aico_models_match_a_database_built_the_way_aico_builds_it(#[case] at: AicoVersion) {
     let (db, conn) = aico_db(at, 3).await;
-    let out = migrator(&db, &["up"]);
+    let out = run_migrator(&db.url, &["up"]);
     assert!(out.status.success(), "{}", text(&out));
     for (table, model) in [
         ("user_memories", model_columns::<entity::aico::user_memories::Entity>()),
@@ -354,7 +334,7 @@ async fn at_version_12_phase_1_is_adopted_and_phase_2_waits_for_aico() {
     let versions = aico_versions(&conn).await;
 
     // Phase 2 would create a consolidation_state that AICO's own version 13 cannot use: stop.
-    let out = migrator(&db, &["up"]);
+    let out = run_migrator(&db.url, &["up"]);
     let (code, line) = failed(&out);
     assert_eq!(code, 1, "{}", text(&out));
     assert!(line.contains("m0002_consolidation_state"), "{line}");
@@ -363,7 +343,7 @@ async fn at_version_12_phase_1_is_adopted_and_phase_2_waits_for_aico() {
     assert!(applied(&conn).await.is_empty(), "the failed run is rolled back whole");
 
     // Phase 1 alone is AICO's version 12: recorded as applied, nothing of AICO's changed.
-    let out = migrator(&db, &["up", "-n", "2"]);
+    let out = run_migrator(&db.url, &["up", "-n", "2"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(applied(&conn).await, ["m0000_semantic_facts_baseline", "m0001_temporal_metadata"]);
     let after: BTreeSet<String> = schema(&conn).await.into_iter().filter(|l| !l.contains("seaql_migrations")).collect();
@@ -375,7 +355,7 @@ async fn at_version_12_phase_1_is_adopted_and_phase_2_waits_for_aico() {
 async fn fresh_is_refused_on_aicos_database() {
     let (db, conn) = aico_db(AicoVersion::V13, 5).await;
     let before = schema(&conn).await;
-    let out = migrator(&db, &["fresh"]);
+    let out = run_migrator(&db.url, &["fresh"]);
     let (code, line) = failed(&out);
     assert_eq!(code, 1, "{}", text(&out));
     assert!(line.contains("fresh would drop every table of AICO's"), "{line}");
@@ -387,7 +367,7 @@ async fn a_fact_whose_created_at_is_unreadable_is_listed_by_its_fact_id() {
     let (db, conn) = aico_db(AicoVersion::V13, 10).await;
     let bad = aico::uuid4(3);
     exec(&conn, &format!("UPDATE user_memories SET created_at = 'sometime' WHERE fact_id = '{bad}'")).await;
-    let out = migrator(&db, &["up"]);
+    let out = run_migrator(&db.url, &["up"]);
     assert!(out.status.success(), "{}", text(&out));
     let out = aico(&db, &["db", "backfill", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

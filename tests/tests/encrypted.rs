@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use aico_tests::{python_with_libsql, run_python, workspace_bin};
+use aico_tests::{python_with_libsql, run_python, text, workspace_bin};
 use migration::key::{DbKey, KeySources, Keyring};
 use migration::target::Target;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -117,10 +117,6 @@ fn command(bin: &str, home: &Path) -> Command {
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/aico-test-bus")
         .env("NO_COLOR", "1");
     cmd
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 fn assert_no_secret(pair: &Pair, out: &Output) {

@@ -4,18 +4,11 @@
 
 use std::process::Output;
 
-use aico_tests::{TestDb, command, exec, fill_facts};
+use aico_tests::{TestDb, command, exec, fill_facts, json_of};
 use insta::assert_json_snapshot;
-use serde_json::Value;
 
 fn run(db: &TestDb, args: &[&str]) -> Output {
     command("aico").args(args).env("DATABASE_URL", &db.url).output().expect("run aico")
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    })
 }
 
 #[tokio::test]

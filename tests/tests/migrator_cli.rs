@@ -3,31 +3,13 @@
 
 use rstest::rstest;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use aico_tests::{Backend, TestDb, applied, column_of, exec, fill_facts, kill_after, schema, settle, workspace_bin};
-
-fn migrator(url: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(workspace_bin("migration"));
-    cmd.args(args).env("DATABASE_URL", url).env_remove("AICO_FORCE_DROP").env("NO_COLOR", "1");
-    cmd
-}
-
-fn run(url: &str, args: &[&str]) -> Output {
-    migrator(url, args).output().expect("run the migrator")
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-/// Exit status, and stderr's error line.
-fn failed(out: &Output) -> (i32, String) {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_default().to_owned();
-    (out.status.code().unwrap_or(-1), line)
-}
+use aico_tests::{
+    Backend, TestDb, applied, column_of, exec, failed, fill_facts, kill_after, migrator, run_migrator, schema, settle,
+    text, workspace_bin,
+};
 
 #[test]
 fn bad_urls_fail_with_exit_2_naming_the_url() {
@@ -37,7 +19,7 @@ fn bad_urls_fail_with_exit_2_naming_the_url() {
         ("postgres://u:secret@127.0.0.1:1/x", "cannot connect to PostgreSQL database postgres://u:***@127.0.0.1:1/x"),
         ("sqlite://", "\"sqlite://\" is not a usable database URL"),
     ] {
-        let out = run(url, &["up"]);
+        let out = run_migrator(url, &["up"]);
         let (code, line) = failed(&out);
         assert_eq!(code, 2, "{url}: {}", text(&out));
         assert!(line.contains(needle), "{url}: `{line}` lacks `{needle}`");
@@ -49,7 +31,7 @@ fn bad_urls_fail_with_exit_2_naming_the_url() {
 fn a_missing_file_is_not_created() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("typo.db");
-    let out = run(&format!("sqlite://{}", path.display()), &["up"]);
+    let out = run_migrator(&format!("sqlite://{}", path.display()), &["up"]);
     let (code, line) = failed(&out);
     assert_eq!(code, 2, "{}", text(&out));
     assert!(line.contains(&format!("database file {} does not exist", path.display())), "{line}");
@@ -62,7 +44,7 @@ fn a_corrupt_file_is_named_and_left_alone() {
     let path = dir.path().join("aico.db");
     let garbage: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     std::fs::write(&path, &garbage).expect("write");
-    let out = run(&format!("sqlite://{}", path.display()), &["up"]);
+    let out = run_migrator(&format!("sqlite://{}", path.display()), &["up"]);
     let (code, line) = failed(&out);
     assert_eq!(code, 2, "{}", text(&out));
     // Random bytes look like an encrypted file (SQLite3 Multiple Ciphers encrypts the header too).
@@ -88,7 +70,7 @@ async fn a_read_only_database_is_named_and_left_alone() {
     let url = facts_db(dir.path()).await;
     let path = dir.path().join("aico.db");
     let before = std::fs::read(&path).expect("read");
-    let out = run(&format!("{url}?mode=ro"), &["up"]);
+    let out = run_migrator(&format!("{url}?mode=ro"), &["up"]);
     let (code, line) = failed(&out);
     assert_eq!(code, 2, "{}", text(&out));
     assert!(line.contains(&format!("SQLite database {} is read-only", path.display())), "{line}");
@@ -118,7 +100,7 @@ async fn a_baseline_lacking_columns_exits_1_and_changes_nothing() {
     let conn = db.connect().await;
     exec(&conn, "CREATE TABLE semantic_facts (id TEXT PRIMARY KEY, content TEXT)").await;
     let before = schema(&conn).await;
-    let out = run(&db.url, &["up"]);
+    let out = run_migrator(&db.url, &["up"]);
     let (code, line) = failed(&out);
     assert_eq!(code, 1, "{}", text(&out));
     assert!(line.contains("m0000_semantic_facts_baseline") && line.contains("created_at"), "{line}");
@@ -187,7 +169,7 @@ async fn a_migrator_killed_half_way_leaves_the_database_as_before(#[case] backen
         }
     }
     assert!(killed_mid_run > 0, "{}: no kill landed while the migrator ran", db.name);
-    let out = run(&db.url, &["up"]);
+    let out = run_migrator(&db.url, &["up"]);
     assert!(out.status.success(), "{}: rerun: {}", db.name, text(&out));
     assert_eq!(applied(&conn).await.len(), 4);
     assert_eq!(column_of(&conn, facts).await, rows);
@@ -201,7 +183,7 @@ async fn fresh_writes_a_backup_on_sqlite_and_needs_force_on_postgres(#[case] bac
     let Some(db) = TestDb::of(backend).await else { return };
     let conn = db.connect().await;
     fill_facts(&conn, 5, false).await;
-    let out = run(&db.url, &["fresh"]);
+    let out = run_migrator(&db.url, &["fresh"]);
     match db.dir() {
         Some(dir) => {
             assert!(out.status.success(), "{}", text(&out));
@@ -223,7 +205,7 @@ async fn fresh_writes_a_backup_on_sqlite_and_needs_force_on_postgres(#[case] bac
             assert_eq!(code, 1, "{}", text(&out));
             assert!(line.contains("refusing to drop every table"), "{line}");
             assert_eq!(column_of(&conn, "SELECT CAST(count(*) AS TEXT) FROM semantic_facts").await, ["5"]);
-            let out = run(&db.url, &["fresh", "--force"]);
+            let out = run_migrator(&db.url, &["fresh", "--force"]);
             assert!(out.status.success(), "{}", text(&out));
         }
     }
@@ -238,7 +220,7 @@ fn a_path_through_a_regular_file_or_a_directory_for_the_file_is_named() {
     let file = dir.path().join("plain.txt");
     std::fs::write(&file, b"not a directory").expect("write");
     let under_file = file.join("aico.db");
-    let out = run(&format!("sqlite://{}?mode=rwc", under_file.display()), &["up"]);
+    let out = run_migrator(&format!("sqlite://{}?mode=rwc", under_file.display()), &["up"]);
     let (code, line) = failed(&out);
     assert_eq!(code, 2, "{}", text(&out));
     assert!(line.contains(&file.display().to_string()), "{line}");
@@ -246,7 +228,7 @@ fn a_path_through_a_regular_file_or_a_directory_for_the_file_is_named() {
 
     let as_dir = dir.path().join("aico.db");
     std::fs::create_dir(&as_dir).expect("mkdir");
-    let out = run(&format!("sqlite://{}?mode=rwc", as_dir.display()), &["up"]);
+    let out = run_migrator(&format!("sqlite://{}?mode=rwc", as_dir.display()), &["up"]);
     let (code, line) = failed(&out);
     assert_eq!(code, 2, "{}", text(&out));
     assert!(line.contains(&as_dir.display().to_string()) && line.contains("directory"), "{line}");

@@ -11,9 +11,8 @@ use std::path::Path;
 use aico::chroma::{Chroma, ChromaConfig};
 use aico::lmdb::WorkingMemory;
 use aico::sql::Db;
+use aico_tests::stores::{chroma_collection, lmdb_working_memory};
 use aico_tests::{ChromaServer, TestDb, exec, near_miss_timestamps, python, run_python};
-use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, EnvOpenOptions};
 use migration::runner::{self, Command};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -255,23 +254,12 @@ fn lmdb_backfill_writes_only_what_python_reads() {
     let Some(py) = python() else { return };
     let memory = tempfile::tempdir().expect("dir");
     let working = memory.path().join("working");
-    std::fs::create_dir_all(&working).expect("mkdir");
-    {
-        let env = unsafe { EnvOpenOptions::new().map_size(256 << 20).max_dbs(4).open(&working) }.expect("env");
-        let wtxn = env.write_txn().expect("txn");
-        let db: Database<Bytes, Bytes> = env
-            .create_databases_and_commit(wtxn, |wdo, wtxn| {
-                wdo.create_database(wtxn, Some("session_memory")).map(CommitOrAbort::<_, ()>::Commit)
-            })
-            .expect("create")
-            .unwrap_commit();
-        let mut wtxn = env.write_txn().expect("txn");
-        for (i, t) in message_times(ROWS).into_iter().enumerate() {
-            let value = json!({"role": "user", "content": "hi", "timestamp": t}).to_string();
-            db.put(&mut wtxn, format!("conv-{:02}:{i:06}", i % 100).as_bytes(), value.as_bytes()).expect("put");
-        }
-        wtxn.commit().expect("commit");
-    }
+    let values = message_times(ROWS).into_iter().map(|t| json!({"role": "user", "content": "hi", "timestamp": t}));
+    lmdb_working_memory(
+        &working,
+        256,
+        values.enumerate().map(|(i, v)| (format!("conv-{:02}:{i:06}", i % 100), v.to_string())),
+    );
 
     let started = std::time::Instant::now();
     let report =
@@ -282,29 +270,21 @@ fn lmdb_backfill_writes_only_what_python_reads() {
     assert_readable("lmdb", &check(&py, "lmdb", &working), ROWS, report.filled);
 }
 
-const CHROMA_WRITER: &str = r#"
-import json, sys, chromadb
-from chromadb.config import Settings
-c = chromadb.PersistentClient(path=sys.argv[1], settings=Settings(anonymized_telemetry=False))
-col = c.get_or_create_collection("conversation_segments", embedding_function=None)
-with open(sys.argv[2]) as f:
-    times = json.load(f)
-ids = [f"seg-{i:06d}" for i in range(len(times))]
-for s in range(0, len(times), 5000):
-    col.add(ids=ids[s:s + 5000], embeddings=[[float(i % 7), 1.0] for i in range(s, min(s + 5000, len(times)))],
-            metadatas=[{"timestamp": t} for t in times[s:s + 5000]])
-"#;
-
 #[tokio::test]
 async fn chroma_backfill_writes_only_what_python_reads() {
     let Some(py) = python() else { return };
     let memory = tempfile::tempdir().expect("dir");
     let semantic = memory.path().join("semantic");
     // Chroma's metadata holds strings and numbers, but AICO's `timestamp` there is text.
-    let times: Vec<Value> = near_miss_timestamps(CHROMA_RECORDS, SEED).into_iter().map(Value::from).collect();
-    let file = memory.path().join("times.json");
-    std::fs::write(&file, Value::from(times).to_string()).expect("write");
-    run_python(&py, CHROMA_WRITER, &[&semantic.to_string_lossy(), &file.to_string_lossy()]);
+    let records: Vec<Value> = near_miss_timestamps(CHROMA_RECORDS, SEED)
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            json!({"id": format!("seg-{i:06}"), "embedding": [(i % 7) as f64, 1.0], "document": format!("segment {i}"),
+                   "metadata": {"timestamp": t}})
+        })
+        .collect();
+    chroma_collection(&py, &semantic, &records);
     let Some(server) = ChromaServer::start(&semantic) else { return };
     let config = ChromaConfig {
         url: server.url.clone(),

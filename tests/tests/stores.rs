@@ -1,26 +1,20 @@
 //! `aico db backfill|verify|health` on AICO's other two stores: LMDB working memory written the
 //! way AICO writes it (Python `lmdb`) and by heed, and a real Chroma server (`chroma run`) serving a
-//! persistent store written by the Python `chromadb` client, with explicit embeddings.
+//! persistent store written by the Python `chromadb` client, with explicit embeddings, over http
+//! and behind an https endpoint with a certificate made in the test.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
-use aico_tests::{ChromaServer, command, kill_after, python, run_python};
-use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, EnvOpenOptions};
+use aico_tests::stores::{HttpsProxy, chroma_collection, lmdb_working_memory};
+use aico_tests::{ChromaServer, command, json_of, kill_after, python, run_python, text};
 use serde_json::{Value, json};
 
 fn aico(args: &[&str]) -> Command {
     let mut cmd = command("aico");
     cmd.args(args);
     cmd
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    })
 }
 
 const AICO_LMDB_WRITER: &str = r#"
@@ -132,27 +126,23 @@ fn lmdb_written_by_aico_gains_metadata_with_every_other_byte_kept() {
 
 /// A heed-built environment with `n` messages of about `pad` bytes each, in a map of `map_mib`.
 fn heed_env(working: &Path, n: u32, pad: usize, map_mib: usize) {
-    std::fs::create_dir_all(working).expect("mkdir");
-    // SAFETY: heed requires that an environment is opened once per process and its files are not
-    // truncated while mapped: this fresh directory is opened here only, and closed when `env` drops.
-    let env = unsafe { EnvOpenOptions::new().map_size(map_mib << 20).max_dbs(4).open(working) }.expect("env");
-    let wtxn = env.write_txn().expect("txn");
-    let db: Database<Bytes, Bytes> = env
-        .create_databases_and_commit(wtxn, |wdo, wtxn| {
-            wdo.create_database(wtxn, Some("session_memory")).map(CommitOrAbort::<_, ()>::Commit)
-        })
-        .expect("create")
-        .unwrap_commit();
-    let mut wtxn = env.write_txn().expect("txn");
     let filler = "x".repeat(pad);
-    for i in 0..n {
-        let key =
-            format!("conv-{:03}:2025-11-07T{:02}:{:02}:{:02}Z#{i:07}", i % 100, (i / 3600) % 24, (i / 60) % 60, i % 60);
-        let value =
-            format!(r#"{{"role": "user", "content": "{filler}", "timestamp": "2025-11-07T18:00:00Z", "n": {i}}}"#);
-        db.put(&mut wtxn, key.as_bytes(), value.as_bytes()).expect("put");
-    }
-    wtxn.commit().expect("commit");
+    lmdb_working_memory(
+        working,
+        map_mib,
+        (0..n).map(|i| {
+            let key = format!(
+                "conv-{:03}:2025-11-07T{:02}:{:02}:{:02}Z#{i:07}",
+                i % 100,
+                (i / 3600) % 24,
+                (i / 60) % 60,
+                i % 60
+            );
+            let value =
+                format!(r#"{{"role": "user", "content": "{filler}", "timestamp": "2025-11-07T18:00:00Z", "n": {i}}}"#);
+            (key, value)
+        }),
+    );
 }
 
 fn lmdb_counts(dir: &str) -> Value {
@@ -198,29 +188,23 @@ fn lmdb_backfill_killed_half_way_is_finished_by_the_next_run() {
     assert_eq!(lmdb_counts(&dir)["with_temporal"], 200_000);
 }
 
-const CHROMA_WRITER: &str = r#"
-import sys, chromadb
-from chromadb.config import Settings
-c = chromadb.PersistentClient(path=sys.argv[1], settings=Settings(anonymized_telemetry=False))
-col = c.get_or_create_collection("conversation_segments", metadata={"hnsw:space": "cosine"}, embedding_function=None)
-n = int(sys.argv[2])
-ids = [f"seg-{i:05d}" for i in range(n)]
-embs = [[float(i % 7), float(i % 11), 1.0] for i in range(n)]
-docs = [f"segment {i}" for i in range(n)]
-metas = []
-for i in range(n):
-    m = {"user_id": "u1", "conversation_id": f"c{i % 3}", "timestamp": "2025-11-07T18:00:00"}
-    if i == 1:
-        m = {"user_id": "u1", "created_at": "2025-01-01T00:00:00Z", "confidence": 0.4, "version": 2,
-             "last_accessed": "2025-02-01T00:00:00Z", "access_count": 5}
-    if i == 2:
-        m = {"user_id": "u1", "timestamp": "soon"}
-    if i == 3:
-        m = {"user_id": "u1", "timestamp": "2025-11-07T20:00:00+02:00", "confidence": 0.7}
-    metas.append(m)
-for s in range(0, n, 5000):
-    col.add(ids=ids[s:s + 5000], embeddings=embs[s:s + 5000], documents=docs[s:s + 5000], metadatas=metas[s:s + 5000])
-"#;
+/// `n` records as AICO writes them, with a few odd ones: seg-00001 has every temporal field,
+/// seg-00002 no usable time, seg-00003 an offset and its own confidence.
+fn chroma_records(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let metadata = match i {
+                1 => json!({"user_id": "u1", "created_at": "2025-01-01T00:00:00Z", "confidence": 0.4, "version": 2,
+                            "last_accessed": "2025-02-01T00:00:00Z", "access_count": 5}),
+                2 => json!({"user_id": "u1", "timestamp": "soon"}),
+                3 => json!({"user_id": "u1", "timestamp": "2025-11-07T20:00:00+02:00", "confidence": 0.7}),
+                _ => json!({"user_id": "u1", "conversation_id": format!("c{}", i % 3), "timestamp": "2025-11-07T18:00:00"}),
+            };
+            json!({"id": format!("seg-{i:05}"), "embedding": [(i % 7) as f64, (i % 11) as f64, 1.0],
+                   "document": format!("segment {i}"), "metadata": metadata})
+        })
+        .collect()
+}
 
 const CHROMA_READER: &str = r#"
 import sys, json, chromadb
@@ -237,7 +221,7 @@ fn chroma_records_gain_the_flat_fields_and_keep_everything_else() {
     let memory = tempfile::tempdir().expect("dir");
     let semantic = memory.path().join("semantic");
     let n = 6_000;
-    run_python(&py, CHROMA_WRITER, &[&semantic.to_string_lossy(), &n.to_string()]);
+    chroma_collection(&py, &semantic, &chroma_records(n));
     let before: Value =
         serde_json::from_str(&run_python(&py, CHROMA_READER, &[&semantic.to_string_lossy()])).expect("json");
     let Some(server) = ChromaServer::start(&semantic) else { return };
@@ -316,4 +300,56 @@ fn unreachable_or_missing_stores_are_reported_not_passed() {
     let report = json_of(&out);
     assert_eq!(report["stores"]["lmdb"]["status"], "not_configured", "{report:#}");
     assert!(report["stores"]["lmdb"]["detail"].as_str().expect("detail").contains(&dir));
+}
+
+#[test]
+fn chroma_over_https_works_with_the_ca_and_names_the_url_without_it() {
+    let Some(py) = python() else { return };
+    let memory = tempfile::tempdir().expect("dir");
+    let semantic = memory.path().join("semantic");
+    let n = 50;
+    chroma_collection(&py, &semantic, &chroma_records(n));
+    let Some(server) = ChromaServer::start(&semantic) else { return };
+    let https = HttpsProxy::start(&server.url);
+    let ca = memory.path().join("ca.pem");
+    std::fs::write(&ca, &https.ca_pem).expect("write the CA");
+    let ca = ca.to_string_lossy().into_owned();
+
+    // Without the CA the server's certificate is not trusted: one line names the URL and why,
+    // and nothing is written.
+    let out = aico(&["db", "backfill", "--store", "chroma", "--chroma-url", &https.url]).output().expect("run");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let line = all.lines().find(|l| l.contains("unreachable")).unwrap_or_else(|| panic!("no unreachable line: {all}"));
+    assert!(line.contains(&https.url) && line.contains("certificate"), "{line}");
+
+    // With it (the flag, then the environment variable): the backfill fills every record it can,
+    // and health reads them back over https.
+    let out =
+        aico(&["db", "backfill", "--store", "chroma", "--chroma-url", &https.url, "--chroma-ca-cert", &ca, "--json"])
+            .output()
+            .expect("run");
+    let c = json_of(&out)["stores"]["chroma"].clone();
+    assert_eq!(out.status.code(), Some(1), "seg-00002 has no usable time: {}", text(&out));
+    assert_eq!(
+        (c["status"].clone(), c["records"].clone(), c["filled"].clone(), c["bad_count"].clone()),
+        (json!("done"), json!(n), json!(n - 2), json!(1)),
+        "{c:#}"
+    );
+    let out = aico(&["db", "health", "--store", "chroma", "--chroma-url", &https.url, "--json"])
+        .env("CHROMA_CA_CERT", &ca)
+        .output()
+        .expect("run");
+    assert_eq!(json_of(&out)["stores"]["chroma"]["with_temporal"], json!(n - 1), "{}", text(&out));
+    drop(server);
+
+    // What the server stored, read by the Python client.
+    let all: Value =
+        serde_json::from_str(&run_python(&py, CHROMA_READER, &[&semantic.to_string_lossy()])).expect("json");
+    let at = "2025-11-07T18:00:00Z";
+    assert_eq!(
+        all["seg-00000"]["m"],
+        json!({"user_id": "u1", "conversation_id": "c0", "timestamp": "2025-11-07T18:00:00",
+               "created_at": at, "confidence": 1.0, "version": 1, "last_accessed": at, "access_count": 0})
+    );
 }
