@@ -187,6 +187,25 @@ pub async fn exec(db: &DatabaseConnection, sql: &str) {
     db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// Insert one row per text of `texts` with `insert` (`INSERT INTO t (columns) VALUES`), 500 rows
+/// per statement: `row(i, literal)` gives the values of row `i`, `literal` being its text as a
+/// quoted SQL string.
+pub async fn insert_texts(
+    db: &DatabaseConnection,
+    insert: &str,
+    texts: &[String],
+    row: impl Fn(usize, &str) -> String,
+) {
+    for (chunk_no, chunk) in texts.chunks(500).enumerate() {
+        let values: Vec<String> = chunk
+            .iter()
+            .enumerate()
+            .map(|(k, s)| row(chunk_no * 500 + k, &format!("'{}'", s.replace('\'', "''"))))
+            .collect();
+        exec(db, &format!("{insert} {}", values.join(", "))).await;
+    }
+}
+
 /// The first column of every row of `sql`, as text.
 pub async fn column_of(db: &DatabaseConnection, sql: &str) -> Vec<String> {
     let backend = db.get_database_backend();

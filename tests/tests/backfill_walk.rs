@@ -8,7 +8,7 @@ use aico::sql::Db;
 use aico::sql::backfill::backfill;
 use aico::sql::initial_metadata::{SQLITE_FUNCTION, initial_metadata};
 use aico_tests::shaped::{self, Form, Keys, Table, Timestamps};
-use aico_tests::{Backend, TestDb, exec, near_miss_timestamps};
+use aico_tests::{Backend, TestDb, exec, insert_texts, near_miss_timestamps};
 use migration::runner::{self, Command};
 use rstest::rstest;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
@@ -98,14 +98,7 @@ async fn the_sqlite_function_is_rusts_own_judgement() {
     texts.extend(
         ["2025-01-01T10:00:00+02:00", "2025-01-01 10:00:00", "２０２５-01-01 10:00:00", "é"].map(str::to_owned),
     );
-    for (chunk_no, chunk) in texts.chunks(500).enumerate() {
-        let values: Vec<String> = chunk
-            .iter()
-            .enumerate()
-            .map(|(k, s)| format!("({}, '{}')", chunk_no * 500 + k, s.replace('\'', "''")))
-            .collect();
-        exec(&conn, &format!("INSERT INTO samples (i, s) VALUES {}", values.join(", "))).await;
-    }
+    insert_texts(&conn, "INSERT INTO samples (i, s) VALUES", &texts, |i, s| format!("({i}, {s})")).await;
     // Values that are no text: NULL, numbers, a blob holding a valid timestamp's bytes.
     exec(
         &conn,

@@ -12,7 +12,7 @@ use aico::chroma::{Chroma, ChromaConfig};
 use aico::lmdb::WorkingMemory;
 use aico::sql::Db;
 use aico_tests::stores::{chroma_collection, lmdb_working_memory};
-use aico_tests::{ChromaServer, TestDb, exec, near_miss_timestamps, python, run_python};
+use aico_tests::{ChromaServer, TestDb, exec, insert_texts, near_miss_timestamps, python, run_python};
 use migration::runner::{self, Command};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -171,18 +171,8 @@ async fn sql_backfill_is_read_by_python(db: TestDb) {
          created_at TEXT, updated_at TEXT)",
     )
     .await;
-    for (c, chunk) in inputs.chunks(2000).enumerate() {
-        let values: Vec<String> = chunk
-            .iter()
-            .enumerate()
-            .map(|(k, s)| format!("('f{:06}', 'u', 'c', '{}')", c * 2000 + k, s.replace('\'', "''")))
-            .collect();
-        exec(
-            &conn,
-            &format!("INSERT INTO semantic_facts (id, user_id, content, created_at) VALUES {}", values.join(", ")),
-        )
-        .await;
-    }
+    let insert = "INSERT INTO semantic_facts (id, user_id, content, created_at) VALUES";
+    insert_texts(&conn, insert, &inputs, |i, s| format!("('f{i:06}', 'u', 'c', {s})")).await;
     runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("migrate");
     let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
 

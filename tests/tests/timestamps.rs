@@ -4,7 +4,7 @@
 //! including the near misses AICO's reader must never be handed (years 0 and 10000 after an
 //! offset, second 60, fractions finer than Python's microseconds).
 
-use aico_tests::{TestDb, exec, near_miss_timestamps};
+use aico_tests::{TestDb, exec, insert_texts, near_miss_timestamps};
 use entity::values::Timestamp;
 use migration::dialect::Dialect;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
@@ -145,14 +145,7 @@ fn plain(text: &str) -> bool {
 /// Every sample with what SQL made of it (None: NULL, left to Rust).
 async fn canonical_of(conn: &DatabaseConnection, dialect: Dialect, texts: &[String]) -> Vec<(String, Option<String>)> {
     exec(conn, "CREATE TABLE samples (i INTEGER PRIMARY KEY, s TEXT)").await;
-    for (chunk_no, chunk) in texts.chunks(500).enumerate() {
-        let values: Vec<String> = chunk
-            .iter()
-            .enumerate()
-            .map(|(k, s)| format!("({}, '{}')", chunk_no * 500 + k, s.replace('\'', "''")))
-            .collect();
-        exec(conn, &format!("INSERT INTO samples (i, s) VALUES {}", values.join(", "))).await;
-    }
+    insert_texts(conn, "INSERT INTO samples (i, s) VALUES", texts, |i, s| format!("({i}, {s})")).await;
     let sql = format!("SELECT s, {} AS c FROM samples ORDER BY i", dialect.canonical_timestamp("s", "text"));
     rows(conn, &sql).await
 }
