@@ -291,6 +291,10 @@ impl Chroma {
                 req = req.json(body);
             }
             match req.send().await {
+                // A certificate the client does not trust stays untrusted: no retry.
+                Err(e) if tls_failure(&e) => {
+                    return Err(ChromaError::Unreachable { url: url.to_owned(), detail: error_chain(&e) });
+                }
                 Err(e) => last = error_chain(&e),
                 Ok(resp) if resp.status().is_server_error() => {
                     last = format!("HTTP {}: {}", resp.status().as_u16(), resp.text().await.unwrap_or_default());
@@ -343,4 +347,18 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+/// Whether `e` failed in TLS (an untrusted or invalid certificate, a handshake refused): rustls's
+/// error somewhere in its chain, also inside an `io::Error` (which hides its payload from `source`,
+/// and may wrap another).
+fn tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    if e.is::<rustls::Error>() {
+        return true;
+    }
+    let payload = e.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref);
+    if payload.is_some_and(|inner| tls_failure(inner)) {
+        return true;
+    }
+    e.source().is_some_and(tls_failure)
 }
