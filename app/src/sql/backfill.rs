@@ -1,8 +1,8 @@
 //! The SQL store's backfill: give every fact without temporal metadata the seed's initial metadata,
 //! derived from the fact's own `created_at`.
 //!
-//! Batches in the order the rows are stored (SQLite's `rowid`, PostgreSQL's heap blocks; the key
-//! where the table has no such order), one write transaction each, whose statements touch only
+//! Batches in the order the rows are stored (SQLite's `rowid`; on PostgreSQL, and for a SQLite
+//! table without a rowid, the key), one write transaction each, whose statements touch only
 //! rows whose metadata is still NULL: metadata that exists (or that AICO writes meanwhile) is
 //! never overwritten, no other column is written, and a run killed at any moment is finished by
 //! the next one. One set-based `UPDATE` per batch builds the metadata wherever `created_at` can be
@@ -15,7 +15,7 @@
 use std::time::Instant;
 
 use entity::values::TemporalMetadata;
-use migration::dialect::{Dialect, StorageOrder};
+use migration::dialect::Dialect;
 use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, IntoIden, Order, Query, SelectStatement, TableRef, Value, ValueTuple,
 };
@@ -110,9 +110,7 @@ impl Plan {
             ),
         };
         let position = match db.dialect.storage_order(&db.conn, table).await.map_err(|e| db.error(e))? {
-            Some(StorageOrder::Column(column)) => Position::Storage(column),
-            // How many blocks make a batch follows from the rows to fill (see `backfill`).
-            Some(StorageOrder::Blocks) => Position::Blocks { per_batch: 1, end: 0 },
+            Some(column) => Position::Storage(column),
             None => Position::Key,
         };
         Ok(Self {
@@ -133,12 +131,10 @@ impl Plan {
         Expr::col((self.table(), Alias::new(self.key)))
     }
 
-    /// The column the walk follows (for a walk by blocks, the tuple id, by which the rows are
-    /// read in order).
+    /// The column the walk follows.
     fn position(&self) -> Expr {
         match self.position {
             Position::Storage(column) => Expr::col((self.table(), Alias::new(column))),
-            Position::Blocks { .. } => Expr::cust("ctid"),
             Position::Key => self.key(),
         }
     }
@@ -153,16 +149,8 @@ impl Plan {
     }
 
     /// Facts without metadata (and, when given, at positions in `(after, upto]`).
-    /// For a walk by blocks, the positions are block numbers and the range is `[after, upto)`.
-    fn pending(&self, dialect: Dialect, after: Option<&Value>, upto: Option<&Value>) -> Condition {
+    fn pending(&self, after: Option<&Value>, upto: Option<&Value>) -> Condition {
         let pending = Condition::all().add(self.metadata().is_null());
-        if let Position::Blocks { .. } = self.position {
-            let block = |v: Option<&Value>| match v {
-                Some(Value::BigInt(Some(b))) => Some(*b),
-                _ => None,
-            };
-            return pending.add(Expr::cust(dialect.in_blocks(block(after).unwrap_or(0), block(upto))));
-        }
         pending
             .add_option(after.map(|lo| self.position().gt(lo.clone())))
             .add_option(upto.map(|hi| self.position().lte(hi.clone())))
@@ -186,15 +174,6 @@ impl Plan {
         after: Option<&Value>,
         batch_size: u64,
     ) -> Result<Option<Value>, DbErr> {
-        if let Position::Blocks { per_batch, end } = self.position {
-            // Up to the table's end when the run began; the last batch, from there on, reaches
-            // the rows written past it since (by AICO, or by this run: a rewritten row moves).
-            let from = match after {
-                Some(Value::BigInt(Some(b))) => *b,
-                _ => 0,
-            };
-            return Ok((from < end).then(|| Value::from(from.saturating_add(per_batch))));
-        }
         let mut stmt = Query::select();
         stmt.expr_as(self.position(), "k").from(self.table());
         if let Some(lo) = after {
@@ -203,7 +182,7 @@ impl Plan {
         stmt.order_by_expr(self.position(), Order::Asc).offset(batch_size.saturating_sub(1)).limit(1);
         let Some(row) = conn.query_one(&stmt).await? else { return Ok(None) };
         Ok(Some(match self.position {
-            Position::Storage(_) | Position::Blocks { .. } => Value::from(row.try_get::<i64>("", "k")?),
+            Position::Storage(_) => Value::from(row.try_get::<i64>("", "k")?),
             Position::Key => Value::from(row.try_get::<String>("", "k")?),
         }))
     }
@@ -239,17 +218,22 @@ impl Plan {
         Ok(conn.execute(&stmt).await?.rows_affected())
     }
 
-    /// The rows of `pending` left to Rust: key and `created_at` as text.
+    /// The rows of `pending` left to Rust: key and `created_at` as text. After [`Self::fill`],
+    /// every row still pending (the unreadable ones, and on PostgreSQL any row that a live writer
+    /// changed while the fill ran, which its recheck by `ctid` then skips); in a dry run, where
+    /// nothing was filled, only those SQL cannot fill.
     async fn rest<C: ConnectionTrait>(
         &self,
         conn: &C,
         pending: Condition,
+        dry_run: bool,
     ) -> Result<Vec<(String, Option<String>)>, DbErr> {
+        let pending = if dry_run { pending.add(self.by_sql(false)) } else { pending };
         let stmt: SelectStatement = Query::select()
             .expr_as(self.key(), "k")
             .expr_as(Expr::cust(self.created_text.clone()), "created_at")
             .from(self.table())
-            .cond_where(pending.add(self.by_sql(false)))
+            .cond_where(pending)
             .order_by_expr(self.position(), Order::Asc)
             .to_owned();
         conn.query_all(&stmt)
@@ -284,10 +268,9 @@ impl Plan {
 /// `batch_size`; `progress` hears the number of facts handled so far (and the total, once) as the
 /// run goes.
 ///
-/// A batch is the next `batch_size` rows in storage order: on SQLite the `rowid` `batch_size` rows
-/// past the previous batch's end (a bounded `OFFSET` on the table's b-tree, never from the
-/// start); on PostgreSQL a range of heap blocks sized to hold about `batch_size` of the rows to
-/// fill. In one write transaction per batch, one set-based `UPDATE` fills the facts whose metadata
+/// A batch is the next `batch_size` rows in the walk's order (SQLite's `rowid`, else the key): its
+/// end is the position `batch_size` rows past the previous batch's end (a bounded `OFFSET` on the
+/// table's b-tree or the key's index, never from the start). In one write transaction per batch, one set-based `UPDATE` fills the facts whose metadata
 /// SQL can build; the others are read, judged in Rust and written by one `UPDATE ... FROM (VALUES
 /// ...)`, or listed as bad.
 pub async fn backfill(
@@ -296,25 +279,18 @@ pub async fn backfill(
     dry_run: bool,
     mut progress: impl FnMut(Progress),
 ) -> Result<SqlBackfill, AppError> {
-    let mut plan = Plan::of(db).await?;
+    let plan = Plan::of(db).await?;
     let mut report = SqlBackfill {
-        candidates: plan.count(&db.conn, plan.pending(db.dialect, None, None)).await.map_err(|e| db.error(e))?,
+        candidates: plan.count(&db.conn, plan.pending(None, None)).await.map_err(|e| db.error(e))?,
         ..Default::default()
     };
-    if let Position::Blocks { per_batch, end } = &mut plan.position {
-        // Blocks enough to hold about `batch_size` of the rows to fill, as they are spread now.
-        *end = db.dialect.table_blocks(&db.conn, plan.table).await.map_err(|e| db.error(e))?;
-        let rows = i64::try_from(Ord::max(report.candidates, 1)).unwrap_or(i64::MAX);
-        let size = i64::try_from(batch_size).unwrap_or(i64::MAX);
-        *per_batch = Ord::max(size.saturating_mul(*end) / rows, 1);
-    }
     progress(Progress::Total(report.candidates));
 
     let mut after: Option<Value> = None;
     let mut handled = 0u64;
     loop {
         let upper = plan.batch_end(&db.conn, after.as_ref(), batch_size).await.map_err(|e| db.error(e))?;
-        let pending = plan.pending(db.dialect, after.take().as_ref(), upper.as_ref());
+        let pending = plan.pending(after.take().as_ref(), upper.as_ref());
 
         let txn = match dry_run {
             true => None,
@@ -324,11 +300,11 @@ pub async fn backfill(
         let (by_sql, rest) = match &txn {
             None => (
                 plan.count(&db.conn, pending.clone().add(plan.by_sql(true))).await.map_err(|e| db.error(e))?,
-                plan.rest(&db.conn, pending).await.map_err(|e| db.error(e))?,
+                plan.rest(&db.conn, pending, true).await.map_err(|e| db.error(e))?,
             ),
             Some(txn) => (
                 plan.fill(db.dialect, txn, pending.clone()).await.map_err(|e| db.error(e))?,
-                plan.rest(txn, pending).await.map_err(|e| db.error(e))?,
+                plan.rest(txn, pending, false).await.map_err(|e| db.error(e))?,
             ),
         };
         handled += by_sql + rest.len() as u64;
@@ -377,13 +353,6 @@ pub async fn backfill(
 enum Position {
     /// A column in the order rows are stored (SQLite's `rowid`).
     Storage(&'static str),
-    /// Ranges of `per_batch` heap blocks (PostgreSQL).
-    Blocks {
-        /// Blocks per batch.
-        per_batch: i64,
-        /// The table's blocks when the run began.
-        end: i64,
-    },
     /// The facts table's key.
     Key,
 }

@@ -200,12 +200,6 @@ impl Dialect {
             Self::Postgres => Some(format!("ALTER TABLE {table} ALTER COLUMN {column} TYPE json USING {column}::json")),
         }
     }
-
-    /// SQL true for the rows stored in blocks `from` (inclusive) to `to` (exclusive, or to the end).
-    pub fn in_blocks(self, from: i64, to: Option<i64>) -> String {
-        let upto = to.map(|to| format!(" AND ctid < '({to},0)'::tid")).unwrap_or_default();
-        format!("ctid >= '({from},0)'::tid{upto}")
-    }
 }
 
 /// A PostgreSQL JSON path expression: `col ->> 'k'` (or `->`) for one key, `col #>> '{a,b}'` for a
