@@ -165,23 +165,36 @@ async fn connect(url: &str) -> DatabaseConnection {
     Target::from_url(url).expect("url").connect(None).await.expect("connect")
 }
 
-/// A migrated SQLite file at `path` holding `rows` facts of the seed's layout, checkpointed.
-async fn seed_template(path: &Path, rows: u64, keys: Keys, timestamps: Timestamps) {
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    let conn = connect(&url).await;
+/// Fill the empty database `url` with `rows` facts of the seed's layout and migrate it, then
+/// settle it: SQLite's WAL checkpointed into the file (so that a copy of the file is whole),
+/// PostgreSQL's statistics gathered.
+async fn seed_database(url: &str, rows: u64, keys: Keys, timestamps: Timestamps) {
+    let conn = connect(url).await;
     shaped::fill(&conn, Table::Seed, rows, keys, timestamps).await;
-    runner::run(&conn, &Target::from_url(&url).expect("url"), Run::Up { steps: None }, |_| {}).await.expect("migrate");
-    exec(&conn, "PRAGMA wal_checkpoint(TRUNCATE)").await;
+    runner::run(&conn, &Target::from_url(url).expect("url"), Run::Up { steps: None }, |_| {}).await.expect("migrate");
+    let settle = match conn.get_database_backend() {
+        DbBackend::Postgres => "VACUUM ANALYZE semantic_facts",
+        _ => "PRAGMA wal_checkpoint(TRUNCATE)",
+    };
+    exec(&conn, settle).await;
     conn.close().await.expect("close");
 }
 
-fn copy_db(from: &Path, to: &Path) {
+/// A migrated SQLite file at `path` holding `rows` facts of the seed's layout, checkpointed.
+async fn seed_template(path: &Path, rows: u64, keys: Keys, timestamps: Timestamps) {
+    remove_db(path);
+    seed_database(&format!("sqlite://{}?mode=rwc", path.display()), rows, keys, timestamps).await;
+}
+
+/// Remove the SQLite file `path` with its WAL and shared-memory files.
+fn remove_db(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", to.display()));
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
+}
+
+fn copy_db(from: &Path, to: &Path) {
+    remove_db(to);
     std::fs::copy(from, to).expect("copy");
 }
 
@@ -307,11 +320,7 @@ async fn main() {
         for form in [Form::Zulu, Form::Offset, Form::Micros] {
             let Some(db) = TestDb::postgres().await else { break };
             eprintln!("postgres: building {form_rows} facts, all {form:?} ...");
-            let conn = connect(&db.url).await;
-            shaped::fill(&conn, Table::Seed, form_rows, Keys::Uuid4, Timestamps::All(form)).await;
-            runner::run(&conn, &db.target, Run::Up { steps: None }, |_| {}).await.expect("migrate");
-            exec(&conn, "VACUUM ANALYZE semantic_facts").await;
-            conn.close().await.ok();
+            seed_database(&db.url, form_rows, Keys::Uuid4, Timestamps::All(form)).await;
             let run = ours(&db.url, None);
             let per_row_us = secs(run.time) * 1e6 / form_rows as f64;
             let ratio = per_row_us / *zulu.get_or_insert(per_row_us);
@@ -371,11 +380,7 @@ async fn main() {
     let Some(db) = TestDb::postgres().await else { return };
     let Some(copy) = TestDb::postgres().await else { return };
     eprintln!("postgres: building {rows} AICO-shaped facts ...");
-    let conn = connect(&db.url).await;
-    shaped::fill(&conn, Table::Seed, rows, Keys::Uuid4, Timestamps::Aico).await;
-    runner::run(&conn, &db.target, Run::Up { steps: None }, |_| {}).await.expect("migrate");
-    exec(&conn, "VACUUM ANALYZE semantic_facts").await;
-    conn.close().await.ok();
+    seed_database(&db.url, rows, Keys::Uuid4, Timestamps::Aico).await;
     let name = |url: &str| url.rsplit_once('/').expect("database name").1.to_owned();
     let admin = Database::connect(pg_admin_url().as_str()).await.expect("admin");
     exec(&admin, &format!("DROP DATABASE {}", name(&copy.url))).await;

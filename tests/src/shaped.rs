@@ -112,16 +112,18 @@ pub async fn fill(db: &DatabaseConnection, table: Table, n: u64, keys: Keys, tim
     } else {
         format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) SELECT i FROM s")
     };
+    // `expr`, a non-negative integer, as text of at least `width` digits.
+    let pad = |expr: &str, width: u8| {
+        if pg { format!("lpad(({expr})::text, {width}, '0')") } else { format!("printf('%0{width}d', {expr})") }
+    };
     let key = match (keys, pg) {
         (Keys::Uuid4, true) => "gen_random_uuid()::text".to_owned(),
         (Keys::Uuid4, false) => "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || \
              substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || \
              substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))"
             .to_owned(),
-        (Keys::Ordered, _) => "'fact-' || lpad_i".to_owned(),
+        (Keys::Ordered, _) => format!("'fact-' || {}", pad("i", 8)),
     };
-    let lpad = if pg { "lpad(i::text, 8, '0')" } else { "printf('%08d', i)" };
-    let key = key.replace("lpad_i", lpad);
     // The instant: a fact every 30 seconds from 2025-01-01, local time for offsets.
     let (at, at_local) = if pg {
         (
@@ -143,13 +145,13 @@ pub async fn fill(db: &DatabaseConnection, table: Table, n: u64, keys: Keys, tim
             format!("strftime('{f}', {when})")
         }
     };
-    let offset_text = "(CASE WHEN o < 0 THEN '-' ELSE '+' END || lpad2(abs(o) / 60) || ':' || lpad2(abs(o) % 60))";
-    let lpad2 = |e: &str| if pg { format!("lpad(({e})::text, 2, '0')") } else { format!("printf('%02d', {e})") };
-    let offset_text = offset_text
-        .replace("lpad2(abs(o) / 60)", &lpad2("abs(o) / 60"))
-        .replace("lpad2(abs(o) % 60)", &lpad2("abs(o) % 60"));
-    let micros =
-        if pg { "lpad(((i::bigint * 7919) % 1000000)::text, 6, '0')" } else { "printf('%06d', (i * 7919) % 1000000)" };
+    let offset_text = format!(
+        "(CASE WHEN o < 0 THEN '-' ELSE '+' END || {} || ':' || {})",
+        pad("abs(o) / 60", 2),
+        pad("abs(o) % 60", 2)
+    );
+    // i * 7919 passes PostgreSQL's 32-bit integers from i = 271,182.
+    let micros = pad(if pg { "(i::bigint * 7919) % 1000000" } else { "(i * 7919) % 1000000" }, 6);
     let form_sql = |form: Form| match form {
         Form::Zulu => fmt("%Y-%m-%dT%H:%M:%SZ", &at),
         Form::Offset => format!("{} || {offset_text}", fmt("%Y-%m-%dT%H:%M:%S", &at_local)),

@@ -102,7 +102,10 @@ impl Plan {
         let declared = type_of("created_at").await.map_err(|e| db.error(e))?.ok_or_else(|| missing("created_at"))?;
         let (fillable, fill) = match db.dialect {
             // The Rust that judges every row, run inside SQLite (see `initial_metadata`).
-            Dialect::Sqlite => (format!("{SQLITE_FUNCTION}(created_at)"), format!("{SQLITE_FUNCTION}(created_at)")),
+            Dialect::Sqlite => {
+                let call = format!("{SQLITE_FUNCTION}(created_at)");
+                (call.clone(), call)
+            }
             // Built from `b.ts`, the canonical timestamp computed once per row (see `fill`).
             Dialect::Postgres => (
                 db.dialect.canonical_timestamp("created_at", &declared),
@@ -150,8 +153,8 @@ impl Plan {
 
     /// Facts without metadata (and, when given, at positions in `(after, upto]`).
     fn pending(&self, after: Option<&Value>, upto: Option<&Value>) -> Condition {
-        let pending = Condition::all().add(self.metadata().is_null());
-        pending
+        Condition::all()
+            .add(self.metadata().is_null())
             .add_option(after.map(|lo| self.position().gt(lo.clone())))
             .add_option(upto.map(|hi| self.position().lte(hi.clone())))
     }

@@ -9,14 +9,20 @@
 //! connection this process opens afterwards has it (there is one SQLite in the binary: SQLite3
 //! Multiple Ciphers, which sqlx links).
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{CStr, c_char, c_int};
 use std::sync::OnceLock;
 
 use entity::values::{TemporalMetadata, Timestamp};
 use libsqlite3_sys as ffi;
 
+/// The name SQL calls the function by, as SQLite is given it.
+const NAME: &CStr = c"aico_initial_metadata";
+
 /// The name SQL calls the function by.
-pub const SQLITE_FUNCTION: &str = "aico_initial_metadata";
+pub const SQLITE_FUNCTION: &str = match NAME.to_str() {
+    Ok(name) => name,
+    Err(_) => panic!("the function's name is ASCII"),
+};
 
 /// The metadata a fact created at `created_at` (as stored) starts with, or why there is none.
 pub fn initial_metadata(created_at: Option<&str>) -> Result<String, String> {
@@ -50,7 +56,7 @@ unsafe extern "C" fn on_open(
     unsafe {
         ffi::sqlite3_create_function_v2(
             db,
-            c"aico_initial_metadata".as_ptr(),
+            NAME.as_ptr(),
             1,
             ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC | ffi::SQLITE_INNOCUOUS,
             std::ptr::null_mut(),
