@@ -6,6 +6,7 @@
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
 
+use aico_tests::text;
 use serde_json::Value;
 
 /// `aico` with `args`, its HOME and AICO_DATA_DIR in `home`, and no database or store from the
@@ -25,10 +26,6 @@ fn aico(home: &tempfile::TempDir, args: &[&str]) -> Command {
 
 fn home() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp HOME")
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 #[test]
