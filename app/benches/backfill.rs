@@ -62,6 +62,8 @@ struct Backfilled {
     peak_kib: u64,
     /// How long each batch held the write lock, in milliseconds, sorted.
     lock_ms: Vec<f64>,
+    /// How long PostgreSQL's final sweep took, in milliseconds (from its debug log).
+    sweep_ms: Option<f64>,
 }
 
 impl Backfilled {
@@ -91,8 +93,11 @@ fn ours(url: &str, key: Option<&str>) -> Backfilled {
         .expect("spawn aico");
     let stderr = child.stderr.take().expect("stderr");
     let reader = std::thread::spawn(move || {
-        let mut lock_ms = Vec::new();
+        let (mut lock_ms, mut sweep_ms) = (Vec::new(), None);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some((_, ms)) = line.split_once("sweep_ms=") {
+                sweep_ms = ms.split_whitespace().next().and_then(|v| v.parse::<f64>().ok());
+            }
             match line.split_once("write_lock_ms=") {
                 // Batches that filled nothing (past the rows to fill) are not counted.
                 Some(_) if line.contains(" rows=0 ") => {}
@@ -101,7 +106,7 @@ fn ours(url: &str, key: Option<&str>) -> Backfilled {
                 None => {}
             }
         }
-        lock_ms
+        (lock_ms, sweep_ms)
     });
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak_kib = 0;
@@ -119,9 +124,9 @@ fn ours(url: &str, key: Option<&str>) -> Backfilled {
         std::thread::sleep(Duration::from_millis(20));
     }
     let time = started.elapsed();
-    let mut lock_ms = reader.join().expect("stderr reader");
+    let (mut lock_ms, sweep_ms) = reader.join().expect("stderr reader");
     lock_ms.sort_by(f64::total_cmp);
-    Backfilled { time, peak_kib, lock_ms }
+    Backfilled { time, peak_kib, lock_ms, sweep_ms }
 }
 
 async fn exec(conn: &DatabaseConnection, sql: &str) -> Duration {
@@ -393,10 +398,11 @@ async fn main() {
     let vs_ceiling = secs(ceiling) / secs(run.time);
     println!(
         "backfill postgres aico-shaped rows={rows} ours={:.2?} ceiling={ceiling:.2?} (same indexes) vs_ceiling={vs_ceiling:.2} \
-         (goal>=0.8 {}) write_lock_per_batch: p50={:.1}ms max={:.1}ms",
+         (goal>=0.8 {}) write_lock_per_batch: p50={:.1}ms max={:.1}ms sweep={:.0}ms",
         run.time,
         verdict(vs_ceiling >= 0.8),
         run.lock(0.5),
         run.lock(1.0),
+        run.sweep_ms.unwrap_or(0.0),
     );
 }

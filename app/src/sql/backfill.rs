@@ -1,13 +1,18 @@
 //! The SQL store's backfill: give every fact without temporal metadata the seed's initial metadata,
 //! derived from the fact's own `created_at`.
 //!
-//! Batches in the order the rows are stored (SQLite's `rowid`; on PostgreSQL, and for a SQLite
-//! table without a rowid, the key), one write transaction each, whose statements touch only
-//! rows whose metadata is still NULL: metadata that exists (or that AICO writes meanwhile) is
-//! never overwritten, no other column is written, and a run killed at any moment is finished by
-//! the next one. One set-based `UPDATE` per batch builds the metadata wherever `created_at` can be
-//! read (on SQLite with the Rust of [`crate::sql::initial_metadata`], run inside SQLite; on
-//! PostgreSQL in SQL); Rust judges the rest and lists the bad rows. Memory is one batch.
+//! Batches in the order the rows are stored (SQLite's `rowid`, PostgreSQL's heap blocks; the key
+//! for a SQLite table without a rowid, and on PostgreSQL before 14), one write transaction each,
+//! whose statements touch only rows whose metadata is still NULL: metadata that exists (or that
+//! AICO writes meanwhile) is never overwritten, no other column is written, and a run killed at
+//! any moment is finished by the next one. One set-based `UPDATE` per batch builds the metadata
+//! wherever `created_at` can be read (on SQLite with the Rust of
+//! [`crate::sql::initial_metadata`], run inside SQLite; on PostgreSQL in SQL); Rust judges the
+//! rest and lists the bad rows. Memory is one batch.
+//!
+//! A row that a live writer updates on PostgreSQL gets a new place, possibly in a block the walk
+//! has passed; so a walk by blocks ends with a sweep: one read of every row still without
+//! metadata, in one snapshot, whose rows Rust judges and fills by key (see [`Plan::sweep`]).
 //!
 //! The facts table is the seed's `semantic_facts` (keyed by `id`) or, on AICO's own database,
 //! `user_memories` (keyed by `fact_id`, a uuid4).
@@ -15,11 +20,12 @@
 use std::time::Instant;
 
 use entity::values::TemporalMetadata;
-use migration::dialect::Dialect;
+use futures_util::TryStreamExt;
+use migration::dialect::{Dialect, StorageOrder};
 use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, IntoIden, Order, Query, SelectStatement, TableRef, Value, ValueTuple,
 };
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{ConnectionTrait, DbErr, StreamTrait};
 use serde::Serialize;
 
 use crate::error::AppError;
@@ -59,6 +65,21 @@ impl SqlBackfill {
     /// True when every fact that needed metadata has it.
     pub fn complete(&self) -> bool {
         self.bad_count == 0
+    }
+
+    /// Judge the fact `id` in Rust: its metadata goes to `rows` (key, metadata), or it is
+    /// counted and listed as bad.
+    fn judge(&mut self, id: String, created_at: Option<String>, rows: &mut Vec<ValueTuple>) {
+        match initial_metadata(created_at.as_deref()) {
+            Ok(meta) => rows.push(ValueTuple::Two(Value::from(id), Value::from(meta))),
+            Err(reason) => {
+                self.bad_count += 1;
+                tracing::info!(id = %id, "left as it was: {reason}");
+                if self.bad_rows.len() < LISTED_BAD_ROWS {
+                    self.bad_rows.push(BadRow { id, created_at, reason });
+                }
+            }
+        }
     }
 }
 
@@ -113,7 +134,9 @@ impl Plan {
             ),
         };
         let position = match db.dialect.storage_order(&db.conn, table).await.map_err(|e| db.error(e))? {
-            Some(column) => Position::Storage(column),
+            Some(StorageOrder::Column(column)) => Position::Storage(column),
+            // How many blocks make a batch follows from the rows to fill (see `backfill`).
+            Some(StorageOrder::Blocks) => Position::Blocks { per_batch: 1, end: 0 },
             None => Position::Key,
         };
         Ok(Self {
@@ -134,10 +157,12 @@ impl Plan {
         Expr::col((self.table(), Alias::new(self.key)))
     }
 
-    /// The column the walk follows.
+    /// The column the walk follows (for a walk by blocks, the tuple id, by which the rows are
+    /// read in order).
     fn position(&self) -> Expr {
         match self.position {
             Position::Storage(column) => Expr::col((self.table(), Alias::new(column))),
+            Position::Blocks { .. } => Expr::cust("ctid"),
             Position::Key => self.key(),
         }
     }
@@ -152,9 +177,18 @@ impl Plan {
     }
 
     /// Facts without metadata (and, when given, at positions in `(after, upto]`).
-    fn pending(&self, after: Option<&Value>, upto: Option<&Value>) -> Condition {
-        Condition::all()
-            .add(self.metadata().is_null())
+    /// For a walk by blocks, the positions are block numbers and the range is `[after, upto)`,
+    /// up to the table's end when the walk began.
+    fn pending(&self, dialect: Dialect, after: Option<&Value>, upto: Option<&Value>) -> Condition {
+        let pending = Condition::all().add(self.metadata().is_null());
+        if let Position::Blocks { end, .. } = self.position {
+            let block = |v: Option<&Value>| match v {
+                Some(Value::BigInt(Some(b))) => Some(*b),
+                _ => None,
+            };
+            return pending.add(Expr::cust(dialect.in_blocks(block(after).unwrap_or(0), block(upto).unwrap_or(end))));
+        }
+        pending
             .add_option(after.map(|lo| self.position().gt(lo.clone())))
             .add_option(upto.map(|hi| self.position().lte(hi.clone())))
     }
@@ -177,6 +211,16 @@ impl Plan {
         after: Option<&Value>,
         batch_size: u64,
     ) -> Result<Option<Value>, DbErr> {
+        if let Position::Blocks { per_batch, end } = self.position {
+            // Up to the table's end when the walk began: past it are only rows written since (by
+            // AICO, or by this run: a rewritten row moves), which the sweep reads.
+            let from = match after {
+                Some(Value::BigInt(Some(b))) => *b,
+                _ => 0,
+            };
+            let upto = from.saturating_add(per_batch);
+            return Ok((upto < end).then(|| Value::from(upto)));
+        }
         let mut stmt = Query::select();
         stmt.expr_as(self.position(), "k").from(self.table());
         if let Some(lo) = after {
@@ -185,7 +229,7 @@ impl Plan {
         stmt.order_by_expr(self.position(), Order::Asc).offset(batch_size.saturating_sub(1)).limit(1);
         let Some(row) = conn.query_one(&stmt).await? else { return Ok(None) };
         Ok(Some(match self.position {
-            Position::Storage(_) => Value::from(row.try_get::<i64>("", "k")?),
+            Position::Storage(_) | Position::Blocks { .. } => Value::from(row.try_get::<i64>("", "k")?),
             Position::Key => Value::from(row.try_get::<String>("", "k")?),
         }))
     }
@@ -246,6 +290,71 @@ impl Plan {
             .collect()
     }
 
+    /// Facts without metadata.
+    fn metadata_missing(&self) -> Condition {
+        Condition::all().add(self.metadata().is_null())
+    }
+
+    /// The end of a walk by blocks: every fact still without metadata, read in one statement
+    /// (one snapshot, so no row can move out of its sight), judged in Rust, and filled by key in
+    /// batches of `batch_size`, each its own transaction, or listed as bad. That is the rows SQL
+    /// cannot fill, any that a live writer changed or moved while the walk ran (to a block it
+    /// had passed, or one its `ctid` join then missed), and facts written since the walk began.
+    /// `done` hears how many facts each batch handled.
+    async fn sweep(
+        &self,
+        db: &Db,
+        batch_size: u64,
+        report: &mut SqlBackfill,
+        mut done: impl FnMut(u64),
+    ) -> Result<(), AppError> {
+        let stmt = Query::select()
+            .expr_as(self.key(), "k")
+            .expr_as(Expr::cust(self.created_text.clone()), "created_at")
+            .from(self.table())
+            .cond_where(self.metadata_missing())
+            .to_owned();
+        // The stream holds one connection; the writes take others from the pool.
+        let began = Instant::now();
+        let mut stream = db.conn.stream(&stmt).await.map_err(|e| db.error(e))?;
+        let mut rows = Vec::new();
+        let (mut judged, mut read) = (0u64, 0u64);
+        loop {
+            let row = stream.try_next().await.map_err(|e| db.error(e))?;
+            if let Some(row) = &row {
+                let id: String = row.try_get("", "k").map_err(|e| db.error(e))?;
+                let created_at = row.try_get("", "created_at").map_err(|e| db.error(e))?;
+                report.judge(id, created_at, &mut rows);
+                judged += 1;
+                read += 1;
+            }
+            let full = rows.len() as u64 >= batch_size || judged >= batch_size;
+            if full || row.is_none() {
+                if !rows.is_empty() {
+                    let txn = db.dialect.begin_batch(&db.conn).await.map_err(|e| db.error(e))?;
+                    let began = Instant::now();
+                    let filled = self.write_batch(db.dialect, &txn, std::mem::take(&mut rows)).await;
+                    let filled = filled.map_err(|e| db.error(e))?;
+                    txn.commit().await.map_err(|e| db.error(e))?;
+                    tracing::debug!(
+                        rows = filled,
+                        write_lock_ms = began.elapsed().as_secs_f64() * 1e3,
+                        "batch committed"
+                    );
+                    if filled > 0 {
+                        report.filled += filled;
+                        report.batches += 1;
+                    }
+                }
+                done(std::mem::take(&mut judged));
+            }
+            if row.is_none() {
+                tracing::debug!(rows = read, sweep_ms = began.elapsed().as_secs_f64() * 1e3, "sweep done");
+                return Ok(());
+            }
+        }
+    }
+
     /// Write the rows Rust filled: `UPDATE <facts> SET temporal_metadata = v.column2 FROM
     /// (VALUES ...) AS v WHERE <key> = v.column1 AND temporal_metadata IS NULL`. The metadata is
     /// bound as text (and cast where the backend needs it), so its bytes are ours.
@@ -282,18 +391,25 @@ pub async fn backfill(
     dry_run: bool,
     mut progress: impl FnMut(Progress),
 ) -> Result<SqlBackfill, AppError> {
-    let plan = Plan::of(db).await?;
+    let mut plan = Plan::of(db).await?;
     let mut report = SqlBackfill {
-        candidates: plan.count(&db.conn, plan.pending(None, None)).await.map_err(|e| db.error(e))?,
+        candidates: plan.count(&db.conn, plan.metadata_missing()).await.map_err(|e| db.error(e))?,
         ..Default::default()
     };
+    if let Position::Blocks { per_batch, end } = &mut plan.position {
+        // Blocks enough to hold about `batch_size` of the rows to fill, as they are spread now.
+        *end = db.dialect.table_blocks(&db.conn, plan.table).await.map_err(|e| db.error(e))?;
+        let rows = i64::try_from(Ord::max(report.candidates, 1)).unwrap_or(i64::MAX);
+        let size = i64::try_from(batch_size).unwrap_or(i64::MAX);
+        *per_batch = Ord::max(size.saturating_mul(*end) / rows, 1);
+    }
     progress(Progress::Total(report.candidates));
 
     let mut after: Option<Value> = None;
     let mut handled = 0u64;
     loop {
         let upper = plan.batch_end(&db.conn, after.as_ref(), batch_size).await.map_err(|e| db.error(e))?;
-        let pending = plan.pending(after.take().as_ref(), upper.as_ref());
+        let pending = plan.pending(db.dialect, after.take().as_ref(), upper.as_ref());
 
         let txn = match dry_run {
             true => None,
@@ -305,25 +421,21 @@ pub async fn backfill(
                 plan.count(&db.conn, pending.clone().add(plan.by_sql(true))).await.map_err(|e| db.error(e))?,
                 plan.rest(&db.conn, pending, true).await.map_err(|e| db.error(e))?,
             ),
-            Some(txn) => (
-                plan.fill(db.dialect, txn, pending.clone()).await.map_err(|e| db.error(e))?,
-                plan.rest(txn, pending, false).await.map_err(|e| db.error(e))?,
-            ),
+            Some(txn) => {
+                let by_sql = plan.fill(db.dialect, txn, pending.clone()).await.map_err(|e| db.error(e))?;
+                let rest = match plan.position {
+                    // What is left is read once, by the sweep.
+                    Position::Blocks { .. } => Vec::new(),
+                    _ => plan.rest(txn, pending, false).await.map_err(|e| db.error(e))?,
+                };
+                (by_sql, rest)
+            }
         };
         handled += by_sql + rest.len() as u64;
 
         let mut rows = Vec::with_capacity(rest.len());
         for (id, created_at) in rest {
-            match initial_metadata(created_at.as_deref()) {
-                Ok(meta) => rows.push(ValueTuple::Two(Value::from(id), Value::from(meta))),
-                Err(reason) => {
-                    report.bad_count += 1;
-                    tracing::info!(id = %id, "left as it was: {reason}");
-                    if report.bad_rows.len() < LISTED_BAD_ROWS {
-                        report.bad_rows.push(BadRow { id, created_at, reason });
-                    }
-                }
-            }
+            report.judge(id, created_at, &mut rows);
         }
         let by_rust = match &txn {
             Some(txn) if !rows.is_empty() => plan.write_batch(db.dialect, txn, rows).await.map_err(|e| db.error(e))?,
@@ -348,6 +460,13 @@ pub async fn backfill(
             None => break,
         }
     }
+    if let (Position::Blocks { .. }, false) = (plan.position, dry_run) {
+        plan.sweep(db, batch_size, &mut report, |rows| {
+            handled += rows;
+            progress(Progress::Done(handled));
+        })
+        .await?;
+    }
     Ok(report)
 }
 
@@ -356,6 +475,13 @@ pub async fn backfill(
 enum Position {
     /// A column in the order rows are stored (SQLite's `rowid`).
     Storage(&'static str),
+    /// Ranges of `per_batch` heap blocks (PostgreSQL), up to `end`.
+    Blocks {
+        /// Blocks per batch.
+        per_batch: i64,
+        /// The table's blocks when the walk began.
+        end: i64,
+    },
     /// The facts table's key.
     Key,
 }

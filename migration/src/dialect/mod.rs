@@ -16,6 +16,7 @@ mod sql;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 pub use backup::RestorePoint;
+pub use schema::StorageOrder;
 
 /// A database backend the AMS schema supports.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -4,6 +4,15 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend
 
 use super::Dialect;
 
+/// How a backend walks a table in the order its rows are stored (see [`Dialect::storage_order`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StorageOrder {
+    /// An integer column in storage order (SQLite's `rowid`).
+    Column(&'static str),
+    /// Ranges of heap blocks (PostgreSQL's `ctid`).
+    Blocks,
+}
+
 impl Dialect {
     /// Whether an index named `name` exists (in the current schema).
     pub async fn has_index<C: ConnectionTrait>(self, conn: &C, name: &str) -> Result<bool, DbErr> {
@@ -51,13 +60,12 @@ impl Dialect {
         }
     }
 
-    /// The column that gives `table`'s rows in the order they are stored, where the backend has
-    /// one that a range scan can follow: SQLite's `rowid` (for a table with one). A walk in that
-    /// order reads and writes each page once; a walk in the order of a random key (AICO's uuid4
-    /// `fact_id`) touches pages all over the file in every batch. PostgreSQL has none that is
-    /// safe: its heap blocks (`ctid` ranges) are one, but a row that a live writer updates can
-    /// move behind the walk there, and a batch must never miss a row that was pending before it.
-    pub async fn storage_order<C: ConnectionTrait>(self, conn: &C, table: &str) -> Result<Option<&'static str>, DbErr> {
+    /// How to walk `table`'s rows in the order they are stored, where the backend offers a range
+    /// scan for it: SQLite's `rowid` (for a table with one), PostgreSQL's heap blocks (`ctid`
+    /// ranges, a TID range scan from PostgreSQL 14). A walk in that order reads and writes each
+    /// page once; a walk in the order of a random key (AICO's uuid4 `fact_id`) touches pages all
+    /// over the table in every batch.
+    pub async fn storage_order<C: ConnectionTrait>(self, conn: &C, table: &str) -> Result<Option<StorageOrder>, DbErr> {
         match self {
             Self::Sqlite => {
                 let sql = format!("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = '{table}'");
@@ -65,9 +73,32 @@ impl Dialect {
                     Some(row) => row.try_get::<i64>("", "wr")? != 0,
                     None => true,
                 };
-                Ok((!without_rowid).then_some("rowid"))
+                Ok((!without_rowid).then_some(StorageOrder::Column("rowid")))
             }
-            Self::Postgres => Ok(None),
+            Self::Postgres => {
+                let sql = "SELECT current_setting('server_version_num')::int >= 140000 AS tid_ranges";
+                let tid_ranges = match conn.query_one_raw(self.stmt(sql)).await? {
+                    Some(row) => row.try_get::<bool>("", "tid_ranges")?,
+                    None => false,
+                };
+                Ok(tid_ranges.then_some(StorageOrder::Blocks))
+            }
+        }
+    }
+
+    /// How many blocks `table` has now (PostgreSQL; 0 elsewhere).
+    pub async fn table_blocks<C: ConnectionTrait>(self, conn: &C, table: &str) -> Result<i64, DbErr> {
+        match self {
+            Self::Sqlite => Ok(0),
+            Self::Postgres => {
+                let sql = format!(
+                    "SELECT (pg_relation_size('{table}') / current_setting('block_size')::bigint)::bigint AS blocks"
+                );
+                match conn.query_one_raw(self.stmt(sql)).await? {
+                    Some(row) => row.try_get::<i64>("", "blocks"),
+                    None => Ok(0),
+                }
+            }
         }
     }
 

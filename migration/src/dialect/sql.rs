@@ -119,6 +119,13 @@ impl Dialect {
     /// (`strftime`, `timestamptz`) applies the offset. Typed PostgreSQL timestamps from year 1 to
     /// 9999 always are. Nothing here can raise an error: every cast is behind a shape test in a
     /// `CASE`, which both backends evaluate in order.
+    ///
+    /// It is evaluated once per row of a backfill, so it is built to be cheap: the fields of
+    /// `YYYY-MM-DD?HH:MM:SS` are checked by looking up fixed-width pieces in lists of every valid
+    /// piece (which PostgreSQL hashes; a regular expression costs several times more), the common
+    /// forms (no fraction, `Z` or no zone) are answered from those checks alone, and the rest of
+    /// the text (a fraction, an offset) is split once in a subquery run only for the rows that
+    /// have one.
     pub fn canonical_timestamp(self, column: &str, declared: &str) -> String {
         if let Some(u) = self.typed_utc(column, declared) {
             return format!(
@@ -130,54 +137,59 @@ impl Dialect {
             );
         }
         let c = self.timestamp_text(column, declared);
-        // z: the length of the zone (0, 1 for `Z`, 6 for an offset); n: the length without it. The
-        // fraction (if any) is `substr(c, 21, n - 20)`, the offset `substr(c, n + 1, 6)`.
-        let z = format!(
-            "(CASE WHEN substr({c}, length({c}), 1) = 'Z' THEN 1 \
-             WHEN substr({c}, length({c}) - 5, 1) IN ('+', '-') THEN 6 ELSE 0 END)"
-        );
-        let n = format!("(length({c}) - {z})");
-        let offset = format!("substr({c}, {n} + 1, 6)");
-        let shape = match self {
-            Self::Sqlite => format!(
-                "substr({c}, 1, 19) GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]:[0-9][0-9]' \
-                 AND ({n} = 19 OR ({n} BETWEEN 21 AND 29 AND substr({c}, 20, 1) = '.' \
-                 AND substr({c}, 21, {n} - 20) NOT GLOB '*[^0-9]*')) \
-                 AND ({z} < 6 OR {offset} GLOB '[+-][0-9][0-9]:[0-9][0-9]')"
-            ),
-            // SIMILAR TO is anchored at both ends; `.` is a literal in it.
-            Self::Postgres => format!(
-                "{c} SIMILAR TO '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[ T][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}(.[0-9]{{1,9}}){{0,1}}(Z|[+-][0-9]{{2}}:[0-9]{{2}}){{0,1}}'"
-            ),
+        let two = |n: u32| (0..n).map(|i| format!("{i:02}"));
+        let in_list = |items: &mut dyn Iterator<Item = String>| {
+            format!("IN ({})", items.map(|i| format!("'{i}'")).collect::<Vec<_>>().join(", "))
         };
-        let int = |text: &str, from: &str, len: u8| format!("CAST(substr({text}, {from}, {len}) AS INTEGER)");
-        let (y, m, d) = (int(&c, "1", 4), int(&c, "6", 2), int(&c, "9", 2));
-        let leap = format!("(({y}) % 4 = 0 AND (({y}) % 100 <> 0 OR ({y}) % 400 = 0))");
-        let days = format!(
-            "CASE WHEN {m} = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END WHEN {m} IN (4, 6, 9, 11) THEN 30 ELSE 31 END"
+        // Year, month-day, hour, minute and second, each with the separator before it.
+        let year = in_list(&mut two(100));
+        let year_end = in_list(&mut two(100).map(|y| format!("{y}-")));
+        const DAYS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        let month_day =
+            in_list(&mut (1..=12u32).flat_map(|m| (1..=DAYS[m as usize - 1]).map(move |d| format!("{m:02}-{d:02}"))));
+        let hour = in_list(&mut two(24).flat_map(|h| [format!("T{h}"), format!(" {h}")]));
+        let sixty = in_list(&mut two(60).map(|m| format!(":{m}")));
+        let y = format!("CAST(substr({c}, 1, 4) AS INTEGER)");
+        let leap = format!("({y} % 4 = 0 AND ({y} % 100 <> 0 OR {y} % 400 = 0))");
+        // The date and time to the second, with `T`.
+        let day = format!("replace(substr({c}, 1, 19), ' ', 'T')");
+
+        // The rest after the seconds, split once: `f`, the fraction ('' or `.` and digits, as
+        // far as digits and dots go), `t` the zone after it, and `f6` the fraction's first six
+        // digits, padded (Python keeps microseconds and drops the rest).
+        let fence = match self {
+            Self::Sqlite => "",
+            // Keeps the planner from pulling the subqueries up, which would copy their
+            // expressions into every place that uses them.
+            Self::Postgres => " OFFSET 0",
+        };
+        let parts = format!(
+            "SELECT t, substr(r, 1, length(r) - length(t)) AS f, \
+             substr(substr(r, 1, length(r) - length(t)) || '0000000', 2, 6) AS f6 \
+             FROM (SELECT r, ltrim(r, '.0123456789') AS t FROM (SELECT substr({c}, 20) AS r) AS p{fence}) AS q{fence}"
         );
-        let (oh, om) = (int(&c, &format!("{n} + 2"), 2), int(&c, &format!("{n} + 5"), 2));
-        // The date and time in UTC, to the second: as written, or with the offset applied.
-        let local = format!("substr({c}, 1, 10) || ' ' || substr({c}, 12, 8) || {offset}");
+        // The date and time in UTC, to the second, with the offset `t` applied.
+        let local = format!("substr({c}, 1, 10) || ' ' || substr({c}, 12, 8) || t");
         let utc = match self {
             Self::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%S', {local})"),
             Self::Postgres => {
                 format!("to_char(CAST({local} AS timestamptz) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')")
             }
         };
-        // The fraction's first six digits, padded: Python keeps microseconds and drops the rest.
-        let f6 = format!("substr(substr({c}, 21, {n} - 20) || '000000', 1, 6)");
+        let rest = format!(
+            "(SELECT CASE WHEN (f = '' OR length(f) <= 10 AND f LIKE '._%' AND ltrim(substr(f, 2), '0123456789') = '') \
+             AND (t IN ('', 'Z') OR length(t) = 6 AND substr(t, 1, 1) IN ('+', '-') \
+             AND substr(t, 2, 2) {offset_hour} AND substr(t, 4, 3) {sixty} AND {y} BETWEEN 2 AND 9998) \
+             THEN CASE WHEN length(t) = 6 THEN {utc} ELSE {day} END || \
+             CASE WHEN f6 = '000000' THEN '' WHEN substr(f6, 4, 3) = '000' THEN '.' || substr(f6, 1, 3) \
+             ELSE '.' || f6 END || 'Z' END FROM ({parts}) AS s)",
+            offset_hour = in_list(&mut two(15)),
+        );
         format!(
-            "CASE WHEN {shape} THEN CASE WHEN {y} >= 1 AND {m} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {days} \
-             AND {h} < 24 AND {mi} < 60 AND {s} < 60 \
-             AND CASE WHEN {z} = 6 THEN {y} BETWEEN 2 AND 9998 AND {oh} <= 14 AND {om} < 60 ELSE TRUE END \
-             THEN CASE WHEN {z} = 6 THEN {utc} ELSE substr({c}, 1, 10) || 'T' || substr({c}, 12, 8) END || \
-             CASE WHEN {n} = 19 THEN '' WHEN {f6} = '000000' THEN '' \
-             WHEN substr({f6}, 4, 3) = '000' THEN '.' || substr({f6}, 1, 3) \
-             ELSE '.' || {f6} END || 'Z' END END",
-            h = int(&c, "12", 2),
-            mi = int(&c, "15", 2),
-            s = int(&c, "18", 2),
+            "CASE WHEN substr({c}, 1, 2) {year} AND substr({c}, 3, 3) {year_end} AND substr({c}, 1, 4) <> '0000' \
+             AND substr({c}, 11, 3) {hour} AND substr({c}, 14, 3) {sixty} AND substr({c}, 17, 3) {sixty} \
+             THEN CASE WHEN substr({c}, 6, 5) {month_day} OR substr({c}, 6, 5) = '02-29' AND {leap} \
+             THEN CASE WHEN substr({c}, 20) IN ('', 'Z') THEN {day} || 'Z' ELSE {rest} END END END"
         )
     }
 
@@ -188,6 +200,12 @@ impl Dialect {
             Self::Sqlite => expr.to_owned(),
             Self::Postgres => format!("CAST({expr} AS json)"),
         }
+    }
+
+    /// SQL true for the rows stored in heap blocks `from` (inclusive) to `to` (exclusive)
+    /// (PostgreSQL; a TID range scan from PostgreSQL 14).
+    pub fn in_blocks(self, from: i64, to: i64) -> String {
+        format!("ctid >= '({from},0)'::tid AND ctid < '({to},0)'::tid")
     }
 
     /// The SQL that makes an existing text column `column` of `table` a JSON column, keeping
