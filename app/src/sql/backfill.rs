@@ -328,8 +328,8 @@ impl Plan {
                 judged += 1;
                 read += 1;
             }
-            let full = rows.len() as u64 >= batch_size || judged >= batch_size;
-            if full || row.is_none() {
+            // A batch is `batch_size` facts judged (those filled are among them).
+            if judged >= batch_size || row.is_none() {
                 if !rows.is_empty() {
                     let txn = db.dialect.begin_batch(&db.conn).await.map_err(|e| db.error(e))?;
                     let began = Instant::now();
