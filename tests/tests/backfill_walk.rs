@@ -9,7 +9,7 @@ use aico::sql::Db;
 use aico::sql::backfill::backfill;
 use aico::sql::initial_metadata::{SQLITE_FUNCTION, initial_metadata};
 use aico_tests::shaped::{self, Form, Keys, Table, Timestamps};
-use aico_tests::{Backend, TestDb, exec, insert_texts, near_miss_timestamps};
+use aico_tests::{Backend, TestDb, column_of, exec, insert_texts, near_miss_timestamps};
 use migration::runner::{self, Command};
 use rstest::rstest;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
@@ -96,15 +96,12 @@ async fn a_row_moved_during_the_walk_is_filled() {
 
     let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
     let report = backfill(&app, 64, false, |_| {}).await.expect("backfill");
-    let text = async |sql: &str| {
-        let row = conn.query_one_raw(Statement::from_string(conn.get_database_backend(), sql.to_owned())).await;
-        row.expect(sql).expect("a row").try_get_by_index::<Option<String>>(0).expect("text")
-    };
-    let moved = text("SELECT was || ' -> ' || became FROM moved").await.expect("the trigger ran");
-    let pending = text("SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL").await;
-    assert_eq!(pending.as_deref(), Some("0"), "the last fact moved {moved}");
-    let who = text("SELECT user_id FROM semantic_facts WHERE id = (SELECT id FROM moved)").await;
-    assert_eq!(who.as_deref(), Some("moved"), "the writer's change stays");
+    let moved = column_of(&conn, "SELECT was || ' -> ' || became FROM moved").await;
+    assert!(matches!(&moved[..], [m] if m.contains(" -> ")), "the trigger ran: {moved:?}");
+    let pending = "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL";
+    assert_eq!(column_of(&conn, pending).await, ["0"], "the last fact moved {moved:?}");
+    let who = "SELECT user_id FROM semantic_facts WHERE id = (SELECT id FROM moved)";
+    assert_eq!(column_of(&conn, who).await, ["moved"], "the writer's change stays");
     assert_eq!((report.candidates, report.filled, report.bad_count), (ROWS, ROWS, 0));
 }
 

@@ -25,7 +25,7 @@ use migration::dialect::{Dialect, StorageOrder};
 use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, IntoIden, Order, Query, SelectStatement, TableRef, Value, ValueTuple,
 };
-use sea_orm::{ConnectionTrait, DbErr, StreamTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, StreamTrait};
 use serde::Serialize;
 
 use crate::error::AppError;
@@ -67,6 +67,14 @@ impl SqlBackfill {
         self.bad_count == 0
     }
 
+    /// Count a batch that filled `rows` facts (one that filled none is not counted).
+    fn add_batch(&mut self, rows: u64) {
+        if rows > 0 {
+            self.filled += rows;
+            self.batches += 1;
+        }
+    }
+
     /// Judge the fact `id` in Rust: its metadata goes to `rows` (key, metadata), or it is
     /// counted and listed as bad.
     fn judge(&mut self, id: String, created_at: Option<String>, rows: &mut Vec<ValueTuple>) {
@@ -101,8 +109,8 @@ const METADATA: &str = "temporal_metadata";
 struct Plan {
     table: &'static str,
     key: &'static str,
-    /// The column the walk follows: SQLite's `rowid` (storage order) where the table has one,
-    /// else the key.
+    /// What the walk follows: the order rows are stored in (SQLite's `rowid`, PostgreSQL's heap
+    /// blocks) where the backend can range over it, else the key.
     position: Position,
     created_text: String,
     /// NULL exactly where the metadata cannot be built in SQL.
@@ -180,12 +188,8 @@ impl Plan {
     /// For a walk by blocks, the positions are block numbers and the range is `[after, upto)`,
     /// up to the table's end when the walk began.
     fn pending(&self, dialect: Dialect, after: Option<&Value>, upto: Option<&Value>) -> Condition {
-        let pending = Condition::all().add(self.metadata().is_null());
+        let pending = self.metadata_missing();
         if let Position::Blocks { end, .. } = self.position {
-            let block = |v: Option<&Value>| match v {
-                Some(Value::BigInt(Some(b))) => Some(*b),
-                _ => None,
-            };
             return pending.add(Expr::cust(dialect.in_blocks(block(after).unwrap_or(0), block(upto).unwrap_or(end))));
         }
         pending
@@ -214,11 +218,7 @@ impl Plan {
         if let Position::Blocks { per_batch, end } = self.position {
             // Up to the table's end when the walk began: past it are only rows written since (by
             // AICO, or by this run: a rewritten row moves), which the sweep reads.
-            let from = match after {
-                Some(Value::BigInt(Some(b))) => *b,
-                _ => 0,
-            };
-            let upto = from.saturating_add(per_batch);
+            let upto = block(after).unwrap_or(0).saturating_add(per_batch);
             return Ok((upto < end).then(|| Value::from(upto)));
         }
         let mut stmt = Query::select();
@@ -335,16 +335,8 @@ impl Plan {
                     let began = Instant::now();
                     let filled = self.write_batch(db.dialect, &txn, std::mem::take(&mut rows)).await;
                     let filled = filled.map_err(|e| db.error(e))?;
-                    txn.commit().await.map_err(|e| db.error(e))?;
-                    tracing::debug!(
-                        rows = filled,
-                        write_lock_ms = began.elapsed().as_secs_f64() * 1e3,
-                        "batch committed"
-                    );
-                    if filled > 0 {
-                        report.filled += filled;
-                        report.batches += 1;
-                    }
+                    commit_batch(db, txn, began, filled).await?;
+                    report.add_batch(filled);
                 }
                 done(std::mem::take(&mut judged));
             }
@@ -382,7 +374,8 @@ impl Plan {
 ///
 /// A batch is the next `batch_size` rows in the walk's order (SQLite's `rowid`, else the key): its
 /// end is the position `batch_size` rows past the previous batch's end (a bounded `OFFSET` on the
-/// table's b-tree or the key's index, never from the start). In one write transaction per batch, one set-based `UPDATE` fills the facts whose metadata
+/// table's b-tree or the key's index, never from the start); on PostgreSQL, as many heap blocks as
+/// hold about `batch_size` of the rows to fill, and then the sweep ([`Plan::sweep`]). In one write transaction per batch, one set-based `UPDATE` fills the facts whose metadata
 /// SQL can build; the others are read, judged in Rust and written by one `UPDATE ... FROM (VALUES
 /// ...)`, or listed as bad.
 pub async fn backfill(
@@ -442,18 +435,9 @@ pub async fn backfill(
             _ => rows.len() as u64,
         };
         if let Some(txn) = txn {
-            txn.commit().await.map_err(|e| db.error(e))?;
-            // How long AICO's writers had to wait at most for this batch.
-            tracing::debug!(
-                rows = by_sql + by_rust,
-                write_lock_ms = began.elapsed().as_secs_f64() * 1e3,
-                "batch committed"
-            );
+            commit_batch(db, txn, began, by_sql + by_rust).await?;
         }
-        if by_sql + by_rust > 0 {
-            report.filled += by_sql + by_rust;
-            report.batches += 1;
-        }
+        report.add_batch(by_sql + by_rust);
         progress(Progress::Done(handled));
         match upper {
             Some(hi) => after = Some(hi),
@@ -468,6 +452,22 @@ pub async fn backfill(
         .await?;
     }
     Ok(report)
+}
+
+/// Commit a batch's transaction, begun at `began`, that filled `rows` facts, and log how long it
+/// held the write lock (how long AICO's writers had to wait at most for it).
+async fn commit_batch(db: &Db, txn: DatabaseTransaction, began: Instant, rows: u64) -> Result<(), AppError> {
+    txn.commit().await.map_err(|e| db.error(e))?;
+    tracing::debug!(rows, write_lock_ms = began.elapsed().as_secs_f64() * 1e3, "batch committed");
+    Ok(())
+}
+
+/// A position of a walk by blocks: a block number.
+fn block(position: Option<&Value>) -> Option<i64> {
+    match position {
+        Some(Value::BigInt(Some(b))) => Some(*b),
+        _ => None,
+    }
 }
 
 /// What a backfill's walk follows.

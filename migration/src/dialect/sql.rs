@@ -141,7 +141,8 @@ impl Dialect {
         let in_list = |items: &mut dyn Iterator<Item = String>| {
             format!("IN ({})", items.map(|i| format!("'{i}'")).collect::<Vec<_>>().join(", "))
         };
-        // Year, month-day, hour, minute and second, each with the separator before it.
+        // Every valid piece of `YYYY-MM-DD?HH:MM:SS`: the year's halves (the second with the `-`
+        // after it), month-day, and hour, minute and second each with the separator before it.
         let year = in_list(&mut two(100));
         let year_end = in_list(&mut two(100).map(|y| format!("{y}-")));
         const DAYS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
