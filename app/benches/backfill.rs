@@ -1,7 +1,7 @@
-//! `aico db backfill` against the plain SQL that does the same update, each pair in the same run,
+//! `aico-ams backfill` against the plain SQL that does the same update, each pair in the same run,
 //! on facts shaped like a real AICO user's (see `aico_tests::shaped`: uuid4 keys in random order,
 //! rows of ~300 bytes over a dozen columns, `created_at` in the mix of forms real databases hold):
-//! `cargo bench -p aico --bench backfill [-- ROWS]` (default 1,000,000).
+//! `cargo bench -p aico-ams --bench backfill [-- ROWS]` (default 1,000,000).
 //!
 //! Lines and goals:
 //! - `sqlite`: ≥ 0.8 × the set-based `UPDATE ... json_object(... strftime(...))` (the ceiling),
@@ -56,7 +56,7 @@ fn ceiling_sql(backend: DbBackend, table: &str) -> String {
     }
 }
 
-/// What one run of `aico db backfill` took.
+/// What one run of `aico-ams backfill` took.
 struct Backfilled {
     time: Duration,
     peak_kib: u64,
@@ -75,18 +75,18 @@ impl Backfilled {
     }
 }
 
-/// Run `aico db backfill` on `url` (with the database key `key`, if any): wall time, peak RSS
+/// Run `aico-ams backfill` on `url` (with the database key `key`, if any): wall time, peak RSS
 /// (from /proc VmHWM) and the write lock's hold time per batch (from its debug log).
 fn ours(url: &str, key: Option<&str>) -> Backfilled {
     let started = Instant::now();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_aico"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aico-ams"));
     if let Some(key) = key {
         command.env("AICO_DB_KEY", key);
     }
     let mut child = command
-        .env("RUST_LOG", "aico::sql::backfill=debug")
+        .env("RUST_LOG", "aico_ams::sql::backfill=debug")
         .env("NO_COLOR", "1")
-        .args(["db", "backfill", "--database-url", url])
+        .args(["backfill", "--database-url", url])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -118,7 +118,7 @@ fn ours(url: &str, key: Option<&str>) -> Backfilled {
         }
         if let Some(status) = child.try_wait().expect("poll") {
             // 1: done, with facts whose created_at is unreadable listed (the data holds some).
-            assert!(matches!(status.code(), Some(0 | 1)), "aico db backfill failed: {status}");
+            assert!(matches!(status.code(), Some(0 | 1)), "aico-ams backfill failed: {status}");
             break;
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -1,5 +1,5 @@
 //! The other two stores, against a baseline in the same run:
-//! `cargo bench -p aico --bench stores [-- LMDB_ENTRIES CHROMA_RECORDS]` (defaults 1,000,000 and
+//! `cargo bench -p aico-ams --bench stores [-- LMDB_ENTRIES CHROMA_RECORDS]` (defaults 1,000,000 and
 //! 100,000; Chroma needs `AICO_TEST_PYTHON` and `AICO_TEST_CHROMA`, as `.ci/run` sets them).
 //!
 //! Goals: LMDB ≥ 0.5 × a minimal heed loop that rewrites every value with the key added, peak RSS
@@ -88,7 +88,7 @@ fn copy_env(from: &Path, to: &Path) {
 fn aico(args: &[&str]) -> (Duration, f64, f64) {
     let started = Instant::now();
     let mut child =
-        Command::new(env!("CARGO_BIN_EXE_aico")).args(args).stdout(Stdio::null()).spawn().expect("spawn aico");
+        Command::new(env!("CARGO_BIN_EXE_aico-ams")).args(args).stdout(Stdio::null()).spawn().expect("spawn aico");
     let status_file = format!("/proc/{}/status", child.id());
     let (mut peak_kib, mut anon_kib): (u64, u64) = (0, 0);
     let field = |status: &str, name: &str| -> u64 {
@@ -184,7 +184,7 @@ fn main() {
     let ours_memory = dir.path().join("ours");
     copy_env(&template, &ours_memory.join("working"));
     let (ours, peak, anon) =
-        aico(&["db", "backfill", "--store", "lmdb", "--memory-dir", &ours_memory.to_string_lossy()]);
+        aico(&["backfill", "--store", "lmdb", "--memory-dir", &ours_memory.to_string_lossy()]);
     let ratio = ceiling.as_secs_f64() / ours.as_secs_f64();
     println!(
         "lmdb entries={entries} ours={ours:.2?} heed_loop={ceiling:.2?} vs_ceiling={ratio:.2} (goal>=0.5 {}) \
@@ -212,9 +212,8 @@ fn main() {
             if contender == 0 {
                 // The run's own clock (its JSON `seconds`), as the script below keeps its own:
                 // neither process's start-up is counted.
-                let out = Command::new(env!("CARGO_BIN_EXE_aico"))
+                let out = Command::new(env!("CARGO_BIN_EXE_aico-ams"))
                     .args([
-                        "db",
                         "backfill",
                         "--store",
                         "chroma",

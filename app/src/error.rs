@@ -1,4 +1,4 @@
-//! What can go wrong in an `aico db` command, the exit status it gives, and the stable code
+//! What can go wrong in an `aico-ams` command, the exit status it gives, and the stable code
 //! (`kind`) that `--json` reports it by.
 
 use migration::error::MigrateError;
@@ -19,7 +19,7 @@ pub enum AppError {
         source: DbErr,
     },
     /// The schema is not there yet.
-    #[error("{target} has no {what}: run `aico db migrate` first")]
+    #[error("{target} has no {what}: run `aico-ams migrate` first")]
     NotMigrated {
         /// The database.
         target: String,

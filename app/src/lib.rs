@@ -1,4 +1,4 @@
-//! The `aico` command's library: one module per store, each doing its jobs and returning report
+//! The `aico-ams` command's library: one module per store, each doing its jobs and returning report
 //! values, and one thin layer for the command line.
 //!
 //! - [`commands`]: the command line — clap's arguments, target lines, printing, `--json`, exit codes;

@@ -1,6 +1,6 @@
-//! `aico db migrate | backfill | verify | health`: exit 0 ok, 1 a check or job failed, 2 usage or
+//! `aico-ams migrate | backfill | verify | health`: exit 0 ok, 1 a check or job failed, 2 usage or
 //! connection error. Everything is in the library's `commands` layer.
 
 fn main() -> std::process::ExitCode {
-    aico::commands::main()
+    aico_ams::commands::main()
 }

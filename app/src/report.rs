@@ -114,7 +114,7 @@ pub fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { (part as f64 * 10_000.0 / whole as f64).round() / 100.0 }
 }
 
-/// What `aico db migrate` did.
+/// What `aico-ams migrate` did.
 #[derive(Debug, Serialize)]
 pub struct MigrateReport {
     /// The database (password hidden).
@@ -132,7 +132,7 @@ pub struct MigrateReport {
     pub aico: Option<AicoSchemaLine>,
 }
 
-/// AICO's own schema bookkeeping, as `aico db migrate` reports it.
+/// AICO's own schema bookkeeping, as `aico-ams migrate` reports it.
 #[derive(Debug, Serialize)]
 pub struct AicoSchemaLine {
     /// `_aico_schema_metadata.schema_version`.
@@ -155,7 +155,7 @@ pub struct MigrationLine {
 /// Each chosen store's backfill.
 pub type BackfillStores = PerStore<crate::sql::SqlBackfill, crate::lmdb::LmdbBackfill, crate::chroma::ChromaReport>;
 
-/// The outcome of `aico db backfill`, all stores.
+/// The outcome of `aico-ams backfill`, all stores.
 #[derive(Clone, Debug, Serialize)]
 pub struct BackfillReport {
     /// The SQL database (password hidden), when it was one of the stores.
@@ -173,7 +173,7 @@ pub struct BackfillReport {
     pub stores: BackfillStores,
 }
 
-/// The outcome of `aico db verify`, all stores.
+/// The outcome of `aico-ams verify`, all stores.
 #[derive(Clone, Debug, Serialize)]
 pub struct VerifyReport {
     /// The SQL database (password hidden), when it was one of the stores.
@@ -187,7 +187,7 @@ pub struct VerifyReport {
 /// Each chosen store's health.
 pub type HealthStores = PerStore<crate::sql::SqlHealth, crate::lmdb::LmdbHealth, crate::chroma::ChromaReport>;
 
-/// The outcome of `aico db health`, all stores.
+/// The outcome of `aico-ams health`, all stores.
 #[derive(Clone, Debug, Serialize)]
 pub struct HealthReport {
     /// The SQL database (password hidden), when it was one of the stores.

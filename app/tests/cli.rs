@@ -1,4 +1,4 @@
-//! The `aico` binary's own surface: help, usage errors, secrets kept out of `--help`, a closed
+//! The `aico-ams` binary's own surface: help, usage errors, secrets kept out of `--help`, a closed
 //! stdout, and errors under `--json`. (Its jobs are tested end to end, on every backend, in the
 //! workspace's `tests/` crate.) No test here touches `$HOME`: each runs the binary with HOME and
 //! AICO_DATA_DIR in a temporary directory.
@@ -9,10 +9,10 @@ use std::process::{Command, Output, Stdio};
 use aico_tests::text;
 use serde_json::Value;
 
-/// `aico` with `args`, its HOME and AICO_DATA_DIR in `home`, and no database or store from the
+/// `aico-ams` with `args`, its HOME and AICO_DATA_DIR in `home`, and no database or store from the
 /// environment.
 fn aico(home: &tempfile::TempDir, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aico"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aico-ams"));
     cmd.args(args)
         .env("HOME", home.path())
         .env("AICO_DATA_DIR", home.path())
@@ -31,7 +31,7 @@ fn home() -> tempfile::TempDir {
 #[test]
 fn help_reads_as_sentences() {
     let home = home();
-    let out = aico(&home, &["db", "--help"]).output().expect("run aico");
+    let out = aico(&home, &["--help"]).output().expect("run aico");
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for cmd in ["migrate", "backfill", "verify", "health"] {
@@ -42,7 +42,7 @@ fn help_reads_as_sentences() {
 #[test]
 fn usage_errors_exit_2_and_name_the_flag() {
     let home = home();
-    let out = aico(&home, &["db", "backfill", "--batch-size", "0"]).output().expect("run aico");
+    let out = aico(&home, &["backfill", "--batch-size", "0"]).output().expect("run aico");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--batch-size"), "the error must name the flag: {err}");
@@ -66,8 +66,7 @@ const SECRETS: [(&str, &str); 8] = [
 #[test]
 fn help_never_shows_a_secret_from_the_environment() {
     let home = home();
-    let commands: [&[&str]; 6] =
-        [&[], &["db"], &["db", "migrate"], &["db", "backfill"], &["db", "verify"], &["db", "health"]];
+    let commands: [&[&str]; 5] = [&[], &["migrate"], &["backfill"], &["verify"], &["health"]];
     for command in commands {
         let mut args = command.to_vec();
         args.push("--help");
@@ -89,7 +88,7 @@ fn help_never_shows_a_secret_from_the_environment() {
 fn a_closed_stdout_ends_quietly_with_the_jobs_own_status() {
     let home = home();
     let url = format!("sqlite://{}?mode=rwc", home.path().join("aico.db").display());
-    let args = ["db", "verify", "--database-url", url.as_str()];
+    let args = ["verify", "--database-url", url.as_str()];
     let expected = aico(&home, &args).stdout(Stdio::null()).output().expect("run aico").status.code();
     assert!(expected.is_some_and(|c| c != 101), "{expected:?}");
 
@@ -119,7 +118,7 @@ fn errors_under_json_are_json_on_stdout_with_the_same_exit_codes() {
     let home = home();
     let bad_url = "postgres://u:pw@127.0.0.1:1/nowhere";
     for command in ["migrate", "backfill", "verify", "health"] {
-        let out = aico(&home, &["db", command, "--json", "--database-url", bad_url]).output().expect("run aico");
+        let out = aico(&home, &[command, "--json", "--database-url", bad_url]).output().expect("run aico");
         assert_eq!(out.status.code(), Some(2), "{command}: {}", text(&out));
         let (kind, message) = json_error(&out);
         assert_eq!(kind, "unreachable", "{command}");
@@ -129,11 +128,11 @@ fn errors_under_json_are_json_on_stdout_with_the_same_exit_codes() {
     }
 
     let missing = format!("sqlite://{}", home.path().join("nope.db").display());
-    let out = aico(&home, &["db", "verify", "--json", "--database-url", &missing]).output().expect("run aico");
+    let out = aico(&home, &["verify", "--json", "--database-url", &missing]).output().expect("run aico");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert_eq!(json_error(&out).0, "database_missing");
 
-    let out = aico(&home, &["db", "backfill", "--batch-size", "0", "--json"]).output().expect("run aico");
+    let out = aico(&home, &["backfill", "--batch-size", "0", "--json"]).output().expect("run aico");
     assert_eq!(out.status.code(), Some(2));
     let (kind, message) = json_error(&out);
     assert_eq!(kind, "usage");

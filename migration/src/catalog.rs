@@ -1,4 +1,4 @@
-//! What each migration puts in the database, by name: the tables and indexes `aico db verify`
+//! What each migration puts in the database, by name: the tables and indexes `aico-ams verify`
 //! looks for, on the seed's layout and on AICO's own database. A test compares this list with the
 //! schema the migrations really build. Also: which layout a database follows, and whether a table
 //! that exists has the shape a migration needs before it is adopted.
@@ -143,7 +143,7 @@ pub const AICO_PHASE2: i64 = 13;
 pub const AICO_PHASE3: i64 = 14;
 
 /// The columns of each table AICO makes for the AMS (its `core.py`), that the AMS relies on:
-/// what is checked before such a table is adopted, and by `aico db verify` afterwards.
+/// what is checked before such a table is adopted, and by `aico-ams verify` afterwards.
 pub const AICO_COLUMNS: &[(&str, &[&str])] = &[
     (AICO_FACTS, &[AICO_FACT_KEY, "created_at", "temporal_metadata"]),
     (

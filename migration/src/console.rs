@@ -1,4 +1,4 @@
-//! What both command-line tools (`migration` and `aico`) start with: logs on stderr through
+//! What both command-line tools (`migration` and `aico-ams`) start with: logs on stderr through
 //! `tracing` (`RUST_LOG` wins over the level the flags ask for), the async runtime, and standard
 //! output written with `write!` to the locked stdout, where a closed pipe (`migration status |
 //! head -1`) ends the output quietly — the job goes on and keeps its exit status, as ripgrep and

@@ -1,7 +1,7 @@
 //! Running the Migrator the safe way: one locked transaction per run, so that two migrators never
 //! interleave and a failure (or a `kill -9`) half-way leaves the database exactly as before.
 //!
-//! The `migration` binary and `aico db migrate` both run through here; the migrations themselves
+//! The `migration` binary and `aico-ams migrate` both run through here; the migrations themselves
 //! are the stock sea-orm-migration ones and also run under sea-orm's own CLI.
 
 use std::time::{Duration, Instant};

@@ -80,7 +80,7 @@ pub fn json_of(out: &std::process::Output) -> serde_json::Value {
 
 /// A fresh, empty database for one test, removed when dropped.
 pub struct TestDb {
-    /// The URL to hand to a migrator or `aico`.
+    /// The URL to hand to a migrator or `aico-ams`.
     pub url: String,
     /// The target the URL names.
     pub target: Target,

@@ -1,5 +1,5 @@
-//! The `aico` command end to end, on every backend: `db migrate` and its flags, `db backfill` on
-//! mixed data, killed half-way, and beside a live writer; `db verify` and `db health`, with --json.
+//! The `aico-ams` command end to end, on every backend: `migrate` and its flags, `backfill` on
+//! mixed data, killed half-way, and beside a live writer; `verify` and `health`, with --json.
 
 use std::collections::BTreeSet;
 use std::process::{Command, Output, Stdio};
@@ -13,7 +13,7 @@ use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::{Value, json};
 
 fn aico(db: &TestDb, args: &[&str]) -> Command {
-    let mut cmd = command("aico");
+    let mut cmd = command("aico-ams");
     cmd.args(args).env("DATABASE_URL", &db.url);
     cmd
 }
@@ -37,7 +37,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 async fn migrate_status_dry_run_apply_and_rollback(#[case] backend: Backend) {
     let Some(db) = TestDb::of(backend).await else { return };
     let conn = db.connect().await;
-    let out = run(&db, &["db", "migrate", "--status", "--json"]);
+    let out = run(&db, &["migrate", "--status", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let status = json_of(&out);
     assert_eq!(keys(&status), set(&["target", "action", "migrations", "steps", "statements", "aico"]));
@@ -47,7 +47,7 @@ async fn migrate_status_dry_run_apply_and_rollback(#[case] backend: Backend) {
     assert!(status["migrations"].as_array().expect("list").iter().all(|m| m["status"] == "pending"));
 
     let before = schema(&conn).await;
-    let out = run(&db, &["db", "migrate", "--dry-run", "--json"]);
+    let out = run(&db, &["migrate", "--dry-run", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let dry = json_of(&out);
     assert_eq!(dry["action"], "dry-run");
@@ -62,7 +62,7 @@ async fn migrate_status_dry_run_apply_and_rollback(#[case] backend: Backend) {
     assert_eq!(schema(&conn).await, before, "{}: the dry run changed the schema", db.name);
     assert!(applied(&conn).await.is_empty());
 
-    let out = run(&db, &["db", "migrate"]);
+    let out = run(&db, &["migrate"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     let target_line = text.lines().next().unwrap_or_default();
@@ -73,7 +73,7 @@ async fn migrate_status_dry_run_apply_and_rollback(#[case] backend: Backend) {
     // A dry-run rollback of tables holding rows rehearses it: no backup file, nothing changed.
     exec(&conn, "INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimensions) VALUES ('s1', 'greet', 'base', '{}', 'say hi', '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]')").await;
     let before = schema(&conn).await;
-    let out = run(&db, &["db", "migrate", "--rollback", "--dry-run", "--force"]);
+    let out = run(&db, &["migrate", "--rollback", "--dry-run", "--force"]);
     assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
     assert_eq!(schema(&conn).await, before, "{}: the dry run changed the schema", db.name);
     if let Some(dir) = db.dir() {
@@ -87,7 +87,7 @@ async fn migrate_status_dry_run_apply_and_rollback(#[case] backend: Backend) {
     }
     exec(&conn, "DELETE FROM skills").await;
 
-    let out = run(&db, &["db", "migrate", "--rollback", "--json"]);
+    let out = run(&db, &["migrate", "--rollback", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let back = json_of(&out);
     assert_eq!(back["steps"], json!(["roll back m0003_behavioral_learning"]));
@@ -98,8 +98,8 @@ async fn migrate_status_dry_run_apply_and_rollback(#[case] backend: Backend) {
 #[tokio::test]
 async fn every_command_gives_exit_2_on_a_bad_url() {
     let db = TestDb::sqlite();
-    for args in [&["db", "migrate"][..], &["db", "backfill"], &["db", "verify"], &["db", "health"]] {
-        let out = command("aico")
+    for args in [&["migrate"][..], &["backfill"], &["verify"], &["health"]] {
+        let out = command("aico-ams")
             .args(args)
             .args(["--database-url", "postgres://u:pw@127.0.0.1:1/nowhere"])
             .output()
@@ -142,14 +142,14 @@ async fn backfill_fills_mixed_data_reports_bad_rows_and_touches_nothing_else(#[c
     let Some(db) = TestDb::of(backend).await else { return };
     let conn = db.connect().await;
     mixed_facts(&conn).await;
-    assert!(run(&db, &["db", "migrate"]).status.success());
+    assert!(run(&db, &["migrate"]).status.success());
     let existing = r#"{"created_at": "2020-01-01T00:00:00Z", "last_updated": "2020-01-01T00:00:00Z", "last_accessed": "2021-01-01T00:00:00Z", "access_count": 9, "confidence": 0.4, "version": 3, "superseded_by": null, "custom": [1]}"#;
     exec(&conn, &format!("UPDATE semantic_facts SET temporal_metadata = '{existing}' WHERE id = 'g-has'")).await;
     let others = ["id", "user_id", "content", "created_at", "updated_at", "extra_notes"];
     let before = fingerprint(&conn, "semantic_facts", &others, "id").await;
     let has_before = fingerprint(&conn, "semantic_facts", &["temporal_metadata"], "id").await;
 
-    let dry = run(&db, &["db", "backfill", "--dry-run", "--json"]);
+    let dry = run(&db, &["backfill", "--dry-run", "--json"]);
     assert_eq!(dry.status.code(), Some(1), "bad rows make it incomplete");
     let dry = json_of(&dry);
     assert_eq!(
@@ -160,7 +160,7 @@ async fn backfill_fills_mixed_data_reports_bad_rows_and_touches_nothing_else(#[c
     );
     assert_eq!(fingerprint(&conn, "semantic_facts", &["temporal_metadata"], "id").await, has_before, "dry run wrote");
 
-    let out = run(&db, &["db", "backfill", "--batch-size", "2", "--json"]);
+    let out = run(&db, &["backfill", "--batch-size", "2", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
     let all = json_of(&out);
     assert_eq!(keys(&all), set(&["target", "dry_run", "batch_size", "complete", "seconds", "stores"]));
@@ -202,7 +202,7 @@ async fn backfill_fills_mixed_data_reports_bad_rows_and_touches_nothing_else(#[c
 
     // Fix the bad rows; the next run finishes the job and exits 0.
     exec(&conn, "UPDATE semantic_facts SET created_at = '2025-02-02T02:02:02Z' WHERE id IN ('e-bad', 'f-null')").await;
-    let out = run(&db, &["db", "backfill"]);
+    let out = run(&db, &["backfill"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(
         column_of(&conn, "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL").await,
@@ -217,14 +217,14 @@ async fn backfill_fills_mixed_data_reports_bad_rows_and_touches_nothing_else(#[c
 async fn backfill_on_the_created_baseline_reads_typed_timestamps(#[case] backend: Backend) {
     let Some(db) = TestDb::of(backend).await else { return };
     let conn = db.connect().await;
-    assert!(run(&db, &["db", "migrate"]).status.success());
+    assert!(run(&db, &["migrate"]).status.success());
     exec(
         &conn,
         "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at) VALUES \
         ('t1', 'u', 'c', '2025-11-07T20:00:00+02:00', '2025-11-07T20:00:00+02:00')",
     )
     .await;
-    let out = run(&db, &["db", "backfill"]);
+    let out = run(&db, &["backfill"]);
     assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
     let tm = column_of(&conn, "SELECT CAST(temporal_metadata AS TEXT) FROM semantic_facts").await;
     let v: Value = serde_json::from_str(&tm[0]).expect("json");
@@ -237,9 +237,9 @@ async fn backfill_on_the_created_baseline_reads_typed_timestamps(#[case] backend
 async fn backfill_lists_typed_dates_before_year_one_on_postgres() {
     let Some(db) = TestDb::of(Backend::Postgres).await else { return };
     let conn = db.connect().await;
-    assert!(run(&db, &["db", "migrate"]).status.success());
+    assert!(run(&db, &["migrate"]).status.success());
     exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at) VALUES ('t2', 'u', 'c', '0044-03-15 12:00:00+00 BC')").await;
-    let out = run(&db, &["db", "backfill", "--json"]);
+    let out = run(&db, &["backfill", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let sql = json_of(&out)["stores"]["sql"].clone();
     assert_eq!(sql["bad_rows"][0]["id"], "t2", "{sql:#}");
@@ -271,13 +271,13 @@ async fn backfill_killed_at_any_moment_is_finished_by_the_next_run(#[case] backe
     let Some(db) = TestDb::of(backend).await else { return };
     let conn = db.connect().await;
     fill_facts(&conn, 100_000, false).await;
-    assert!(run(&db, &["db", "migrate"]).status.success());
+    assert!(run(&db, &["migrate"]).status.success());
     let others = "SELECT CAST(COUNT(*) AS TEXT) || ':' || CAST(SUM(LENGTH(content)) AS TEXT) || ':' || MAX(extra_notes) FROM semantic_facts";
     let before = column_of(&conn, others).await;
     let mut killed_mid_run = 0;
     for delay_ms in [150u64, 400, 700] {
         killed_mid_run += u32::from(kill_after(
-            &mut aico(&db, &["db", "backfill", "--batch-size", "500"]),
+            &mut aico(&db, &["backfill", "--batch-size", "500"]),
             Duration::from_millis(delay_ms),
         ));
         assert_eq!(
@@ -291,7 +291,7 @@ async fn backfill_killed_at_any_moment_is_finished_by_the_next_run(#[case] backe
     settle(&conn).await;
     let filled = column_of(&conn, "SELECT CAST(COUNT(temporal_metadata) AS TEXT) FROM semantic_facts").await;
     assert!(killed_mid_run > 0, "{}: no kill landed mid-run ({filled:?} filled)", db.name);
-    let out = run(&db, &["db", "backfill", "--json"]);
+    let out = run(&db, &["backfill", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report = json_of(&out);
     let filled_before: u64 = filled[0].parse().expect("count");
@@ -317,8 +317,8 @@ async fn backfill_beside_a_live_writer_neither_fails(#[case] backend: Backend) {
     let Some(db) = TestDb::of(backend).await else { return };
     let conn = db.connect().await;
     fill_facts(&conn, 60_000, false).await;
-    assert!(run(&db, &["db", "migrate"]).status.success());
-    let child = aico(&db, &["db", "backfill", "--batch-size", "200"])
+    assert!(run(&db, &["migrate"]).status.success());
+    let child = aico(&db, &["backfill", "--batch-size", "200"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -372,8 +372,8 @@ async fn verify_passes_then_fails_on_a_broken_index_or_bad_metadata(#[case] back
     let Some(db) = TestDb::of(backend).await else { return };
     let conn = db.connect().await;
     fill_facts(&conn, 50, true).await;
-    assert!(run(&db, &["db", "migrate"]).status.success());
-    let out = run(&db, &["db", "verify", "--json"]);
+    assert!(run(&db, &["migrate"]).status.success());
+    let out = run(&db, &["verify", "--json"]);
     let report = json_of(&out);
     assert_eq!(out.status.code(), Some(0), "{}: {report:#}", db.name);
     assert_eq!(keys(&report), set(&["target", "passed", "checks"]));
@@ -385,15 +385,15 @@ async fn verify_passes_then_fails_on_a_broken_index_or_bad_metadata(#[case] back
         ('zz-bad', 'u', 'c', '2025-01-01T00:00:00Z', '{\"confidence\": 0.5}')",
     )
     .await;
-    let out = run(&db, &["db", "verify"]);
+    let out = run(&db, &["verify"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{}: {text}", db.name);
     assert!(text.contains("FAIL  temporal metadata is valid") && text.contains("zz-bad"), "{text}");
     exec(&conn, "DELETE FROM semantic_facts WHERE id = 'zz-bad'").await;
-    assert_eq!(run(&db, &["db", "verify"]).status.code(), Some(0));
+    assert_eq!(run(&db, &["verify"]).status.code(), Some(0));
 
     exec(&conn, "DROP INDEX idx_semantic_facts_temporal").await;
-    let out = run(&db, &["db", "verify"]);
+    let out = run(&db, &["verify"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{}: {text}", db.name);
     assert!(text.contains("FAIL  temporal query uses idx_semantic_facts_temporal"), "{text}");
@@ -408,12 +408,12 @@ async fn health_reports_coverage_confidence_and_consolidation(#[case] backend: B
     let Some(db) = TestDb::of(backend).await else { return };
     let conn = db.connect().await;
     fill_facts(&conn, 200, true).await;
-    assert!(run(&db, &["db", "migrate"]).status.success());
+    assert!(run(&db, &["migrate"]).status.success());
     exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at) VALUES ('none-1', 'u', 'c', '2025-01-01T00:00:00Z'), ('none-2', 'u', 'c', '2025-01-01T00:00:00Z')").await;
     exec(&conn, "INSERT INTO consolidation_state (id, state_json, updated_at) VALUES \
         ('r1', '{\"status\": \"completed\", \"last_run\": \"2025-11-06T02:45:00Z\", \"progress\": {\"completed_users\": 90, \"failed_users\": 10, \"processed_experiences\": 4000}}', '2025-11-06T02:45:00Z'), \
         ('r2', '{\"status\": \"completed\", \"last_run\": \"2025-11-07T02:45:00Z\", \"progress\": {\"completed_users\": 100, \"failed_users\": 0, \"processed_experiences\": 5000}}', '2025-11-07T02:45:00Z')").await;
-    let out = run(&db, &["db", "health", "--json"]);
+    let out = run(&db, &["health", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let all = json_of(&out);
     assert_eq!(keys(&all), set(&["target", "reachable", "stores"]));
@@ -439,12 +439,12 @@ async fn health_reports_coverage_confidence_and_consolidation(#[case] backend: B
 async fn verify_finds_a_column_whose_type_drifted(#[case] backend: Backend) {
     let Some(db) = TestDb::of(backend).await else { return };
     let conn = db.connect().await;
-    assert!(run(&db, &["db", "migrate"]).status.success());
-    assert_eq!(run(&db, &["db", "verify"]).status.code(), Some(0), "{}", db.name);
+    assert!(run(&db, &["migrate"]).status.success());
+    assert_eq!(run(&db, &["verify"]).status.code(), Some(0), "{}", db.name);
     // The same column, now text: present by name, wrong by type.
     exec(&conn, "ALTER TABLE user_skill_confidence DROP COLUMN usage_count").await;
     exec(&conn, "ALTER TABLE user_skill_confidence ADD COLUMN usage_count TEXT").await;
-    let out = run(&db, &["db", "verify", "--json"]);
+    let out = run(&db, &["verify", "--json"]);
     let report = json_of(&out);
     assert_eq!(out.status.code(), Some(1), "{}: {report:#}", db.name);
     let drift = report["checks"]

@@ -12,7 +12,7 @@ use rstest::rstest;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, Iterable};
 
 fn aico(db: &TestDb, args: &[&str]) -> Output {
-    aico_tests::command("aico").args(args).env("DATABASE_URL", &db.url).output().expect("run aico")
+    aico_tests::command("aico-ams").args(args).env("DATABASE_URL", &db.url).output().expect("run aico")
 }
 
 /// A table of the AMS's name but another shape, as another tool (or AICO's Memory Album) made it,
@@ -101,7 +101,7 @@ async fn below_version_12_the_migrator_stops_and_changes_nothing() {
             && line.contains("start AICO once to bring the database to version 13, then rerun"),
         "{line}"
     );
-    let out = aico(&db, &["db", "migrate"]);
+    let out = aico(&db, &["migrate"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("start AICO once to bring the database to version 13"), "{}", text(&out));
 
@@ -175,7 +175,7 @@ async fn up_adopts_what_aico_applied_and_never_touches_the_memory_album(#[case] 
     let album_after = fingerprint(&conn, "feedback_events", &["id", "user_uuid", "payload", "timestamp"], "id").await;
     assert_eq!(album_after, album, "the Memory Album's feedback_events changed");
 
-    let out = aico(&db, &["db", "migrate", "--status", "--json"]);
+    let out = aico(&db, &["migrate", "--status", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(status["aico"]["schema_version"], at.number());
@@ -240,7 +240,7 @@ async fn migrate_backfill_verify_and_health_work_on_user_memories(#[case] at: Ai
 
     let out = run_migrator(&db.url, &["up"]);
     assert!(out.status.success(), "{}", text(&out));
-    let out = aico(&db, &["db", "backfill", "--batch-size", "500", "--json"]);
+    let out = aico(&db, &["backfill", "--batch-size", "500", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(report["stores"]["sql"]["candidates"], facts, "{report}");
@@ -266,16 +266,16 @@ async fn migrate_backfill_verify_and_health_work_on_user_memories(#[case] at: Ai
     }
     assert_eq!(fingerprint(&conn, "user_memories", aico::FACT_COLUMNS, "fact_id").await, others, "a column changed");
 
-    let out = aico(&db, &["db", "backfill", "--json"]);
+    let out = aico(&db, &["backfill", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let again: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(again["stores"]["sql"]["filled"], 0, "a second run writes nothing: {again}");
 
-    let out = aico(&db, &["db", "verify"]);
+    let out = aico(&db, &["verify"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("idx_user_memories_temporal"), "{}", text(&out));
 
-    let out = aico(&db, &["db", "health", "--json"]);
+    let out = aico(&db, &["health", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let health = &json["stores"]["sql"];
@@ -317,12 +317,12 @@ async fn generated_aico_models_match_a_database_built_the_way_aico_builds_it(#[c
             column_of(&conn, &format!("SELECT name FROM pragma_table_info('{table}')")).await.into_iter().collect();
         assert_eq!(model, live, "{table}: the generated model and AICO's table differ");
     }
-    let out = aico(&db, &["db", "verify"]);
+    let out = aico(&db, &["verify"]);
     assert!(out.status.success(), "{}", text(&out));
 
-    // The same check in `aico db verify` finds a column AICO's table lacks.
+    // The same check in `aico-ams verify` finds a column AICO's table lacks.
     exec(&conn, "ALTER TABLE consolidation_state RENAME COLUMN messages_consolidated TO messages_done").await;
-    let out = aico(&db, &["db", "verify"]);
+    let out = aico(&db, &["verify"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("column consolidation_state.messages_consolidated is missing"), "{}", text(&out));
 }
@@ -369,7 +369,7 @@ async fn a_fact_whose_created_at_is_unreadable_is_listed_by_its_fact_id() {
     exec(&conn, &format!("UPDATE user_memories SET created_at = 'sometime' WHERE fact_id = '{bad}'")).await;
     let out = run_migrator(&db.url, &["up"]);
     assert!(out.status.success(), "{}", text(&out));
-    let out = aico(&db, &["db", "backfill", "--json"]);
+    let out = aico(&db, &["backfill", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let sql = &report["stores"]["sql"];

@@ -5,9 +5,9 @@
 //! and the SQLite function that runs Rust inside the `UPDATE` is Rust's own judgement, value for
 //! value.
 
-use aico::sql::Db;
-use aico::sql::backfill::backfill;
-use aico::sql::initial_metadata::{SQLITE_FUNCTION, initial_metadata};
+use aico_ams::sql::Db;
+use aico_ams::sql::backfill::backfill;
+use aico_ams::sql::initial_metadata::{SQLITE_FUNCTION, initial_metadata};
 use aico_tests::shaped::{self, Form, Keys, Table, Timestamps};
 use aico_tests::{Backend, TestDb, column_of, exec, insert_texts, near_miss_timestamps};
 use migration::runner::{self, Command};
@@ -28,7 +28,7 @@ async fn metadata(conn: &DatabaseConnection) -> Vec<(Option<String>, Option<Stri
 }
 
 /// Backfill `db` in batches of `batch` and check the outcome against Rust, row by row; the report.
-async fn backfill_matches_rust(db: &TestDb, batch: u64) -> aico::sql::SqlBackfill {
+async fn backfill_matches_rust(db: &TestDb, batch: u64) -> aico_ams::sql::SqlBackfill {
     let conn = db.connect().await;
     runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("migrate");
     let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");

@@ -172,9 +172,9 @@ fn encrypted_database_migrates_and_fills_exactly_like_its_plain_copy() {
 
     for (bin, args) in [
         ("migration", vec!["-v", "up"]),
-        ("aico", vec!["-vv", "db", "backfill", "--json"]),
-        ("aico", vec!["db", "verify", "--json"]),
-        ("aico", vec!["db", "health", "--json"]),
+        ("aico-ams", vec!["-vv", "backfill", "--json"]),
+        ("aico-ams", vec!["verify", "--json"]),
+        ("aico-ams", vec!["health", "--json"]),
         ("migration", vec!["status"]),
     ] {
         let (e, p) = (enc(bin, &args), plain(bin, &args));
@@ -184,7 +184,7 @@ fn encrypted_database_migrates_and_fills_exactly_like_its_plain_copy() {
         }
     }
     // Messy facts include NULL and garbage: the backfill is then incomplete (exit 1) on both.
-    let backfill = report(&enc("aico", &["db", "backfill", "--json"]));
+    let backfill = report(&enc("aico-ams", &["backfill", "--json"]));
     assert!(backfill.to_string().contains("bad"), "{backfill}");
 
     assert!(!is_plain(&pair.enc), "the database must stay encrypted");
@@ -209,8 +209,8 @@ fn the_derived_key_opens_it_from_the_flag_and_the_environment() {
         .expect("run");
     assert!(out.status.success(), "{}", text(&out));
     assert_no_secret(&pair, &out);
-    let out = command("aico", home.path())
-        .args(["db", "migrate", "--status", "--json"])
+    let out = command("aico-ams", home.path())
+        .args(["migrate", "--status", "--json"])
         .env("DATABASE_URL", url(&pair.enc))
         .env("AICO_DB_KEY", &pair.key_hex)
         .output()
@@ -398,8 +398,8 @@ c.commit()
     run_python(&python, legacy, &[path.to_str().expect("utf-8")]);
     let out = command("migration", home.path()).args(["-u", &url(&path), "up"]).output().expect("run");
     assert!(out.status.success(), "{}", text(&out));
-    let out = command("aico", home.path())
-        .args(["db", "verify", "--json"])
+    let out = command("aico-ams", home.path())
+        .args(["verify", "--json"])
         .env("DATABASE_URL", url(&path))
         .output()
         .expect("run");
@@ -452,9 +452,9 @@ async fn aicos_encrypted_database_at_version_13_migrates_and_fills() {
         assert!(!text(&out).contains(&key_hex), "key material in the output");
     };
     run("migration", &["up"]);
-    run("aico", &["db", "backfill"]);
-    run("aico", &["db", "verify"]);
-    run("aico", &["db", "health"]);
+    run("aico-ams", &["backfill"]);
+    run("aico-ams", &["verify"]);
+    run("aico-ams", &["health"]);
     assert!(!is_plain(&path), "the database must stay encrypted");
 
     // AICO's library, with AICO's key, reads every fact, each now with its metadata.

@@ -1,4 +1,4 @@
-//! Every `--json` shape of `aico db`, pinned by insta snapshots (`tests/snapshots/`), on SQLite:
+//! Every `--json` shape of `aico-ams`, pinned by insta snapshots (`tests/snapshots/`), on SQLite:
 //! the shapes are the same on every backend (the end-to-end tests check the values there).
 //! Volatile values (paths, times, durations) are redacted; review a change with `cargo insta review`.
 
@@ -8,23 +8,23 @@ use aico_tests::{TestDb, command, exec, fill_facts, json_of};
 use insta::assert_json_snapshot;
 
 fn run(db: &TestDb, args: &[&str]) -> Output {
-    command("aico").args(args).env("DATABASE_URL", &db.url).output().expect("run aico")
+    command("aico-ams").args(args).env("DATABASE_URL", &db.url).output().expect("run aico")
 }
 
 #[tokio::test]
 async fn migrate_json_shapes() {
     let db = TestDb::sqlite();
-    let status = json_of(&run(&db, &["db", "migrate", "--status", "--json"]));
+    let status = json_of(&run(&db, &["migrate", "--status", "--json"]));
     assert_json_snapshot!("migrate_status", status, {".target" => "[target]"});
 
-    let dry = json_of(&run(&db, &["db", "migrate", "--dry-run", "--json"]));
+    let dry = json_of(&run(&db, &["migrate", "--dry-run", "--json"]));
     assert!(!dry["statements"].as_array().expect("list").is_empty());
     assert_json_snapshot!("migrate_dry_run", dry, {".target" => "[target]", ".statements" => "[the SQL statements]"});
 
-    let applied = json_of(&run(&db, &["db", "migrate", "--json"]));
+    let applied = json_of(&run(&db, &["migrate", "--json"]));
     assert_json_snapshot!("migrate_apply", applied, {".target" => "[target]", ".migrations[].applied_at" => "[time]"});
 
-    let back = json_of(&run(&db, &["db", "migrate", "--rollback", "--json"]));
+    let back = json_of(&run(&db, &["migrate", "--rollback", "--json"]));
     assert_json_snapshot!("migrate_rollback", back, {".target" => "[target]", ".migrations[].applied_at" => "[time]"});
 }
 
@@ -35,28 +35,28 @@ async fn backfill_verify_and_health_json_shapes() {
     fill_facts(&conn, 3, false).await;
     exec(&conn, "INSERT INTO semantic_facts (id, user_id, content, created_at) VALUES ('z-bad', 'u', 'c', 'someday')")
         .await;
-    assert!(run(&db, &["db", "migrate"]).status.success());
+    assert!(run(&db, &["migrate"]).status.success());
 
-    let backfill = json_of(&run(&db, &["db", "backfill", "--json"]));
+    let backfill = json_of(&run(&db, &["backfill", "--json"]));
     assert_json_snapshot!("backfill", backfill, {".target" => "[target]", ".seconds" => "[seconds]"});
 
-    let verify = json_of(&run(&db, &["db", "verify", "--json"]));
+    let verify = json_of(&run(&db, &["verify", "--json"]));
     assert_json_snapshot!("verify", verify, {".target" => "[target]"});
 
-    let health = json_of(&run(&db, &["db", "health", "--json"]));
+    let health = json_of(&run(&db, &["health", "--json"]));
     assert_json_snapshot!("health", health, {".target" => "[target]"});
 }
 
 #[tokio::test]
 async fn every_store_json_shapes_when_stores_are_missing() {
     let db = TestDb::sqlite();
-    assert!(run(&db, &["db", "migrate"]).status.success());
+    assert!(run(&db, &["migrate"]).status.success());
     let memory = tempfile::tempdir().expect("dir");
     let memory = memory.path().to_string_lossy().into_owned();
     let stores = ["--store", "all", "--memory-dir", &memory, "--chroma-url", "http://127.0.0.1:1", "--json"];
     let redact = |detail: &str| format!("[{detail}]");
     for cmd in ["backfill", "verify", "health"] {
-        let out = run(&db, &[&["db", cmd][..], &stores[..]].concat());
+        let out = run(&db, &[&[cmd][..], &stores[..]].concat());
         assert_eq!(out.status.code(), Some(1), "{cmd}: a missing store is never passed");
         let report = json_of(&out);
         insta::with_settings!({snapshot_suffix => cmd}, {
@@ -72,8 +72,8 @@ async fn every_store_json_shapes_when_stores_are_missing() {
 
 #[test]
 fn error_json_shape() {
-    let out = command("aico")
-        .args(["db", "verify", "--json", "--database-url", "postgres://u:pw@127.0.0.1:1/nowhere"])
+    let out = command("aico-ams")
+        .args(["verify", "--json", "--database-url", "postgres://u:pw@127.0.0.1:1/nowhere"])
         .output()
         .expect("run aico");
     assert_eq!(out.status.code(), Some(2));

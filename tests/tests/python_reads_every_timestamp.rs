@@ -8,9 +8,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use aico::chroma::{Chroma, ChromaConfig};
-use aico::lmdb::WorkingMemory;
-use aico::sql::Db;
+use aico_ams::chroma::{Chroma, ChromaConfig};
+use aico_ams::lmdb::WorkingMemory;
+use aico_ams::sql::Db;
 use aico_tests::stores::{chroma_collection, lmdb_working_memory};
 use aico_tests::{ChromaServer, TestDb, exec, insert_texts, near_miss_timestamps, python, run_python};
 use migration::runner::{self, Command};
@@ -177,7 +177,7 @@ async fn sql_backfill_is_read_by_python(db: TestDb) {
     let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
 
     let started = std::time::Instant::now();
-    let report = aico::sql::backfill::backfill(&app, 5000, false, |_| {}).await.expect("backfill");
+    let report = aico_ams::sql::backfill::backfill(&app, 5000, false, |_| {}).await.expect("backfill");
     eprintln!("{}: backfill of {ROWS} rows in {:.1?}", db.name, started.elapsed());
     assert_eq!(report.candidates, ROWS as u64);
     assert_eq!(report.filled + report.bad_count, ROWS as u64, "{}: every row filled or listed", db.name);
@@ -253,7 +253,7 @@ fn lmdb_backfill_writes_only_what_python_reads() {
 
     let started = std::time::Instant::now();
     let report =
-        WorkingMemory::open(&working).and_then(|m| aico::lmdb::backfill(&m, 5000, false, |_| {})).expect("backfill");
+        WorkingMemory::open(&working).and_then(|m| aico_ams::lmdb::backfill(&m, 5000, false, |_| {})).expect("backfill");
     eprintln!("lmdb: backfill of {ROWS} entries in {:.1?}", started.elapsed());
     assert_eq!(report.entries, ROWS as u64);
     assert_eq!(report.filled + report.bad_count, ROWS as u64, "every entry filled or listed");
@@ -286,7 +286,7 @@ async fn chroma_backfill_writes_only_what_python_reads() {
     };
     let started = std::time::Instant::now();
     let report =
-        aico::chroma::backfill(&Chroma::connect(config).await.expect("connect"), 5000, false).await.expect("backfill");
+        aico_ams::chroma::backfill(&Chroma::connect(config).await.expect("connect"), 5000, false).await.expect("backfill");
     eprintln!("chroma: backfill of {CHROMA_RECORDS} records in {:.1?}", started.elapsed());
     drop(server);
     assert_eq!(report.records, CHROMA_RECORDS as u64);

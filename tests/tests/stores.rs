@@ -1,4 +1,4 @@
-//! `aico db backfill|verify|health` on AICO's other two stores: LMDB working memory written the
+//! `aico-ams backfill|verify|health` on AICO's other two stores: LMDB working memory written the
 //! way AICO writes it (Python `lmdb`) and by heed, and a real Chroma server (`chroma run`) serving a
 //! persistent store written by the Python `chromadb` client, with explicit embeddings, over http
 //! and behind an https endpoint with a certificate made in the test.
@@ -12,7 +12,7 @@ use aico_tests::{ChromaServer, command, json_of, kill_after, python, run_python,
 use serde_json::{Value, json};
 
 fn aico(args: &[&str]) -> Command {
-    let mut cmd = command("aico");
+    let mut cmd = command("aico-ams");
     cmd.args(args);
     cmd
 }
@@ -66,7 +66,7 @@ fn lmdb_written_by_aico_gains_metadata_with_every_other_byte_kept() {
     let before = read();
     let dir = memory.path().to_string_lossy().into_owned();
 
-    let out = aico(&["db", "backfill", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run");
+    let out = aico(&["backfill", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run");
     assert_eq!(out.status.code(), Some(1), "bad entries make it incomplete: {}", String::from_utf8_lossy(&out.stderr));
     let report = json_of(&out);
     let lmdb = &report["stores"]["lmdb"];
@@ -108,17 +108,17 @@ fn lmdb_written_by_aico_gains_metadata_with_every_other_byte_kept() {
 
     // A second run has nothing left to fill; health and verify report what is there.
     let again =
-        json_of(&aico(&["db", "backfill", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run"));
+        json_of(&aico(&["backfill", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run"));
     assert_eq!(again["stores"]["lmdb"]["filled"], 0);
     let health =
-        json_of(&aico(&["db", "health", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run"));
+        json_of(&aico(&["health", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run"));
     let h = &health["stores"]["lmdb"];
     assert_eq!(
         (h["entries"].clone(), h["with_temporal"].clone(), h["expired"].clone(), h["bad_count"].clone()),
         (json!(6), json!(4), json!(1), json!(1)),
         "{health:#}"
     );
-    let out = aico(&["db", "verify", "--store", "lmdb", "--memory-dir", &dir]).output().expect("run");
+    let out = aico(&["verify", "--store", "lmdb", "--memory-dir", &dir]).output().expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("FAIL  working memory (LMDB)") && text.contains("conv-3:not-json"), "{text}");
@@ -146,7 +146,7 @@ fn heed_env(working: &Path, n: u32, pad: usize, map_mib: usize) {
 }
 
 fn lmdb_counts(dir: &str) -> Value {
-    json_of(&aico(&["db", "health", "--store", "lmdb", "--memory-dir", dir, "--json"]).output().expect("run"))["stores"]
+    json_of(&aico(&["health", "--store", "lmdb", "--memory-dir", dir, "--json"]).output().expect("run"))["stores"]
         ["lmdb"]
         .clone()
 }
@@ -158,7 +158,7 @@ fn lmdb_backfill_grows_the_map_instead_of_failing() {
     // metadata it adds cannot fit without growing the map.
     heed_env(&memory.path().join("working"), 90_000, 800, 1024);
     let dir = memory.path().to_string_lossy().into_owned();
-    let out = aico(&["db", "backfill", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run");
+    let out = aico(&["backfill", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let lmdb = json_of(&out)["stores"]["lmdb"].clone();
     assert_eq!(lmdb["filled"], 90_000);
@@ -173,14 +173,14 @@ fn lmdb_backfill_killed_half_way_is_finished_by_the_next_run() {
     let dir = memory.path().to_string_lossy().into_owned();
     let mut killed_mid_run = 0;
     for delay_ms in [100u64, 300] {
-        let mut cmd = aico(&["db", "backfill", "--store", "lmdb", "--memory-dir", &dir, "--batch-size", "500"]);
+        let mut cmd = aico(&["backfill", "--store", "lmdb", "--memory-dir", &dir, "--batch-size", "500"]);
         killed_mid_run += u32::from(kill_after(&mut cmd, Duration::from_millis(delay_ms)));
         let h = lmdb_counts(&dir);
         assert_eq!((h["entries"].clone(), h["bad_count"].clone()), (json!(200_000), json!(0)), "{h:#}");
     }
     assert!(killed_mid_run > 0, "no kill landed mid-run");
     let partial = lmdb_counts(&dir)["with_temporal"].as_u64().expect("n");
-    let out = aico(&["db", "backfill", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run");
+    let out = aico(&["backfill", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let lmdb = json_of(&out)["stores"]["lmdb"].clone();
     assert_eq!(lmdb["filled"].as_u64().expect("n") + partial, 200_000, "each entry filled exactly once");
@@ -227,7 +227,7 @@ fn chroma_records_gain_the_flat_fields_and_keep_everything_else() {
     let Some(server) = ChromaServer::start(&semantic) else { return };
 
     let out =
-        aico(&["db", "backfill", "--store", "chroma", "--chroma-url", &server.url, "--batch-size", "10000", "--json"])
+        aico(&["backfill", "--store", "chroma", "--chroma-url", &server.url, "--batch-size", "10000", "--json"])
             .output()
             .expect("run");
     assert_eq!(
@@ -248,10 +248,10 @@ fn chroma_records_gain_the_flat_fields_and_keep_everything_else() {
     assert!(max < 10_000, "batches are capped by the server's max_batch_size ({max})");
 
     let health = json_of(
-        &aico(&["db", "health", "--store", "chroma", "--chroma-url", &server.url, "--json"]).output().expect("run"),
+        &aico(&["health", "--store", "chroma", "--chroma-url", &server.url, "--json"]).output().expect("run"),
     );
     assert_eq!(health["stores"]["chroma"]["with_temporal"], json!(n - 1), "{health:#}");
-    let out = aico(&["db", "verify", "--store", "chroma", "--chroma-url", &server.url]).output().expect("run");
+    let out = aico(&["verify", "--store", "chroma", "--chroma-url", &server.url]).output().expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("seg-00002"));
     drop(server);
@@ -286,7 +286,7 @@ fn chroma_records_gain_the_flat_fields_and_keep_everything_else() {
 fn unreachable_or_missing_stores_are_reported_not_passed() {
     let memory = tempfile::tempdir().expect("dir");
     let dir = memory.path().to_string_lossy().into_owned();
-    let out = aico(&["db", "backfill", "--store", "chroma", "--chroma-url", "http://127.0.0.1:1", "--json"])
+    let out = aico(&["backfill", "--store", "chroma", "--chroma-url", "http://127.0.0.1:1", "--json"])
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
@@ -295,7 +295,7 @@ fn unreachable_or_missing_stores_are_reported_not_passed() {
     assert!(report["stores"]["chroma"]["detail"].as_str().expect("detail").contains("127.0.0.1:1"));
     assert_eq!(report["complete"], false);
 
-    let out = aico(&["db", "health", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run");
+    let out = aico(&["health", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run");
     assert_eq!(out.status.code(), Some(1));
     let report = json_of(&out);
     assert_eq!(report["stores"]["lmdb"]["status"], "not_configured", "{report:#}");
@@ -317,7 +317,7 @@ fn chroma_over_https_works_with_the_ca_and_names_the_url_without_it() {
 
     // Without the CA the server's certificate is not trusted: one line names the URL and why,
     // at once (an untrusted certificate is not retried), and nothing is written.
-    let out = aico(&["db", "backfill", "-v", "--store", "chroma", "--chroma-url", &https.url]).output().expect("run");
+    let out = aico(&["backfill", "-v", "--store", "chroma", "--chroma-url", &https.url]).output().expect("run");
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(!all.contains("retrying"), "a certificate error was retried: {all}");
@@ -327,7 +327,7 @@ fn chroma_over_https_works_with_the_ca_and_names_the_url_without_it() {
     // With it (the flag, then the environment variable): the backfill fills every record it can,
     // and health reads them back over https.
     let out =
-        aico(&["db", "backfill", "--store", "chroma", "--chroma-url", &https.url, "--chroma-ca-cert", &ca, "--json"])
+        aico(&["backfill", "--store", "chroma", "--chroma-url", &https.url, "--chroma-ca-cert", &ca, "--json"])
             .output()
             .expect("run");
     let c = json_of(&out)["stores"]["chroma"].clone();
@@ -337,7 +337,7 @@ fn chroma_over_https_works_with_the_ca_and_names_the_url_without_it() {
         (json!("done"), json!(n), json!(n - 2), json!(1)),
         "{c:#}"
     );
-    let out = aico(&["db", "health", "--store", "chroma", "--chroma-url", &https.url, "--json"])
+    let out = aico(&["health", "--store", "chroma", "--chroma-url", &https.url, "--json"])
         .env("CHROMA_CA_CERT", &ca)
         .output()
         .expect("run");

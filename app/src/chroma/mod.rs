@@ -6,7 +6,7 @@
 //!
 //! - [`backfill`](backfill()): the seed's flat temporal fields for every record lacking them;
 //! - [`health`](health()): coverage and records without a usable time, read only;
-//! - [`verify`](verify()): the one check `aico db verify` makes of this store.
+//! - [`verify`](verify()): the one check `aico-ams verify` makes of this store.
 //!
 //! Each returns a report value and prints nothing; [`run`] connects and sorts what went wrong into
 //! a report [`Outcome`]. Connection errors, timeouts and 5xx are retried with backoff; a 4xx is
@@ -26,7 +26,7 @@ pub use backfill::{FIELDS, backfill, missing_fields};
 
 use crate::report::{Check, Outcome, Status};
 
-/// The name of this store's check in `aico db verify`.
+/// The name of this store's check in `aico-ams verify`.
 pub const CHECK: &str = "semantic memory (Chroma)";
 
 /// How many times a transient failure is retried.
@@ -200,7 +200,7 @@ pub async fn health(chroma: &Chroma) -> Result<ChromaReport, ChromaError> {
     backfill(chroma, chroma.max_batch_size, true).await.map(|r| ChromaReport { filled: 0, ..r })
 }
 
-/// `aico db verify`'s check of the collection: every record has the temporal fields or a time to
+/// `aico-ams verify`'s check of the collection: every record has the temporal fields or a time to
 /// derive them from.
 pub async fn verify(chroma: &Chroma) -> Result<Check, ChromaError> {
     let h = health(chroma).await?;

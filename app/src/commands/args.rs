@@ -1,4 +1,4 @@
-//! clap's arguments: `aico db migrate|backfill|verify|health`, as sentences.
+//! clap's arguments: `aico-ams migrate|backfill|verify|health`, as sentences.
 //!
 //! Every option read from the environment hides its value from `--help` (`hide_env_values`): a
 //! database URL carries a password, a token or key is a secret.
@@ -9,9 +9,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::chroma::ChromaConfig;
 
-/// AICO's command line (the AMS database commands).
+/// The AMS's command line: AICO's memory stores (SQL, LMDB, Chroma). Named `aico-ams` so that it
+/// never shadows AICO's own `aico` command.
 #[derive(Debug, Parser)]
-#[command(name = "aico", version, about = "AICO's Adaptive Memory System: database commands")]
+#[command(name = "aico-ams", version, about = "AICO's Adaptive Memory System: migrate, backfill, verify and health")]
 pub struct Cli {
     /// Log more (`-v` info, `-vv` debug); logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -19,23 +20,12 @@ pub struct Cli {
 
     /// What to do.
     #[command(subcommand)]
-    pub command: Top,
+    pub command: Command,
 }
 
-/// Top-level commands.
+/// `aico-ams ...`
 #[derive(Debug, Subcommand)]
-pub enum Top {
-    /// The memory databases.
-    Db {
-        /// What to do with them.
-        #[command(subcommand)]
-        command: Db,
-    },
-}
-
-/// `aico db ...`
-#[derive(Debug, Subcommand)]
-pub enum Db {
+pub enum Command {
     /// Apply pending migrations (or show them, roll back the last one, or show the SQL).
     Migrate(MigrateArgs),
     /// Give every fact that has none its initial temporal metadata.
@@ -46,7 +36,7 @@ pub enum Db {
     Health(ReportArgs),
 }
 
-/// Options every `aico db` command takes.
+/// Options every command takes.
 #[derive(Debug, Args, Clone)]
 pub struct Common {
     /// Database URL (`sqlite://PATH`, `postgres://USER@HOST/DB`); default: AICO's aico.db.
@@ -75,7 +65,7 @@ impl Common {
     }
 }
 
-impl Db {
+impl Command {
     /// Whether the command asks for JSON.
     pub fn json(&self) -> bool {
         match self {
@@ -86,7 +76,7 @@ impl Db {
     }
 }
 
-/// `aico db migrate`
+/// `aico-ams migrate`
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
     /// Shared options.
@@ -110,7 +100,7 @@ pub struct MigrateArgs {
     pub force: bool,
 }
 
-/// `aico db verify` and `aico db health`.
+/// `aico-ams verify` and `aico-ams health`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Shared options.
@@ -122,7 +112,7 @@ pub struct ReportArgs {
     pub stores: StoreArgs,
 }
 
-/// `aico db backfill`
+/// `aico-ams backfill`
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
     /// Shared options.

@@ -1,4 +1,4 @@
-//! `aico db backfill`: fill every chosen store, with a progress bar on a terminal; exit 1 when a
+//! `aico-ams backfill`: fill every chosen store, with a progress bar on a terminal; exit 1 when a
 //! store was not reached or something was left unfilled.
 
 use std::fmt;
@@ -13,7 +13,7 @@ use crate::report::{BackfillReport, BackfillStores, Outcome};
 use crate::sql::{self, Progress};
 use crate::{chroma, lmdb};
 
-/// Run `aico db backfill` on the chosen stores.
+/// Run `aico-ams backfill` on the chosen stores.
 pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
     let json = args.common.json;
     let started = std::time::Instant::now();

@@ -1,4 +1,4 @@
-//! `aico db health`: the seed's monitoring figures of every chosen store; exit 1 when a store
+//! `aico-ams health`: the seed's monitoring figures of every chosen store; exit 1 when a store
 //! could not be measured.
 
 use std::fmt;
@@ -12,7 +12,7 @@ use crate::report::{HealthReport, HealthStores, Outcome};
 use crate::sql::{self, SqlHealth};
 use crate::{chroma, lmdb};
 
-/// Run `aico db health` on the chosen stores.
+/// Run `aico-ams health` on the chosen stores.
 pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
     let json = args.common.json;
     let mut stores = HealthStores::default();

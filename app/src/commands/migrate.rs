@@ -1,4 +1,4 @@
-//! `aico db migrate [--status | --rollback | --dry-run]`: the target and the plan before any
+//! `aico-ams migrate [--status | --rollback | --dry-run]`: the target and the plan before any
 //! change, each step as it is done, then the report.
 
 use std::process::ExitCode;
@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::report::MigrateReport;
 use crate::sql::{self, Action};
 
-/// Run `aico db migrate`.
+/// Run `aico-ams migrate`.
 pub async fn run(args: &MigrateArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
     let json = args.common.json;
     let mut db = super::open_sql(&args.common, out).await?;

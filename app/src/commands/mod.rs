@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use serde_json::json;
 
-use self::args::{Cli, Db as DbCommand, Top};
+use self::args::{Cli, Command};
 use self::output::{Stdout, eprint};
 use crate::error::{AppError, USAGE};
 use crate::report::{Outcome, PerStore};
@@ -36,7 +36,7 @@ pub fn main() -> ExitCode {
         _ => "debug",
     };
     migration::console::init_logging(level, cli.verbose > 1);
-    let Top::Db { command } = cli.command;
+    let command = cli.command;
     let json = command.json();
     let mut out = Stdout::default();
     let result = match migration::console::block_on(run(command, &mut out)) {
@@ -52,12 +52,12 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(command: DbCommand, out: &mut Stdout) -> Result<ExitCode, AppError> {
+async fn run(command: Command, out: &mut Stdout) -> Result<ExitCode, AppError> {
     match command {
-        DbCommand::Migrate(args) => migrate::run(&args, out).await,
-        DbCommand::Backfill(args) => backfill::run(&args, out).await,
-        DbCommand::Verify(args) => verify::run(&args, out).await,
-        DbCommand::Health(args) => health::run(&args, out).await,
+        Command::Migrate(args) => migrate::run(&args, out).await,
+        Command::Backfill(args) => backfill::run(&args, out).await,
+        Command::Verify(args) => verify::run(&args, out).await,
+        Command::Health(args) => health::run(&args, out).await,
     }
 }
 

@@ -1,4 +1,4 @@
-//! `aico db verify`: every check of every chosen store, `pass`/`FAIL`/`skip` one per line; exit 1
+//! `aico-ams verify`: every check of every chosen store, `pass`/`FAIL`/`skip` one per line; exit 1
 //! when one fails. A store that cannot be reached fails its check.
 
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use crate::report::{Check, Status, VerifyReport};
 use crate::sql;
 use crate::{chroma, lmdb};
 
-/// Run `aico db verify` on the chosen stores.
+/// Run `aico-ams verify` on the chosen stores.
 pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
     let json = args.common.json;
     let mut report = VerifyReport { target: None, passed: true, checks: Vec::new() };

@@ -8,7 +8,7 @@
 //!
 //! - [`backfill`](backfill()): `temporal_metadata` for every message that lacks it;
 //! - [`health`](health()): coverage, bad values, expired entries;
-//! - [`verify`](verify()): the one check `aico db verify` makes of this store.
+//! - [`verify`](verify()): the one check `aico-ams verify` makes of this store.
 //!
 //! Each returns a report value and prints nothing; [`run`] opens the environment and sorts what
 //! went wrong into a report [`Outcome`].
@@ -30,7 +30,7 @@ pub use health::health;
 
 use crate::report::{Check, Outcome, Status};
 
-/// The name of this store's check in `aico db verify`.
+/// The name of this store's check in `aico-ams verify`.
 pub const CHECK: &str = "working memory (LMDB)";
 
 /// The LMDB environment directory: `<memory dir>/working`, the memory directory being `memory_dir`
@@ -61,7 +61,7 @@ pub fn run<T>(
     }
 }
 
-/// `aico db verify`'s check of the working memory: every value a JSON message, every metadata
+/// `aico-ams verify`'s check of the working memory: every value a JSON message, every metadata
 /// valid.
 pub fn verify(memory: &WorkingMemory, now: chrono::DateTime<chrono::Utc>) -> Result<Check, WorkingMemoryError> {
     let h = health(memory, now)?;

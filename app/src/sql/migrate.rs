@@ -1,4 +1,4 @@
-//! `aico db migrate [--status | --rollback | --dry-run]` on the SQL store: the same Migrator and
+//! `aico-ams migrate [--status | --rollback | --dry-run]` on the SQL store: the same Migrator and
 //! runner as `cargo run -p migration`.
 
 use std::sync::{Arc, Mutex};
@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::report::{AicoSchemaLine, MigrateReport, MigrationLine};
 use crate::sql::Db;
 
-/// What `aico db migrate` is asked to do.
+/// What `aico-ams migrate` is asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Show each migration's state; change nothing.

@@ -81,7 +81,7 @@ async fn temporal_column(db: &Db, (table, _): Facts) -> Result<Check, AppError> 
         None => Check::new(
             name,
             Status::Fail,
-            vec![format!("{table} has no temporal_metadata column: run `aico db migrate`")],
+            vec![format!("{table} has no temporal_metadata column: run `aico-ams migrate`")],
         ),
     })
 }
