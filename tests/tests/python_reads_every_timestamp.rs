@@ -252,8 +252,9 @@ fn lmdb_backfill_writes_only_what_python_reads() {
     );
 
     let started = std::time::Instant::now();
-    let report =
-        WorkingMemory::open(&working).and_then(|m| aico_ams::lmdb::backfill(&m, 5000, false, |_| {})).expect("backfill");
+    let report = WorkingMemory::open(&working)
+        .and_then(|m| aico_ams::lmdb::backfill(&m, 5000, false, |_| {}))
+        .expect("backfill");
     eprintln!("lmdb: backfill of {ROWS} entries in {:.1?}", started.elapsed());
     assert_eq!(report.entries, ROWS as u64);
     assert_eq!(report.filled + report.bad_count, ROWS as u64, "every entry filled or listed");
@@ -285,8 +286,9 @@ async fn chroma_backfill_writes_only_what_python_reads() {
         ca_cert: None,
     };
     let started = std::time::Instant::now();
-    let report =
-        aico_ams::chroma::backfill(&Chroma::connect(config).await.expect("connect"), 5000, false).await.expect("backfill");
+    let report = aico_ams::chroma::backfill(&Chroma::connect(config).await.expect("connect"), 5000, false)
+        .await
+        .expect("backfill");
     eprintln!("chroma: backfill of {CHROMA_RECORDS} records in {:.1?}", started.elapsed());
     drop(server);
     assert_eq!(report.records, CHROMA_RECORDS as u64);

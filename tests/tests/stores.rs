@@ -107,11 +107,9 @@ fn lmdb_written_by_aico_gains_metadata_with_every_other_byte_kept() {
     }
 
     // A second run has nothing left to fill; health and verify report what is there.
-    let again =
-        json_of(&aico(&["backfill", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run"));
+    let again = json_of(&aico(&["backfill", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run"));
     assert_eq!(again["stores"]["lmdb"]["filled"], 0);
-    let health =
-        json_of(&aico(&["health", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run"));
+    let health = json_of(&aico(&["health", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run"));
     let h = &health["stores"]["lmdb"];
     assert_eq!(
         (h["entries"].clone(), h["with_temporal"].clone(), h["expired"].clone(), h["bad_count"].clone()),
@@ -226,10 +224,9 @@ fn chroma_records_gain_the_flat_fields_and_keep_everything_else() {
         serde_json::from_str(&run_python(&py, CHROMA_READER, &[&semantic.to_string_lossy()])).expect("json");
     let Some(server) = ChromaServer::start(&semantic) else { return };
 
-    let out =
-        aico(&["backfill", "--store", "chroma", "--chroma-url", &server.url, "--batch-size", "10000", "--json"])
-            .output()
-            .expect("run");
+    let out = aico(&["backfill", "--store", "chroma", "--chroma-url", &server.url, "--batch-size", "10000", "--json"])
+        .output()
+        .expect("run");
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -247,9 +244,8 @@ fn chroma_records_gain_the_flat_fields_and_keep_everything_else() {
     let max = c["batch_size"].as_u64().expect("n");
     assert!(max < 10_000, "batches are capped by the server's max_batch_size ({max})");
 
-    let health = json_of(
-        &aico(&["health", "--store", "chroma", "--chroma-url", &server.url, "--json"]).output().expect("run"),
-    );
+    let health =
+        json_of(&aico(&["health", "--store", "chroma", "--chroma-url", &server.url, "--json"]).output().expect("run"));
     assert_eq!(health["stores"]["chroma"]["with_temporal"], json!(n - 1), "{health:#}");
     let out = aico(&["verify", "--store", "chroma", "--chroma-url", &server.url]).output().expect("run");
     assert_eq!(out.status.code(), Some(1));
@@ -286,9 +282,8 @@ fn chroma_records_gain_the_flat_fields_and_keep_everything_else() {
 fn unreachable_or_missing_stores_are_reported_not_passed() {
     let memory = tempfile::tempdir().expect("dir");
     let dir = memory.path().to_string_lossy().into_owned();
-    let out = aico(&["backfill", "--store", "chroma", "--chroma-url", "http://127.0.0.1:1", "--json"])
-        .output()
-        .expect("run");
+    let out =
+        aico(&["backfill", "--store", "chroma", "--chroma-url", "http://127.0.0.1:1", "--json"]).output().expect("run");
     assert_eq!(out.status.code(), Some(1));
     let report = json_of(&out);
     assert_eq!(report["stores"]["chroma"]["status"], "unreachable", "{report:#}");
@@ -326,10 +321,9 @@ fn chroma_over_https_works_with_the_ca_and_names_the_url_without_it() {
 
     // With it (the flag, then the environment variable): the backfill fills every record it can,
     // and health reads them back over https.
-    let out =
-        aico(&["backfill", "--store", "chroma", "--chroma-url", &https.url, "--chroma-ca-cert", &ca, "--json"])
-            .output()
-            .expect("run");
+    let out = aico(&["backfill", "--store", "chroma", "--chroma-url", &https.url, "--chroma-ca-cert", &ca, "--json"])
+        .output()
+        .expect("run");
     let c = json_of(&out)["stores"]["chroma"].clone();
     assert_eq!(out.status.code(), Some(1), "seg-00002 has no usable time: {}", text(&out));
     assert_eq!(
