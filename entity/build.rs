@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sea_orm::ConnectionTrait;
 
+use migration::key::KeySources;
 use migration::runner::{self, Command};
 use migration::target::Target;
 use sea_orm_codegen::{
@@ -63,7 +64,9 @@ async fn generate(db_path: &Path, setup: Option<&str>, keep: impl Fn(&str) -> bo
         let _ = std::fs::remove_file(format!("{}{suffix}", db_path.display()));
     }
     let target = Target::from_url(&format!("sqlite://{}?mode=rwc", db_path.display())).map_err(|e| e.to_string())?;
-    let db = target.connect(None).await.map_err(|e| e.to_string())?;
+    // A build reads no secrets: the scratch database is plain, opened with no key source at all
+    // (no AICO_DB_KEY, no AICO_MASTER_KEY, no OS keyring).
+    let db = target.connect_with(None, &KeySources::none()).await.map_err(|e| e.to_string())?;
     if let Some(sql) = setup {
         db.execute_unprepared(sql).await.map_err(|e| format!("{}: {e}", db_path.display()))?;
     }
