@@ -1,5 +1,6 @@
 //! `cargo run -p migration -- [up|down|status|fresh|refresh|reset]`: the sea-orm-migration CLI on
-//! AICO's embedded default database (or `DATABASE_URL` / `-u`), run the safe way.
+//! AICO's `aico.db` when it exists, else the tool's own database (or `DATABASE_URL` / `-u`), run
+//! the safe way.
 
 use std::process::ExitCode;
 
@@ -22,7 +23,8 @@ struct Cli {
     #[arg(short = 's', long, global = true, env = "DATABASE_SCHEMA", hide_env_values = true)]
     database_schema: Option<String>,
 
-    /// Database URL (`sqlite://PATH`, `postgres://USER@HOST/DB`); default: AICO's aico.db.
+    /// Database URL (`sqlite://PATH`, `postgres://USER@HOST/DB`); default: AICO's aico.db if it
+    /// exists, else the tool's own `<user data dir>/aico-ams/ams.db`.
     #[arg(short = 'u', long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
 
@@ -82,7 +84,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
     let target = Target::resolve(cli.database_url.as_deref())?;
-    out.line(format_args!("target: {target}"));
+    out.line(format_args!("target: {}", target.described()));
     let keys = KeySources::from_env(cli.db_key.as_deref());
     let db = target.connect_with(cli.database_schema.as_deref(), &keys).await?;
     let command = match cli.command.unwrap_or(Sub::Up { num: None }) {

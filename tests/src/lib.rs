@@ -38,11 +38,14 @@ pub fn scratch_home() -> &'static Path {
     HOME.get_or_init(|| tempfile::tempdir().expect("scratch HOME")).path()
 }
 
-/// The workspace binary `name`, with HOME and AICO_DATA_DIR in [`scratch_home`], no database or
-/// store from the environment, and no colours.
+/// The workspace binary `name`, with HOME, AICO_DATA_DIR and XDG_DATA_HOME in [`scratch_home`],
+/// no database or store from the environment, and no colours.
 pub fn command(name: &str) -> std::process::Command {
     let mut cmd = std::process::Command::new(workspace_bin(name));
-    cmd.env("HOME", scratch_home()).env("AICO_DATA_DIR", scratch_home()).env("NO_COLOR", "1");
+    cmd.env("HOME", scratch_home())
+        .env("AICO_DATA_DIR", scratch_home())
+        .env("XDG_DATA_HOME", scratch_home().join("xdg"))
+        .env("NO_COLOR", "1");
     for var in ["DATABASE_URL", "DATABASE_SCHEMA", "CHROMA_URL", "CHROMA_TOKEN", "CHROMA_CA_CERT", "AICO_MEMORY_DIR"] {
         cmd.env_remove(var);
     }

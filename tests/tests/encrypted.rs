@@ -114,6 +114,7 @@ fn command(bin: &str, home: &Path) -> Command {
         .env_remove("DATABASE_URL")
         .env("HOME", home)
         .env("AICO_DATA_DIR", home)
+        .env_remove("XDG_DATA_HOME")
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/aico-test-bus")
         .env("NO_COLOR", "1");
     cmd

@@ -39,7 +39,8 @@ pub enum Command {
 /// Options every command takes.
 #[derive(Debug, Args, Clone)]
 pub struct Common {
-    /// Database URL (`sqlite://PATH`, `postgres://USER@HOST/DB`); default: AICO's aico.db.
+    /// Database URL (`sqlite://PATH`, `postgres://USER@HOST/DB`); default: AICO's aico.db if it
+    /// exists, else the tool's own `<user data dir>/aico-ams/ams.db`.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
