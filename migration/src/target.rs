@@ -230,9 +230,15 @@ impl Target {
                 opts
             }
             Self::Postgres { url, .. } => {
-                probe_postgres(url).await.map_err(|e| MigrateError::classify(self, e))?;
+                let schema = schema.unwrap_or("public");
+                if !probe_postgres(url, schema).await.map_err(|e| MigrateError::classify(self, e))? {
+                    return Err(MigrateError::NoSuchSchema { target: self.to_string(), schema: schema.to_owned() });
+                }
                 let mut opts = ConnectOptions::new(url.clone());
-                opts.set_schema_search_path(schema.unwrap_or("public"))
+                // SeaORM writes `SET search_path = <this>` as text, pasting a value that starts
+                // with `"` as it is: so it gets one identifier, quoted with every `"` doubled,
+                // never the flag's raw text.
+                opts.set_schema_search_path(quote_ident(schema))
                     .connect_timeout(Duration::from_secs(10))
                     .acquire_timeout(Duration::from_secs(30));
                 opts
@@ -276,17 +282,29 @@ impl Target {
     }
 }
 
+/// `name` as one SQL identifier: in double quotes, each `"` in it doubled, so that any name
+/// PostgreSQL allows (with `"`, `;`, spaces, upper case) is that name and never more SQL.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// One direct connection attempt, so that an unreachable server fails at once with its real cause
-/// (a pool would retry until its acquire timeout and then only say that it timed out).
-async fn probe_postgres(url: &str) -> Result<(), DbErr> {
-    use sea_orm_migration::sea_orm::sqlx::{Connection, PgConnection};
+/// (a pool would retry until its acquire timeout and then only say that it timed out); and
+/// whether the schema `schema` exists (asked with the name as a bound parameter).
+async fn probe_postgres(url: &str, schema: &str) -> Result<bool, DbErr> {
+    use sea_orm_migration::sea_orm::sqlx::{self, Connection, PgConnection};
+    let conn_err = |e| DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(e)));
     let attempt = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(url)).await;
     match attempt {
-        Ok(Ok(conn)) => {
+        Ok(Ok(mut conn)) => {
+            let exists = sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                .bind(schema)
+                .fetch_one(&mut conn)
+                .await;
             conn.close().await.ok();
-            Ok(())
+            exists.map_err(conn_err)
         }
-        Ok(Err(e)) => Err(DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(e)))),
+        Ok(Err(e)) => Err(conn_err(e)),
         Err(_) => Err(DbErr::Conn(RuntimeErr::Internal("timed out after 10s".into()))),
     }
 }
@@ -353,6 +371,12 @@ mod tests {
         assert!(!e.to_string().contains("pw@"), "{e}");
         let e = Target::from_url("sqlite://").unwrap_err();
         assert!(e.to_string().contains("sqlite://"), "{e}");
+    }
+
+    #[test]
+    fn identifiers_are_quoted_with_quotes_doubled() {
+        assert_eq!(quote_ident("public"), "\"public\"");
+        assert_eq!(quote_ident("x\"; DROP TABLE v; --"), "\"x\"\"; DROP TABLE v; --\"");
     }
 
     #[test]

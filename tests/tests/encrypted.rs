@@ -259,6 +259,7 @@ fn without_a_key_or_with_a_wrong_one_it_says_so_and_changes_nothing() {
     assert!(err.contains("does not open") && err.contains("AICO_MASTER_KEY"), "{err}");
 
     let err = run(&[], &["--db-key", "not-hex", "up"]);
+    let err = err.lines().filter(|l| !l.starts_with("warning: ")).collect::<Vec<_>>().join("\n");
     assert!(err.contains("64 hex digits") && !err.contains("not-hex"), "{err}");
 
     std::fs::write(&salt, b"short").expect("short salt");
@@ -521,4 +522,74 @@ fn a_locked_or_absent_secret_service_keeps_the_clear_error(#[case] session: Sess
     assert!(line.contains(&format!("{} is encrypted", pair.enc.display())) && line.contains("keyring"), "{line}");
     assert_no_secret(&pair, &out);
     assert_eq!(std::fs::read(&pair.enc).expect("read"), before, "the file changed");
+}
+
+/// `--db-key-file PATH` and `--db-key-file -` (standard input) open the encrypted file on both
+/// binaries, with no key on the command line or in the environment and no warning; `--db-key HEX`
+/// still works, with one warning naming the safer ways. No key is ever printed.
+#[test]
+fn the_key_from_a_file_or_standard_input_opens_it_and_the_flag_warns() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let Some(pair) = Pair::new() else { return };
+    let home = tempfile::tempdir().expect("home");
+    let key_file = home.path().join("aico.key");
+    std::fs::write(&key_file, format!("{}\n", pair.key_hex)).expect("key file");
+    let key_file = key_file.to_str().expect("utf-8").to_owned();
+    let enc = url(&pair.enc);
+    let warnings =
+        |out: &Output| String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.starts_with("warning:")).count();
+    let runs: [(&str, Vec<&str>); 4] = [
+        ("migration", vec!["-u", &enc, "--db-key-file", &key_file, "up"]),
+        ("aico-ams", vec!["verify", "--database-url", &enc, "--db-key-file", &key_file]),
+        ("migration", vec!["-u", &enc, "--db-key-file", "-", "status"]),
+        ("aico-ams", vec!["health", "--database-url", &enc, "--db-key-file", "-"]),
+    ];
+    for (bin, args) in runs {
+        let mut child = command(bin, home.path())
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run");
+        let mut stdin = child.stdin.take().expect("stdin");
+        if args.contains(&"-") {
+            stdin.write_all(pair.key_hex.as_bytes()).expect("write the key");
+        }
+        drop(stdin);
+        let out = child.wait_with_output().expect("run");
+        assert!(out.status.success(), "{bin} {args:?}: {}", text(&out));
+        assert_eq!(warnings(&out), 0, "{bin} {args:?}: {}", text(&out));
+        assert_no_secret(&pair, &out);
+    }
+
+    let out = command("aico-ams", home.path())
+        .args(["verify", "--database-url", &enc, "--db-key", &pair.key_hex])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(warnings(&out), 1, "{stderr}");
+    assert!(
+        stderr.contains("other users") && stderr.contains("--db-key-file") && stderr.contains("keyring"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&pair.key_hex), "{stderr}");
+
+    // A file that cannot be read, or holds no key: one line naming it, exit 2, never its content.
+    let missing = home.path().join("no-such.key");
+    let garbage = home.path().join("garbage.key");
+    let not_a_key = format!("{}zz", &pair.key_hex[..62]);
+    std::fs::write(&garbage, &not_a_key).expect("write");
+    for (file, needle) in [(&missing, missing.display().to_string()), (&garbage, "--db-key-file".to_owned())] {
+        let out = command("migration", home.path())
+            .args(["-u", &enc, "--db-key-file", file.to_str().expect("utf-8"), "up"])
+            .output()
+            .expect("run");
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{all}");
+        assert!(all.lines().any(|l| l.starts_with("error: ") && l.contains(&needle)), "{all}");
+        assert!(!all.contains(&not_a_key[..20]), "{all}");
+    }
 }

@@ -37,6 +37,9 @@ pub fn main() -> ExitCode {
     };
     migration::console::init_logging(level, cli.verbose > 1);
     let command = cli.command;
+    if command.common().db_key.is_some() {
+        eprint(migration::key::DB_KEY_FLAG_WARNING);
+    }
     let json = command.json();
     let mut out = Stdout::default();
     let result = match migration::console::block_on(run(command, &mut out)) {
@@ -133,8 +136,8 @@ fn render_stores<S, L, C>(
 /// Open the SQL database `common` names (the key of an encrypted file from `--db-key`, the
 /// environment or the keyring) and, in a text report, say which it is first.
 async fn open_sql(common: &args::Common, out: &mut Stdout) -> Result<crate::sql::Db, AppError> {
-    let db =
-        crate::sql::Db::open(common.database_url.as_deref(), common.database_schema.as_deref(), &common.keys()).await?;
+    let keys = common.keys()?;
+    let db = crate::sql::Db::open(common.database_url.as_deref(), common.database_schema.as_deref(), &keys).await?;
     if !common.json {
         out.line(format_args!("target: {}", db.target.described()));
     }
