@@ -153,6 +153,7 @@ pub fn keyed(
     key: Option<&DbKey>,
 ) -> sea_orm_migration::sea_orm::sqlx::sqlite::SqliteConnectOptions {
     match key {
+        // The value is built from the key's 32 decoded bytes: only hex digits between fixed quotes.
         Some(key) => opts.pragma("key", key.pragma_value().as_str().to_owned()),
         None => opts,
     }

@@ -212,7 +212,8 @@ impl Target {
                 }
                 let mode = if *create { SqliteMode::ReadWriteCreate } else { SqliteMode::ReadWrite };
                 let mut url = sqlite_url(path, mode);
-                // A mode the user gave (e.g. `mode=ro`) wins over ours.
+                // A mode the user gave (e.g. `mode=ro`) wins over ours: the query of their own
+                // URL, handed to the driver that parses it, as any of its options would be.
                 if let Some(q) = query.as_deref().filter(|q| q.contains("mode=")) {
                     url = format!("{}?{q}", url.split_once('?').map_or(url.as_str(), |(p, _)| p));
                 }
