@@ -311,3 +311,16 @@ async fn an_existing_aico_database_stays_the_default() {
     db.close().await.ok();
     assert!(!home.path().join(".local/share/aico-ams").exists(), "the tool's own database is not made");
 }
+
+#[test]
+fn jobs_run_before_any_migration_write_nothing_under_aicos_data_directory() {
+    let home = tempfile::tempdir().expect("home");
+    let data = home.path().join(".local/share");
+    for job in ["backfill", "verify", "health"] {
+        let out = bare("aico-ams", home.path(), None, &[job]);
+        // Not migrated yet: an error (backfill, health) or a failed check (verify), naming what to run.
+        assert!(matches!(out.status.code(), Some(1 | 2)), "{job}: {}", text(&out));
+        assert!(text(&out).contains("aico-ams/ams.db") && text(&out).contains("run `aico-ams migrate`"), "{job}");
+        assert!(!data.join("aico").exists(), "{job} wrote under AICO's data directory: {:?}", tree(&data));
+    }
+}
