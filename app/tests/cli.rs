@@ -16,6 +16,7 @@ fn aico(home: &tempfile::TempDir, args: &[&str]) -> Command {
     cmd.args(args)
         .env("HOME", home.path())
         .env("AICO_DATA_DIR", home.path())
+        .env_remove("XDG_DATA_HOME")
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG");
     for var in ["DATABASE_URL", "DATABASE_SCHEMA", "CHROMA_URL", "CHROMA_TOKEN", "CHROMA_CA_CERT", "AICO_MEMORY_DIR"] {

@@ -40,6 +40,17 @@ pub enum MigrateError {
         /// The file.
         path: PathBuf,
     },
+    /// The PostgreSQL schema named by `--database-schema` / `DATABASE_SCHEMA` does not exist.
+    #[error(
+        "{target} has no schema {schema:?}: create it first (CREATE SCHEMA), or name another with \
+         --database-schema / DATABASE_SCHEMA; nothing was run"
+    )]
+    NoSuchSchema {
+        /// The database (password hidden).
+        target: String,
+        /// The schema, as given.
+        schema: String,
+    },
     /// The database server could not be reached or refused the connection.
     #[error("cannot connect to {target}: {detail}")]
     Unreachable {
@@ -83,8 +94,8 @@ pub enum MigrateError {
     /// The SQLite file is encrypted (its header is not SQLite's) and no key was found. A file of
     /// random bytes looks the same: the message says so.
     #[error(
-        "{target} is encrypted (else it is not a database or is corrupt): give its key with --db-key or \
-         AICO_DB_KEY (64 hex digits), or AICO's master key in AICO_MASTER_KEY (with the salt file {salt} \
+        "{target} is encrypted (else it is not a database or is corrupt): give its key with --db-key-file, \
+         --db-key or AICO_DB_KEY (64 hex digits), or AICO's master key in AICO_MASTER_KEY (with the salt file {salt} \
          beside it), or keep the master key in the OS keyring as AICO does (service AICO, entry master_key)"
     )]
     Encrypted {
@@ -109,6 +120,9 @@ pub enum MigrateError {
         /// What went wrong.
         source: crate::key::KeyError,
     },
+    /// The key given for an encrypted file could not be read (`--db-key-file`).
+    #[error(transparent)]
+    KeyUnreadable(crate::key::KeyError),
     /// Any other database error.
     #[error("{target}: {source}")]
     Database {

@@ -7,7 +7,8 @@
 //! 100 000 iterations). The master key is 32 bytes, kept as hex in the OS keyring (service `AICO`,
 //! entry `master_key`).
 //!
-//! A key is looked for, in this order: the derived key itself ([`DB_KEY_ENV`], or `--db-key`);
+//! A key is looked for, in this order: the derived key itself (`--db-key`, `--db-key-file`, or
+//! [`DB_KEY_ENV`]);
 //! the master key in [`MASTER_KEY_ENV`] with the salt file; the master key from AICO's keyring
 //! entry with the salt file. Key material lives in zeroizing memory and is never printed: its
 //! `Debug` says `***`, and no error carries it.
@@ -26,6 +27,12 @@ pub const MASTER_KEY_ENV: &str = "AICO_MASTER_KEY";
 pub const KEYRING_SERVICE: &str = "AICO";
 /// AICO's keyring entry holding the master key.
 pub const KEYRING_ENTRY: &str = "master_key";
+
+/// The warning `--db-key HEX` gives: a key on the command line is readable by every local user.
+pub const DB_KEY_FLAG_WARNING: &str = "warning: --db-key puts the database key on the command line, where other \
+    users of this machine can read it (ps, /proc/PID/cmdline) and your shell keeps it in its history; give it with \
+    --db-key-file PATH (or --db-key-file - to read standard input), or in AICO_DB_KEY (readable only by your own \
+    user), or keep AICO's master key in the OS keyring as AICO does";
 
 /// What AICO appends to the master key before deriving the database key.
 const KDF_CONTEXT: &[u8] = b"aico-db-libsql";
@@ -61,6 +68,14 @@ pub enum KeyError {
         /// Its length.
         len: u64,
     },
+    /// The file named by `--db-key-file` (or standard input, for `-`) could not be read.
+    #[error("cannot read the database key from {}: {source}", key_file_name(path))]
+    KeyFile {
+        /// The file (`-`: standard input).
+        path: PathBuf,
+        /// Why (never the file's content).
+        source: std::io::Error,
+    },
     /// The keyring could not be read (other than: it has no such entry).
     #[error(
         "cannot read AICO's master key from the OS keyring (service {KEYRING_SERVICE}, entry {KEYRING_ENTRY}): {detail}"
@@ -95,7 +110,7 @@ pub enum KeySource {
 impl fmt::Display for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::Given => "the database key (--db-key / AICO_DB_KEY)",
+            Self::Given => "the database key (--db-key, --db-key-file or AICO_DB_KEY)",
             Self::MasterKeyEnv => "the master key in AICO_MASTER_KEY",
             Self::Keyring => "AICO's master key in the OS keyring",
         })
@@ -138,6 +153,7 @@ pub fn keyed(
     key: Option<&DbKey>,
 ) -> sea_orm_migration::sea_orm::sqlx::sqlite::SqliteConnectOptions {
     match key {
+        // The value is built from the key's 32 decoded bytes: only hex digits between fixed quotes.
         Some(key) => opts.pragma("key", key.pragma_value().as_str().to_owned()),
         None => opts,
     }
@@ -156,6 +172,28 @@ fn decode_hex32(text: &str) -> Option<Zeroizing<[u8; KEY_LEN]>> {
         *byte = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
     }
     Some(out)
+}
+
+/// The text of the key file `path` (`-`: standard input), held in zeroizing memory; its content
+/// is checked later, by [`KeySources::resolve`], and never echoed.
+pub fn read_key_file(path: &Path) -> Result<Zeroizing<String>, KeyError> {
+    use std::io::Read;
+    let error = |source| KeyError::KeyFile { path: path.to_owned(), source };
+    let mut bytes = Zeroizing::new(Vec::with_capacity(2 * KEY_LEN + 2));
+    if path == Path::new("-") {
+        std::io::stdin().lock().read_to_end(&mut bytes).map_err(error)?;
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(error)?;
+    }
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => Ok(Zeroizing::new(text.to_owned())),
+        Err(_) => Err(error(std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not text"))),
+    }
+}
+
+/// A key file's name in messages: the path, or `standard input` for `-`.
+fn key_file_name(path: &Path) -> String {
+    if path == Path::new("-") { "standard input".to_owned() } else { path.display().to_string() }
 }
 
 /// AICO's salt file of the database `db`: `<db>.salt` beside it.
@@ -279,6 +317,16 @@ impl KeySources {
         }
     }
 
+    /// [`KeySources::from_env`], with the derived key given by `--db-key HEX` (`flag`) or read
+    /// from `--db-key-file PATH` (`file`; `-` reads standard input) when either is given.
+    pub fn from_args(flag: Option<&str>, file: Option<&Path>) -> Result<Self, KeyError> {
+        let mut keys = Self::from_env(flag);
+        if let Some(path) = file {
+            keys.db_key = Some(read_key_file(path)?);
+        }
+        Ok(keys)
+    }
+
     /// No key anywhere (plain files only).
     pub fn none() -> Self {
         Self { db_key: None, master_key: None, keyring: None }
@@ -294,7 +342,10 @@ impl KeySources {
     /// one. A key that is given but malformed, or a salt file that is missing or short, is an error.
     pub fn resolve(&self, db: &Path) -> Result<Option<(DbKey, KeySource)>, KeyError> {
         if let Some(hex) = &self.db_key {
-            return Ok(Some((DbKey::from_hex(hex, "database key (--db-key / AICO_DB_KEY)")?, KeySource::Given)));
+            return Ok(Some((
+                DbKey::from_hex(hex, "database key (--db-key, --db-key-file or AICO_DB_KEY)")?,
+                KeySource::Given,
+            )));
         }
         if let Some(hex) = &self.master_key {
             let master =

@@ -1,5 +1,6 @@
 //! `cargo run -p migration -- [up|down|status|fresh|refresh|reset]`: the sea-orm-migration CLI on
-//! AICO's embedded default database (or `DATABASE_URL` / `-u`), run the safe way.
+//! AICO's `aico.db` when it exists, else the tool's own database (or `DATABASE_URL` / `-u`), run
+//! the safe way.
 
 use std::process::ExitCode;
 
@@ -22,14 +23,20 @@ struct Cli {
     #[arg(short = 's', long, global = true, env = "DATABASE_SCHEMA", hide_env_values = true)]
     database_schema: Option<String>,
 
-    /// Database URL (`sqlite://PATH`, `postgres://USER@HOST/DB`); default: AICO's aico.db.
+    /// Database URL (`sqlite://PATH`, `postgres://USER@HOST/DB`); default: AICO's aico.db if it
+    /// exists, else the tool's own `<user data dir>/aico-ams/ams.db`.
     #[arg(short = 'u', long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
 
-    /// The key of an encrypted aico.db (64 hex digits, as AICO derives it); else AICO_MASTER_KEY
-    /// with the salt file, else AICO's master key in the OS keyring.
-    #[arg(long, global = true, env = "AICO_DB_KEY", hide_env_values = true, value_name = "HEX")]
+    /// The key of an encrypted aico.db (64 hex digits, as AICO derives it), on the command line,
+    /// where other users can read it (a warning says so): prefer --db-key-file or AICO_DB_KEY.
+    /// Else AICO_MASTER_KEY with the salt file, else AICO's master key in the OS keyring.
+    #[arg(long, global = true, value_name = "HEX")]
     db_key: Option<String>,
+
+    /// Read the key of an encrypted aico.db (64 hex digits) from this file; `-` reads standard input.
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "db_key")]
+    db_key_file: Option<std::path::PathBuf>,
 
     /// Allow dropping tables that hold rows where no backup can be written (PostgreSQL).
     #[arg(long, global = true)]
@@ -82,8 +89,12 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
     let target = Target::resolve(cli.database_url.as_deref())?;
-    out.line(format_args!("target: {target}"));
-    let keys = KeySources::from_env(cli.db_key.as_deref());
+    out.line(format_args!("target: {}", target.described()));
+    if cli.db_key.is_some() {
+        eprint(migration::key::DB_KEY_FLAG_WARNING);
+    }
+    let keys = KeySources::from_args(cli.db_key.as_deref(), cli.db_key_file.as_deref())
+        .map_err(MigrateError::KeyUnreadable)?;
     let db = target.connect_with(cli.database_schema.as_deref(), &keys).await?;
     let command = match cli.command.unwrap_or(Sub::Up { num: None }) {
         Sub::Status => {

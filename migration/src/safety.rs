@@ -56,6 +56,7 @@ pub async fn guard_drop(manager: &SchemaManager<'_>, tables: &[&str], label: &st
         if !manager.has_table(table).await? {
             continue;
         }
+        // `tables` are the migrations' own table names (constants).
         let row = conn.query_one_raw(dialect.stmt(format!("SELECT COUNT(*) AS n FROM {table}"))).await?;
         let rows: i64 = match row {
             Some(row) => row.try_get("", "n")?,

@@ -1,7 +1,12 @@
-//! Which database a migrator works on: a `DATABASE_URL`, or AICO's own `aico.db`.
+//! Which database a migrator works on: a `DATABASE_URL`, else AICO's own `aico.db` when it
+//! exists, else the tool's own database.
 //!
 //! AICO keeps its data in `$AICO_DATA_DIR`, else the platform's user data directory for the app
-//! `aico` (Linux: `~/.local/share/aico`), and its database in `<data dir>/data/aico.db`.
+//! `aico` (Linux: `~/.local/share/aico`), and its database in `<data dir>/data/aico.db`. Nothing
+//! is ever created there: AICO creates that file itself (encrypted) and refuses one that exists, so
+//! on a machine without it the default is `<user data dir>/aico-ams/ams.db` (Linux:
+//! `$XDG_DATA_HOME/aico-ams/ams.db`, else `~/.local/share/aico-ams/ams.db`). `AICO_DATA_DIR` is
+//! AICO's variable and says where AICO's data is; it does not move the tool's own database.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -19,6 +24,21 @@ pub const DATA_DIR_ENV: &str = "AICO_DATA_DIR";
 /// How long a SQLite connection waits for another writer before it gives up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The directory (under the user data directory) and file of the tool's own database.
+const OWN_DB: [&str; 2] = ["aico-ams", "ams.db"];
+
+/// Which default database a target without a URL is, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DefaultDb {
+    /// AICO's own `aico.db`: it exists.
+    Aico,
+    /// The tool's own database, because AICO's `aico.db` (this path) does not exist.
+    Own {
+        /// Where AICO's database was looked for.
+        aico_db: PathBuf,
+    },
+}
+
 /// A database to migrate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -26,10 +46,13 @@ pub enum Target {
     Sqlite {
         /// The file.
         path: PathBuf,
-        /// Create the file (and its directories) when missing: only for AICO's default database.
+        /// Create the file (and its directories) when missing: only for the tool's own database,
+        /// or a URL with `mode=rwc`.
         create: bool,
         /// The URL's query (`mode=ro`, ...), passed on to the driver.
         query: Option<String>,
+        /// Set when no URL named the file: which default it is, and why.
+        default: Option<DefaultDb>,
     },
     /// A PostgreSQL database.
     Postgres {
@@ -46,6 +69,17 @@ pub fn aico_data_dir() -> Result<PathBuf, MigrateError> {
         Some(dir) => Ok(PathBuf::from(dir)),
         None => Ok(dirs::data_dir().ok_or(MigrateError::NoDataDir)?.join("aico")),
     }
+}
+
+/// AICO's database: `<AICO data dir>/data/aico.db`.
+pub fn aico_db_path() -> Result<PathBuf, MigrateError> {
+    Ok(aico_data_dir()?.join("data").join("aico.db"))
+}
+
+/// The tool's own database: `<user data dir>/aico-ams/ams.db` (Linux: `$XDG_DATA_HOME`, else
+/// `~/.local/share`). `AICO_DATA_DIR` does not move it: that variable names AICO's data.
+pub fn own_db_path() -> Result<PathBuf, MigrateError> {
+    Ok(dirs::data_dir().ok_or(MigrateError::NoDataDir)?.join(OWN_DB[0]).join(OWN_DB[1]))
 }
 
 /// How a SQLite file is opened.
@@ -72,18 +106,35 @@ pub fn sqlite_url(path: &Path, mode: SqliteMode) -> String {
 }
 
 impl Target {
-    /// The target named by `url`, else AICO's default database.
+    /// The target named by `url`, else the default database ([`Target::default_db`]).
     pub fn resolve(url: Option<&str>) -> Result<Self, MigrateError> {
         match url.map(str::trim).filter(|u| !u.is_empty()) {
             Some(url) => Self::from_url(url),
-            None => Self::aico_default(),
+            None => Self::default_db(),
         }
     }
 
-    /// AICO's own database: `$AICO_DATA_DIR/data/aico.db`, else under the platform's user data
-    /// directory; created (with its directories) when missing.
-    pub fn aico_default() -> Result<Self, MigrateError> {
-        Ok(Self::Sqlite { path: aico_data_dir()?.join("data").join("aico.db"), create: true, query: None })
+    /// AICO's own database ([`aico_db_path`]) when it exists, never created; else the tool's own
+    /// ([`own_db_path`]), created with its directories when missing. Nothing is written where
+    /// AICO keeps its data: a file there would stop AICO from creating its own.
+    pub fn default_db() -> Result<Self, MigrateError> {
+        let aico_db = aico_db_path()?;
+        if aico_db.exists() {
+            return Ok(Self::Sqlite { path: aico_db, create: false, query: None, default: Some(DefaultDb::Aico) });
+        }
+        Ok(Self::Sqlite { path: own_db_path()?, create: true, query: None, default: Some(DefaultDb::Own { aico_db }) })
+    }
+
+    /// The target line's text: the database (password hidden) and, for a default database,
+    /// which it is and why.
+    pub fn described(&self) -> String {
+        match self {
+            Self::Sqlite { default: Some(DefaultDb::Aico), .. } => format!("{self} (AICO's own database)"),
+            Self::Sqlite { default: Some(DefaultDb::Own { aico_db }), .. } => {
+                format!("{self} (the tool's own database: AICO's {} does not exist)", aico_db.display())
+            }
+            _ => self.to_string(),
+        }
     }
 
     /// The target a database URL names: `sqlite://PATH` (or `sqlite:PATH`), `postgres://...`.
@@ -100,7 +151,7 @@ impl Target {
                 });
             }
             let create = query.as_deref().is_some_and(|q| q.split('&').any(|kv| kv == "mode=rwc"));
-            return Ok(Self::Sqlite { path: PathBuf::from(path), create, query });
+            return Ok(Self::Sqlite { path: PathBuf::from(path), create, query, default: None });
         }
         let parsed = url::Url::parse(url)
             .map_err(|e| MigrateError::MalformedUrl { url: redact_loose(url), reason: e.to_string() })?;
@@ -144,7 +195,7 @@ impl Target {
     ) -> Result<DatabaseConnection, MigrateError> {
         let mut key_used = None;
         let opts = match self {
-            Self::Sqlite { path, create, query } => {
+            Self::Sqlite { path, create, query, .. } => {
                 if path.is_dir() {
                     return Err(MigrateError::NotADatabase {
                         target: self.to_string(),
@@ -161,7 +212,8 @@ impl Target {
                 }
                 let mode = if *create { SqliteMode::ReadWriteCreate } else { SqliteMode::ReadWrite };
                 let mut url = sqlite_url(path, mode);
-                // A mode the user gave (e.g. `mode=ro`) wins over ours.
+                // A mode the user gave (e.g. `mode=ro`) wins over ours: the query of their own
+                // URL, handed to the driver that parses it, as any of its options would be.
                 if let Some(q) = query.as_deref().filter(|q| q.contains("mode=")) {
                     url = format!("{}?{q}", url.split_once('?').map_or(url.as_str(), |(p, _)| p));
                 }
@@ -179,9 +231,15 @@ impl Target {
                 opts
             }
             Self::Postgres { url, .. } => {
-                probe_postgres(url).await.map_err(|e| MigrateError::classify(self, e))?;
+                let schema = schema.unwrap_or("public");
+                if !probe_postgres(url, schema).await.map_err(|e| MigrateError::classify(self, e))? {
+                    return Err(MigrateError::NoSuchSchema { target: self.to_string(), schema: schema.to_owned() });
+                }
                 let mut opts = ConnectOptions::new(url.clone());
-                opts.set_schema_search_path(schema.unwrap_or("public"))
+                // SeaORM writes `SET search_path = <this>` as text, pasting a value that starts
+                // with `"` as it is: so it gets one identifier, quoted with every `"` doubled,
+                // never the flag's raw text.
+                opts.set_schema_search_path(quote_ident(schema))
                     .connect_timeout(Duration::from_secs(10))
                     .acquire_timeout(Duration::from_secs(30));
                 opts
@@ -225,17 +283,29 @@ impl Target {
     }
 }
 
+/// `name` as one SQL identifier: in double quotes, each `"` in it doubled, so that any name
+/// PostgreSQL allows (with `"`, `;`, spaces, upper case) is that name and never more SQL.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// One direct connection attempt, so that an unreachable server fails at once with its real cause
-/// (a pool would retry until its acquire timeout and then only say that it timed out).
-async fn probe_postgres(url: &str) -> Result<(), DbErr> {
-    use sea_orm_migration::sea_orm::sqlx::{Connection, PgConnection};
+/// (a pool would retry until its acquire timeout and then only say that it timed out); and
+/// whether the schema `schema` exists (asked with the name as a bound parameter).
+async fn probe_postgres(url: &str, schema: &str) -> Result<bool, DbErr> {
+    use sea_orm_migration::sea_orm::sqlx::{self, Connection, PgConnection};
+    let conn_err = |e| DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(e)));
     let attempt = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(url)).await;
     match attempt {
-        Ok(Ok(conn)) => {
+        Ok(Ok(mut conn)) => {
+            let exists = sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                .bind(schema)
+                .fetch_one(&mut conn)
+                .await;
             conn.close().await.ok();
-            Ok(())
+            exists.map_err(conn_err)
         }
-        Ok(Err(e)) => Err(DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(e)))),
+        Ok(Err(e)) => Err(conn_err(e)),
         Err(_) => Err(DbErr::Conn(RuntimeErr::Internal("timed out after 10s".into()))),
     }
 }
@@ -302,6 +372,12 @@ mod tests {
         assert!(!e.to_string().contains("pw@"), "{e}");
         let e = Target::from_url("sqlite://").unwrap_err();
         assert!(e.to_string().contains("sqlite://"), "{e}");
+    }
+
+    #[test]
+    fn identifiers_are_quoted_with_quotes_doubled() {
+        assert_eq!(quote_ident("public"), "\"public\"");
+        assert_eq!(quote_ident("x\"; DROP TABLE v; --"), "\"x\"\"; DROP TABLE v; --\"");
     }
 
     #[test]

@@ -24,17 +24,26 @@ fn up_then_status_on_the_default_database() {
         let out = migrator()
             .args(args)
             .env_remove("DATABASE_URL")
-            .env("AICO_DATA_DIR", dir.path())
+            .env_remove("XDG_DATA_HOME")
+            .env("AICO_DATA_DIR", dir.path().join("aico"))
             .env("HOME", dir.path())
             .output()
             .expect("run migration");
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let db = dir.path().join("data").join("aico.db");
+    // No aico.db: the tool's own database, never a file at AICO's path.
+    let db = dir.path().join(".local/share/aico-ams/ams.db");
     let up = run(&["up"]);
-    assert!(up.starts_with(&format!("target: SQLite database {}\n", db.display())), "{up}");
+    let aico_db = dir.path().join("aico/data/aico.db");
+    let line = format!(
+        "target: SQLite database {} (the tool's own database: AICO's {} does not exist)\n",
+        db.display(),
+        aico_db.display()
+    );
+    assert!(up.starts_with(&line), "{up}");
     assert!(db.is_file());
+    assert!(!dir.path().join("aico").exists(), "nothing is written where AICO keeps its data");
     let status = run(&["status"]);
     assert_eq!(status.matches("  applied  m000").count(), 4, "{status}");
     assert!(!status.contains("pending"), "{status}");
@@ -47,7 +56,11 @@ fn a_closed_stdout_never_aborts_the_run() {
     let dir = tempfile::tempdir().expect("temp dir");
     let migrator_in = |args: &[&str]| {
         let mut cmd = migrator();
-        cmd.args(args).env_remove("DATABASE_URL").env("AICO_DATA_DIR", dir.path()).env("HOME", dir.path());
+        cmd.args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("XDG_DATA_HOME")
+            .env("AICO_DATA_DIR", dir.path())
+            .env("HOME", dir.path());
         cmd
     };
     // `migration up | head -0`: the reader is gone before the first line is written.

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod aico;
+pub mod secret_service;
 pub mod shaped;
 pub mod stores;
 
@@ -38,11 +39,14 @@ pub fn scratch_home() -> &'static Path {
     HOME.get_or_init(|| tempfile::tempdir().expect("scratch HOME")).path()
 }
 
-/// The workspace binary `name`, with HOME and AICO_DATA_DIR in [`scratch_home`], no database or
-/// store from the environment, and no colours.
+/// The workspace binary `name`, with HOME, AICO_DATA_DIR and XDG_DATA_HOME in [`scratch_home`],
+/// no database or store from the environment, and no colours.
 pub fn command(name: &str) -> std::process::Command {
     let mut cmd = std::process::Command::new(workspace_bin(name));
-    cmd.env("HOME", scratch_home()).env("AICO_DATA_DIR", scratch_home()).env("NO_COLOR", "1");
+    cmd.env("HOME", scratch_home())
+        .env("AICO_DATA_DIR", scratch_home())
+        .env("XDG_DATA_HOME", scratch_home().join("xdg"))
+        .env("NO_COLOR", "1");
     for var in ["DATABASE_URL", "DATABASE_SCHEMA", "CHROMA_URL", "CHROMA_TOKEN", "CHROMA_CA_CERT", "AICO_MEMORY_DIR"] {
         cmd.env_remove(var);
     }
@@ -452,10 +456,28 @@ pub fn kill_after(cmd: &mut std::process::Command, delay: std::time::Duration) -
 
 /// Skip (with a message) outside CI, fail under CI: for a test whose tool is missing.
 fn unavailable(what: &str) {
+    unavailable_because(what, "no python3 with venv and pip?); set AICO_TEST_PYTHON");
+}
+
+/// [`unavailable`], with `hint` (what to install or set) in the message.
+fn unavailable_because(what: &str, hint: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("{what} is required under CI (.ci/run installs it)");
     }
-    skipped(&format!("{what} is not available (no python3 with venv and pip?); set AICO_TEST_PYTHON"));
+    skipped(&format!("{what} is not available ({hint}"));
+}
+
+/// Whether every program of `programs` is on the PATH; if not, a skip outside CI (with a message
+/// naming `install`, what provides them) and a failure under CI.
+pub fn programs_on_path(programs: &[&str], install: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = |p: &&str| std::env::split_paths(&path).any(|dir| dir.join(p).is_file());
+    let missing: Vec<&str> = programs.iter().filter(|p| !found(p)).copied().collect();
+    if missing.is_empty() {
+        return true;
+    }
+    unavailable_because(&missing.join(", "), &format!("install {install})"));
+    false
 }
 
 /// Say on stderr that the running test is skipped, and why; and append `TEST<tab>WHY` to the file
@@ -475,9 +497,12 @@ fn skipped(why: &str) {
 }
 
 /// The Python packages the tests' fixtures are written with: the libraries AICO uses.
-const TEST_PACKAGES: &[&str] = &["chromadb>=1.5,<1.6", "lmdb>=1.4", "libsql==0.1.8"];
+const TEST_PACKAGES: &[&str] = &["chromadb>=1.5,<1.6", "lmdb>=1.4", "libsql==0.1.8", "keyring"];
 
-/// The test Python, with `chromadb` (and its `chroma` server), `lmdb` and `libsql`:
+/// What the test Python must import: [`TEST_PACKAGES`] by their module names.
+const TEST_MODULES: &str = "chromadb, lmdb, libsql, keyring";
+
+/// The test Python, with `chromadb` (and its `chroma` server), `lmdb`, `libsql` and `keyring`:
 /// `AICO_TEST_PYTHON` when set (`.ci/run` sets it), else a virtualenv this helper makes on first
 /// use under the target directory (`target/aico-test-venv`, kept for later runs; one process
 /// makes it while the others wait on a file lock), as testcontainers-style harnesses do. `None`
@@ -502,10 +527,10 @@ fn make_venv() -> Option<PathBuf> {
     std::fs::create_dir_all(&target).ok()?;
     let lock = std::fs::File::create(target.join("aico-test-venv.lock")).ok()?;
     lock.lock().ok()?; // released when `lock` is dropped
-    if imports_ok(&python, "chromadb, lmdb, libsql") {
+    if imports_ok(&python, TEST_MODULES) {
         return Some(python);
     }
-    eprintln!("making the test virtualenv {} (once; chromadb, lmdb, libsql from PyPI) ...", venv.display());
+    eprintln!("making the test virtualenv {} (once; {TEST_MODULES} from PyPI) ...", venv.display());
     let made =
         std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success());
     let installed = made
@@ -514,7 +539,7 @@ fn make_venv() -> Option<PathBuf> {
             .args(TEST_PACKAGES)
             .status()
             .is_ok_and(|s| s.success());
-    (installed && imports_ok(&python, "chromadb, lmdb, libsql")).then_some(python)
+    (installed && imports_ok(&python, TEST_MODULES)).then_some(python)
 }
 
 /// The target directory the test executables run from (`target/`).
@@ -633,6 +658,11 @@ pub async fn settle(db: &DatabaseConnection) {
 /// A Python with python `libsql` 0.1.8, the library AICO opens its encrypted `aico.db` with.
 pub fn python_with_libsql() -> Option<PathBuf> {
     python_with("libsql")
+}
+
+/// A Python with `libsql` and `keyring`, the library AICO keeps its master key with.
+pub fn python_with_keyring() -> Option<PathBuf> {
+    python_with("libsql, keyring")
 }
 
 /// `n` near-miss timestamps, the same for the same `seed`: edge dates (years 0, 1, 9999, leap

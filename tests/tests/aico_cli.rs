@@ -462,3 +462,83 @@ async fn verify_finds_a_column_whose_type_drifted(#[case] backend: Backend) {
         db.name
     );
 }
+
+/// A SQL database that cannot be opened, and the status `--store all` gives it.
+#[derive(Clone, Copy, Debug)]
+enum BadSql {
+    /// A PostgreSQL server that does not answer: `unreachable`.
+    PostgresDown,
+    /// A SQLite file of random bytes (it looks encrypted, and no key opens it): `failed`.
+    SqliteGarbage,
+}
+
+#[rstest]
+#[case::postgres_down(BadSql::PostgresDown)]
+#[case::sqlite_garbage(BadSql::SqliteGarbage)]
+fn with_store_all_an_unopenable_sql_database_is_that_stores_status_and_the_others_run(#[case] bad: BadSql) {
+    let dir = tempfile::tempdir().expect("dir");
+    let (url, status, named) = match bad {
+        BadSql::PostgresDown => (
+            "postgres://u:s3cret@127.0.0.1:1/nowhere".to_owned(),
+            "unreachable",
+            "postgres://u:***@127.0.0.1:1/nowhere".to_owned(),
+        ),
+        BadSql::SqliteGarbage => {
+            let path = dir.path().join("aico.db");
+            let garbage: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+            std::fs::write(&path, garbage).expect("write");
+            (format!("sqlite://{}", path.display()), "failed", path.display().to_string())
+        }
+    };
+    let memory = dir.path().join("memory");
+    let message =
+        |i: u32| (format!("conv-1:2025-11-07T18:00:0{i}Z"), format!(r#"{{"timestamp": "2025-11-07T18:00:0{i}Z"}}"#));
+    aico_tests::stores::lmdb_working_memory(&memory.join("working"), 1, (0..3).map(message));
+    let memory = memory.to_string_lossy().into_owned();
+    let all = ["--store", "all", "--memory-dir", &memory, "--chroma-url", "http://127.0.0.1:1", "--json"];
+    let job = |name: &str, stores: &[&str]| {
+        let out = command("aico-ams").arg(name).args(stores).env("DATABASE_URL", &url).output().expect("run");
+        assert!(!aico_tests::text(&out).contains("s3cret"), "the password leaked: {}", aico_tests::text(&out));
+        out
+    };
+
+    let out = job("backfill", &all);
+    assert_eq!(out.status.code(), Some(1), "incomplete: {}", aico_tests::text(&out));
+    let report = json_of(&out);
+    let sql = &report["stores"]["sql"];
+    assert_eq!(sql["status"], status, "{report:#}");
+    assert!(sql["detail"].as_str().expect("detail").contains(&named), "{report:#}");
+    assert_eq!(report["stores"]["lmdb"]["status"], "done", "{report:#}");
+    assert_eq!(report["stores"]["lmdb"]["filled"], 3, "LMDB ran: {report:#}");
+    assert_eq!(report["stores"]["chroma"]["status"], "unreachable", "{report:#}");
+    assert_eq!(report["complete"], false);
+
+    let out = job("verify", &all);
+    assert_eq!(out.status.code(), Some(1), "{}", aico_tests::text(&out));
+    let report = json_of(&out);
+    let checks = report["checks"].as_array().expect("checks");
+    let sql = checks.iter().find(|c| c["name"] == "SQL database").expect("the SQL store's check");
+    assert_eq!(sql["status"], "fail", "{report:#}");
+    assert!(sql["details"][0].as_str().expect("detail").starts_with(&format!("{status}: ")), "{report:#}");
+    assert!(checks.iter().any(|c| c["name"] == "working memory (LMDB)" && c["status"] == "pass"), "{report:#}");
+
+    let out = job("health", &all);
+    assert_eq!(out.status.code(), Some(1), "{}", aico_tests::text(&out));
+    let report = json_of(&out);
+    assert_eq!(report["stores"]["sql"]["status"], status, "{report:#}");
+    assert_eq!(report["stores"]["lmdb"]["with_temporal"], 3, "{report:#}");
+    assert_eq!(report["reachable"], false);
+
+    // In text, the SQL store's line, then the others'.
+    let out = job("health", &all[..all.len() - 1]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("sql: {status}: ")) && text.contains("working memory (LMDB): 3 of 3"), "{text}");
+
+    // Chosen alone, the SQL database's error ends the command, as before.
+    for name in ["backfill", "verify", "health"] {
+        let out = job(name, &["--store", "sql"]);
+        let (code, line) = aico_tests::failed(&out);
+        assert_eq!(code, 2, "{name}: {}", aico_tests::text(&out));
+        assert!(line.contains(&named), "{name}: {line}");
+    }
+}

@@ -1,24 +1,26 @@
 //! AICO's encrypted `aico.db`, end to end: files written by python `libsql` 0.1.8 with
 //! `PRAGMA key = 'x"<hex>"'` (as AICO writes them), a random master key and salt file, the seed's
 //! layout filled with messy facts. The `migration` and `aico` binaries open them with the key from
-//! `AICO_MASTER_KEY` + salt, `AICO_DB_KEY` or `--db-key`; the keyring path runs in process on
-//! keyring-core's mock store. SQLite only: encryption is a property of the SQLite file.
+//! `AICO_MASTER_KEY` + salt, `AICO_DB_KEY` or `--db-key`, and from AICO's entry in a real Secret
+//! Service (gnome-keyring in a D-Bus session of the test's) or keyring-core's mock store. SQLite
+//! only: encryption is a property of the SQLite file.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use aico_tests::{python_with_libsql, run_python, text, workspace_bin};
+use aico_tests::secret_service::{SecretService, Session};
+use aico_tests::{python_with_keyring, python_with_libsql, run_python, text, workspace_bin};
 use migration::key::{DbKey, KeySources, Keyring};
 use migration::target::Target;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::Value;
 
-/// Writes `semantic_facts` (the seed's layout plus a column no migration knows) with `n` messy
-/// facts: uuid4 ids, created_at in every form AICO and hand-run SQL leave behind, some NULL or
-/// garbage. Encrypted with the key string AICO uses when a hex key is given, plain otherwise.
+/// Writes `semantic_facts` (the seed's layout plus a column no migration knows) with `n` facts:
+/// uuid4 ids, created_at in every form AICO and hand-run SQL leave behind, and when `messy` some
+/// NULL or garbage. Encrypted with the key string AICO uses when a hex key is given, plain otherwise.
 const MAKE_DB: &str = r#"
 import libsql, random, sys, uuid
-path, key_hex, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, key_hex, n, messy = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "messy"
 c = libsql.connect(path)
 if key_hex:
     c.execute(f"PRAGMA key = 'x\"{key_hex}\"'")
@@ -30,7 +32,7 @@ for i in range(n):
     d = f"2025-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
     t = f"{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:{rnd.randint(0, 59):02d}"
     created = rnd.choice([f"{d}T{t}Z", f"{d} {t}", f"{d}T{t}.{rnd.randint(0, 999999):06d}",
-                          f"{d}T{t}+02:00", f"{d}T{t}", None, "not a time"])
+                          f"{d}T{t}+02:00", f"{d}T{t}"] + ([None, "not a time"] if messy else []))
     fid = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
     rows.append((fid, f"user-{i % 7}", f"fact {i} \u00e9\u2603", created, created, f"note {i}"))
 c.executemany("INSERT INTO semantic_facts VALUES (?, ?, ?, ?, ?, ?)", rows)
@@ -74,8 +76,13 @@ fn random_hex(bytes: usize) -> String {
 }
 
 impl Pair {
+    /// A pair whose facts include NULL and garbage `created_at` (the backfill lists them).
     fn new() -> Option<Self> {
-        let python = python_with_libsql()?;
+        Some(Self::with(python_with_libsql()?, "messy"))
+    }
+
+    /// A pair made with `python`; `facts` is `messy` or `clean` (every `created_at` readable).
+    fn with(python: PathBuf, facts: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("enc")).expect("dir");
         std::fs::create_dir_all(dir.path().join("plain")).expect("dir");
@@ -86,9 +93,9 @@ impl Pair {
         std::fs::write(migration::key::salt_path(&enc), &salt).expect("salt");
         let salt_file = migration::key::salt_path(&enc);
         let key_hex = run_python(&python, DERIVE, &[&master_hex, salt_file.to_str().expect("utf-8")]).trim().to_owned();
-        run_python(&python, MAKE_DB, &[enc.to_str().expect("utf-8"), &key_hex, &FACTS.to_string()]);
-        run_python(&python, MAKE_DB, &[plain.to_str().expect("utf-8"), "", &FACTS.to_string()]);
-        Some(Self { _dir: dir, python, enc, plain, master_hex, key_hex })
+        run_python(&python, MAKE_DB, &[enc.to_str().expect("utf-8"), &key_hex, &FACTS.to_string(), facts]);
+        run_python(&python, MAKE_DB, &[plain.to_str().expect("utf-8"), "", &FACTS.to_string(), facts]);
+        Self { _dir: dir, python, enc, plain, master_hex, key_hex }
     }
 
     fn dump(&self, path: &Path, key_hex: &str, table: &str, order: &str) -> String {
@@ -114,6 +121,7 @@ fn command(bin: &str, home: &Path) -> Command {
         .env_remove("DATABASE_URL")
         .env("HOME", home)
         .env("AICO_DATA_DIR", home)
+        .env_remove("XDG_DATA_HOME")
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/aico-test-bus")
         .env("NO_COLOR", "1");
     cmd
@@ -251,6 +259,7 @@ fn without_a_key_or_with_a_wrong_one_it_says_so_and_changes_nothing() {
     assert!(err.contains("does not open") && err.contains("AICO_MASTER_KEY"), "{err}");
 
     let err = run(&[], &["--db-key", "not-hex", "up"]);
+    let err = err.lines().filter(|l| !l.starts_with("warning: ")).collect::<Vec<_>>().join("\n");
     assert!(err.contains("64 hex digits") && !err.contains("not-hex"), "{err}");
 
     std::fs::write(&salt, b"short").expect("short salt");
@@ -462,4 +471,125 @@ async fn aicos_encrypted_database_at_version_13_migrates_and_fills() {
     assert_eq!(rows.lines().count(), facts, "{rows}");
     assert!(rows.lines().all(|r| r.contains("last_accessed")), "every fact has metadata: {rows}");
     assert_eq!(dump("_aico_schema_metadata", "key"), versions, "AICO's version table is unchanged");
+}
+
+/// AICO's master key in a real Secret Service (gnome-keyring on a D-Bus session bus of its own),
+/// written by Python's `keyring` as AICO writes it: `migration up`, `aico-ams backfill` and
+/// `aico-ams verify` open the encrypted file with no key in the environment.
+#[test]
+fn the_master_key_in_a_real_secret_service_opens_it_with_no_key_in_the_environment() {
+    let Some(keyring) = SecretService::new() else { return };
+    let Some(python) = python_with_keyring() else { return };
+    let pair = Pair::with(python, "clean");
+    keyring.set_aico_master_key(&pair.python, &pair.master_hex);
+    let url = url(&pair.enc);
+    let runs: [(&str, &[&str]); 3] = [
+        ("migration", &["-u", &url, "up"]),
+        ("aico-ams", &["backfill", "--database-url", &url]),
+        ("aico-ams", &["verify", "--database-url", &url]),
+    ];
+    for (bin, args) in runs {
+        let out = keyring.command(Session::Unlocked, &workspace_bin(bin)).args(args).output().expect("run");
+        assert!(out.status.success(), "{bin} {args:?}: {}", text(&out));
+        assert_no_secret(&pair, &out);
+    }
+    assert!(!is_plain(&pair.enc), "the database must stay encrypted");
+    let rows = pair.dump(&pair.enc, &pair.key_hex, "semantic_facts", "id");
+    assert_eq!(rows.lines().count(), FACTS as usize);
+    assert!(rows.lines().all(|r| r.contains("last_accessed")), "every fact was filled: {rows}");
+}
+
+/// A Secret Service that holds AICO's entry but is locked (no display to ask for its password on),
+/// or none on the session bus at all: the same one-line error as without any keyring, exit 2, the
+/// file unchanged.
+#[rstest::rstest]
+#[case::locked(Session::Locked)]
+#[case::absent(Session::Absent)]
+fn a_locked_or_absent_secret_service_keeps_the_clear_error(#[case] session: Session) {
+    let Some(keyring) = SecretService::new() else { return };
+    let Some(python) = python_with_keyring() else { return };
+    let pair = Pair::with(python, "clean");
+    keyring.set_aico_master_key(&pair.python, &pair.master_hex);
+    let before = std::fs::read(&pair.enc).expect("read");
+    let out = keyring
+        .command(session, &workspace_bin("migration"))
+        .args(["-u", &url(&pair.enc), "up"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(line.contains(&format!("{} is encrypted", pair.enc.display())) && line.contains("keyring"), "{line}");
+    assert_no_secret(&pair, &out);
+    assert_eq!(std::fs::read(&pair.enc).expect("read"), before, "the file changed");
+}
+
+/// `--db-key-file PATH` and `--db-key-file -` (standard input) open the encrypted file on both
+/// binaries, with no key on the command line or in the environment and no warning; `--db-key HEX`
+/// still works, with one warning naming the safer ways. No key is ever printed.
+#[test]
+fn the_key_from_a_file_or_standard_input_opens_it_and_the_flag_warns() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let Some(pair) = Pair::new() else { return };
+    let home = tempfile::tempdir().expect("home");
+    let key_file = home.path().join("aico.key");
+    std::fs::write(&key_file, format!("{}\n", pair.key_hex)).expect("key file");
+    let key_file = key_file.to_str().expect("utf-8").to_owned();
+    let enc = url(&pair.enc);
+    let warnings =
+        |out: &Output| String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.starts_with("warning:")).count();
+    let runs: [(&str, Vec<&str>); 4] = [
+        ("migration", vec!["-u", &enc, "--db-key-file", &key_file, "up"]),
+        ("aico-ams", vec!["verify", "--database-url", &enc, "--db-key-file", &key_file]),
+        ("migration", vec!["-u", &enc, "--db-key-file", "-", "status"]),
+        ("aico-ams", vec!["health", "--database-url", &enc, "--db-key-file", "-"]),
+    ];
+    for (bin, args) in runs {
+        let mut child = command(bin, home.path())
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run");
+        let mut stdin = child.stdin.take().expect("stdin");
+        if args.contains(&"-") {
+            stdin.write_all(pair.key_hex.as_bytes()).expect("write the key");
+        }
+        drop(stdin);
+        let out = child.wait_with_output().expect("run");
+        assert!(out.status.success(), "{bin} {args:?}: {}", text(&out));
+        assert_eq!(warnings(&out), 0, "{bin} {args:?}: {}", text(&out));
+        assert_no_secret(&pair, &out);
+    }
+
+    let out = command("aico-ams", home.path())
+        .args(["verify", "--database-url", &enc, "--db-key", &pair.key_hex])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(warnings(&out), 1, "{stderr}");
+    assert!(
+        stderr.contains("other users") && stderr.contains("--db-key-file") && stderr.contains("keyring"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&pair.key_hex), "{stderr}");
+
+    // A file that cannot be read, or holds no key: one line naming it, exit 2, never its content.
+    let missing = home.path().join("no-such.key");
+    let garbage = home.path().join("garbage.key");
+    let not_a_key = format!("{}zz", &pair.key_hex[..62]);
+    std::fs::write(&garbage, &not_a_key).expect("write");
+    for (file, needle) in [(&missing, missing.display().to_string()), (&garbage, "--db-key-file".to_owned())] {
+        let out = command("migration", home.path())
+            .args(["-u", &enc, "--db-key-file", file.to_str().expect("utf-8"), "up"])
+            .output()
+            .expect("run");
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{all}");
+        assert!(all.lines().any(|l| l.starts_with("error: ") && l.contains(&needle)), "{all}");
+        assert!(!all.contains(&not_a_key[..20]), "{all}");
+    }
 }

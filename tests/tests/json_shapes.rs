@@ -79,3 +79,23 @@ fn error_json_shape() {
     assert_eq!(out.status.code(), Some(2));
     assert_json_snapshot!("error", json_of(&out), {".error.message" => "[message]"});
 }
+
+#[tokio::test]
+async fn every_store_json_shapes_when_the_sql_database_is_unreachable() {
+    let memory = tempfile::tempdir().expect("dir");
+    let memory = memory.path().to_string_lossy().into_owned();
+    let url = "postgres://u:pw@127.0.0.1:1/nowhere";
+    let stores = ["--store", "all", "--memory-dir", &memory, "--chroma-url", "http://127.0.0.1:1", "--json"];
+    for cmd in ["backfill", "verify", "health"] {
+        let out = command("aico-ams").arg(cmd).args(stores).env("DATABASE_URL", url).output().expect("run aico");
+        assert_eq!(out.status.code(), Some(1), "{cmd}: an unreachable store is never passed");
+        let report = json_of(&out);
+        insta::with_settings!({snapshot_suffix => cmd}, {
+            assert_json_snapshot!("all_stores_sql_unreachable", report, {
+                ".seconds" => "[seconds]",
+                ".stores.*.detail" => "[detail]",
+                ".checks[].details" => "[details]",
+            });
+        });
+    }
+}

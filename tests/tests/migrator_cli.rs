@@ -234,3 +234,93 @@ fn a_path_through_a_regular_file_or_a_directory_for_the_file_is_named() {
     assert!(line.contains(&as_dir.display().to_string()) && line.contains("directory"), "{line}");
     assert_eq!(std::fs::read_dir(&as_dir).expect("list").count(), 0, "nothing was written into it");
 }
+
+/// `bin args` as on a machine whose whole environment is `HOME=home` (and `XDG_DATA_HOME=xdg`
+/// when given): no AICO variables, no database URL.
+fn bare(bin: &str, home: &Path, xdg: Option<&Path>, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(workspace_bin(bin));
+    cmd.args(args).env_clear().env("HOME", home).env("NO_COLOR", "1");
+    if let Some(xdg) = xdg {
+        cmd.env("XDG_DATA_HOME", xdg);
+    }
+    cmd.output().expect("run")
+}
+
+/// The files and directories under `dir`, if it exists.
+fn tree(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries.filter_map(Result::ok).flat_map(|e| [vec![e.path()], tree(&e.path())].concat()).collect()
+}
+
+#[rstest]
+#[case::migration_up_xdg_unset("migration", &["up"], None)]
+#[case::migration_up_xdg_in_home("migration", &["up"], Some("xdg"))]
+#[case::aico_ams_migrate_xdg_unset("aico-ams", &["migrate"], None)]
+#[case::aico_ams_migrate_xdg_in_home("aico-ams", &["migrate"], Some("xdg"))]
+#[tokio::test]
+async fn on_a_machine_without_aico_nothing_is_written_where_aico_keeps_its_data(
+    #[case] bin: &str,
+    #[case] first: &[&str],
+    #[case] xdg: Option<&str>,
+) {
+    let home = tempfile::tempdir().expect("home");
+    let xdg = xdg.map(|x| home.path().join(x));
+    let data = xdg.clone().unwrap_or_else(|| home.path().join(".local/share"));
+    let (aico_dir, own_db) = (data.join("aico"), data.join("aico-ams/ams.db"));
+
+    let out = bare(bin, home.path(), xdg.as_deref(), first);
+    assert!(out.status.success(), "{bin} {first:?}: {}", text(&out));
+    let line = format!(
+        "target: SQLite database {} (the tool's own database: AICO's {} does not exist)",
+        own_db.display(),
+        aico_dir.join("data/aico.db").display()
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().next(), Some(line.as_str()), "{}", text(&out));
+    for job in ["backfill", "verify", "health"] {
+        let out = bare("aico-ams", home.path(), xdg.as_deref(), &[job]);
+        assert!(out.status.success(), "{job}: {}", text(&out));
+    }
+    assert!(!aico_dir.exists(), "written under AICO's data directory: {:?}", tree(&aico_dir));
+    let everything = tree(home.path());
+    assert!(
+        everything.iter().all(|p| p.starts_with(own_db.parent().expect("dir")) || own_db.starts_with(p)),
+        "{everything:?}"
+    );
+    let db = migration::target::Target::from_url(&format!("sqlite://{}", own_db.display()))
+        .expect("url")
+        .connect(None)
+        .await
+        .expect("open the tool's own database");
+    assert_eq!(applied(&db).await.len(), 4, "ams.db is migrated");
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn an_existing_aico_database_stays_the_default() {
+    let home = tempfile::tempdir().expect("home");
+    let aico_db = home.path().join(".local/share/aico/data/aico.db");
+    std::fs::create_dir_all(aico_db.parent().expect("dir")).expect("mkdir");
+    let url = format!("sqlite://{}?mode=rwc", aico_db.display());
+    let db = migration::target::Target::from_url(&url).expect("url").connect(None).await.expect("create");
+    fill_facts(&db, 3, false).await;
+    let out = bare("migration", home.path(), None, &["up"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let line = format!("target: SQLite database {} (AICO's own database)", aico_db.display());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().next(), Some(line.as_str()), "{}", text(&out));
+    assert_eq!(applied(&db).await.len(), 4);
+    db.close().await.ok();
+    assert!(!home.path().join(".local/share/aico-ams").exists(), "the tool's own database is not made");
+}
+
+#[test]
+fn jobs_run_before_any_migration_write_nothing_under_aicos_data_directory() {
+    let home = tempfile::tempdir().expect("home");
+    let data = home.path().join(".local/share");
+    for job in ["backfill", "verify", "health"] {
+        let out = bare("aico-ams", home.path(), None, &[job]);
+        // Not migrated yet: an error (backfill, health) or a failed check (verify), naming what to run.
+        assert!(matches!(out.status.code(), Some(1 | 2)), "{job}: {}", text(&out));
+        assert!(text(&out).contains("aico-ams/ams.db") && text(&out).contains("run `aico-ams migrate`"), "{job}");
+        assert!(!data.join("aico").exists(), "{job} wrote under AICO's data directory: {:?}", tree(&data));
+    }
+}

@@ -39,7 +39,8 @@ pub enum Command {
 /// Options every command takes.
 #[derive(Debug, Args, Clone)]
 pub struct Common {
-    /// Database URL (`sqlite://PATH`, `postgres://USER@HOST/DB`); default: AICO's aico.db.
+    /// Database URL (`sqlite://PATH`, `postgres://USER@HOST/DB`); default: AICO's aico.db if it
+    /// exists, else the tool's own `<user data dir>/aico-ams/ams.db`.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
@@ -47,10 +48,16 @@ pub struct Common {
     #[arg(long, env = "DATABASE_SCHEMA", hide_env_values = true)]
     pub database_schema: Option<String>,
 
-    /// The key of an encrypted aico.db (64 hex digits, as AICO derives it); else AICO_MASTER_KEY
-    /// with the salt file beside the database, else AICO's master key in the OS keyring.
-    #[arg(long, env = "AICO_DB_KEY", hide_env_values = true, value_name = "HEX")]
+    /// The key of an encrypted aico.db (64 hex digits, as AICO derives it), on the command line,
+    /// where other users can read it (a warning says so): prefer --db-key-file or AICO_DB_KEY.
+    /// Else AICO_MASTER_KEY with the salt file beside the database, else AICO's master key in the
+    /// OS keyring.
+    #[arg(long, value_name = "HEX")]
     pub db_key: Option<String>,
+
+    /// Read the key of an encrypted aico.db (64 hex digits) from this file; `-` reads standard input.
+    #[arg(long, value_name = "PATH", conflicts_with = "db_key")]
+    pub db_key_file: Option<PathBuf>,
 
     /// Print the report as JSON (stable keys) instead of text; an error as `{"error": {...}}`.
     #[arg(long)]
@@ -58,21 +65,27 @@ pub struct Common {
 }
 
 impl Common {
-    /// Where to look for the key of an encrypted SQLite file: `--db-key`, the environment, the
-    /// OS keyring.
-    pub fn keys(&self) -> migration::key::KeySources {
-        migration::key::KeySources::from_env(self.db_key.as_deref())
+    /// Where to look for the key of an encrypted SQLite file: `--db-key` or `--db-key-file` (read
+    /// here, once), the environment, the OS keyring.
+    pub fn keys(&self) -> Result<migration::key::KeySources, migration::error::MigrateError> {
+        migration::key::KeySources::from_args(self.db_key.as_deref(), self.db_key_file.as_deref())
+            .map_err(migration::error::MigrateError::KeyUnreadable)
     }
 }
 
 impl Command {
+    /// The options every command takes, as given.
+    pub fn common(&self) -> &Common {
+        match self {
+            Self::Migrate(a) => &a.common,
+            Self::Backfill(a) => &a.common,
+            Self::Verify(a) | Self::Health(a) => &a.common,
+        }
+    }
+
     /// Whether the command asks for JSON.
     pub fn json(&self) -> bool {
-        match self {
-            Self::Migrate(a) => a.common.json,
-            Self::Backfill(a) => a.common.json,
-            Self::Verify(a) | Self::Health(a) => a.common.json,
-        }
+        self.common().json
     }
 }
 

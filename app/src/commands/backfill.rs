@@ -9,7 +9,7 @@ use super::args::{BackfillArgs, StoreChoice};
 use super::output::Stdout;
 use super::{Labels, emit, render_stores};
 use crate::error::AppError;
-use crate::report::{BackfillReport, BackfillStores, Outcome};
+use crate::report::{BackfillReport, BackfillStores};
 use crate::sql::{self, Progress};
 use crate::{chroma, lmdb};
 
@@ -21,29 +21,30 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
     let mut target = None;
     let mut complete = true;
     if args.stores.includes(StoreChoice::Sql) {
-        let db = super::open_sql(&args.common, out).await?;
-        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} facts  {per_sec}  eta {eta}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar
-        });
-        let filled = sql::backfill(&db, args.batch_size, args.dry_run, |p| match (p, &bar) {
-            (Progress::Total(n), Some(bar)) => bar.set_length(n),
-            (Progress::Done(n), Some(bar)) => bar.set_position(n),
-            _ => {}
+        let (sql_target, outcome) = super::sql_store(&args.common, &args.stores, out, async |db| {
+            let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+                let bar = indicatif::ProgressBar::new(0);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} facts  {per_sec}  eta {eta}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            });
+            let filled = sql::backfill(db, args.batch_size, args.dry_run, |p| match (p, &bar) {
+                (Progress::Total(n), Some(bar)) => bar.set_length(n),
+                (Progress::Done(n), Some(bar)) => bar.set_position(n),
+                _ => {}
+            })
+            .await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            filled
         })
-        .await;
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-        db.conn.close().await.ok();
-        let filled = filled?;
-        complete &= filled.complete();
-        stores.sql = Some(Outcome::Done(filled));
-        target = Some(db.target.to_string());
+        .await?;
+        complete &= outcome.done().is_some_and(|filled| filled.complete());
+        stores.sql = Some(outcome);
+        target = sql_target;
     }
     if args.stores.includes(StoreChoice::Lmdb) {
         let (batch, dir) = (args.batch_size as usize, lmdb::working_dir(args.stores.memory_dir.as_deref()));

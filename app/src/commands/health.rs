@@ -8,7 +8,7 @@ use super::args::{ReportArgs, StoreChoice};
 use super::output::Stdout;
 use super::{Labels, emit, render_stores};
 use crate::error::AppError;
-use crate::report::{HealthReport, HealthStores, Outcome};
+use crate::report::{HealthReport, HealthStores};
 use crate::sql::{self, SqlHealth};
 use crate::{chroma, lmdb};
 
@@ -18,11 +18,10 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
     let mut stores = HealthStores::default();
     let mut target = None;
     if args.stores.includes(StoreChoice::Sql) {
-        let db = super::open_sql(&args.common, out).await?;
-        let health = sql::health(&db).await;
-        db.conn.close().await.ok();
-        stores.sql = Some(Outcome::Done(health?));
-        target = Some(db.target.to_string());
+        let (sql_target, outcome) =
+            super::sql_store(&args.common, &args.stores, out, async |db| sql::health(db).await).await?;
+        stores.sql = Some(outcome);
+        target = sql_target;
     }
     if args.stores.includes(StoreChoice::Lmdb) {
         let dir = lmdb::working_dir(args.stores.memory_dir.as_deref());
@@ -31,7 +30,8 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
     if args.stores.includes(StoreChoice::Chroma) {
         stores.chroma = Some(chroma::run(args.stores.chroma(), |c| async move { chroma::health(&c).await }).await);
     }
-    let reachable = stores.lmdb.as_ref().is_none_or(|o| o.done().is_some())
+    let reachable = stores.sql.as_ref().is_none_or(|o| o.done().is_some())
+        && stores.lmdb.as_ref().is_none_or(|o| o.done().is_some())
         && stores.chroma.as_ref().is_none_or(|o| o.done().is_some());
     let report = HealthReport { target, reachable, stores };
     Ok(emit(out, json, &report, report.reachable))

@@ -37,6 +37,9 @@ pub fn main() -> ExitCode {
     };
     migration::console::init_logging(level, cli.verbose > 1);
     let command = cli.command;
+    if command.common().db_key.is_some() {
+        eprint(migration::key::DB_KEY_FLAG_WARNING);
+    }
     let json = command.json();
     let mut out = Stdout::default();
     let result = match migration::console::block_on(run(command, &mut out)) {
@@ -133,10 +136,53 @@ fn render_stores<S, L, C>(
 /// Open the SQL database `common` names (the key of an encrypted file from `--db-key`, the
 /// environment or the keyring) and, in a text report, say which it is first.
 async fn open_sql(common: &args::Common, out: &mut Stdout) -> Result<crate::sql::Db, AppError> {
-    let db =
-        crate::sql::Db::open(common.database_url.as_deref(), common.database_schema.as_deref(), &common.keys()).await?;
+    let keys = common.keys()?;
+    let db = crate::sql::Db::open(common.database_url.as_deref(), common.database_schema.as_deref(), &keys).await?;
     if !common.json {
-        out.line(format_args!("target: {}", db.target));
+        out.line(format_args!("target: {}", db.target.described()));
     }
     Ok(db)
+}
+
+/// The SQL store's part of `backfill`, `verify` or `health`: `job` on the database `common` names;
+/// the target (password hidden, when the URL could be read) and the outcome. Chosen alone
+/// (`--store sql`), an error ends the command as before (exit 2 for a connection error); beside
+/// other stores it becomes the SQL store's status, and the other stores still run.
+async fn sql_store<T>(
+    common: &args::Common,
+    stores: &args::StoreArgs,
+    out: &mut Stdout,
+    job: impl AsyncFnOnce(&crate::sql::Db) -> Result<T, AppError>,
+) -> Result<(Option<String>, Outcome<T>), AppError> {
+    let db = match open_sql(common, out).await {
+        Ok(db) => db,
+        Err(e) if stores.store == args::StoreChoice::Sql => return Err(e),
+        Err(e) => {
+            let target = migration::target::Target::resolve(common.database_url.as_deref()).ok();
+            return Ok((target.map(|t| t.to_string()), sql_outcome(e)));
+        }
+    };
+    let done = job(&db).await;
+    db.conn.close().await.ok();
+    let target = Some(db.target.to_string());
+    match done {
+        Ok(t) => Ok((target, Outcome::Done(t))),
+        Err(e) if stores.store == args::StoreChoice::Sql => Err(e),
+        Err(e) => Ok((target, sql_outcome(e))),
+    }
+}
+
+/// The SQL store's status after `e`: `unreachable` (a server or file that cannot be reached, or
+/// a lock held too long), `not_configured` (no such file, no data directory), else `failed`. The
+/// detail is the error's message: it names the database, never a password or a key.
+fn sql_outcome<T>(e: AppError) -> Outcome<T> {
+    use migration::error::MigrateError;
+    let detail = e.to_string();
+    match e {
+        AppError::Migrate(MigrateError::Unreachable { .. } | MigrateError::Locked { .. }) => {
+            Outcome::Unreachable { detail }
+        }
+        AppError::Migrate(MigrateError::Missing { .. } | MigrateError::NoDataDir) => Outcome::NotConfigured { detail },
+        _ => Outcome::Failed { detail },
+    }
 }

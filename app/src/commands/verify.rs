@@ -7,20 +7,25 @@ use super::args::{ReportArgs, StoreChoice};
 use super::emit;
 use super::output::Stdout;
 use crate::error::AppError;
-use crate::report::{Check, Status, VerifyReport};
+use crate::report::{Check, Outcome, Status, VerifyReport};
 use crate::sql;
 use crate::{chroma, lmdb};
+
+/// The name of the check that stands for the SQL store when it could not be checked at all.
+const SQL_CHECK: &str = "SQL database";
 
 /// Run `aico-ams verify` on the chosen stores.
 pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
     let json = args.common.json;
     let mut report = VerifyReport { target: None, passed: true, checks: Vec::new() };
     if args.stores.includes(StoreChoice::Sql) {
-        let db = super::open_sql(&args.common, out).await?;
-        let checks = sql::verify(&db).await;
-        db.conn.close().await.ok();
-        report.checks = checks?;
-        report.target = Some(db.target.to_string());
+        let (target, outcome) =
+            super::sql_store(&args.common, &args.stores, out, async |db| sql::verify(db).await).await?;
+        report.target = target;
+        match outcome {
+            Outcome::Done(checks) => report.checks = checks,
+            other => report.checks.push(Check::new(SQL_CHECK, Status::Fail, vec![other.problem().unwrap_or_default()])),
+        }
     }
     if args.stores.includes(StoreChoice::Lmdb) {
         let dir = lmdb::working_dir(args.stores.memory_dir.as_deref());

@@ -96,6 +96,7 @@ impl SqlBackfill {
 /// the same bytes and the layout is defined once, by [`TemporalMetadata`].
 fn initial_metadata_sql(dialect: Dialect, timestamp: &str) -> String {
     let (template, sentinel) = TemporalMetadata::initial_json_template();
+    // Rust's own JSON for a fixed instant, as SQL string literals ('' doubled).
     let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
     dialect.json_from_text(&format!("replace({}, {}, {timestamp})", literal(template), literal(sentinel)))
 }
@@ -181,6 +182,7 @@ impl Plan {
 
     /// Rows SQL can fill by itself (or, negated, the ones left to Rust).
     fn by_sql(&self, yes: bool) -> Expr {
+        // `fillable` is built by `Dialect` from the catalog's column names (see `Plan::of`).
         Expr::cust(format!("({}) IS {}NULL", self.fillable, if yes { "NOT " } else { "" }))
     }
 
@@ -258,6 +260,7 @@ impl Plan {
                     .offset(0)
                     .to_owned();
                 stmt.from(TableRef::SubQuery(rows.into(), b.clone()))
+                    // `table` is the catalog's facts table (a constant), quoted as sea-query would.
                     .and_where(Expr::cust(format!("\"{}\".ctid = \"b\".\"row_id\"", self.table)))
                     .and_where(Expr::col((b, Alias::new("ts"))).is_not_null());
             }

@@ -50,7 +50,8 @@ impl Db {
         manager.has_table(table).await.map_err(|e| self.error(e))
     }
 
-    /// Rows of a raw query in this dialect.
+    /// Rows of a raw query in this dialect. `sql` is our own text, with the catalog's names at
+    /// most (see [`Dialect::stmt`]); values are never pasted into it.
     pub async fn rows(&self, sql: &str) -> Result<Vec<sea_orm::QueryResult>, AppError> {
         self.conn
             .query_all_raw(Statement::from_string(self.dialect.backend(), sql.to_owned()))

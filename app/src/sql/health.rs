@@ -65,6 +65,7 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
         });
     }
     // Seed: temporal metadata coverage.
+    // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
     let rows =
         db.rows(&format!("SELECT COUNT(*) AS total, COUNT(temporal_metadata) AS with_temporal FROM {table}")).await?;
     let (total_facts, with_temporal): (i64, i64) = match rows.first() {
@@ -78,6 +79,7 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
 
     // Seed: confidence distribution.
     let conf = d.json_number("temporal_metadata", "confidence");
+    // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
     let rows = db
         .rows(&format!(
             "SELECT CASE WHEN {conf} >= 0.8 THEN 'high' WHEN {conf} >= 0.5 THEN 'medium' ELSE 'low' END AS confidence_level, \
@@ -103,6 +105,7 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
                  NULL AS completed, NULL AS failed, messages_consolidated AS experiences \
                  FROM consolidation_state ORDER BY updated_at DESC LIMIT 10"
                 .to_owned(),
+            // Only the migrations' own column names and JSON keys are pasted here.
             Layout::Seed => format!(
                 "SELECT NULL AS user_id, {} AS status, {} AS last_run, {} AS completed, {} AS failed, \
                  {} AS experiences FROM consolidation_state ORDER BY updated_at DESC LIMIT 10",

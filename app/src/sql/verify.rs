@@ -88,6 +88,7 @@ async fn temporal_column(db: &Db, (table, _): Facts) -> Result<Check, AppError> 
 
 /// Seed: facts with temporal metadata.
 async fn coverage(db: &Db, (table, _): Facts) -> Result<Check, AppError> {
+    // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
     let rows = db.rows(&format!("SELECT COUNT(*) AS n, COUNT(temporal_metadata) AS m FROM {table}")).await?;
     let (total, with): (i64, i64) = match rows.first() {
         Some(r) => (r.try_get("", "n").map_err(|e| db.error(e))?, r.try_get("", "m").map_err(|e| db.error(e))?),
@@ -99,6 +100,7 @@ async fn coverage(db: &Db, (table, _): Facts) -> Result<Check, AppError> {
 /// Seed: sample temporal metadata (five facts).
 async fn sample(db: &Db, (table, key): Facts) -> Check {
     let d = db.dialect;
+    // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
     let sample = db
         .rows(&format!(
             "SELECT CAST({key} AS TEXT) AS id, {} AS created, CAST({} AS TEXT) AS confidence, \
@@ -129,6 +131,7 @@ async fn sample(db: &Db, (table, key): Facts) -> Check {
 /// Every value is a JSON object with the required keys.
 async fn valid_metadata(db: &Db, (table, key): Facts) -> Check {
     let name = "temporal metadata is valid";
+    // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
     let bad = db
         .rows(&format!(
             "SELECT CAST({key} AS TEXT) AS id FROM {table} WHERE {} ORDER BY {key} LIMIT 11",
@@ -164,6 +167,7 @@ async fn valid_metadata(db: &Db, (table, key): Facts) -> Check {
 async fn query_plan(db: &Db, (table, _): Facts) -> Result<Check, AppError> {
     let d = db.dialect;
     let index = format!("idx_{table}_temporal");
+    // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
     let query = format!(
         "SELECT * FROM {table} WHERE {} > 0.5 ORDER BY {} DESC LIMIT 10",
         d.json_number("temporal_metadata", "confidence"),
@@ -195,6 +199,7 @@ async fn consolidation(db: &Db, layout: Layout, applied: &Applied) -> Result<Vec
         Layout::Aico { .. } => "SELECT user_id AS id, status, CAST(last_consolidation_at AS TEXT) AS last_run, \
              CAST(updated_at AS TEXT) AS updated_at FROM consolidation_state ORDER BY updated_at DESC LIMIT 1"
             .to_owned(),
+        // Only the migrations' own column names and JSON keys are pasted here.
         Layout::Seed => format!(
             "SELECT id, {} AS status, {} AS last_run, CAST(updated_at AS TEXT) AS updated_at \
              FROM consolidation_state ORDER BY updated_at DESC LIMIT 1",

@@ -44,6 +44,7 @@ impl Dialect {
     pub fn snapshot_into(self, dest: &std::path::Path) -> Option<Statement> {
         match self {
             Self::Sqlite => {
+                // Our own file name beside the database, as one SQL string literal ('' doubled).
                 let quoted = dest.to_string_lossy().replace('\'', "''");
                 Some(self.stmt(format!("VACUUM INTO '{quoted}'")))
             }

@@ -41,6 +41,7 @@ impl Dialect {
     {
         let txn = self.begin_write(conn).await?;
         if self == Self::Postgres {
+            // A fixed statement: nothing in it comes from outside.
             txn.execute_raw(self.stmt("SET LOCAL synchronous_commit = off")).await?;
         }
         Ok(txn)
@@ -58,6 +59,7 @@ impl Dialect {
             Self::Sqlite => self.begin_write(conn).await,
             Self::Postgres => {
                 let txn = conn.begin().await?;
+                // The key is a constant of ours, formatted as a number.
                 let got = txn
                     .query_one_raw(self.stmt(format!("SELECT pg_try_advisory_xact_lock({PG_MIGRATE_LOCK_KEY}) AS got")))
                     .await?

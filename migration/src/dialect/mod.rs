@@ -52,7 +52,8 @@ impl Dialect {
         }
     }
 
-    /// A statement of raw SQL in this dialect.
+    /// A statement of raw SQL in this dialect. `sql` is our own text: names from the migrations
+    /// and the catalog, never a value from a flag, the environment or a row (bind those instead).
     pub fn stmt(self, sql: impl Into<String>) -> Statement {
         Statement::from_string(self.backend(), sql.into())
     }

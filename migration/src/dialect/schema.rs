@@ -39,6 +39,7 @@ impl Dialect {
         C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
     {
         match self {
+            // `query` is our own SQL (built from the catalog's names by `verify`), never input.
             Self::Sqlite => conn
                 .query_all_raw(self.stmt(format!("EXPLAIN QUERY PLAN {query}")))
                 .await?
@@ -68,8 +69,12 @@ impl Dialect {
     pub async fn storage_order<C: ConnectionTrait>(self, conn: &C, table: &str) -> Result<Option<StorageOrder>, DbErr> {
         match self {
             Self::Sqlite => {
-                let sql = format!("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = '{table}'");
-                let without_rowid = match conn.query_one_raw(self.stmt(sql)).await? {
+                let stmt = Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?",
+                    [table.into()],
+                );
+                let without_rowid = match conn.query_one_raw(stmt).await? {
                     Some(row) => row.try_get::<i64>("", "wr")? != 0,
                     None => true,
                 };
@@ -91,10 +96,13 @@ impl Dialect {
         match self {
             Self::Sqlite => Ok(0),
             Self::Postgres => {
-                let sql = format!(
-                    "SELECT (pg_relation_size('{table}') / current_setting('block_size')::bigint)::bigint AS blocks"
+                let stmt = Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT (pg_relation_size(CAST($1 AS regclass)) / current_setting('block_size')::bigint)::bigint \
+                     AS blocks",
+                    [table.into()],
                 );
-                match conn.query_one_raw(self.stmt(sql)).await? {
+                match conn.query_one_raw(stmt).await? {
                     Some(row) => row.try_get::<i64>("", "blocks"),
                     None => Ok(0),
                 }
@@ -169,6 +177,7 @@ impl Dialect {
     ) -> Result<Vec<String>, DbErr> {
         match self {
             Self::Sqlite => {
+                // `table` and `column` are the migrations' own names (constants), `limit` a number.
                 let sql = format!(
                     "SELECT CAST(id AS TEXT) AS id FROM {table} \
                      WHERE {column} IS NOT NULL AND NOT json_valid({column}) LIMIT {limit}"

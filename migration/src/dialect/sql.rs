@@ -1,4 +1,9 @@
 //! Fragments of SQL: JSON access, expression indexes, timestamps as canonical text.
+//!
+//! Every name and key these builders paste is a constant of the migrations or of
+//! `migration::catalog` (tables, columns, JSON keys, index names), and every number is ours; a
+//! value from a flag, the environment or a row never reaches them (those are bound). A column's
+//! declared type is only compared, never pasted.
 
 use super::Dialect;
 
