@@ -162,6 +162,7 @@ fn python_json(values: &[f64]) -> String {
     format!("[{}]", values.iter().map(f64::to_string).collect::<Vec<_>>().join(", "))
 }
 
+/// The skill's 16 dimensions (AICO's base skill `concise_response`).
 const DIMS: [f64; 16] = [0.2, 0.5, 0.5, 0.5, 0.3, 0.8, 0.3, 0.3, 0.5, 0.5, 0.7, 0.5, 0.6, 0.4, 0.5, 0.5];
 
 /// The preference vector the script moves to.
@@ -172,7 +173,6 @@ fn moved() -> Vec<f64> {
 /// What [`AICOS_PHASE3_SQL`] must read back.
 fn expected_reads() -> Value {
     let dims = json!(DIMS);
-    let (t0, t1, t2) = (T0, T1, T2);
     let skill = json!([
         "concise_response",
         "Concise Response",
@@ -180,24 +180,24 @@ fn expected_reads() -> Value {
         {"intent": ["question", "request"], "time_of_day": "any"},
         "Provide brief, bullet-point answers.",
         dims,
-        t0,
-        t0
+        T0,
+        T0
     ]);
     json!({
         "get_skill": skill,
         "list_skills_of_type": [skill],
         "list_skills": ["concise_response"],
         "skill_of_message": "concise_response",
-        "confidence_made": [aico::USER, "concise_response", 0.5, 0, 0, 0, t1],
+        "confidence_made": [aico::USER, "concise_response", 0.5, 0, 0, 0, T1],
         "stats": [2.0, 2.0],
-        "prefs_made": [vec![0.5; 16], t1],
+        "prefs_made": [vec![0.5; 16], T1],
         "rows": {
-            "skills": [["concise_response", "base", python_json(&DIMS), t0]],
-            "trajectories": [["traj-1", 1, "concise_response", null, t1, 0, "msg-1"]],
-            "ams_behavioral_feedback": [["event-1", "msg-1", "concise_response", 1, "helpful", "short and right", t2, 0]],
-            "user_skill_confidence": [["concise_response", 0.8, 1, 1, 0, t2]],
-            "context_skill_stats": [[42, "concise_response", 2.0, 2.0, t2]],
-            "context_preference_vectors": [[42, python_json(&moved()), t2]],
+            "skills": [["concise_response", "base", python_json(&DIMS), T0]],
+            "trajectories": [["traj-1", 1, "concise_response", null, T1, 0, "msg-1"]],
+            "ams_behavioral_feedback": [["event-1", "msg-1", "concise_response", 1, "helpful", "short and right", T2, 0]],
+            "user_skill_confidence": [["concise_response", 0.8, 1, 1, 0, T2]],
+            "context_skill_stats": [[42, "concise_response", 2.0, 2.0, T2]],
+            "context_preference_vectors": [[42, python_json(&moved()), T2]],
         }
     })
 }
@@ -207,10 +207,12 @@ fn keys(encrypted: bool) -> KeySources {
     if encrypted { KeySources::from_env(Some(KEY_HEX)) } else { KeySources::none() }
 }
 
+/// The URL of the SQLite file `path`, created when missing.
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
+/// A connection to the fixture, with its key when `encrypted`.
 async fn open(path: &Path, encrypted: bool) -> DatabaseConnection {
     let target = Target::from_url(&sqlite_url(path)).expect("url");
     target.connect_with(None, &keys(encrypted)).await.expect("open the fixture")
@@ -240,8 +242,9 @@ fn up(path: &Path, encrypted: bool) {
     assert!(out.status.success(), "{}", text(&out));
 }
 
-fn is_plain(path: &Path) -> bool {
-    std::fs::read(path).expect("read").starts_with(b"SQLite format 3\0")
+/// Whether the file's pages are encrypted.
+fn is_encrypted(path: &Path) -> bool {
+    migration::key::is_encrypted(path).expect("read the file's header")
 }
 
 #[rstest]
@@ -255,7 +258,7 @@ async fn aicos_phase3_statements_work_on_what_up_leaves(#[case] at: AicoVersion,
     let dir = tempfile::tempdir().expect("dir");
     let path = aicos_database(dir.path(), at, encrypted).await;
     up(&path, encrypted);
-    assert_eq!(!is_plain(&path), encrypted, "the file's encryption changed");
+    assert_eq!(is_encrypted(&path), encrypted, "the file's encryption changed");
 
     let driver = if encrypted { "libsql" } else { "sqlite3" };
     let out = run_python(
@@ -265,7 +268,7 @@ async fn aicos_phase3_statements_work_on_what_up_leaves(#[case] at: AicoVersion,
     );
     let read: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
     assert_eq!(read, expected_reads());
-    assert_eq!(!is_plain(&path), encrypted, "the file's encryption changed");
+    assert_eq!(is_encrypted(&path), encrypted, "the file's encryption changed");
 
     let db = open(&path, encrypted).await;
     models_read_what_aico_wrote(&db).await;

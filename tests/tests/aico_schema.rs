@@ -94,6 +94,19 @@ async fn below_version_12_the_migrator_stops_and_changes_nothing() {
     assert!(applied(&conn).await.is_empty());
 }
 
+/// `up` on `db` stops (exit 1) with an error line saying each of `says`, and changes nothing.
+async fn up_stops(db: &TestDb, conn: &DatabaseConnection, says: &[&str]) {
+    let before = schema(conn).await;
+    let out = run_migrator(&db.url, &["up"]);
+    let (code, line) = failed(&out);
+    assert_eq!(code, 1, "{}", text(&out));
+    for part in says {
+        assert!(line.contains(part), "{line}");
+    }
+    assert_eq!(schema(conn).await, before, "the schema changed");
+    assert!(applied(conn).await.is_empty(), "the failed run is rolled back whole");
+}
+
 /// Every table and index of AICO's Phase 3, as SQLite keeps them: type, name, table and SQL.
 async fn phase3_objects(conn: &DatabaseConnection) -> Vec<String> {
     let tables: Vec<String> = migration::aico_phase3::TABLES.iter().map(|t| format!("'{t}'")).collect();
@@ -363,14 +376,7 @@ async fn at_version_13_a_phase3_table_of_another_shape_is_never_adopted(#[case] 
     exec(&conn, "DROP TABLE user_skill_confidence").await;
     exec(&conn, "DROP TABLE skills").await;
     exec(&conn, ddl).await;
-    let before = schema(&conn).await;
-
-    let out = run_migrator(&db.url, &["up"]);
-    let (code, line) = failed(&out);
-    assert_eq!(code, 1, "{}", text(&out));
-    assert!(line.contains(message), "{line}");
-    assert_eq!(schema(&conn).await, before, "the schema changed");
-    assert!(applied(&conn).await.is_empty());
+    up_stops(&db, &conn, &[message]).await;
 }
 
 #[tokio::test]
@@ -445,13 +451,8 @@ async fn at_version_12_phase_1_is_adopted_and_phase_2_waits_for_aico() {
     let versions = aico::version_tables(&conn).await;
 
     // Phase 2 would create a consolidation_state that AICO's own version 13 cannot use: stop.
-    let out = run_migrator(&db.url, &["up"]);
-    let (code, line) = failed(&out);
-    assert_eq!(code, 1, "{}", text(&out));
-    assert!(line.contains("m0002_consolidation_state"), "{line}");
-    assert!(line.contains("start AICO once to bring the database to version 13, then rerun"), "{line}");
-    assert_eq!(schema(&conn).await, before, "the schema changed");
-    assert!(applied(&conn).await.is_empty(), "the failed run is rolled back whole");
+    let says = ["m0002_consolidation_state", "start AICO once to bring the database to version 13, then rerun"];
+    up_stops(&db, &conn, &says).await;
 
     // Phase 1 alone is AICO's version 12: recorded as applied, nothing of AICO's changed.
     let out = run_migrator(&db.url, &["up", "-n", "2"]);
@@ -460,6 +461,20 @@ async fn at_version_12_phase_1_is_adopted_and_phase_2_waits_for_aico() {
     let after: BTreeSet<String> = schema(&conn).await.into_iter().filter(|l| !l.contains("seaql_migrations")).collect();
     assert_eq!(after, before, "adopting AICO's Phase 1 changed the schema");
     assert_eq!(aico::version_tables(&conn).await, versions, "AICO's version tables changed");
+}
+
+#[tokio::test]
+async fn between_versions_14_and_17_phase_3_waits_for_aico() {
+    let (db, conn) = aico_db(AicoVersion::V13, 5).await;
+    for sql in aico::repaired_version_14() {
+        exec(&conn, sql).await;
+    }
+    exec(&conn, "UPDATE _aico_schema_metadata SET value = '14' WHERE key = 'schema_version'").await;
+    let says = [
+        "AICO's database at its schema version 14, with only part of AICO's Phase 3",
+        "start AICO once to bring the database to version 18, then rerun",
+    ];
+    up_stops(&db, &conn, &says).await;
 }
 
 #[tokio::test]
