@@ -4,8 +4,9 @@
 //! committed; a change to the migrations regenerates them, so they can never drift.
 //!
 //! The same for AICO's own database: `aico.sql` (AICO's tables at its version 13) on a second
-//! scratch database, then the migrations, give the `aico` module (`user_memories`, AICO's
-//! `consolidation_state`, `ams_behavioral_feedback`).
+//! scratch database, then the migrations (which make Phase 3 there from AICO's own statements),
+//! give the `aico` module (`user_memories`, AICO's `consolidation_state` and AICO's six Phase 3
+//! tables). Foreign keys to tables not modelled there (AICO's `users`) are left out of the models.
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +25,16 @@ use sea_schema::sqlite::discovery::SchemaDiscovery;
 const NOT_MODELLED: [&str; 1] = ["seaql_migrations"];
 
 /// The tables of AICO's own database that the jobs use, modelled in `aico`.
-const AICO_MODELLED: [&str; 3] = ["user_memories", "consolidation_state", "ams_behavioral_feedback"];
+const AICO_MODELLED: [&str; 8] = [
+    "user_memories",
+    "consolidation_state",
+    "skills",
+    "user_skill_confidence",
+    "trajectories",
+    "context_skill_stats",
+    "context_preference_vectors",
+    "ams_behavioral_feedback",
+];
 
 fn main() {
     println!("cargo:rerun-if-changed=../migration/src");
@@ -43,7 +53,9 @@ fn main() {
             aico.lines().map(|l| if l.is_empty() { "\n".to_owned() } else { format!("    {l}\n") }).collect();
         Ok::<_, String>(format!(
             "{seed}/// AICO's own tables that the jobs use, as AICO builds them (its schema version 13, then the \
-             migrations): `user_memories`, its per-user `consolidation_state`, `ams_behavioral_feedback`.\n\
+             migrations, which make Phase 3 from AICO's own statements): `user_memories`, its per-user \
+             `consolidation_state`, and `skills`, `user_skill_confidence`, `trajectories`, \
+             `context_skill_stats`, `context_preference_vectors`, `ams_behavioral_feedback`.\n\
              pub mod aico {{\n{aico}}}\n"
         ))
     });
@@ -79,7 +91,16 @@ async fn generate(db_path: &Path, setup: Option<&str>, keep: impl Fn(&str) -> bo
         .await
         .map_err(|e| format!("discovering the migrated schema: {e}"))?
         .merge_indexes_into_table();
-    let tables = schema.tables.into_iter().filter(|t| keep(t.name.as_str())).map(|t| t.write()).collect();
+    let tables = schema
+        .tables
+        .into_iter()
+        .filter(|t| keep(t.name.as_str()))
+        .map(|mut t| {
+            // A relation needs both models: a key to a table not modelled here is left out.
+            t.foreign_keys.retain(|fk| keep(fk.table.as_str()));
+            t.write()
+        })
+        .collect();
     db.close().await.map_err(|e| e.to_string())?;
 
     let writer = EntityTransformer::transform(tables).map_err(|e| format!("transforming the schema: {e}"))?;

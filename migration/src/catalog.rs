@@ -58,9 +58,8 @@ pub const CATALOG: &[Entry] = &[
     },
 ];
 
-/// AICO's own AMS versions (its `core.py`): the facts table, Phase 1 on it (v12), AICO's
-/// per-user `consolidation_state` (v13), and Phase 3 as AICO builds it (v14, its feedback
-/// table moved to `ams_behavioral_feedback` by v18).
+/// AICO's own AMS versions (its `core.py`): the facts table, Phase 1 on it (v12) and AICO's
+/// per-user `consolidation_state` (v13).
 const AICO_BASE: [Entry; 3] = [
     Entry { migration: "m0000_semantic_facts_baseline", tables: &[AICO_FACTS], indexes: &[] },
     Entry {
@@ -78,49 +77,22 @@ const AICO_BASE: [Entry; 3] = [
     },
 ];
 
-/// Phase 3's tables on an AICO database, whoever made them: the seed's, with the feedback table
-/// named as AICO's later versions name it.
-const AICO_PHASE3_TABLES: &[&str] = &[
-    "skills",
-    "user_skill_confidence",
-    "context_skill_stats",
-    "context_preference_vectors",
-    AICO_FEEDBACK,
-    "trajectories",
-];
-
-/// Phase 3 as `m0003` creates it on an AICO database at version 13: the seed's tables, with the
-/// feedback table named as AICO's later versions name it.
-const AICO_PHASE3_OURS: Entry = Entry {
+/// Phase 3 on an AICO database, as AICO's versions 14, 15 and 18 make it: made so by `m0003` at
+/// AICO's version 13 (from the same statements, [`crate::aico_phase3`]), adopted at 18.
+const AICO_PHASE3_OBJECTS: Entry = Entry {
     migration: "m0003_behavioral_learning",
-    tables: AICO_PHASE3_TABLES,
-    indexes: &[
-        ("idx_skill_type", "skills"),
-        ("idx_user_confidence", "user_skill_confidence"),
-        ("idx_user_context", "context_skill_stats"),
-        ("idx_user_prefs", "context_preference_vectors"),
-        ("idx_ams_behavioral_feedback_user", AICO_FEEDBACK),
-        ("idx_ams_behavioral_feedback_skill", AICO_FEEDBACK),
-        ("idx_ams_behavioral_feedback_processed", AICO_FEEDBACK),
-        ("idx_trajectory_user_feedback", "trajectories"),
-        ("idx_trajectory_timestamp", "trajectories"),
-    ],
-};
-
-/// Phase 3 as AICO applied it itself (versions 14 and 18).
-const AICO_PHASE3_AICOS: Entry = Entry {
-    migration: "m0003_behavioral_learning",
-    tables: AICO_PHASE3_TABLES,
+    tables: &crate::aico_phase3::TABLES,
     indexes: &[
         ("idx_skills_type", "skills"),
         ("idx_user_skill_confidence", "user_skill_confidence"),
+        ("idx_trajectories_user_feedback", "trajectories"),
+        ("idx_trajectories_timestamp", "trajectories"),
         ("idx_context_stats_user_context", "context_skill_stats"),
         ("idx_preference_vectors_user", "context_preference_vectors"),
+        ("idx_trajectories_message", "trajectories"),
         ("idx_ams_behavioral_feedback_user", AICO_FEEDBACK),
         ("idx_ams_behavioral_feedback_skill", AICO_FEEDBACK),
         ("idx_ams_behavioral_feedback_processed", AICO_FEEDBACK),
-        ("idx_trajectories_user_feedback", "trajectories"),
-        ("idx_trajectories_timestamp", "trajectories"),
     ],
 };
 
@@ -141,9 +113,15 @@ pub const AICO_PHASE1: i64 = 12;
 pub const AICO_PHASE2: i64 = 13;
 /// AICO's schema version that applied Phase 3 (its feedback table renamed by version 18).
 pub const AICO_PHASE3: i64 = 14;
+/// AICO's schema version that completed Phase 3: `trajectories.message_id` came with 15,
+/// `ams_behavioral_feedback` with 18.
+pub const AICO_PHASE3_DONE: i64 = 18;
 
-/// The columns of each table AICO makes for the AMS (its `core.py`), that the AMS relies on:
-/// what is checked before such a table is adopted, and by `aico-ams verify` afterwards.
+/// The columns of each table AICO makes for the AMS (its `core.py`), that the AMS and AICO's own
+/// behavioural code rely on: what is checked before such a table is adopted, and by `aico-ams
+/// verify` afterwards. `trajectories.message_id` (AICO's version 15) is among them: AICO's feedback
+/// endpoint finds a message's skill by it. At AICO's version 13, `m0003` adds it itself to a
+/// `trajectories` that lacks it, as version 15 does.
 pub const AICO_COLUMNS: &[(&str, &[&str])] = &[
     (AICO_FACTS, &[AICO_FACT_KEY, "created_at", "temporal_metadata"]),
     (
@@ -195,6 +173,7 @@ pub const AICO_COLUMNS: &[(&str, &[&str])] = &[
             "feedback_reward",
             "timestamp",
             "archived",
+            "message_id",
         ],
     ),
 ];
@@ -267,11 +246,7 @@ impl Layout {
     pub fn catalog(self) -> Vec<Entry> {
         match self {
             Self::Seed => CATALOG.to_vec(),
-            Self::Aico { .. } => {
-                let phase3 =
-                    if self.aico_applied("m0003_behavioral_learning") { AICO_PHASE3_AICOS } else { AICO_PHASE3_OURS };
-                AICO_BASE.iter().copied().chain([phase3]).collect()
-            }
+            Self::Aico { .. } => AICO_BASE.iter().copied().chain([AICO_PHASE3_OBJECTS]).collect(),
         }
     }
 

@@ -3,7 +3,8 @@
 //! - `m0000` adopts (or creates) AICO's `semantic_facts`;
 //! - `m0001` Phase 1: `temporal_metadata` and its expression indexes;
 //! - `m0002` Phase 2: `consolidation_state`;
-//! - `m0003` Phase 3: the behavioural learning tables.
+//! - `m0003` Phase 3: the behavioural learning tables (on AICO's database, from AICO's own
+//!   statements in [`aico_phase3`]).
 //!
 //! [`runner`] runs them safely (one locked transaction per run); [`target`] finds the database;
 //! [`key`] opens an encrypted one; `console` (feature `cli`, on by default) is what both
@@ -12,6 +13,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod aico_phase3;
 pub mod catalog;
 #[cfg(feature = "cli")]
 pub mod console;

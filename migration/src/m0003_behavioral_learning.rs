@@ -1,25 +1,30 @@
 //! Phase 3: behavioural learning — skills, per-user confidence, Thompson-sampling statistics,
 //! context preference vectors, feedback events and trajectories.
 //!
-//! The seed writes its indexes as MySQL-style `INDEX` clauses inside `CREATE TABLE`, which SQLite
-//! and PostgreSQL reject: each is its own `CREATE INDEX IF NOT EXISTS` here. The rules the seed
-//! states in comments are CHECK constraints.
+//! On the seed's layout, the seed's tables. The seed writes its indexes as MySQL-style `INDEX`
+//! clauses inside `CREATE TABLE`, which SQLite and PostgreSQL reject: each is its own
+//! `CREATE INDEX IF NOT EXISTS` here. The rules the seed states in comments are CHECK constraints.
 //!
-//! A table that exists is adopted only when it has every column this phase needs. On AICO's own
-//! database the feedback table is `ams_behavioral_feedback` (AICO's version 18 name, without
-//! `classified_categories`): AICO's `feedback_events` is the Memory Album's, never touched. Where
-//! AICO applied this phase itself (version 14, with 18's feedback table), it is adopted as is.
+//! On AICO's own database this phase is AICO's: its behavioural code reads and writes the tables
+//! in the shape of AICO's versions 14, 15 and 18. At AICO's version 13 (where fresh installs stop,
+//! because AICO's version 14 fails) this migration runs those versions' statements on the six
+//! behavioural tables ([`crate::aico_phase3`]), never the ones on the Memory Album's
+//! `feedback_events`. Where AICO applied the phase itself (version 18), it is adopted as is.
+//!
+//! A table that exists is adopted only when it has every column this phase needs.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::ConnectionTrait;
 
-use crate::catalog::{self, AICO_FEEDBACK, AICO_PHASE2, Layout};
+use crate::aico_phase3;
+use crate::catalog::{self, AICO_PHASE2, AICO_PHASE3_DONE, Layout};
 use crate::dialect::Dialect;
 use crate::safety;
 
 /// The number of explicit dimensions of a preference vector.
 const DIMENSIONS: usize = 16;
 
-/// The tables of this phase, children before parents (the order `down` drops them in).
+/// The seed's tables of this phase, children before parents (the order `down` drops them in).
 const TABLES: [&str; 6] = [
     "trajectories",
     "feedback_events",
@@ -28,30 +33,6 @@ const TABLES: [&str; 6] = [
     "user_skill_confidence",
     "skills",
 ];
-
-/// How this phase names and shapes its feedback table on a layout.
-#[derive(Clone, Copy)]
-struct Feedback {
-    table: &'static str,
-    /// The seed's `classified_categories` (AICO's table has none).
-    categories: bool,
-}
-
-impl Feedback {
-    fn of(layout: Layout) -> Self {
-        match layout {
-            Layout::Seed => Self { table: "feedback_events", categories: true },
-            Layout::Aico { .. } => Self { table: AICO_FEEDBACK, categories: false },
-        }
-    }
-
-    /// The tables of this phase, children before parents, with this feedback table.
-    fn tables(self) -> [&'static str; 6] {
-        let mut all = TABLES;
-        all[1] = self.table;
-        all
-    }
-}
 
 /// Creates the behavioural learning tables.
 #[derive(DeriveMigrationName)]
@@ -73,7 +54,8 @@ fn bucket_check(name: &str) -> Check {
     check(name, "context_bucket BETWEEN 0 AND 99".into())
 }
 
-fn tables(d: Dialect, fb: Feedback) -> Vec<TableCreateStatement> {
+/// The seed's tables, parents first.
+fn tables(d: Dialect) -> Vec<TableCreateStatement> {
     vec![
         Table::create()
             .table(Skills::Table)
@@ -137,7 +119,7 @@ fn tables(d: Dialect, fb: Feedback) -> Vec<TableCreateStatement> {
             .check(bucket_check("ck_context_preference_vectors_bucket"))
             .check(check("ck_context_preference_vectors_dimensions", d.json_array_of_len("dimensions", DIMENSIONS)))
             .to_owned(),
-        feedback_table(d, fb),
+        feedback_table(d),
         Table::create()
             .table(Trajectories::Table)
             .if_not_exists()
@@ -156,13 +138,11 @@ fn tables(d: Dialect, fb: Feedback) -> Vec<TableCreateStatement> {
     ]
 }
 
-/// The feedback table: the seed's `feedback_events`, or on AICO's database `ams_behavioral_feedback`
-/// without `classified_categories`.
-fn feedback_table(d: Dialect, fb: Feedback) -> TableCreateStatement {
-    let table = Alias::new(fb.table);
-    let ck = |rule: &str| format!("ck_{}_{rule}", fb.table);
-    let mut t = Table::create()
-        .table(table)
+/// The seed's `feedback_events`.
+fn feedback_table(d: Dialect) -> TableCreateStatement {
+    let ck = |rule: &str| format!("ck_feedback_events_{rule}");
+    Table::create()
+        .table(FeedbackEvents::Table)
         .if_not_exists()
         .col(ColumnDef::new(FeedbackEvents::EventId).text().not_null().primary_key())
         .col(ColumnDef::new(FeedbackEvents::UserId).text().not_null())
@@ -171,27 +151,18 @@ fn feedback_table(d: Dialect, fb: Feedback) -> TableCreateStatement {
         .col(ColumnDef::new(FeedbackEvents::Reward).big_integer().not_null())
         .col(ColumnDef::new(FeedbackEvents::Reason).text())
         .col(ColumnDef::new(FeedbackEvents::FreeText).text())
-        .to_owned();
-    if fb.categories {
-        t.col(ColumnDef::new(FeedbackEvents::ClassifiedCategories).json());
-    }
-    t.col(created_now(FeedbackEvents::Timestamp))
+        .col(ColumnDef::new(FeedbackEvents::ClassifiedCategories).json())
+        .col(created_now(FeedbackEvents::Timestamp))
         .col(ColumnDef::new(FeedbackEvents::Processed).boolean().default(false))
         .check(reward_check(&ck("reward"), "reward"))
-        .check(check(&ck("free_text"), format!("free_text IS NULL OR {} <= 300", d.char_length("free_text"))));
-    if fb.categories {
-        t.check(check(&ck("classified_categories"), d.json_object_or_null("classified_categories")));
-    }
-    t.to_owned()
+        .check(check(&ck("free_text"), format!("free_text IS NULL OR {} <= 300", d.char_length("free_text"))))
+        .check(check(&ck("classified_categories"), d.json_object_or_null("classified_categories")))
+        .to_owned()
 }
 
-fn indexes(fb: Feedback) -> Vec<IndexCreateStatement> {
+/// The seed's indexes.
+fn indexes() -> Vec<IndexCreateStatement> {
     let index = |name: &str| Index::create().if_not_exists().name(name).to_owned();
-    // The seed's `idx_feedback_*`; AICO's version 18 names `idx_ams_behavioral_feedback_*`.
-    let feedback_index = |what: &str| match fb.categories {
-        true => format!("idx_feedback_{what}"),
-        false => format!("idx_{}_{what}", fb.table),
-    };
     vec![
         index("idx_skill_type").table(Skills::Table).col(Skills::SkillType).to_owned(),
         index("idx_user_confidence")
@@ -205,9 +176,9 @@ fn indexes(fb: Feedback) -> Vec<IndexCreateStatement> {
             .col(ContextSkillStats::ContextBucket)
             .to_owned(),
         index("idx_user_prefs").table(ContextPreferenceVectors::Table).col(ContextPreferenceVectors::UserId).to_owned(),
-        index(&feedback_index("user")).table(Alias::new(fb.table)).col(FeedbackEvents::UserId).to_owned(),
-        index(&feedback_index("skill")).table(Alias::new(fb.table)).col(FeedbackEvents::SkillId).to_owned(),
-        index(&feedback_index("processed")).table(Alias::new(fb.table)).col(FeedbackEvents::Processed).to_owned(),
+        index("idx_feedback_user").table(FeedbackEvents::Table).col(FeedbackEvents::UserId).to_owned(),
+        index("idx_feedback_skill").table(FeedbackEvents::Table).col(FeedbackEvents::SkillId).to_owned(),
+        index("idx_feedback_processed").table(FeedbackEvents::Table).col(FeedbackEvents::Processed).to_owned(),
         index("idx_trajectory_user_feedback")
             .table(Trajectories::Table)
             .col(Trajectories::UserId)
@@ -215,6 +186,29 @@ fn indexes(fb: Feedback) -> Vec<IndexCreateStatement> {
             .to_owned(),
         index("idx_trajectory_timestamp").table(Trajectories::Table).col(Trajectories::Timestamp).to_owned(),
     ]
+}
+
+/// AICO's Phase 3 at AICO's version 13: every table of it that exists must have the columns AICO
+/// made it with (checked before anything changes); then AICO's own statements, each skipped where
+/// its object exists (`IF NOT EXISTS`; a column that is there is not added again).
+async fn aicos_phase3<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+    let dialect = Dialect::of_conn(conn)?;
+    let added: Vec<(&str, &str)> =
+        aico_phase3::phase3().filter_map(|(table, sql)| Some((table, aico_phase3::added_column(sql)?))).collect();
+    for table in aico_phase3::TABLES {
+        let made_with: Vec<&str> =
+            catalog::aico_columns(table).iter().copied().filter(|c| !added.contains(&(table, *c))).collect();
+        catalog::adoptable(conn, table, &made_with).await?;
+    }
+    for (table, sql) in aico_phase3::phase3() {
+        if let Some(column) = aico_phase3::added_column(sql)
+            && dialect.column_names(conn, table).await?.iter().any(|c| c == column)
+        {
+            continue;
+        }
+        conn.execute_raw(dialect.stmt(sql)).await?;
+    }
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -227,40 +221,59 @@ impl MigrationTrait for Migration {
         let conn = manager.get_connection();
         let dialect = Dialect::of_conn(conn)?;
         let layout = Layout::detect(conn).await?;
-        if layout.aico_applied("m0003_behavioral_learning") {
-            for table in Feedback::of(layout).tables().iter().rev() {
-                catalog::require_table(conn, table, catalog::aico_columns(table)).await?;
+        match layout {
+            Layout::Aico { version } if layout.aico_applied("m0003_behavioral_learning") => {
+                if version < AICO_PHASE3_DONE {
+                    return Err(DbErr::Migration(format!(
+                        "this is AICO's database at its schema version {version}, with only part of AICO's \
+                         Phase 3 (trajectories.message_id comes with its version 15, {} with 18): start AICO \
+                         once to bring the database to version {AICO_PHASE3_DONE}, then rerun",
+                        catalog::AICO_FEEDBACK
+                    )));
+                }
+                for table in aico_phase3::TABLES {
+                    catalog::require_table(conn, table, catalog::aico_columns(table)).await?;
+                }
+                Ok(())
             }
-            return Ok(());
+            Layout::Aico { .. } => {
+                layout.require_runnable(AICO_PHASE2)?;
+                aicos_phase3(conn).await
+            }
+            Layout::Seed => {
+                let tables = tables(dialect);
+                // Adopt nothing of another shape: check every table that exists before changing any.
+                for (name, table) in TABLES.iter().rev().zip(&tables) {
+                    let columns: Vec<String> = table.get_columns().iter().map(|c| c.get_column_name()).collect();
+                    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+                    catalog::adoptable(conn, name, &columns).await?;
+                }
+                for table in tables {
+                    manager.create_table(table).await?;
+                }
+                for index in indexes() {
+                    manager.create_index(index).await?;
+                }
+                Ok(())
+            }
         }
-        layout.require_runnable(AICO_PHASE2)?;
-        let fb = Feedback::of(layout);
-        let tables = tables(dialect, fb);
-        // Adopt nothing of another shape: check every table that exists before changing any.
-        for (name, table) in fb.tables().iter().rev().zip(&tables) {
-            let columns: Vec<String> = table.get_columns().iter().map(|c| c.get_column_name()).collect();
-            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-            catalog::adoptable(conn, name, &columns).await?;
-        }
-        for table in tables {
-            manager.create_table(table).await?;
-        }
-        for index in indexes(fb) {
-            manager.create_index(index).await?;
-        }
-        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let layout = Layout::detect(manager.get_connection()).await?;
         if layout.aico_applied("m0003_behavioral_learning") {
-            // AICO's tables, made by its own versions 14 and 18.
+            // AICO's tables, made by its own versions 14 to 18.
             return Ok(());
         }
-        let tables = Feedback::of(layout).tables();
+        // Ours: the seed's, or AICO's shape made at AICO's version 13; never the Memory Album's
+        // feedback_events. Children first.
+        let tables: Vec<&str> = match layout {
+            Layout::Seed => TABLES.to_vec(),
+            Layout::Aico { .. } => aico_phase3::TABLES.iter().rev().copied().collect(),
+        };
         safety::guard_drop(manager, &tables, "m0003").await?;
         for table in tables {
-            manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
+            manager.drop_table(Table::drop().table(Alias::new(table)).if_exists().to_owned()).await?;
         }
         Ok(())
     }
@@ -313,6 +326,7 @@ enum ContextPreferenceVectors {
 
 #[derive(DeriveIden)]
 enum FeedbackEvents {
+    Table,
     EventId,
     UserId,
     MessageId,

@@ -4,11 +4,13 @@
 //! (version 6), AICO's AMS versions 12–18, and AICO's version bookkeeping.
 //!
 //! Written from AICO's schema in our own words; each version's statements run in order, as AICO
-//! runs them, and each is recorded in `_aico_migration_history`.
+//! runs them, and each is recorded in `_aico_migration_history`. AICO's Phase 3 statements
+//! (versions 14, 15 and 18) are the migration crate's own copy, [`migration::aico_phase3`].
 
-use sea_orm::DatabaseConnection;
+use migration::aico_phase3::{self, MEMORY_ALBUM_FEEDBACK as ALBUM};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-use crate::exec;
+use crate::{exec, fingerprint};
 
 /// An AICO database at one of the versions real installations reach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,7 +19,11 @@ pub enum AicoVersion {
     V11,
     /// Versions 1–12: Phase 1 applied by AICO, its `consolidation_state` not yet.
     V12,
-    /// Versions 1–13: what a fresh install reaches (AICO's own version 14 fails there).
+    /// Versions 1–13: what a fresh install reaches. AICO's migrator goes on to version 14 in the
+    /// same run, which fails at its first index on the Memory Album's `feedback_events`; its
+    /// `CREATE` statements before that one stay (python `libsql` runs DDL outside the version's
+    /// transaction, so the rollback does not undo them): AICO's `skills` and
+    /// `user_skill_confidence`, empty, with their indexes.
     V13,
     /// Versions 1–18 on a database repaired by hand so that 14 could run: version 14 created its
     /// tables except the AMS `feedback_events` (the Memory Album's holds the name).
@@ -49,15 +55,61 @@ const BOOKKEEPING: &[&str] = &[
 
 /// The Memory Album's `feedback_events` (version 6), which version 16 creates again after moving
 /// the first one aside.
-const MEMORY_ALBUM_FEEDBACK: [&str; 3] = [
+const MEMORY_ALBUM_FEEDBACK: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS feedback_events (id TEXT PRIMARY KEY, user_uuid TEXT NOT NULL, \
      conversation_id TEXT NOT NULL, message_id TEXT, event_type TEXT NOT NULL, \
      event_category TEXT NOT NULL, payload TEXT NOT NULL, timestamp INTEGER NOT NULL, \
      is_sensitive INTEGER DEFAULT 0, federated_at INTEGER, \
      FOREIGN KEY (user_uuid) REFERENCES users(uuid) ON DELETE CASCADE)",
     "CREATE INDEX IF NOT EXISTS idx_feedback_user_time ON feedback_events(user_uuid, timestamp DESC)",
+    "CREATE INDEX IF NOT EXISTS idx_feedback_conversation ON feedback_events(conversation_id)",
     "CREATE INDEX IF NOT EXISTS idx_feedback_type ON feedback_events(event_type, event_category)",
+    "CREATE INDEX IF NOT EXISTS idx_feedback_message ON feedback_events(message_id) WHERE message_id IS NOT NULL",
 ];
+
+/// AICO's version 17 (emotion state), which the replay of AICO's migrator passes through.
+const EMOTION: [&str; 5] = [
+    "CREATE TABLE IF NOT EXISTS emotion_state (id INTEGER PRIMARY KEY CHECK (id = 1), \
+     user_id TEXT NOT NULL DEFAULT 'system', timestamp TEXT NOT NULL, subjective_feeling TEXT NOT NULL, \
+     mood_valence REAL NOT NULL, mood_arousal REAL NOT NULL, intensity REAL NOT NULL, warmth REAL NOT NULL, \
+     directness REAL NOT NULL, formality REAL NOT NULL, engagement REAL NOT NULL, closeness REAL NOT NULL, \
+     care_focus REAL NOT NULL, updated_at TEXT DEFAULT CURRENT_TIMESTAMP)",
+    "CREATE TABLE IF NOT EXISTS emotion_history (id INTEGER PRIMARY KEY AUTOINCREMENT, \
+     user_id TEXT NOT NULL DEFAULT 'system', timestamp TEXT NOT NULL, feeling TEXT NOT NULL, valence REAL NOT NULL, \
+     arousal REAL NOT NULL, intensity REAL NOT NULL, created_at TEXT DEFAULT CURRENT_TIMESTAMP)",
+    "CREATE INDEX IF NOT EXISTS idx_emotion_history_user_time ON emotion_history(user_id, timestamp DESC)",
+    "CREATE INDEX IF NOT EXISTS idx_emotion_history_feeling ON emotion_history(feeling)",
+    "INSERT OR IGNORE INTO emotion_state (id, user_id, timestamp, subjective_feeling, mood_valence, mood_arousal, \
+     intensity, warmth, directness, formality, engagement, closeness, care_focus) VALUES (1, 'system', \
+     datetime('now'), 'neutral', 0.0, 0.5, 0.5, 0.6, 0.5, 0.3, 0.6, 0.5, 0.7)",
+];
+
+/// The SQL of AICO's own statements `of` one version.
+fn sql_of(of: &[aico_phase3::Statement]) -> impl Iterator<Item = &'static str> + '_ {
+    of.iter().map(|(_, sql)| *sql)
+}
+
+/// Every statement of AICO's version `n` (14–18), as AICO's own migrator runs them: version 14
+/// with its statements on `feedback_events`, which fail on every real database.
+pub fn aicos_statements(n: i64) -> Vec<&'static str> {
+    match n {
+        14 => sql_of(aico_phase3::V14).collect(),
+        15 => sql_of(aico_phase3::V15).collect(),
+        16 => ["ALTER TABLE feedback_events RENAME TO ams_feedback_events"]
+            .into_iter()
+            .chain(MEMORY_ALBUM_FEEDBACK)
+            .collect(),
+        17 => EMOTION.to_vec(),
+        18 => sql_of(aico_phase3::V18).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Version 14 repaired by hand so that it runs: without its four statements on the Memory
+/// Album's `feedback_events` (the name the Album holds).
+pub fn repaired_version_14() -> Vec<&'static str> {
+    aico_phase3::V14.iter().filter(|(table, _)| *table != ALBUM).map(|(_, sql)| *sql).collect()
+}
 
 /// The statements of one AICO version that matter here (other tables of AICO's are left out).
 fn version(n: i64) -> Vec<&'static str> {
@@ -120,73 +172,26 @@ fn version(n: i64) -> Vec<&'static str> {
             "CREATE INDEX IF NOT EXISTS idx_consolidation_status ON consolidation_state(status)",
             "CREATE INDEX IF NOT EXISTS idx_consolidation_last_run ON consolidation_state(last_consolidation_at)",
         ],
-        14 => {
-            let mut v = vec![
-                "CREATE TABLE IF NOT EXISTS skills (skill_id TEXT PRIMARY KEY, skill_name TEXT NOT NULL, \
-                 skill_type TEXT NOT NULL CHECK(skill_type IN ('base', 'user_created')), \
-                 trigger_context TEXT NOT NULL, procedure_template TEXT NOT NULL, dimension_vector TEXT NOT NULL, \
-                 created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)",
-                "CREATE INDEX IF NOT EXISTS idx_skills_type ON skills(skill_type)",
-                "CREATE TABLE IF NOT EXISTS user_skill_confidence (user_id TEXT NOT NULL, skill_id TEXT NOT NULL, \
-                 confidence_score REAL DEFAULT 0.5 CHECK(confidence_score BETWEEN 0.0 AND 1.0), \
-                 usage_count INTEGER DEFAULT 0, positive_count INTEGER DEFAULT 0, negative_count INTEGER DEFAULT 0, \
-                 last_used_at TIMESTAMP, PRIMARY KEY (user_id, skill_id), \
-                 FOREIGN KEY (user_id) REFERENCES users(uuid) ON DELETE CASCADE, \
-                 FOREIGN KEY (skill_id) REFERENCES skills(skill_id) ON DELETE CASCADE)",
-                "CREATE INDEX IF NOT EXISTS idx_user_skill_confidence ON user_skill_confidence(user_id, confidence_score DESC)",
-            ];
-            // AICO's own version 14 creates the AMS `feedback_events` here (a no-op: the name is the
-            // Memory Album's) and indexes its user_id, skill_id and processed, which fails; the
-            // hand repair skips those four statements.
-            v.extend([
-                "CREATE TABLE IF NOT EXISTS trajectories (trajectory_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, \
-                 conversation_id TEXT NOT NULL, turn_number INTEGER NOT NULL, user_input TEXT NOT NULL, \
-                 selected_skill_id TEXT, ai_response TEXT NOT NULL, \
-                 feedback_reward INTEGER CHECK(feedback_reward IN (-1, 0, 1)), \
-                 timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP, archived BOOLEAN DEFAULT FALSE, \
-                 FOREIGN KEY (user_id) REFERENCES users(uuid) ON DELETE CASCADE, \
-                 FOREIGN KEY (selected_skill_id) REFERENCES skills(skill_id) ON DELETE SET NULL)",
-                "CREATE INDEX IF NOT EXISTS idx_trajectories_user_feedback ON trajectories(user_id, feedback_reward)",
-                "CREATE INDEX IF NOT EXISTS idx_trajectories_timestamp ON trajectories(timestamp)",
-                "CREATE TABLE IF NOT EXISTS context_skill_stats (user_id TEXT NOT NULL, \
-                 context_bucket INTEGER NOT NULL CHECK(context_bucket BETWEEN 0 AND 99), skill_id TEXT NOT NULL, \
-                 alpha REAL DEFAULT 1.0 CHECK(alpha >= 0.0), beta REAL DEFAULT 1.0 CHECK(beta >= 0.0), \
-                 last_updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (user_id, context_bucket, skill_id), \
-                 FOREIGN KEY (user_id) REFERENCES users(uuid) ON DELETE CASCADE, \
-                 FOREIGN KEY (skill_id) REFERENCES skills(skill_id) ON DELETE CASCADE)",
-                "CREATE INDEX IF NOT EXISTS idx_context_stats_user_context ON context_skill_stats(user_id, context_bucket)",
-                "CREATE TABLE IF NOT EXISTS context_preference_vectors (user_id TEXT NOT NULL, \
-                 context_bucket INTEGER NOT NULL CHECK(context_bucket BETWEEN 0 AND 99), dimensions TEXT NOT NULL, \
-                 last_updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (user_id, context_bucket), \
-                 FOREIGN KEY (user_id) REFERENCES users(uuid) ON DELETE CASCADE)",
-                "CREATE INDEX IF NOT EXISTS idx_preference_vectors_user ON context_preference_vectors(user_id)",
-            ]);
-            v
-        }
-        15 => vec![
-            "ALTER TABLE trajectories ADD COLUMN message_id TEXT",
-            "CREATE INDEX IF NOT EXISTS idx_trajectories_message ON trajectories(message_id)",
-        ],
-        16 => [
-            // Meant for the AMS table, this moves the Memory Album's rows aside and recreates its table.
-            "ALTER TABLE feedback_events RENAME TO ams_feedback_events",
-        ]
-        .into_iter()
-        .chain(MEMORY_ALBUM_FEEDBACK)
-        .collect(),
-        18 => vec![
-            "ALTER TABLE ams_feedback_events RENAME TO temp_memory_album_feedback",
-            "CREATE TABLE IF NOT EXISTS ams_behavioral_feedback (event_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, \
-             message_id TEXT NOT NULL, skill_id TEXT, reward INTEGER NOT NULL CHECK (reward IN (-1, 0, 1)), \
-             reason TEXT, free_text TEXT, timestamp TEXT NOT NULL, processed INTEGER DEFAULT 0, \
-             FOREIGN KEY (user_id) REFERENCES users(uuid) ON DELETE CASCADE, \
-             FOREIGN KEY (skill_id) REFERENCES skills(skill_id) ON DELETE SET NULL)",
-            "CREATE INDEX IF NOT EXISTS idx_ams_behavioral_feedback_user ON ams_behavioral_feedback(user_id)",
-            "CREATE INDEX IF NOT EXISTS idx_ams_behavioral_feedback_skill ON ams_behavioral_feedback(skill_id)",
-            "CREATE INDEX IF NOT EXISTS idx_ams_behavioral_feedback_processed ON ams_behavioral_feedback(processed)",
-        ],
+        14 => repaired_version_14(),
+        15..=18 => aicos_statements(n),
         _ => Vec::new(),
     }
+}
+
+/// AICO's version tables (`_aico_schema_metadata`, `_aico_migration_history`), byte for byte.
+pub async fn version_tables(conn: &DatabaseConnection) -> Vec<String> {
+    let mut rows =
+        fingerprint(conn, "_aico_schema_metadata", &["key", "value", "created_at", "updated_at"], "key").await;
+    rows.extend(
+        fingerprint(
+            conn,
+            "_aico_migration_history",
+            &["id", "version", "name", "description", "applied_at", "rollback_sql", "checksum"],
+            "id",
+        )
+        .await,
+    );
+    rows
 }
 
 /// The user every fixture row belongs to.
@@ -195,7 +200,8 @@ pub const USER: &str = "5b1f0c52-9d3e-4e8a-b6a1-0c9a7d2e4f10";
 /// Build AICO's schema up to `at` on `db` (a fresh SQLite database), as AICO's migrator does:
 /// each version's statements, then its history row and the new `schema_version`. Facts and
 /// Memory Album rows are added once their tables exist (after version 7), so that later versions
-/// carry them along as AICO would.
+/// carry them along as AICO would. At [`AicoVersion::V13`], AICO's failed attempt at version 14
+/// follows, as AICO's migrator leaves it.
 pub async fn build(db: &DatabaseConnection, at: AicoVersion, facts: usize) {
     for sql in BOOKKEEPING {
         exec(db, sql).await;
@@ -228,6 +234,23 @@ pub async fn build(db: &DatabaseConnection, at: AicoVersion, facts: usize) {
         )
         .await;
     }
+    if at == AicoVersion::V13 {
+        failed_version_14(db).await;
+    }
+}
+
+/// AICO's version 14 as its migrator runs it on a fresh install: statement by statement, each
+/// `CREATE` committed on its own, until the first index on the Memory Album's `feedback_events`
+/// fails; nothing is recorded.
+async fn failed_version_14(db: &DatabaseConnection) {
+    for sql in aicos_statements(14) {
+        if let Err(e) = db.execute_unprepared(sql).await {
+            assert!(sql.contains("ON feedback_events(user_id)"), "{sql}: {e}");
+            assert!(e.to_string().contains("no such column: user_id"), "{sql}: {e}");
+            return;
+        }
+    }
+    panic!("AICO's version 14 ran whole on the Memory Album's feedback_events");
 }
 
 /// A uuid4 in text (random bits from a small deterministic generator; version 4, variant 10).

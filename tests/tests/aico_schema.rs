@@ -71,27 +71,11 @@ async fn aico_db(at: AicoVersion, facts: usize) -> (TestDb, DatabaseConnection) 
     (db, conn)
 }
 
-/// AICO's version tables, byte for byte.
-async fn aico_versions(conn: &DatabaseConnection) -> Vec<String> {
-    let mut rows =
-        fingerprint(conn, "_aico_schema_metadata", &["key", "value", "created_at", "updated_at"], "key").await;
-    rows.extend(
-        fingerprint(
-            conn,
-            "_aico_migration_history",
-            &["id", "version", "name", "description", "applied_at", "rollback_sql", "checksum"],
-            "id",
-        )
-        .await,
-    );
-    rows
-}
-
 #[tokio::test]
 async fn below_version_12_the_migrator_stops_and_changes_nothing() {
     let (db, conn) = aico_db(AicoVersion::V11, 20).await;
     let before = schema(&conn).await;
-    let versions = aico_versions(&conn).await;
+    let versions = aico::version_tables(&conn).await;
 
     let out = run_migrator(&db.url, &["up"]);
     let (code, line) = failed(&out);
@@ -106,8 +90,37 @@ async fn below_version_12_the_migrator_stops_and_changes_nothing() {
     assert!(text(&out).contains("start AICO once to bring the database to version 13"), "{}", text(&out));
 
     assert_eq!(schema(&conn).await, before, "the schema changed");
-    assert_eq!(aico_versions(&conn).await, versions, "AICO's version tables changed");
+    assert_eq!(aico::version_tables(&conn).await, versions, "AICO's version tables changed");
     assert!(applied(&conn).await.is_empty());
+}
+
+/// `up` on `db` stops (exit 1) with an error line saying each of `says`, and changes nothing.
+async fn up_stops(db: &TestDb, conn: &DatabaseConnection, says: &[&str]) {
+    let before = schema(conn).await;
+    let out = run_migrator(&db.url, &["up"]);
+    let (code, line) = failed(&out);
+    assert_eq!(code, 1, "{}", text(&out));
+    for part in says {
+        assert!(line.contains(part), "{line}");
+    }
+    assert_eq!(schema(conn).await, before, "the schema changed");
+    assert!(applied(conn).await.is_empty(), "the failed run is rolled back whole");
+}
+
+/// Every table and index of AICO's Phase 3, as SQLite keeps them: type, name, table and SQL.
+async fn phase3_objects(conn: &DatabaseConnection) -> Vec<String> {
+    let tables: Vec<String> = migration::aico_phase3::TABLES.iter().map(|t| format!("'{t}'")).collect();
+    let objects = column_of(
+        conn,
+        &format!(
+            "SELECT type || ' ' || name || ' on ' || tbl_name || ': ' || coalesce(sql, '') FROM sqlite_master \
+             WHERE tbl_name IN ({}) ORDER BY type, name",
+            tables.join(", ")
+        ),
+    )
+    .await;
+    assert_eq!(objects.iter().filter(|o| o.starts_with("table ")).count(), 6, "{objects:#?}");
+    objects
 }
 
 /// No index names a non-column: every indexed expression is a JSON path of `temporal_metadata`
@@ -130,7 +143,7 @@ async fn index_columns_exist(conn: &DatabaseConnection) {
 async fn up_adopts_what_aico_applied_and_never_touches_the_memory_album(#[case] at: AicoVersion) {
     let (db, conn) = aico_db(at, 40).await;
     let before = schema(&conn).await;
-    let versions = aico_versions(&conn).await;
+    let versions = aico::version_tables(&conn).await;
     let album = fingerprint(&conn, "feedback_events", &["id", "user_uuid", "payload", "timestamp"], "id").await;
 
     let out = run_migrator(&db.url, &["status"]);
@@ -156,22 +169,22 @@ async fn up_adopts_what_aico_applied_and_never_touches_the_memory_album(#[case] 
     match at {
         AicoVersion::V18 => assert!(added.is_empty(), "AICO applied every phase; added {added:?}"),
         _ => {
-            for table in [
-                "skills",
-                "user_skill_confidence",
-                "context_skill_stats",
-                "context_preference_vectors",
-                "ams_behavioral_feedback",
-                "trajectories",
-            ] {
+            // AICO's failed version 14 left these two; up adopts them and makes the other four.
+            assert!(before.contains("table skills") && before.contains("table user_skill_confidence"));
+            for table in
+                ["trajectories", "context_skill_stats", "context_preference_vectors", "ams_behavioral_feedback"]
+            {
                 assert!(added.contains(&&format!("table {table}")), "{table} missing: {added:?}");
             }
             assert!(added.iter().all(|l| !l.contains(" on feedback_events") && !l.contains("feedback_events.")));
             assert!(!added.iter().any(|l| l.contains("classified_categories")), "{added:?}");
+            // Exactly what AICO's own versions 14, 15 and 18 make, down to the SQL SQLite keeps.
+            let (_v18, v18) = aico_db(AicoVersion::V18, 0).await;
+            assert_eq!(phase3_objects(&conn).await, phase3_objects(&v18).await);
         }
     }
     index_columns_exist(&conn).await;
-    assert_eq!(aico_versions(&conn).await, versions, "AICO's version tables changed");
+    assert_eq!(aico::version_tables(&conn).await, versions, "AICO's version tables changed");
     let album_after = fingerprint(&conn, "feedback_events", &["id", "user_uuid", "payload", "timestamp"], "id").await;
     assert_eq!(album_after, album, "the Memory Album's feedback_events changed");
 
@@ -230,7 +243,7 @@ async fn migrate_backfill_verify_and_health_work_on_user_memories(#[case] at: Ai
         ),
     )
     .await;
-    let versions = aico_versions(&conn).await;
+    let versions = aico::version_tables(&conn).await;
     let others = fingerprint(&conn, "user_memories", aico::FACT_COLUMNS, "fact_id").await;
     let album = fingerprint(&conn, "feedback_events", &["id", "user_uuid", "payload", "timestamp"], "id").await;
     let consolidation =
@@ -287,7 +300,7 @@ async fn migrate_backfill_verify_and_health_work_on_user_memories(#[case] at: Ai
     assert_eq!(health["consolidation"][0]["processed_experiences"], 42.0, "{health}");
 
     index_columns_exist(&conn).await;
-    assert_eq!(aico_versions(&conn).await, versions, "AICO's version tables changed");
+    assert_eq!(aico::version_tables(&conn).await, versions, "AICO's version tables changed");
     let album_after = fingerprint(&conn, "feedback_events", &["id", "user_uuid", "payload", "timestamp"], "id").await;
     assert_eq!(album_after, album, "the Memory Album's feedback_events changed");
     let consolidation_after =
@@ -311,6 +324,11 @@ async fn generated_aico_models_match_a_database_built_the_way_aico_builds_it(#[c
     for (table, model) in [
         ("user_memories", model_columns::<entity::aico::user_memories::Entity>()),
         ("consolidation_state", model_columns::<entity::aico::consolidation_state::Entity>()),
+        ("skills", model_columns::<entity::aico::skills::Entity>()),
+        ("user_skill_confidence", model_columns::<entity::aico::user_skill_confidence::Entity>()),
+        ("trajectories", model_columns::<entity::aico::trajectories::Entity>()),
+        ("context_skill_stats", model_columns::<entity::aico::context_skill_stats::Entity>()),
+        ("context_preference_vectors", model_columns::<entity::aico::context_preference_vectors::Entity>()),
         ("ams_behavioral_feedback", model_columns::<entity::aico::ams_behavioral_feedback::Entity>()),
     ] {
         let live: BTreeSet<String> =
@@ -325,22 +343,116 @@ async fn generated_aico_models_match_a_database_built_the_way_aico_builds_it(#[c
     let out = aico(&db, &["verify"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("column consolidation_state.messages_consolidated is missing"), "{}", text(&out));
+    // And a Phase 3 table in the seed's shape instead of AICO's.
+    exec(&conn, "ALTER TABLE skills RENAME COLUMN dimension_vector TO dimensions").await;
+    let out = aico(&db, &["verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("column skills.dimension_vector is missing"), "{}", text(&out));
+}
+
+/// At version 13, a Phase 3 table of another shape where AICO's is expected (here the seed's
+/// `skills`, with `dimensions`), and what `up` says.
+const OTHER_PHASE3_SHAPES: [(&str, &str); 2] = [
+    (
+        "CREATE TABLE skills (skill_id TEXT PRIMARY KEY, skill_name TEXT NOT NULL, skill_type TEXT NOT NULL, \
+         trigger_context TEXT NOT NULL, procedure_template TEXT NOT NULL, dimensions TEXT NOT NULL, \
+         created_at TIMESTAMP, updated_at TIMESTAMP)",
+        "table skills exists without the column(s) dimension_vector that the AMS needs",
+    ),
+    (
+        "CREATE TABLE ams_behavioral_feedback (id TEXT PRIMARY KEY, payload TEXT)",
+        "table ams_behavioral_feedback exists without the column(s) event_id, user_id, message_id, skill_id, reward, \
+         reason, free_text, timestamp, processed that the AMS needs",
+    ),
+];
+
+#[rstest]
+#[case::seed_shaped_skills(0)]
+#[case::another_ams_behavioral_feedback(1)]
+#[tokio::test]
+async fn at_version_13_a_phase3_table_of_another_shape_is_never_adopted(#[case] which: usize) {
+    let (db, conn) = aico_db(AicoVersion::V13, 5).await;
+    let (ddl, message) = OTHER_PHASE3_SHAPES[which];
+    exec(&conn, "DROP TABLE user_skill_confidence").await;
+    exec(&conn, "DROP TABLE skills").await;
+    exec(&conn, ddl).await;
+    up_stops(&db, &conn, &[message]).await;
+}
+
+#[tokio::test]
+async fn at_version_13_a_trajectories_of_aicos_version_14_is_adopted_and_gains_message_id() {
+    let (db, conn) = aico_db(AicoVersion::V13, 5).await;
+    let v14 = migration::aico_phase3::V14;
+    let (_, trajectories) =
+        v14.iter().find(|(t, sql)| *t == "trajectories" && sql.starts_with("CREATE TABLE")).expect("v14");
+    exec(&conn, trajectories).await;
+    exec(
+        &conn,
+        &format!(
+            "INSERT INTO trajectories (trajectory_id, user_id, conversation_id, turn_number, user_input, ai_response) \
+             VALUES ('t1', '{}', 'conv-1', 1, 'hello', 'hi')",
+            aico::USER
+        ),
+    )
+    .await;
+    let row = ["trajectory_id", "user_id", "conversation_id", "turn_number", "user_input", "ai_response", "timestamp"];
+    let rows = fingerprint(&conn, "trajectories", &row, "trajectory_id").await;
+
+    let out = run_migrator(&db.url, &["up"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(fingerprint(&conn, "trajectories", &row, "trajectory_id").await, rows, "the row changed");
+    let s = schema(&conn).await;
+    assert!(s.contains("column trajectories.message_id text"), "{s:#?}");
+    assert!(s.contains("index idx_trajectories_message on trajectories"), "{s:#?}");
+    assert!(s.contains("index idx_trajectories_user_feedback on trajectories"), "{s:#?}");
+}
+
+#[tokio::test]
+async fn at_version_13_rollback_drops_our_phase3_with_a_backup_and_never_the_memory_album() {
+    let (db, conn) = aico_db(AicoVersion::V13, 5).await;
+    let album = fingerprint(&conn, "feedback_events", &["id", "user_uuid", "payload", "timestamp"], "id").await;
+    let versions = aico::version_tables(&conn).await;
+    let out = run_migrator(&db.url, &["up"]);
+    assert!(out.status.success(), "{}", text(&out));
+    exec(
+        &conn,
+        "INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, dimension_vector) \
+         VALUES ('casual_chat', 'Casual Chat', 'base', '{}', 'Be friendly.', '[0.5]')",
+    )
+    .await;
+
+    let out = run_migrator(&db.url, &["down"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(".m0003.backup-"), "{}", text(&out));
+    let s = schema(&conn).await;
+    for table in migration::aico_phase3::TABLES {
+        assert!(!s.contains(&format!("table {table}")), "{table} is still there");
+    }
+    assert!(s.contains("table feedback_events"), "the Memory Album's table was dropped");
+    assert_eq!(
+        fingerprint(&conn, "feedback_events", &["id", "user_uuid", "payload", "timestamp"], "id").await,
+        album,
+        "the Memory Album's feedback_events changed"
+    );
+    assert_eq!(aico::version_tables(&conn).await, versions, "AICO's version tables changed");
+    assert_eq!(applied(&conn).await.len(), 3);
+
+    // And up again makes it once more, as AICO's statements make it.
+    let out = run_migrator(&db.url, &["up"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (_v18, v18) = aico_db(AicoVersion::V18, 0).await;
+    assert_eq!(phase3_objects(&conn).await, phase3_objects(&v18).await);
 }
 
 #[tokio::test]
 async fn at_version_12_phase_1_is_adopted_and_phase_2_waits_for_aico() {
     let (db, conn) = aico_db(AicoVersion::V12, 20).await;
     let before = schema(&conn).await;
-    let versions = aico_versions(&conn).await;
+    let versions = aico::version_tables(&conn).await;
 
     // Phase 2 would create a consolidation_state that AICO's own version 13 cannot use: stop.
-    let out = run_migrator(&db.url, &["up"]);
-    let (code, line) = failed(&out);
-    assert_eq!(code, 1, "{}", text(&out));
-    assert!(line.contains("m0002_consolidation_state"), "{line}");
-    assert!(line.contains("start AICO once to bring the database to version 13, then rerun"), "{line}");
-    assert_eq!(schema(&conn).await, before, "the schema changed");
-    assert!(applied(&conn).await.is_empty(), "the failed run is rolled back whole");
+    let says = ["m0002_consolidation_state", "start AICO once to bring the database to version 13, then rerun"];
+    up_stops(&db, &conn, &says).await;
 
     // Phase 1 alone is AICO's version 12: recorded as applied, nothing of AICO's changed.
     let out = run_migrator(&db.url, &["up", "-n", "2"]);
@@ -348,7 +460,21 @@ async fn at_version_12_phase_1_is_adopted_and_phase_2_waits_for_aico() {
     assert_eq!(applied(&conn).await, ["m0000_semantic_facts_baseline", "m0001_temporal_metadata"]);
     let after: BTreeSet<String> = schema(&conn).await.into_iter().filter(|l| !l.contains("seaql_migrations")).collect();
     assert_eq!(after, before, "adopting AICO's Phase 1 changed the schema");
-    assert_eq!(aico_versions(&conn).await, versions, "AICO's version tables changed");
+    assert_eq!(aico::version_tables(&conn).await, versions, "AICO's version tables changed");
+}
+
+#[tokio::test]
+async fn between_versions_14_and_17_phase_3_waits_for_aico() {
+    let (db, conn) = aico_db(AicoVersion::V13, 5).await;
+    for sql in aico::repaired_version_14() {
+        exec(&conn, sql).await;
+    }
+    exec(&conn, "UPDATE _aico_schema_metadata SET value = '14' WHERE key = 'schema_version'").await;
+    let says = [
+        "AICO's database at its schema version 14, with only part of AICO's Phase 3",
+        "start AICO once to bring the database to version 18, then rerun",
+    ];
+    up_stops(&db, &conn, &says).await;
 }
 
 #[tokio::test]

@@ -254,19 +254,15 @@ async fn catalog_objects(db: &Db, applied: &Applied, entry: &Entry) -> Result<Ch
 /// with a type of the same kind.
 async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppError> {
     let mut expected = Vec::new();
-    // The seed's Phase 3 tables, as the catalog lists them.
-    let phase3 =
-        catalog::CATALOG.iter().find(|e| e.migration == "m0003_behavioral_learning").map_or(&[][..], |e| e.tables);
-    // The tables AICO made are checked against AICO's own columns; the rest against the models.
+    // AICO's tables (Phase 3 included, whoever made it: AICO, or `m0003` at AICO's version 13 from
+    // AICO's own statements) are checked against AICO's models and columns; the rest against the
+    // seed's models. The Memory Album's `feedback_events` is neither.
     let aicos: Vec<&str> = match layout {
         Layout::Seed => Vec::new(),
-        Layout::Aico { .. } => {
-            let mut t = vec![catalog::AICO_FACTS, "consolidation_state", "feedback_events"];
-            if layout.aico_applied("m0003_behavioral_learning") {
-                t.extend_from_slice(phase3);
-            }
-            t
-        }
+        Layout::Aico { .. } => [catalog::AICO_FACTS, "consolidation_state", "feedback_events"]
+            .into_iter()
+            .chain(migration::aico_phase3::TABLES)
+            .collect(),
     };
     let modelled = |table: &str| !aicos.contains(&table);
     columns_of::<entity::semantic_facts::Entity>(&mut expected, layout == Layout::Seed);
@@ -281,6 +277,11 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
     let aico = matches!(layout, Layout::Aico { .. });
     columns_of::<entity::aico::user_memories::Entity>(&mut expected, aico);
     columns_of::<entity::aico::consolidation_state::Entity>(&mut expected, aico);
+    columns_of::<entity::aico::skills::Entity>(&mut expected, aico);
+    columns_of::<entity::aico::user_skill_confidence::Entity>(&mut expected, aico);
+    columns_of::<entity::aico::trajectories::Entity>(&mut expected, aico);
+    columns_of::<entity::aico::context_skill_stats::Entity>(&mut expected, aico);
+    columns_of::<entity::aico::context_preference_vectors::Entity>(&mut expected, aico);
     columns_of::<entity::aico::ams_behavioral_feedback::Entity>(&mut expected, aico);
     let mut drift = Vec::new();
     for (table, columns) in catalog::AICO_COLUMNS {
