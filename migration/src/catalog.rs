@@ -105,8 +105,6 @@ pub const AICO_FACT_KEY: &str = "fact_id";
 pub const AICO_FEEDBACK: &str = "ams_behavioral_feedback";
 /// AICO's version table: key/value rows, `schema_version` among them. Never written here.
 pub const AICO_METADATA: &str = "_aico_schema_metadata";
-/// AICO's migration history. Never written here.
-pub const AICO_HISTORY: &str = "_aico_migration_history";
 /// AICO's schema version that applied Phase 1 (`user_memories.temporal_metadata`).
 pub const AICO_PHASE1: i64 = 12;
 /// AICO's schema version that created its per-user `consolidation_state` (Phase 2).
@@ -219,14 +217,6 @@ impl Layout {
         match self {
             Self::Seed => ("semantic_facts", "id"),
             Self::Aico { .. } => (AICO_FACTS, AICO_FACT_KEY),
-        }
-    }
-
-    /// The AMS feedback table.
-    pub fn feedback(self) -> &'static str {
-        match self {
-            Self::Seed => "feedback_events",
-            Self::Aico { .. } => AICO_FEEDBACK,
         }
     }
 

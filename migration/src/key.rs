@@ -222,7 +222,7 @@ pub trait MasterKeyStore: Send + Sync {
 pub struct Keyring(Option<Arc<keyring_core::CredentialStore>>);
 
 impl Keyring {
-    /// The platform's keyring, connected on first use.
+    /// The platform's keyring, connected anew each time it is asked (nothing is cached).
     pub fn native() -> Self {
         Self(None)
     }

@@ -49,7 +49,8 @@ pub enum Target {
         /// Create the file (and its directories) when missing: only for the tool's own database,
         /// or a URL with `mode=rwc`.
         create: bool,
-        /// The URL's query (`mode=ro`, ...), passed on to the driver.
+        /// The URL's query (`mode=ro`, `cache=shared`, ...), passed on to the driver (see
+        /// `with_user_query`).
         query: Option<String>,
         /// Set when no URL named the file: which default it is, and why.
         default: Option<DefaultDb>,
@@ -103,6 +104,19 @@ pub fn sqlite_url(path: &Path, mode: SqliteMode) -> String {
     // sqlx percent-decodes the path part; keep '%', '?' and '#' in file names literal.
     let path = path.to_string_lossy().replace('%', "%25").replace('?', "%3F").replace('#', "%23");
     format!("sqlite://{path}?mode={mode}")
+}
+
+/// `url` (ours, ending in `?mode=...`) with the query of the user's own URL handed on to the
+/// driver, which parses it as it parses any of its options and refuses a key it does not know: a
+/// mode the user gave (`mode=ro`) replaces ours, any other key (`cache=shared`) is added to it.
+fn with_user_query(url: String, query: Option<&str>) -> String {
+    match query.filter(|q| !q.is_empty()) {
+        None => url,
+        Some(q) if q.split('&').any(|kv| kv.starts_with("mode=")) => {
+            format!("{}?{q}", url.split_once('?').map_or(url.as_str(), |(p, _)| p))
+        }
+        Some(q) => format!("{url}&{q}"),
+    }
 }
 
 impl Target {
@@ -211,12 +225,7 @@ impl Target {
                     return Err(MigrateError::Missing { path: path.clone() });
                 }
                 let mode = if *create { SqliteMode::ReadWriteCreate } else { SqliteMode::ReadWrite };
-                let mut url = sqlite_url(path, mode);
-                // A mode the user gave (e.g. `mode=ro`) wins over ours: the query of their own
-                // URL, handed to the driver that parses it, as any of its options would be.
-                if let Some(q) = query.as_deref().filter(|q| q.contains("mode=")) {
-                    url = format!("{}?{q}", url.split_once('?').map_or(url.as_str(), |(p, _)| p));
-                }
+                let url = with_user_query(sqlite_url(path, mode), query.as_deref());
                 key_used = self.key_for(path, keys)?;
                 let key = key_used.as_ref().map(|(key, _)| key.clone());
                 let mut opts = ConnectOptions::new(url);
@@ -378,6 +387,18 @@ mod tests {
     fn identifiers_are_quoted_with_quotes_doubled() {
         assert_eq!(quote_ident("public"), "\"public\"");
         assert_eq!(quote_ident("x\"; DROP TABLE v; --"), "\"x\"\"; DROP TABLE v; --\"");
+    }
+
+    #[test]
+    fn the_users_query_reaches_the_driver() {
+        let ours = || sqlite_url(Path::new("/x/aico.db"), SqliteMode::ReadWrite);
+        assert_eq!(with_user_query(ours(), None), "sqlite:///x/aico.db?mode=rw");
+        assert_eq!(with_user_query(ours(), Some("mode=ro")), "sqlite:///x/aico.db?mode=ro");
+        assert_eq!(with_user_query(ours(), Some("cache=shared")), "sqlite:///x/aico.db?mode=rw&cache=shared");
+        assert_eq!(
+            with_user_query(ours(), Some("cache=shared&mode=ro")),
+            "sqlite:///x/aico.db?cache=shared&mode=ro"
+        );
     }
 
     #[test]

@@ -192,7 +192,7 @@ impl Plan {
     fn pending(&self, dialect: Dialect, after: Option<&Value>, upto: Option<&Value>) -> Condition {
         let pending = self.metadata_missing();
         if let Position::Blocks { end, .. } = self.position {
-            return pending.add(Expr::cust(dialect.in_blocks(block(after).unwrap_or(0), block(upto).unwrap_or(end))));
+            return pending.add(Expr::cust(Dialect::postgres_in_blocks(block(after).unwrap_or(0), block(upto).unwrap_or(end))));
         }
         pending
             .add_option(after.map(|lo| self.position().gt(lo.clone())))

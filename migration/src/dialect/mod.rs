@@ -1,7 +1,8 @@
 //! How each backend says the few things that differ between SQLite and PostgreSQL.
 //!
-//! Every per-backend SQL difference of the project lives here (as sea-query keeps each dialect in one
-//! backend module); call sites ask a [`Dialect`] and never `match` on the backend themselves. By job:
+//! The per-backend SQL of the project lives here (as sea-query keeps each dialect in one backend
+//! module): call sites ask a [`Dialect`] for SQL. One choice is made outside, by the SQL backfill
+//! (`app/src/sql/backfill.rs`): which walk suits the table's storage order on this backend. By job:
 //!
 //! - `sql`: fragments of SQL (JSON access, expression indexes, timestamps as canonical text);
 //! - `schema`: what the database holds (indexes, query plans, column types, storage order);

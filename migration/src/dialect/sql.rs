@@ -208,9 +208,10 @@ impl Dialect {
         }
     }
 
-    /// SQL true for the rows stored in heap blocks `from` (inclusive) to `to` (exclusive)
-    /// (PostgreSQL; a TID range scan from PostgreSQL 14).
-    pub fn in_blocks(self, from: i64, to: i64) -> String {
+    /// SQL true for the rows stored in heap blocks `from` (inclusive) to `to` (exclusive): a TID
+    /// range scan, from PostgreSQL 14. PostgreSQL only (SQLite has no heap blocks), so it asks no
+    /// dialect.
+    pub fn postgres_in_blocks(from: i64, to: i64) -> String {
         format!("ctid >= '({from},0)'::tid AND ctid < '({to},0)'::tid")
     }
 
