@@ -183,8 +183,7 @@ fn main() {
     let ceiling = heed_loop(&ceiling_dir);
     let ours_memory = dir.path().join("ours");
     copy_env(&template, &ours_memory.join("working"));
-    let (ours, peak, anon) =
-        aico(&["backfill", "--store", "lmdb", "--memory-dir", &ours_memory.to_string_lossy()]);
+    let (ours, peak, anon) = aico(&["backfill", "--store", "lmdb", "--memory-dir", &ours_memory.to_string_lossy()]);
     let ratio = ceiling.as_secs_f64() / ours.as_secs_f64();
     println!(
         "lmdb entries={entries} ours={ours:.2?} heed_loop={ceiling:.2?} vs_ceiling={ratio:.2} (goal>=0.5 {}) \

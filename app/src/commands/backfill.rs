@@ -53,8 +53,7 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
     }
     if args.stores.includes(StoreChoice::Chroma) {
         let (batch, dry_run) = (args.batch_size, args.dry_run);
-        let outcome =
-            chroma::run(args.stores.chroma(), |c| async move { chroma::backfill(&c, batch, dry_run).await }).await;
+        let outcome = args.stores.chroma_job(|c| async move { chroma::backfill(&c, batch, dry_run).await }).await?;
         complete &= outcome.done().is_some_and(|r| r.bad_count == 0);
         stores.chroma = Some(outcome);
     }

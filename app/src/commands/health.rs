@@ -29,7 +29,7 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
         stores.lmdb = Some(lmdb::run(dir, |m| lmdb::health(m, chrono::Utc::now())));
     }
     if args.stores.includes(StoreChoice::Chroma) {
-        stores.chroma = Some(chroma::run(args.stores.chroma(), |c| async move { chroma::health(&c).await }).await);
+        stores.chroma = Some(args.stores.chroma_job(|c| async move { chroma::health(&c).await }).await?);
     }
     let reachable = stores.lmdb.as_ref().is_none_or(|o| o.done().is_some())
         && stores.chroma.as_ref().is_none_or(|o| o.done().is_some());
