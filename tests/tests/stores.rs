@@ -364,12 +364,16 @@ fn chroma_servers_on(store: &Path) -> Vec<u32> {
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let args: Vec<String> =
-                cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-            args.windows(3).any(|w| w[0] == "run" && w[1] == "--path" && w[2] == store) && alive(*pid)
+            command_line(*pid).windows(3).any(|w| w[0] == "run" && w[1] == "--path" && w[2] == store) && alive(*pid)
         })
         .collect()
+}
+
+/// The arguments `pid` was started with (none once it is gone).
+#[cfg(target_os = "linux")]
+fn command_line(pid: u32) -> Vec<String> {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
 }
 
 /// Whether `pid` runs (exists and is not a zombie).
@@ -404,6 +408,7 @@ fn chroma_store_of_a_persistent_client_is_served_for_the_run_and_read_back_by_on
         (json!("done"), json!(n), json!(n - 2), json!(1)),
         "{c:#}"
     );
+    assert_eq!(c["at"], json!(format!("{store} (served by {program} run)")), "{c:#}");
     #[cfg(target_os = "linux")]
     assert_eq!(chroma_servers_on(&semantic), Vec::<u32>::new(), "the server outlived the run");
 
@@ -457,9 +462,7 @@ fn killing_the_tool_mid_run_takes_the_chroma_server_it_started_with_it() {
     let server = loop {
         assert!(std::time::Instant::now() < deadline, "no Chroma server answered within 60 s");
         let up = chroma_servers_on(&semantic).into_iter().find(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let args: Vec<String> =
-                cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            let args = command_line(*pid);
             let port = args.windows(2).find(|w| w[0] == "--port").and_then(|w| w[1].parse::<u16>().ok());
             port.is_some_and(|port| aico_tests::http_status(port, "/api/v2/heartbeat") == Some(200))
         });

@@ -2,7 +2,7 @@
 //! `https://`).
 //!
 //! AICO embeds Chroma's persistent store in `<memory dir>/semantic` and runs no server: [`run`]
-//! serves that store with Chroma's own server for the run ([`server`]), or uses a running server
+//! serves that store with Chroma's own server for the run ([`LocalServer`]), or uses a running server
 //! at a URL. Names are checked by Chroma's rules first ([`names`]) and sent as encoded path
 //! segments.
 //!
@@ -16,7 +16,7 @@
 
 mod backfill;
 pub mod names;
-pub mod server;
+mod server;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -174,6 +174,9 @@ pub struct BadRecord {
 /// What a Chroma backfill did, or what `health` found.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ChromaReport {
+    /// Where the collection is: the server's URL (password hidden), or the store served for the
+    /// run and the program serving it.
+    pub at: String,
     /// Records in the collection.
     pub records: u64,
     /// Records that had every temporal field.
@@ -236,6 +239,8 @@ pub struct Chroma {
     base: Url,
     /// The same without a password, for messages.
     url: String,
+    /// Where the collection is, for reports: `url`, or the store served at `url`.
+    at: String,
     collection_id: String,
     max_batch_size: u64,
 }
@@ -272,10 +277,15 @@ where
     };
     let outcome = match Chroma::connect(config, &url).await {
         Err(e) => classify(e),
-        Ok(chroma) => match job(chroma).await {
-            Ok(t) => Outcome::Done(t),
-            Err(e) => classify(e),
-        },
+        Ok(mut chroma) => {
+            if let Some(server) = &server {
+                chroma.at = server.to_string();
+            }
+            match job(chroma).await {
+                Ok(t) => Outcome::Done(t),
+                Err(e) => classify(e),
+            }
+        }
     };
     drop(server);
     Ok(outcome)
@@ -328,7 +338,8 @@ impl Chroma {
             builder = builder.tls_certs_merge(certs);
         }
         let http = builder.build().map_err(|e| ChromaError::Unreachable { url: url.clone(), detail: e.to_string() })?;
-        let mut chroma = Self { http, config, base, url, collection_id: String::new(), max_batch_size: 0 };
+        let at = url.clone();
+        let mut chroma = Self { http, config, base, url, at, collection_id: String::new(), max_batch_size: 0 };
         let checks: PreFlight =
             chroma.call(Method::GET, &chroma.endpoint(&["api", "v2", "pre-flight-checks"]), None::<&()>).await?;
         chroma.max_batch_size = checks.max_batch_size.unwrap_or(1000).max(1);

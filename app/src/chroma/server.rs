@@ -31,6 +31,8 @@ const STORE_FILE: &str = "chroma.sqlite3";
 pub struct LocalServer {
     child: Child,
     url: String,
+    path: PathBuf,
+    program: PathBuf,
 }
 
 impl LocalServer {
@@ -63,7 +65,8 @@ impl LocalServer {
         if let Some(err) = child.stderr.take() {
             drain(err, Arc::clone(&tail));
         }
-        let mut server = Self { child, url: format!("http://127.0.0.1:{port}") };
+        let url = format!("http://127.0.0.1:{port}");
+        let mut server = Self { child, url, path: path.into(), program: program.clone() };
         tracing::info!(pid = server.child.id(), url = server.url, "started Chroma's server on {}", path.display());
         let last_lines = || tail.lock().map(|t| Vec::from(t.clone()).join(" | ")).unwrap_or_default();
         let heartbeat = format!("{}/api/v2/heartbeat", server.url);
@@ -107,6 +110,13 @@ impl LocalServer {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The store and the program serving it, for reports: `DIR (served by PROGRAM run)`.
+impl std::fmt::Display for LocalServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (served by {} run)", self.path.display(), self.program.display())
     }
 }
 

@@ -104,8 +104,8 @@ impl fmt::Display for BackfillReport {
         let chroma = |f: &mut fmt::Formatter<'_>, r: &chroma::ChromaReport| {
             writeln!(
                 f,
-                "chroma{dry}: {} records, {} had temporal fields; {verb} {} (batches of {})",
-                r.records, r.with_temporal, r.filled, r.batch_size
+                "chroma{dry} at {}: {} records, {} had temporal fields; {verb} {} (batches of {})",
+                r.at, r.records, r.with_temporal, r.filled, r.batch_size
             )?;
             r.bad_records.iter().try_for_each(|b| writeln!(f, "    {}: {}", b.id, b.reason))
         };

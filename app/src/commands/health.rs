@@ -55,8 +55,8 @@ impl fmt::Display for HealthReport {
             |f, h| {
                 writeln!(
                     f,
-                    "{}: {} of {} records with temporal fields, {} without a usable time",
-                    labels.chroma, h.with_temporal, h.records, h.bad_count
+                    "{} at {}: {} of {} records with temporal fields, {} without a usable time",
+                    labels.chroma, h.at, h.with_temporal, h.records, h.bad_count
                 )
             },
         )
