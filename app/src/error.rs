@@ -4,6 +4,8 @@
 use migration::error::MigrateError;
 use sea_orm::DbErr;
 
+use crate::chroma::ChromaError;
+
 /// A failed command.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -18,6 +20,10 @@ pub enum AppError {
         /// The error.
         source: DbErr,
     },
+    /// The Chroma store cannot be set up as asked: no store to serve, no `chroma` to serve it
+    /// with, a name Chroma cannot have.
+    #[error(transparent)]
+    Chroma(crate::chroma::ChromaError),
     /// The schema is not there yet.
     #[error("{target} has no {what}: run `aico-ams migrate` first")]
     NotMigrated {
@@ -34,7 +40,7 @@ impl AppError {
         match self {
             Self::Migrate(e) => u8::try_from(e.exit_code()).unwrap_or(1),
             Self::Database { .. } => 1,
-            Self::NotMigrated { .. } => 2,
+            Self::NotMigrated { .. } | Self::Chroma(_) => 2,
         }
     }
 
@@ -61,6 +67,12 @@ impl AppError {
             },
             Self::Database { .. } => "query_failed",
             Self::NotMigrated { .. } => "not_migrated",
+            Self::Chroma(e) => match e {
+                ChromaError::NoServerProgram { .. } => "chroma_program_missing",
+                ChromaError::NoStore { .. } => "chroma_store_missing",
+                ChromaError::BadName { .. } => "chroma_bad_name",
+                _ => "chroma_error",
+            },
         }
     }
 }

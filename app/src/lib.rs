@@ -16,3 +16,12 @@ pub mod error;
 pub mod lmdb;
 pub mod report;
 pub mod sql;
+
+/// AICO's memory directory (its `working/` LMDB environment and `semantic/` Chroma store):
+/// `memory_dir` when given (`--memory-dir`, `AICO_MEMORY_DIR`), else `<AICO data dir>/data/memory`.
+pub fn memory_dir(memory_dir: Option<&std::path::Path>) -> Result<std::path::PathBuf, String> {
+    match memory_dir {
+        Some(dir) => Ok(dir.to_owned()),
+        None => Ok(migration::target::aico_data_dir().map_err(|e| e.to_string())?.join("data").join("memory")),
+    }
+}

@@ -47,7 +47,15 @@ pub fn command(name: &str) -> std::process::Command {
         .env("AICO_DATA_DIR", scratch_home())
         .env("XDG_DATA_HOME", scratch_home().join("xdg"))
         .env("NO_COLOR", "1");
-    for var in ["DATABASE_URL", "DATABASE_SCHEMA", "CHROMA_URL", "CHROMA_TOKEN", "CHROMA_CA_CERT", "AICO_MEMORY_DIR"] {
+    for var in [
+        "DATABASE_URL",
+        "DATABASE_SCHEMA",
+        "CHROMA_URL",
+        "CHROMA_TOKEN",
+        "CHROMA_CA_CERT",
+        "AICO_CHROMA_BIN",
+        "AICO_MEMORY_DIR",
+    ] {
         cmd.env_remove(var);
     }
     cmd
@@ -589,13 +597,7 @@ pub struct ChromaServer {
 impl ChromaServer {
     /// Start it, or `None` (with a message; a failure under CI) when `chroma` is not installed.
     pub fn start(path: &Path) -> Option<Self> {
-        // `AICO_TEST_CHROMA`, else the `chroma` beside the test Python.
-        let beside_python = || test_python().and_then(|p| p.parent().map(|bin| bin.join("chroma")));
-        let chroma = std::env::var_os("AICO_TEST_CHROMA").map(PathBuf::from).or_else(beside_python);
-        let Some(chroma) = chroma.filter(|p| p.exists()) else {
-            unavailable("the chroma server (chromadb 1.5)");
-            return None;
-        };
+        let chroma = chroma_program()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
         let log = std::fs::File::create(path.with_extension("chroma.log")).expect("log file");
         let child = std::process::Command::new(chroma)
@@ -626,8 +628,20 @@ impl Drop for ChromaServer {
     }
 }
 
+/// Chroma's server program (`chroma`, from chromadb 1.5): `AICO_TEST_CHROMA`, else the one beside
+/// the test Python; `None` (with a message; a failure under CI) when there is none.
+pub fn chroma_program() -> Option<PathBuf> {
+    let beside_python = || test_python().and_then(|p| p.parent().map(|bin| bin.join("chroma")));
+    let chroma = std::env::var_os("AICO_TEST_CHROMA").map(PathBuf::from).or_else(beside_python);
+    let found = chroma.filter(|p| p.exists());
+    if found.is_none() {
+        unavailable("the chroma server (chromadb 1.5)");
+    }
+    found
+}
+
 /// The status code of `GET path` on a loopback port (plain HTTP/1.0), if it answers.
-fn http_status(port: u16, path: &str) -> Option<u16> {
+pub fn http_status(port: u16, path: &str) -> Option<u16> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;

@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use aico_ams::chroma::{Chroma, ChromaConfig};
+use aico_ams::chroma::{ChromaConfig, Endpoint};
 use aico_ams::lmdb::WorkingMemory;
 use aico_ams::sql::Db;
 use aico_tests::stores::{chroma_collection, lmdb_working_memory};
@@ -278,7 +278,7 @@ async fn chroma_backfill_writes_only_what_python_reads() {
     chroma_collection(&py, &semantic, &records);
     let Some(server) = ChromaServer::start(&semantic) else { return };
     let config = ChromaConfig {
-        url: server.url.clone(),
+        endpoint: Endpoint::Url(server.url.clone()),
         token: None,
         tenant: "default_tenant".into(),
         database: "default_database".into(),
@@ -286,9 +286,8 @@ async fn chroma_backfill_writes_only_what_python_reads() {
         ca_cert: None,
     };
     let started = std::time::Instant::now();
-    let report = aico_ams::chroma::backfill(&Chroma::connect(config).await.expect("connect"), 5000, false)
-        .await
-        .expect("backfill");
+    let outcome = aico_ams::chroma::run(config, |c| async move { aico_ams::chroma::backfill(&c, 5000, false).await });
+    let report = outcome.await.expect("set up").done().cloned().expect("backfill");
     eprintln!("chroma: backfill of {CHROMA_RECORDS} records in {:.1?}", started.elapsed());
     drop(server);
     assert_eq!(report.records, CHROMA_RECORDS as u64);

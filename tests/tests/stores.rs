@@ -348,3 +348,341 @@ fn chroma_over_https_works_with_the_ca_and_names_the_url_without_it() {
                "created_at": at, "confidence": 1.0, "version": 1, "last_accessed": at, "access_count": 0})
     );
 }
+
+/// The ids and, for each, its metadata, document and embedding as the Python client reads them.
+fn chroma_read(py: &Path, store: &Path) -> serde_json::Map<String, Value> {
+    let all: Value = serde_json::from_str(&run_python(py, CHROMA_READER, &[&store.to_string_lossy()])).expect("json");
+    all.as_object().expect("object").clone()
+}
+
+/// The processes whose command line is `... run --path <store> ...` (Chroma's server on that
+/// store), by pid; none that has exited and waits to be reaped.
+#[cfg(target_os = "linux")]
+fn chroma_servers_on(store: &Path) -> Vec<u32> {
+    let store = store.to_string_lossy();
+    let entries = std::fs::read_dir("/proc").expect("/proc");
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            command_line(*pid).windows(3).any(|w| w[0] == "run" && w[1] == "--path" && w[2] == store) && alive(*pid)
+        })
+        .collect()
+}
+
+/// The arguments `pid` was started with (none once it is gone).
+#[cfg(target_os = "linux")]
+fn command_line(pid: u32) -> Vec<String> {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+}
+
+/// Whether `pid` runs (exists and is not a zombie).
+#[cfg(target_os = "linux")]
+fn alive(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // pid (comm) STATE ...: the state follows the last `)`.
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|state| state != "Z")
+}
+
+#[test]
+fn chroma_store_of_a_persistent_client_is_served_for_the_run_and_read_back_by_one() {
+    let Some(py) = python() else { return };
+    let Some(chroma) = aico_tests::chroma_program() else { return };
+    let memory = tempfile::tempdir().expect("dir");
+    let semantic = memory.path().join("semantic");
+    let n = 300;
+    chroma_collection(&py, &semantic, &chroma_records(n));
+    let before = chroma_read(&py, &semantic);
+    // No `chroma` on the PATH: the one named is used.
+    let no_path = tempfile::tempdir().expect("dir");
+    let (store, program) = (semantic.to_string_lossy().into_owned(), chroma.to_string_lossy().into_owned());
+
+    let out = aico(&["backfill", "--store", "chroma", "--chroma-path", &store, "--chroma-bin", &program, "--json"])
+        .env("PATH", no_path.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "seg-00002 has no usable time: {}", text(&out));
+    let c = json_of(&out)["stores"]["chroma"].clone();
+    assert_eq!(
+        (c["status"].clone(), c["records"].clone(), c["filled"].clone(), c["bad_count"].clone()),
+        (json!("done"), json!(n), json!(n - 2), json!(1)),
+        "{c:#}"
+    );
+    assert_eq!(c["at"], json!(format!("{store} (served by {program} run)")), "{c:#}");
+    #[cfg(target_os = "linux")]
+    assert_eq!(chroma_servers_on(&semantic), Vec::<u32>::new(), "the server outlived the run");
+
+    // The default store, `<memory dir>/semantic`, with the program from AICO_CHROMA_BIN.
+    let out = aico(&["health", "--store", "chroma", "--memory-dir", &memory.path().to_string_lossy(), "--json"])
+        .env("PATH", no_path.path())
+        .env("AICO_CHROMA_BIN", &chroma)
+        .output()
+        .expect("run");
+    assert_eq!(json_of(&out)["stores"]["chroma"]["with_temporal"], json!(n - 1), "{}", text(&out));
+
+    // Read back by a PersistentClient: the new fields added, every other key, the document and
+    // the embedding as they were.
+    let after = chroma_read(&py, &semantic);
+    assert_eq!(after.keys().collect::<Vec<_>>(), before.keys().collect::<Vec<_>>());
+    for (id, old) in &before {
+        let new = &after[id];
+        assert_eq!((&new["d"], &new["e"]), (&old["d"], &old["e"]), "{id}: document or embedding changed");
+        let (old_meta, new_meta) = (old["m"].as_object().expect("meta"), new["m"].as_object().expect("meta"));
+        for (key, value) in old_meta {
+            assert_eq!(new_meta.get(key), Some(value), "{id}: {key} changed");
+        }
+        let mut added: Vec<&str> = new_meta.keys().filter(|k| !old_meta.contains_key(*k)).map(String::as_str).collect();
+        added.sort_unstable();
+        match id.as_str() {
+            "seg-00001" | "seg-00002" => assert!(added.is_empty(), "{id}: {added:?}"),
+            "seg-00003" => assert_eq!(added, ["access_count", "created_at", "last_accessed", "version"], "{id}"),
+            _ => assert_eq!(added, ["access_count", "confidence", "created_at", "last_accessed", "version"], "{id}"),
+        }
+    }
+    assert_eq!(after["seg-00000"]["m"]["created_at"], json!("2025-11-07T18:00:00Z"));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn killing_the_tool_mid_run_takes_the_chroma_server_it_started_with_it() {
+    let Some(py) = python() else { return };
+    let Some(chroma) = aico_tests::chroma_program() else { return };
+    let memory = tempfile::tempdir().expect("dir");
+    let semantic = memory.path().join("semantic");
+    let n = 20_000;
+    chroma_collection(&py, &semantic, &chroma_records(n));
+    let (store, program) = (semantic.to_string_lossy().into_owned(), chroma.to_string_lossy().into_owned());
+    let args =
+        ["backfill", "--store", "chroma", "--chroma-path", &store, "--chroma-bin", &program, "--batch-size", "100"];
+    let mut tool =
+        aico(&args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("run");
+
+    // Wait until the server it started answers: the backfill is under way.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let server = loop {
+        assert!(std::time::Instant::now() < deadline, "no Chroma server answered within 60 s");
+        let up = chroma_servers_on(&semantic).into_iter().find(|pid| {
+            let args = command_line(*pid);
+            let port = args.windows(2).find(|w| w[0] == "--port").and_then(|w| w[1].parse::<u16>().ok());
+            port.is_some_and(|port| aico_tests::http_status(port, "/api/v2/heartbeat") == Some(200))
+        });
+        if let Some(pid) = up {
+            break pid;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(tool.try_wait().expect("poll").is_none(), "the backfill ended before it could be killed mid-run");
+    tool.kill().expect("kill -9"); // SIGKILL: no chance to stop the server itself
+    tool.wait().expect("reap");
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while alive(server) {
+        if std::time::Instant::now() > deadline {
+            let _ = Command::new("kill").arg(server.to_string()).status(); // leave no orphan behind
+            panic!("the Chroma server {server} outlived the killed tool by 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The store is whole: the next run fills whatever the killed one did not.
+    let out = aico(&["backfill", "--store", "chroma", "--chroma-path", &store, "--chroma-bin", &program, "--json"])
+        .output()
+        .expect("run");
+    let c = json_of(&out)["stores"]["chroma"].clone();
+    assert_eq!((c["records"].clone(), c["bad_count"].clone()), (json!(n), json!(1)), "{c:#}");
+    assert_eq!(c["with_temporal"].as_u64().expect("n") + c["filled"].as_u64().expect("n"), n as u64 - 1, "{c:#}");
+}
+
+/// A Chroma store directory that only looks like one (an empty `chroma.sqlite3`): enough for the
+/// checks made before the server is started.
+fn fake_store(dir: &Path) -> std::path::PathBuf {
+    let semantic = dir.join("semantic");
+    std::fs::create_dir_all(&semantic).expect("mkdir");
+    std::fs::write(semantic.join("chroma.sqlite3"), b"").expect("write");
+    semantic
+}
+
+#[rstest::rstest]
+#[case::none_on_the_path(None)]
+#[case::named_but_missing(Some("/nonexistent/bin/chroma"))]
+fn no_chroma_program_is_one_line_naming_the_flag_and_chromadb(#[case] program: Option<&str>) {
+    let dir = tempfile::tempdir().expect("dir");
+    let semantic = fake_store(dir.path());
+    let no_path = tempfile::tempdir().expect("dir");
+    let mut cmd = aico(&["backfill", "--store", "chroma", "--chroma-path", &semantic.to_string_lossy()]);
+    cmd.env("PATH", no_path.path());
+    if let Some(program) = program {
+        cmd.args(["--chroma-bin", program]);
+    }
+    let out = cmd.output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--chroma-bin") && stderr.contains("pip install chromadb"), "{stderr}");
+    assert!(stderr.contains(program.unwrap_or("on the PATH")), "{stderr}");
+}
+
+#[rstest::rstest]
+#[case::missing(false)]
+#[case::empty(true)]
+fn a_chroma_path_without_a_store_is_one_line_and_never_created(#[case] exists: bool) {
+    let dir = tempfile::tempdir().expect("dir");
+    let semantic = dir.path().join("semantic");
+    if exists {
+        std::fs::create_dir(&semantic).expect("mkdir");
+    }
+    let out = aico(&[
+        "health",
+        "--store",
+        "chroma",
+        "--chroma-path",
+        &semantic.to_string_lossy(),
+        "--chroma-bin",
+        "/bin/true",
+    ])
+    .output()
+    .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&*semantic.to_string_lossy()) && stderr.contains("--chroma-path"), "{stderr}");
+    assert_eq!(semantic.exists(), exists, "the store directory was created");
+    if exists {
+        assert_eq!(std::fs::read_dir(&semantic).expect("dir").count(), 0, "something was written into it");
+    }
+}
+
+#[test]
+fn with_every_store_a_chroma_that_cannot_be_served_is_its_status() {
+    let db = aico_tests::TestDb::sqlite();
+    assert!(aico(&["migrate"]).env("DATABASE_URL", &db.url).output().expect("migrate").status.success());
+    let memory = tempfile::tempdir().expect("dir");
+    let memory_dir = memory.path().to_string_lossy().into_owned();
+    let out = aico(&["backfill", "--store", "all", "--memory-dir", &memory_dir, "--json"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_of(&out);
+    assert_eq!(report["stores"]["sql"]["status"], "done", "{report:#}");
+    let chroma = &report["stores"]["chroma"];
+    assert_eq!(chroma["status"], "not_configured", "{report:#}");
+    let detail = chroma["detail"].as_str().expect("detail");
+    assert!(detail.contains(&*memory.path().join("semantic").to_string_lossy()), "{detail}");
+}
+
+/// A stand-in HTTP server on a loopback port that answers every request `200 {"max_batch_size":
+/// 100}` and records each connection and request line.
+struct Recorder {
+    url: String,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (seen, recorded) = (connections.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let recorded = recorded.clone();
+                std::thread::spawn(move || stream.ok().map(|s| Self::answer(s, &recorded)));
+            }
+        });
+        Self { url, connections, requests }
+    }
+
+    /// Record and answer each request on one connection until it closes.
+    fn answer(mut stream: std::net::TcpStream, recorded: &std::sync::Mutex<Vec<String>>) -> Option<()> {
+        use std::io::{BufRead, Read, Write};
+        let mut reader = std::io::BufReader::new(stream.try_clone().ok()?);
+        let line = |reader: &mut std::io::BufReader<_>| {
+            let mut line = String::new();
+            (reader.read_line(&mut line).ok()? > 0).then_some(line)
+        };
+        loop {
+            let request = line(&mut reader)?;
+            let mut length = 0;
+            loop {
+                let header = line(&mut reader)?;
+                match header.split_once(':') {
+                    _ if header.trim().is_empty() => break,
+                    Some((name, value)) if name.eq_ignore_ascii_case("content-length") => {
+                        length = value.trim().parse().ok()?;
+                    }
+                    _ => {}
+                }
+            }
+            reader.read_exact(&mut vec![0; length]).ok()?;
+            recorded.lock().ok()?.push(request.trim_end().to_owned());
+            let answer = r#"{"max_batch_size": 100}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                answer.len()
+            );
+            stream.write_all(format!("{head}{answer}").as_bytes()).ok()?;
+        }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("lock").clone()
+    }
+}
+
+#[rstest::rstest]
+#[case::collection_slash("--collection", "conv/segments")]
+#[case::collection_query("--collection", "conv?x=1")]
+#[case::collection_fragment("--collection", "conv#x")]
+#[case::collection_dot_dot("--collection", "conv..segments")]
+#[case::collection_parent("--collection", "..")]
+#[case::collection_empty("--collection", "")]
+#[case::database_slash("--chroma-database", "default_database/../x")]
+#[case::database_query("--chroma-database", "db?x")]
+#[case::database_fragment("--chroma-database", "db#x")]
+#[case::database_empty("--chroma-database", "")]
+#[case::tenant_parent("--chroma-tenant", "..")]
+#[case::tenant_empty("--chroma-tenant", "")]
+fn a_name_chroma_cannot_have_is_refused_before_any_request(#[case] flag: &str, #[case] name: &str) {
+    let server = Recorder::start();
+    for command in ["backfill", "verify", "health"] {
+        let out = aico(&[command, "--store", "chroma", "--chroma-url", &server.url, flag, name]).output().expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", text(&out));
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.starts_with("error:") && first.contains(flag), "{command}: {stderr}");
+    }
+    std::thread::sleep(Duration::from_millis(100)); // a connection would have been accepted by now
+    assert_eq!((server.connections(), server.requests()), (0, vec![]), "a request was sent");
+
+    // The same command with Chroma's default name does reach the server.
+    let out = aico(&["health", "--store", "chroma", "--chroma-url", &server.url]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1), "the stand-in server has no collection: {}", text(&out));
+    assert_eq!(server.requests().first().map(String::as_str), Some("GET /api/v2/pre-flight-checks HTTP/1.1"));
+}
+
+#[test]
+fn every_name_is_sent_as_one_encoded_path_segment() {
+    // Chroma allows any tenant of 3 or more characters: `/`, `?`, `#` and `%` stay inside its
+    // segment, percent-encoded, and a server URL's own path is kept.
+    let server = Recorder::start();
+    let url = format!("{}/prefix/", server.url);
+    let out = aico(&["health", "--store", "chroma", "--chroma-url", &url, "--chroma-tenant", "t/../x?y#z%2F"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "the stand-in server has no collection: {}", text(&out));
+    assert_eq!(
+        server.requests(),
+        [
+            "GET /prefix/api/v2/pre-flight-checks HTTP/1.1",
+            "GET /prefix/api/v2/tenants/t%2F..%2Fx%3Fy%23z%252F/databases/default_database/collections/conversation_segments HTTP/1.1",
+        ]
+    );
+}

@@ -22,7 +22,7 @@ const LISTED: usize = 1000;
 /// record's place in the collection, so the offsets stay true).
 pub async fn backfill(chroma: &Chroma, batch: u64, dry_run: bool) -> Result<ChromaReport, ChromaError> {
     let batch = batch.clamp(1, chroma.max_batch_size);
-    let mut report = ChromaReport { batch_size: batch, ..Default::default() };
+    let mut report = ChromaReport { at: chroma.at.clone(), batch_size: batch, ..Default::default() };
     let mut offset = 0;
     let mut pending: Option<UpdateRequest> = None;
     loop {

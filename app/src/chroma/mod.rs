@@ -1,8 +1,10 @@
 //! AICO's semantic memory in ChromaDB, over Chroma's v2 HTTP API with reqwest (`http://` or
 //! `https://`).
 //!
-//! AICO embeds Chroma's persistent store in `<memory dir>/semantic`; `chroma run --path <that dir>`
-//! serves the same store to this tool.
+//! AICO embeds Chroma's persistent store in `<memory dir>/semantic` and runs no server: [`run`]
+//! serves that store with Chroma's own server for the run ([`LocalServer`]), or uses a running server
+//! at a URL. Names are checked by Chroma's rules first ([`names`]) and sent as encoded path
+//! segments.
 //!
 //! - [`backfill`](backfill()): the seed's flat temporal fields for every record lacking them;
 //! - [`health`](health()): coverage and records without a usable time, read only;
@@ -13,16 +15,19 @@
 //! reported with Chroma's message.
 
 mod backfill;
+pub mod names;
+mod server;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use reqwest::Method;
+use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use backfill::{FIELDS, backfill, missing_fields};
+pub use server::LocalServer;
 
 use crate::report::{Check, Outcome, Status};
 
@@ -75,6 +80,46 @@ pub enum ChromaError {
         /// What was wrong.
         detail: String,
     },
+    /// No program to serve the store with.
+    #[error(
+        "no Chroma server program ({looked}) to serve AICO's store: install the `chromadb` package \
+         (`pip install chromadb`, which brings `chroma`) or name its `chroma` with --chroma-bin / AICO_CHROMA_BIN"
+    )]
+    NoServerProgram {
+        /// Where it was looked for.
+        looked: String,
+    },
+    /// The store to serve is not there.
+    #[error(
+        "no Chroma store at {path}: {detail}; name AICO's `<memory dir>/semantic` with --chroma-path \
+         (or --memory-dir / AICO_MEMORY_DIR), or a running server with --chroma-url"
+    )]
+    NoStore {
+        /// The directory.
+        path: PathBuf,
+        /// What is missing.
+        detail: String,
+    },
+    /// The server started for the run did not come up.
+    #[error("Chroma's server ({} run --path {}) did not start: {detail}", program.display(), path.display())]
+    ServerFailed {
+        /// The program.
+        program: PathBuf,
+        /// The store.
+        path: PathBuf,
+        /// Why, with the last lines it wrote.
+        detail: String,
+    },
+    /// A name Chroma cannot have.
+    #[error("{flag} {name:?} is not a name Chroma allows: {rule}")]
+    BadName {
+        /// The flag that gave it.
+        flag: &'static str,
+        /// The name.
+        name: String,
+        /// The rule it breaks.
+        rule: String,
+    },
     /// The CA certificate to trust cannot be read.
     #[error("cannot use the CA certificate {path}: {detail}")]
     Certificate {
@@ -85,11 +130,26 @@ pub enum ChromaError {
     },
 }
 
+/// Which Chroma server to talk to.
+#[derive(Clone, Debug)]
+pub enum Endpoint {
+    /// A running server, e.g. `http://localhost:8000` or `https://chroma.example:8443`.
+    Url(String),
+    /// Chroma's own server, started for the run on the persistent store in `path` (AICO's
+    /// `PersistentClient` directory), with `program` or else `chroma` on the PATH.
+    Serve {
+        /// The store's directory (holding `chroma.sqlite3`).
+        path: PathBuf,
+        /// The `chroma` program (from the `chromadb` package).
+        program: Option<PathBuf>,
+    },
+}
+
 /// Where the collection is.
 #[derive(Clone, Debug)]
 pub struct ChromaConfig {
-    /// The server, e.g. `http://localhost:8000` or `https://chroma.example:8443`.
-    pub url: String,
+    /// The server.
+    pub endpoint: Endpoint,
     /// A bearer token, if the server wants one.
     pub token: Option<String>,
     /// A PEM file of certificates to trust for `https://`, beside the system's.
@@ -114,6 +174,9 @@ pub struct BadRecord {
 /// What a Chroma backfill did, or what `health` found.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ChromaReport {
+    /// Where the collection is: the server's URL (password hidden), or the store served for the
+    /// run and the program serving it.
+    pub at: String,
     /// Records in the collection.
     pub records: u64,
     /// Records that had every temporal field.
@@ -172,27 +235,68 @@ struct ErrorBody {
 pub struct Chroma {
     http: reqwest::Client,
     config: ChromaConfig,
+    /// The server's URL, as requests are built on it.
+    base: Url,
+    /// The same without a password, for messages.
+    url: String,
+    /// Where the collection is, for reports: `url`, or the store served at `url`.
+    at: String,
     collection_id: String,
     max_batch_size: u64,
 }
 
-/// The outcome of reaching the Chroma collection and running `job` on it.
-pub async fn run<T, F>(config: ChromaConfig, job: impl FnOnce(Chroma) -> F) -> Outcome<T>
+/// The outcome of reaching the Chroma collection and running `job` on it; a server started for
+/// the run is stopped afterwards, whatever happened.
+///
+/// An error is returned, before any request, only when the store cannot be set up as the
+/// configuration says: a name Chroma cannot have ([`ChromaError::BadName`]), no store to serve
+/// ([`ChromaError::NoStore`]) or no program to serve it with ([`ChromaError::NoServerProgram`]).
+/// Whether that ends the command is the caller's choice.
+pub async fn run<T, F>(config: ChromaConfig, job: impl FnOnce(Chroma) -> F) -> Result<Outcome<T>, ChromaError>
 where
     F: Future<Output = Result<T, ChromaError>>,
 {
     let classify = |e: ChromaError| match e {
-        ChromaError::Unreachable { .. } => Outcome::Unreachable { detail: e.to_string() },
+        ChromaError::Unreachable { .. } | ChromaError::ServerFailed { .. } => {
+            Outcome::Unreachable { detail: e.to_string() }
+        }
         ChromaError::NoCollection { .. } => Outcome::NotConfigured { detail: e.to_string() },
         other => Outcome::Failed { detail: other.to_string() },
     };
-    match Chroma::connect(config).await {
-        Err(e) => classify(e),
-        Ok(chroma) => match job(chroma).await {
-            Ok(t) => Outcome::Done(t),
-            Err(e) => classify(e),
+    check_names(&config)?;
+    let (server, url) = match &config.endpoint {
+        Endpoint::Url(url) => (None, url.clone()),
+        Endpoint::Serve { path, program } => match LocalServer::start(path, program.as_deref()).await {
+            Ok(server) => {
+                let url = server.url().to_owned();
+                (Some(server), url)
+            }
+            Err(e @ (ChromaError::NoStore { .. } | ChromaError::NoServerProgram { .. })) => return Err(e),
+            Err(e) => return Ok(classify(e)),
         },
-    }
+    };
+    let outcome = match Chroma::connect(config, &url).await {
+        Err(e) => classify(e),
+        Ok(mut chroma) => {
+            if let Some(server) = &server {
+                chroma.at = server.to_string();
+            }
+            match job(chroma).await {
+                Ok(t) => Outcome::Done(t),
+                Err(e) => classify(e),
+            }
+        }
+    };
+    drop(server);
+    Ok(outcome)
+}
+
+/// The collection, tenant and database by Chroma's rules, each named by its flag.
+fn check_names(config: &ChromaConfig) -> Result<(), ChromaError> {
+    let bad = |flag, name: &str, rule| ChromaError::BadName { flag, name: name.to_owned(), rule };
+    names::check_name(&config.collection).map_err(|rule| bad("--collection", &config.collection, rule))?;
+    names::check_name(&config.database).map_err(|rule| bad("--chroma-database", &config.database, rule))?;
+    names::check_tenant(&config.tenant).map_err(|rule| bad("--chroma-tenant", &config.tenant, rule))
 }
 
 /// Coverage and bad records, read only.
@@ -220,17 +324,10 @@ pub async fn verify(chroma: &Chroma) -> Result<Check, ChromaError> {
 }
 
 impl Chroma {
-    /// Reach the server, read its limits and find the collection.
-    pub async fn connect(config: ChromaConfig) -> Result<Self, ChromaError> {
-        let url = config.url.trim_end_matches('/').to_owned();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ChromaError::Unreachable { url, detail: "use an http:// or https:// URL".into() });
-        }
-        // reqwest is built without a crypto provider of its own: use the one sqlx already links.
-        // An error only says that one is installed already.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder =
-            reqwest::Client::builder().timeout(Duration::from_secs(60)).connect_timeout(Duration::from_secs(5));
+    /// Reach the server at `url`, read its limits and find the collection.
+    async fn connect(config: ChromaConfig, url: &str) -> Result<Self, ChromaError> {
+        let (base, url) = base_url(url)?;
+        let mut builder = http_client().timeout(Duration::from_secs(60)).connect_timeout(Duration::from_secs(5));
         if let Some(path) = &config.ca_cert {
             let cert_err = |detail: String| ChromaError::Certificate { path: path.clone(), detail };
             let pem = std::fs::read(path).map_err(|e| cert_err(e.to_string()))?;
@@ -241,16 +338,16 @@ impl Chroma {
             builder = builder.tls_certs_merge(certs);
         }
         let http = builder.build().map_err(|e| ChromaError::Unreachable { url: url.clone(), detail: e.to_string() })?;
-        let config = ChromaConfig { url, ..config };
-        let mut chroma = Self { http, config, collection_id: String::new(), max_batch_size: 0 };
+        let at = url.clone();
+        let mut chroma = Self { http, config, base, url, at, collection_id: String::new(), max_batch_size: 0 };
         let checks: PreFlight =
-            chroma.call(Method::GET, &format!("{}/api/v2/pre-flight-checks", chroma.config.url), None::<&()>).await?;
+            chroma.call(Method::GET, &chroma.endpoint(&["api", "v2", "pre-flight-checks"]), None::<&()>).await?;
         chroma.max_batch_size = checks.max_batch_size.unwrap_or(1000).max(1);
-        let name_url = format!("{}/collections/{}", chroma.scope(), chroma.config.collection);
+        let name_url = chroma.scoped(&["collections", &chroma.config.collection]);
         let collection: Collection = match chroma.call(Method::GET, &name_url, None::<&()>).await {
             Err(ChromaError::Rejected { status: 404, .. }) => {
                 return Err(ChromaError::NoCollection {
-                    url: chroma.config.url.clone(),
+                    url: chroma.url.clone(),
                     collection: chroma.config.collection.clone(),
                     tenant: chroma.config.tenant.clone(),
                     database: chroma.config.database.clone(),
@@ -262,28 +359,43 @@ impl Chroma {
         Ok(chroma)
     }
 
-    fn scope(&self) -> String {
-        format!("{}/api/v2/tenants/{}/databases/{}", self.config.url, self.config.tenant, self.config.database)
+    /// The server's URL with `segments` appended to its path, each percent-encoded as one segment
+    /// (a `/`, `?`, `#` or `%` in a name stays inside its segment).
+    fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        // An http(s) URL always has a path to extend (checked in `base_url`).
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    /// `endpoint` under `/api/v2/tenants/{tenant}/databases/{database}`.
+    fn scoped(&self, segments: &[&str]) -> Url {
+        let scope = ["api", "v2", "tenants", &self.config.tenant, "databases", &self.config.database];
+        self.endpoint(&[&scope[..], segments].concat())
     }
 
     /// The URL of `action` (`get`, `update`) on the collection.
-    fn collection_url(&self, action: &str) -> String {
-        format!("{}/collections/{}/{action}", self.scope(), self.collection_id)
+    fn collection_url(&self, action: &str) -> Url {
+        self.scoped(&["collections", &self.collection_id, action])
     }
 
     /// One request, retried on transient failures; its JSON answer.
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
-        url: &str,
+        target: &Url,
         body: Option<&impl Serialize>,
     ) -> Result<T, ChromaError> {
+        let url = shown(target);
+        let url = url.as_str();
         let mut last = String::new();
         for attempt in 0..=RETRIES {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
             }
-            let mut req = self.http.request(method.clone(), url);
+            let mut req = self.http.request(method.clone(), target.clone());
             if let Some(token) = &self.config.token {
                 req = req.bearer_auth(token);
             }
@@ -334,6 +446,39 @@ impl Chroma {
     async fn update(&self, update: &UpdateRequest) -> Result<(), ChromaError> {
         self.call::<serde::de::IgnoredAny>(Method::POST, &self.collection_url("update"), Some(update)).await.map(drop)
     }
+}
+
+/// A new HTTP client's builder. reqwest is built without a crypto provider of its own: it uses
+/// the one sqlx already links.
+fn http_client() -> reqwest::ClientBuilder {
+    // An error only says that one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
+/// The server's URL, checked (`http://` or `https://`, no query or fragment), and the same without
+/// its password for messages.
+fn base_url(text: &str) -> Result<(Url, String), ChromaError> {
+    let wrong = |url: String, detail: &str| ChromaError::Unreachable { url, detail: detail.to_owned() };
+    // Not shown when it does not parse: its password could not be told apart.
+    let url = Url::parse(text).map_err(|e| wrong("--chroma-url".into(), &format!("not a URL ({e})")))?;
+    let shown = shown(&url).trim_end_matches('/').to_owned();
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(wrong(shown, "use an http:// or https:// URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(wrong(shown, "a server URL has no ?query or #fragment"));
+    }
+    Ok((url, shown))
+}
+
+/// `url` without its password.
+fn shown(url: &Url) -> String {
+    let mut url = url.clone();
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    url.to_string()
 }
 
 /// An error and its causes, on one line (reqwest's own message leaves out why a connection failed,

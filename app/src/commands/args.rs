@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::chroma::ChromaConfig;
+use crate::chroma::{self, Chroma, ChromaConfig, ChromaError, Endpoint};
+use crate::error::AppError;
+use crate::report::Outcome;
 
 /// The AMS's command line: AICO's memory stores (SQL, LMDB, Chroma). Named `aico-ams` so that it
 /// never shadows AICO's own `aico` command.
@@ -165,14 +167,25 @@ pub struct StoreArgs {
     #[arg(long, value_enum, default_value = "sql")]
     pub store: StoreChoice,
 
-    /// AICO's memory directory (its `working/` LMDB environment); default
+    /// AICO's memory directory (its `working/` LMDB environment and `semantic/` Chroma store); default
     /// `$AICO_MEMORY_DIR`, else `<AICO data dir>/data/memory`.
     #[arg(long, env = "AICO_MEMORY_DIR", hide_env_values = true)]
     pub memory_dir: Option<PathBuf>,
 
-    /// The Chroma server (`http://` or `https://`).
-    #[arg(long, env = "CHROMA_URL", hide_env_values = true, default_value = "http://localhost:8000")]
-    pub chroma_url: String,
+    /// A running Chroma server (`http://` or `https://`). Without it, Chroma's own server is started
+    /// for the run on --chroma-path.
+    #[arg(long, env = "CHROMA_URL", hide_env_values = true, conflicts_with = "chroma_path")]
+    pub chroma_url: Option<String>,
+
+    /// Chroma's persistent store (AICO's `PersistentClient` directory), served for the run by
+    /// Chroma's own server; default `<memory dir>/semantic`. Never created.
+    #[arg(long, value_name = "DIR")]
+    pub chroma_path: Option<PathBuf>,
+
+    /// The `chroma` program that serves --chroma-path (from the `chromadb` package); default
+    /// `chroma` on the PATH.
+    #[arg(long, env = "AICO_CHROMA_BIN", hide_env_values = true, value_name = "PATH")]
+    pub chroma_bin: Option<PathBuf>,
 
     /// A bearer token for the Chroma server.
     #[arg(long, env = "CHROMA_TOKEN", hide_env_values = true)]
@@ -182,17 +195,28 @@ pub struct StoreArgs {
     #[arg(long, env = "CHROMA_CA_CERT", hide_env_values = true)]
     pub chroma_ca_cert: Option<PathBuf>,
 
-    /// The Chroma collection.
-    #[arg(long, default_value = "conversation_segments")]
+    /// The Chroma collection (Chroma's rules: 3-512 of [a-zA-Z0-9._-], a letter or digit first
+    /// and last, no `..`, not an IP address).
+    #[arg(long, default_value = "conversation_segments", value_parser = chroma_name)]
     pub collection: String,
 
-    /// The Chroma tenant.
-    #[arg(long, default_value = "default_tenant")]
+    /// The Chroma tenant (at least 3 characters).
+    #[arg(long, default_value = "default_tenant", value_parser = chroma_tenant)]
     pub chroma_tenant: String,
 
-    /// The Chroma database.
-    #[arg(long, default_value = "default_database")]
+    /// The Chroma database (the rules of --collection).
+    #[arg(long, default_value = "default_database", value_parser = chroma_name)]
     pub chroma_database: String,
+}
+
+/// clap's check of a collection or database name: Chroma's rules.
+fn chroma_name(name: &str) -> Result<String, String> {
+    chroma::names::check_name(name).map(|()| name.to_owned())
+}
+
+/// clap's check of a tenant: Chroma's rule.
+fn chroma_tenant(name: &str) -> Result<String, String> {
+    chroma::names::check_tenant(name).map(|()| name.to_owned())
 }
 
 impl StoreArgs {
@@ -201,15 +225,46 @@ impl StoreArgs {
         self.store == store || self.store == StoreChoice::All
     }
 
-    /// The Chroma collection to use.
-    pub fn chroma(&self) -> ChromaConfig {
-        ChromaConfig {
-            url: self.chroma_url.clone(),
+    /// The Chroma collection to use, and where: the server at --chroma-url, else Chroma's own
+    /// server on --chroma-path or `<memory dir>/semantic`.
+    pub fn chroma(&self) -> Result<ChromaConfig, ChromaError> {
+        let endpoint = match (&self.chroma_url, &self.chroma_path) {
+            (Some(url), _) => Endpoint::Url(url.clone()),
+            (None, path) => Endpoint::Serve {
+                path: match path {
+                    Some(path) => path.clone(),
+                    None => crate::memory_dir(self.memory_dir.as_deref())
+                        .map_err(|detail| ChromaError::NoStore { path: "<memory dir>/semantic".into(), detail })?
+                        .join("semantic"),
+                },
+                program: self.chroma_bin.clone(),
+            },
+        };
+        Ok(ChromaConfig {
+            endpoint,
             token: self.chroma_token.clone(),
             ca_cert: self.chroma_ca_cert.clone(),
             tenant: self.chroma_tenant.clone(),
             database: self.chroma_database.clone(),
             collection: self.collection.clone(),
+        })
+    }
+
+    /// The outcome of `job` on the Chroma collection. A store that cannot be set up (no store to
+    /// serve, no `chroma` to serve it with) is its status under `--store all`, and otherwise the
+    /// command's error (exit 2).
+    pub async fn chroma_job<T, F>(&self, job: impl FnOnce(Chroma) -> F) -> Result<Outcome<T>, AppError>
+    where
+        F: Future<Output = Result<T, ChromaError>>,
+    {
+        let result = match self.chroma() {
+            Ok(config) => chroma::run(config, job).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(outcome) => Ok(outcome),
+            Err(e) if self.store == StoreChoice::All => Ok(Outcome::NotConfigured { detail: e.to_string() }),
+            Err(e) => Err(AppError::Chroma(e)),
         }
     }
 }

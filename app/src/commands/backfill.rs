@@ -54,8 +54,7 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
     }
     if args.stores.includes(StoreChoice::Chroma) {
         let (batch, dry_run) = (args.batch_size, args.dry_run);
-        let outcome =
-            chroma::run(args.stores.chroma(), |c| async move { chroma::backfill(&c, batch, dry_run).await }).await;
+        let outcome = args.stores.chroma_job(|c| async move { chroma::backfill(&c, batch, dry_run).await }).await?;
         complete &= outcome.done().is_some_and(|r| r.bad_count == 0);
         stores.chroma = Some(outcome);
     }
@@ -106,8 +105,8 @@ impl fmt::Display for BackfillReport {
         let chroma = |f: &mut fmt::Formatter<'_>, r: &chroma::ChromaReport| {
             writeln!(
                 f,
-                "chroma{dry}: {} records, {} had temporal fields; {verb} {} (batches of {})",
-                r.records, r.with_temporal, r.filled, r.batch_size
+                "chroma{dry} at {}: {} records, {} had temporal fields; {verb} {} (batches of {})",
+                r.at, r.records, r.with_temporal, r.filled, r.batch_size
             )?;
             r.bad_records.iter().try_for_each(|b| writeln!(f, "    {}: {}", b.id, b.reason))
         };

@@ -28,7 +28,7 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
         stores.lmdb = Some(lmdb::run(dir, |m| lmdb::health(m, chrono::Utc::now())));
     }
     if args.stores.includes(StoreChoice::Chroma) {
-        stores.chroma = Some(chroma::run(args.stores.chroma(), |c| async move { chroma::health(&c).await }).await);
+        stores.chroma = Some(args.stores.chroma_job(|c| async move { chroma::health(&c).await }).await?);
     }
     let reachable = stores.sql.as_ref().is_none_or(|o| o.done().is_some())
         && stores.lmdb.as_ref().is_none_or(|o| o.done().is_some())
@@ -55,8 +55,8 @@ impl fmt::Display for HealthReport {
             |f, h| {
                 writeln!(
                     f,
-                    "{}: {} of {} records with temporal fields, {} without a usable time",
-                    labels.chroma, h.with_temporal, h.records, h.bad_count
+                    "{} at {}: {} of {} records with temporal fields, {} without a usable time",
+                    labels.chroma, h.at, h.with_temporal, h.records, h.bad_count
                 )
             },
         )

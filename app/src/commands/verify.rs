@@ -33,7 +33,7 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
         report.checks.push(Check::of_outcome(lmdb::CHECK, outcome));
     }
     if args.stores.includes(StoreChoice::Chroma) {
-        let outcome = chroma::run(args.stores.chroma(), |c| async move { chroma::verify(&c).await }).await;
+        let outcome = args.stores.chroma_job(|c| async move { chroma::verify(&c).await }).await?;
         report.checks.push(Check::of_outcome(chroma::CHECK, outcome));
     }
     report.passed = report.checks.iter().all(|c| c.status != Status::Fail);

@@ -36,11 +36,7 @@ pub const CHECK: &str = "working memory (LMDB)";
 /// The LMDB environment directory: `<memory dir>/working`, the memory directory being `memory_dir`
 /// when given, else `<AICO data dir>/data/memory`.
 pub fn working_dir(memory_dir: Option<&Path>) -> Result<PathBuf, String> {
-    let memory = match memory_dir {
-        Some(dir) => dir.to_owned(),
-        None => migration::target::aico_data_dir().map_err(|e| e.to_string())?.join("data").join("memory"),
-    };
-    Ok(memory.join("working"))
+    Ok(crate::memory_dir(memory_dir)?.join("working"))
 }
 
 /// The outcome of opening the working memory at `dir` and running `job` on it.

@@ -1,0 +1,245 @@
+//! Chroma's own server on AICO's persistent store, for one run: AICO embeds Chroma (a
+//! `PersistentClient` on `<memory dir>/semantic`) and runs no server, so the tool starts
+//! `chroma run --path DIR` (the `chromadb` package's program) on a free loopback port, waits until
+//! it answers, and stops it when done — on every path out, and on Linux also when this process is
+//! killed (the server gets SIGTERM when its parent dies).
+
+use std::collections::VecDeque;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::ChromaError;
+
+/// How long the server has to answer its heartbeat after it is started (a cold start imports
+/// Python and opens the store: a few seconds).
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// How long a stopped server has to shut down after SIGTERM before it is killed.
+#[cfg(target_os = "linux")]
+const GRACE: Duration = Duration::from_secs(10);
+
+/// The last lines the server wrote, for the message when it does not start.
+const TAIL: usize = 5;
+
+/// A file that Chroma's persistent store always holds.
+const STORE_FILE: &str = "chroma.sqlite3";
+
+/// A `chroma run` child process serving one store on `127.0.0.1`; stopped when dropped.
+pub struct LocalServer {
+    child: Child,
+    url: String,
+    path: PathBuf,
+    program: PathBuf,
+}
+
+impl LocalServer {
+    /// Serve the persistent store in `path` with `program` (else `chroma` on the PATH), and wait
+    /// until it answers. The directory must hold a store already: it is AICO's data, and
+    /// `chroma run` would create an empty one.
+    pub async fn start(path: &Path, program: Option<&Path>) -> Result<Self, ChromaError> {
+        check_store(path)?;
+        let program = find_program(program)?;
+        let failed = |detail: String| ChromaError::ServerFailed { program: program.clone(), path: path.into(), detail };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| failed(format!("no free loopback port: {e}")))?
+            .port();
+        let mut cmd = Command::new(&program);
+        cmd.arg("run")
+            .arg("--path")
+            .arg(path)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .env("ANONYMIZED_TELEMETRY", "False")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        die_with_parent(&mut cmd);
+        let mut child = cmd.spawn().map_err(|e| failed(e.to_string()))?;
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        if let Some(out) = child.stdout.take() {
+            drain(out, Arc::clone(&tail));
+        }
+        if let Some(err) = child.stderr.take() {
+            drain(err, Arc::clone(&tail));
+        }
+        let url = format!("http://127.0.0.1:{port}");
+        let mut server = Self { child, url, path: path.into(), program: program.clone() };
+        tracing::info!(pid = server.child.id(), url = server.url, "started Chroma's server on {}", path.display());
+        let last_lines = || tail.lock().map(|t| Vec::from(t.clone()).join(" | ")).unwrap_or_default();
+        let heartbeat = format!("{}/api/v2/heartbeat", server.url);
+        let http = super::http_client().timeout(Duration::from_secs(2)).build().map_err(|e| failed(e.to_string()))?;
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(failed(format!("it exited ({status}): {}", last_lines())));
+            }
+            if http.get(&heartbeat).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                server.stop();
+                return Err(failed(format!("it did not answer within {} s: {}", STARTUP.as_secs(), last_lines())));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Its URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// SIGTERM (Chroma shuts down cleanly), then SIGKILL if it is still running after a grace
+    /// period; reaped either way.
+    fn stop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: a plain syscall; the pid is our own child, not yet reaped, so it names no
+            // other process.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let deadline = Instant::now() + GRACE;
+            while Instant::now() < deadline {
+                if matches!(self.child.try_wait(), Ok(Some(_)) | Err(_)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The store and the program serving it, for reports: `DIR (served by PROGRAM run)`.
+impl std::fmt::Display for LocalServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (served by {} run)", self.path.display(), self.program.display())
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.stop();
+        tracing::info!(url = self.url, "stopped Chroma's server");
+    }
+}
+
+/// The store must exist and be one: never create AICO's data directory, nor a store in it.
+fn check_store(path: &Path) -> Result<(), ChromaError> {
+    let detail = if !path.is_dir() {
+        "it does not exist"
+    } else if !path.join(STORE_FILE).is_file() {
+        "it holds no chroma.sqlite3"
+    } else {
+        return Ok(());
+    };
+    Err(ChromaError::NoStore { path: path.into(), detail: detail.into() })
+}
+
+/// `program` when it exists, else the `chroma` on the PATH.
+fn find_program(program: Option<&Path>) -> Result<PathBuf, ChromaError> {
+    let missing = |looked: String| ChromaError::NoServerProgram { looked };
+    if let Some(program) = program {
+        return if program.is_file() { Ok(program.into()) } else { Err(missing(program.display().to_string())) };
+    }
+    let name = format!("chroma{}", std::env::consts::EXE_SUFFIX);
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(&name))
+        .find(|p| executable(p))
+        .ok_or_else(|| missing("`chroma` on the PATH".into()))
+}
+
+/// Whether `p` is a file this process may run.
+fn executable(p: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        p.is_file()
+    }
+}
+
+/// Read the child's output to its end (so that it never blocks on a full pipe), logging each line
+/// and keeping the last few for an error message.
+fn drain(output: impl std::io::Read + Send + 'static, tail: Arc<Mutex<VecDeque<String>>>) {
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(output).lines().map_while(Result::ok) {
+            let line = plain(&line);
+            if line.trim().is_empty() {
+                continue;
+            }
+            tracing::debug!(target: "chroma_server", "{line}");
+            if let Ok(mut tail) = tail.lock() {
+                if tail.len() == TAIL {
+                    tail.pop_front();
+                }
+                tail.push_back(line.trim().to_owned());
+            }
+        }
+    });
+}
+
+/// `line` without the terminal colour sequences Chroma writes even into a pipe.
+fn plain(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ parameters final-letter
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// On Linux, the child gets SIGTERM when this process dies, even by SIGKILL (a parent-death
+/// signal, kept across `exec`). The signal comes when the *thread* that started the child ends:
+/// the server is started from the thread that runs the command (`block_on` polls the command's
+/// future on the main thread), which lives as long as the process.
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id();
+    // SAFETY: between fork and exec the closure only makes async-signal-safe calls (prctl,
+    // getppid, raise) and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before the prctl: then no signal would ever come.
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                libc::raise(libc::SIGTERM);
+            }
+            Ok(())
+        })
+    };
+}
+
+/// Elsewhere the server is stopped on every path out of the run, but not when this process is
+/// killed.
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
+
+#[cfg(test)]
+mod tests {
+    use super::plain;
+
+    #[test]
+    fn colour_sequences_are_removed() {
+        assert_eq!(plain("\u{1b}[2m2026\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m  listening"), "2026  INFO  listening");
+    }
+}
