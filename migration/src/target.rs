@@ -395,10 +395,7 @@ mod tests {
         assert_eq!(with_user_query(ours(), None), "sqlite:///x/aico.db?mode=rw");
         assert_eq!(with_user_query(ours(), Some("mode=ro")), "sqlite:///x/aico.db?mode=ro");
         assert_eq!(with_user_query(ours(), Some("cache=shared")), "sqlite:///x/aico.db?mode=rw&cache=shared");
-        assert_eq!(
-            with_user_query(ours(), Some("cache=shared&mode=ro")),
-            "sqlite:///x/aico.db?cache=shared&mode=ro"
-        );
+        assert_eq!(with_user_query(ours(), Some("cache=shared&mode=ro")), "sqlite:///x/aico.db?cache=shared&mode=ro");
     }
 
     #[test]

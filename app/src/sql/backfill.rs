@@ -189,10 +189,11 @@ impl Plan {
     /// Facts without metadata (and, when given, at positions in `(after, upto]`).
     /// For a walk by blocks, the positions are block numbers and the range is `[after, upto)`,
     /// up to the table's end when the walk began.
-    fn pending(&self, dialect: Dialect, after: Option<&Value>, upto: Option<&Value>) -> Condition {
+    fn pending(&self, after: Option<&Value>, upto: Option<&Value>) -> Condition {
         let pending = self.metadata_missing();
         if let Position::Blocks { end, .. } = self.position {
-            return pending.add(Expr::cust(Dialect::postgres_in_blocks(block(after).unwrap_or(0), block(upto).unwrap_or(end))));
+            return pending
+                .add(Expr::cust(Dialect::postgres_in_blocks(block(after).unwrap_or(0), block(upto).unwrap_or(end))));
         }
         pending
             .add_option(after.map(|lo| self.position().gt(lo.clone())))
@@ -405,7 +406,7 @@ pub async fn backfill(
     let mut handled = 0u64;
     loop {
         let upper = plan.batch_end(&db.conn, after.as_ref(), batch_size).await.map_err(|e| db.error(e))?;
-        let pending = plan.pending(db.dialect, after.take().as_ref(), upper.as_ref());
+        let pending = plan.pending(after.take().as_ref(), upper.as_ref());
 
         let txn = match dry_run {
             true => None,
