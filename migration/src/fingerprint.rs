@@ -290,7 +290,8 @@ async fn table_lines<C: ConnectionTrait>(
                     lines.push(format!("table {table} column {name} {ty} notnull={nn} default={dflt}"));
                 }
             }
-            let sql = format!("SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c WHERE c.conrelid = {rel}");
+            let sql =
+                format!("SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c WHERE c.conrelid = {rel}");
             for row in conn.query_all_raw(stmt(dialect, &sql, vec![table.into()])).await? {
                 let def: String = row.try_get("", "def")?;
                 lines.push(format!("table {table} constraint {def}"));
@@ -509,9 +510,8 @@ mod tests {
 
     #[test]
     fn spelling_does_not_matter() {
-        let a = canonical_sql(
-            "CREATE INDEX IF NOT EXISTS \"idx_a\" ON \"t\" ( json_extract(\"m\", '$.A b') , x DESC )",
-        );
+        let a =
+            canonical_sql("CREATE INDEX IF NOT EXISTS \"idx_a\" ON \"t\" ( json_extract(\"m\", '$.A b') , x DESC )");
         let b = canonical_sql("create index [idx_a] on `T`(JSON_EXTRACT(m,'$.A b'),x desc)");
         assert_eq!(a, b);
         assert_eq!(a, "create index idx_a on t(json_extract(m,'$.A b'),x desc)");
