@@ -420,36 +420,6 @@ impl Kind {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Kind;
-
-    #[test]
-    fn both_backends_spellings_of_a_kind_are_the_same_kind() {
-        for (declared, kind) in [
-            ("json_text", Kind::Json),
-            ("json", Kind::Json),
-            ("timestamp_with_timezone_text", Kind::Timestamp),
-            ("timestamp with time zone", Kind::Timestamp),
-            ("bigint", Kind::Integer),
-            ("integer", Kind::Integer),
-            ("double", Kind::Real),
-            ("double precision", Kind::Real),
-            ("real", Kind::Real),
-            ("boolean", Kind::Boolean),
-            ("text", Kind::Text),
-            ("character varying", Kind::Text),
-        ] {
-            assert_eq!(Kind::of_live(declared), kind, "{declared}");
-        }
-        assert!(Kind::Json.accepts(Kind::Text), "AICO keeps JSON as text");
-        assert!(!Kind::Integer.accepts(Kind::Text));
-        assert!(!Kind::Boolean.accepts(Kind::Real));
-        assert!(Kind::Boolean.accepts(Kind::Integer), "AICO keeps booleans as 0/1");
-        assert!(!Kind::Integer.accepts(Kind::Boolean));
-    }
-}
-
 /// Fingerprints: every applied migration still makes what it made when it was applied (its
 /// recorded fingerprint matches what this tool's migration makes). Not recorded yet (the next
 /// `migrate` records it) and adopted (kept as found) pass; skipped when nothing is applied.
@@ -478,4 +448,34 @@ fn fingerprints(applied: &Applied) -> Check {
         (false, false) => Status::Pass,
     };
     Check::new(name, status, details)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn both_backends_spellings_of_a_kind_are_the_same_kind() {
+        for (declared, kind) in [
+            ("json_text", Kind::Json),
+            ("json", Kind::Json),
+            ("timestamp_with_timezone_text", Kind::Timestamp),
+            ("timestamp with time zone", Kind::Timestamp),
+            ("bigint", Kind::Integer),
+            ("integer", Kind::Integer),
+            ("double", Kind::Real),
+            ("double precision", Kind::Real),
+            ("real", Kind::Real),
+            ("boolean", Kind::Boolean),
+            ("text", Kind::Text),
+            ("character varying", Kind::Text),
+        ] {
+            assert_eq!(Kind::of_live(declared), kind, "{declared}");
+        }
+        assert!(Kind::Json.accepts(Kind::Text), "AICO keeps JSON as text");
+        assert!(!Kind::Integer.accepts(Kind::Text));
+        assert!(!Kind::Boolean.accepts(Kind::Real));
+        assert!(Kind::Boolean.accepts(Kind::Integer), "AICO keeps booleans as 0/1");
+        assert!(!Kind::Integer.accepts(Kind::Boolean));
+    }
 }
