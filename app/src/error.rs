@@ -60,6 +60,7 @@ impl AppError {
                 MigrateError::ReadOnly { .. } => "read_only",
                 MigrateError::Locked { .. } => "locked",
                 MigrateError::Migration { .. } => "migration_failed",
+                MigrateError::Changed { .. } => "migration_changed",
                 MigrateError::Database { .. } => "database_error",
                 MigrateError::Encrypted { .. } => "encrypted_no_key",
                 MigrateError::WrongKey { .. } => "wrong_key",

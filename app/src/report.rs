@@ -119,7 +119,7 @@ pub fn percent(part: u64, whole: u64) -> f64 {
 pub struct MigrateReport {
     /// The database (password hidden).
     pub target: String,
-    /// `status`, `migrate`, `rollback`, or `dry-run`.
+    /// `status`, `migrate`, `rollback`, `dry-run` or `repair`.
     pub action: &'static str,
     /// Each migration and its state (after the run; for a dry run, before it).
     pub migrations: Vec<MigrationLine>,
@@ -146,10 +146,15 @@ pub struct AicoSchemaLine {
 pub struct MigrationLine {
     /// Its name.
     pub name: String,
-    /// `applied` or `pending`.
+    /// `applied`, `adopted` (found made by hand or by AICO, kept as found) or `pending`.
     pub status: &'static str,
     /// When it was applied (RFC 3339 UTC).
     pub applied_at: Option<String>,
+    /// For an applied migration, its recorded fingerprint against what this tool's migration
+    /// makes: `matches`, `changed`, `not recorded` or `not compared` (adopted); null when pending.
+    pub fingerprint: Option<&'static str>,
+    /// For a changed migration, the objects that differ (`index idx_...`, `table ...`).
+    pub differs: Vec<String>,
 }
 
 /// Each chosen store's backfill.

@@ -91,6 +91,19 @@ pub enum MigrateError {
         /// What went wrong.
         detail: String,
     },
+    /// Applied migrations that make other objects now than when they were applied (their recorded
+    /// fingerprint differs): `up` stops before changing anything.
+    #[error(
+        "{target}: {changes}, since it was applied; nothing was changed: check the schema, then run \
+         `aico-ams migrate --repair` (or `migration repair`) to re-record what the database holds"
+    )]
+    Changed {
+        /// The database.
+        target: String,
+        /// Each changed migration and the objects that differ, e.g. `migration m0001_x changed
+        /// (index idx_a differs)`.
+        changes: String,
+    },
     /// The SQLite file is encrypted (its header is not SQLite's) and no key was found. A file of
     /// random bytes looks the same: the message says so.
     #[error(

@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod console;
 pub mod dialect;
 pub mod error;
+pub mod fingerprint;
 pub mod key;
 pub mod runner;
 pub mod safety;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use migration::console::{Stdout, eprint};
 use migration::error::MigrateError;
+use migration::fingerprint::Check;
 use migration::key::KeySources;
 use migration::runner::{self, Command, Progress};
 use migration::safety;
@@ -60,8 +61,10 @@ enum Sub {
         #[arg(short, long, default_value_t = 1)]
         num: u32,
     },
-    /// Show each migration and whether it is applied.
+    /// Show each migration, whether it is applied, and its fingerprint check.
     Status,
+    /// Re-record the fingerprints of the applied migrations from the database as it is now.
+    Repair,
     /// Drop every table, then apply all migrations (a backup is written first).
     Fresh,
     /// Roll back all applied migrations, then apply them all again.
@@ -106,11 +109,21 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
                 }
             }
             for m in runner::status(&db, &target).await? {
-                match m.applied_at_text() {
-                    Some(at) => out.line(format_args!("  applied  {}  (at {at})", m.name)),
-                    None => out.line(format_args!("  pending  {}", m.name)),
-                }
+                let (check, differs) = match &m.fingerprint {
+                    Some(Check::Changed(objects)) => (Some("changed"), objects.clone()),
+                    other => (other.as_ref().map(Check::as_str), Vec::new()),
+                };
+                let at = m.applied_at_text();
+                out.line(runner::status_line(&m.name, m.state(), at.as_deref(), check, &differs));
             }
+            return Ok(());
+        }
+        Sub::Repair => {
+            let repaired = runner::repair(&db, &target).await?;
+            if repaired.is_empty() {
+                out.line("nothing applied: no fingerprint to re-record");
+            }
+            repaired.iter().for_each(|r| out.line(r));
             return Ok(());
         }
         Sub::Up { num } => Command::Up { steps: num },
@@ -130,6 +143,7 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
         }
         Progress::Started(_) => {}
         Progress::Finished(step, took) => out.line(format_args!("done: {step} ({took:.2?})")),
+        Progress::Recorded(names) => out.line(runner::recorded_line(&names)),
     })
     .await;
     db.close().await.ok();

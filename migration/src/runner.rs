@@ -7,13 +7,14 @@
 use std::time::{Duration, Instant};
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait};
 use sea_orm_migration::seaql_migrations;
 
 use crate::Migrator;
 use crate::catalog::Layout;
 use crate::dialect::Dialect;
 use crate::error::MigrateError;
+use crate::fingerprint::{self, Check, Fingerprint, How};
 use crate::safety;
 use crate::target::Target;
 
@@ -49,6 +50,9 @@ pub enum Progress {
     Started(Step),
     /// A step finished.
     Finished(Step, Duration),
+    /// These applied migrations had no fingerprint (applied before fingerprints existed): what
+    /// the database holds of them is now recorded. Said once, by the `up` that records them.
+    Recorded(Vec<String>),
 }
 
 /// One step of a run.
@@ -82,9 +86,19 @@ pub struct MigrationState {
     pub name: String,
     /// When it was applied, if it was.
     pub applied_at: Option<i64>,
+    /// For an applied migration: applied, or adopted (by its fingerprint's record; without one,
+    /// adopted where AICO applied the phase itself).
+    pub how: Option<How>,
+    /// For an applied migration: its recorded fingerprint against what this tool's migration makes.
+    pub fingerprint: Option<Check>,
 }
 
 impl MigrationState {
+    /// `applied`, `adopted` or `pending`.
+    pub fn state(&self) -> &'static str {
+        self.how.map_or("pending", How::as_str)
+    }
+
     /// When it was applied, as RFC 3339 UTC to the second (the raw seconds if out of range).
     pub fn applied_at_text(&self) -> Option<String> {
         self.applied_at.map(|secs| {
@@ -97,11 +111,96 @@ impl MigrationState {
 
 /// The names of all migrations, in order.
 pub fn migration_names() -> Vec<String> {
-    Migrator::migrations().iter().map(|m| m.name().to_owned()).collect()
+    names::<Migrator>()
 }
 
-/// Every migration with its state. Reads only: creates nothing, takes no lock.
+fn names<M: MigratorTrait>() -> Vec<String> {
+    M::migrations().iter().map(|m| m.name().to_owned()).collect()
+}
+
+/// What this tool's migrations make from empty, found by rehearsal once per run when first asked.
+struct Expected<'a> {
+    target: &'a Target,
+    layout: Layout,
+    names: Vec<String>,
+    rehearsed: Option<Vec<Option<Fingerprint>>>,
+}
+
+impl<'a> Expected<'a> {
+    fn new<M: MigratorTrait>(target: &'a Target, layout: Layout) -> Self {
+        Self { target, layout, names: names::<M>(), rehearsed: None }
+    }
+
+    /// What `name` makes from empty; `None` where it cannot run from empty (adopted from AICO).
+    async fn of<M: MigratorTrait>(&mut self, name: &str) -> Result<Option<Fingerprint>, MigrateError> {
+        if self.rehearsed.is_none() {
+            let all = fingerprint::rehearse(self.target, self.layout, &M::migrations())
+                .await
+                .map_err(|e| MigrateError::in_migration(self.target, "fingerprint rehearsal", e))?;
+            self.rehearsed = Some(all);
+        }
+        let at = self.names.iter().position(|n| n == name);
+        Ok(at.and_then(|i| self.rehearsed.as_ref().and_then(|r| r.get(i).cloned().flatten())))
+    }
+
+    /// Record what the database behind `conn` holds of `name`, applied or adopted.
+    async fn record<M: MigratorTrait, C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        name: &str,
+    ) -> Result<How, MigrateError> {
+        let err = |e| MigrateError::in_migration(self.target, name, e);
+        let found = fingerprint::read(conn, self.layout, name).await.map_err(err)?;
+        let how = How::of(&found, self.of::<M>(name).await?.as_ref());
+        fingerprint::record(conn, name, &found, how).await.map_err(err)?;
+        Ok(how)
+    }
+}
+
+impl std::fmt::Display for Repaired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = |h: &str| h.chars().take(12).collect::<String>();
+        let was = self.was.as_deref().map_or("none".to_owned(), short);
+        write!(f, "re-recorded {} as {}: fingerprint {} (was {was})", self.name, self.how.as_str(), short(&self.now))
+    }
+}
+
+/// The line that says, once, which applied migrations had their fingerprints recorded for the first
+/// time ([`Progress::Recorded`]).
+pub fn recorded_line(names: &[String]) -> String {
+    format!(
+        "recorded the fingerprints of {} (applied before fingerprints existed), as the database holds them",
+        names.join(", ")
+    )
+}
+
+/// One migration's line in a status listing: state, name, when, fingerprint check.
+pub fn status_line(name: &str, state: &str, at: Option<&str>, check: Option<&str>, differs: &[String]) -> String {
+    let mut line = format!("  {state:<7}  {name}");
+    if let Some(at) = at {
+        line.push_str(&format!("  (at {at})"));
+    }
+    if let Some(check) = check {
+        line.push_str(&format!("  fingerprint {check}"));
+    }
+    if !differs.is_empty() {
+        line.push_str(&format!(": {} differ", differs.join(", ")));
+    }
+    line
+}
+
+/// Every migration with its state and fingerprint check. Changes nothing and takes no lock; what
+/// the migrations make is rehearsed on a scratch database (on PostgreSQL a scratch schema in a
+/// transaction that is rolled back).
 pub async fn status(db: &DatabaseConnection, target: &Target) -> Result<Vec<MigrationState>, MigrateError> {
+    status_with::<Migrator>(db, target).await
+}
+
+/// [`status`] for the migrations of `M`.
+pub async fn status_with<M: MigratorTrait>(
+    db: &DatabaseConnection,
+    target: &Target,
+) -> Result<Vec<MigrationState>, MigrateError> {
     let err = |e| MigrateError::classify(target, e);
     let manager = SchemaManager::new(db);
     let applied: Vec<seaql_migrations::Model> = if manager.has_table("seaql_migrations").await.map_err(err)? {
@@ -109,13 +208,78 @@ pub async fn status(db: &DatabaseConnection, target: &Target) -> Result<Vec<Migr
     } else {
         Vec::new()
     };
-    Ok(migration_names()
-        .into_iter()
-        .map(|name| {
-            let applied_at = applied.iter().find(|m| m.version == name).map(|m| m.applied_at);
-            MigrationState { name, applied_at }
-        })
-        .collect())
+    let records = fingerprint::records(db).await.map_err(err)?;
+    let layout = Layout::detect(db).await.map_err(err)?;
+    let mut expected = Expected::new::<M>(target, layout);
+    let mut out = Vec::new();
+    for name in names::<M>() {
+        let applied_at = applied.iter().find(|m| m.version == name).map(|m| m.applied_at);
+        let record = records.get(&name);
+        let (how, check) = match (applied_at, record) {
+            (None, _) => (None, None),
+            (Some(_), Some(r)) if r.how == How::Applied => {
+                (Some(How::Applied), Some(Check::of(Some(r), expected.of::<M>(&name).await?.as_ref())))
+            }
+            (Some(_), Some(r)) => (Some(r.how), Some(Check::of(Some(r), None))),
+            (Some(_), None) if layout.aico_applied(&name) => (Some(How::Adopted), Some(Check::NotRecorded)),
+            (Some(_), None) => (Some(How::Applied), Some(Check::NotRecorded)),
+        };
+        out.push(MigrationState { name, applied_at, how, fingerprint: check });
+    }
+    Ok(out)
+}
+
+/// One fingerprint re-recorded by [`repair`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repaired {
+    /// The migration.
+    pub name: String,
+    /// Recorded as applied (the database holds what the migration makes) or adopted (it holds
+    /// something else, now accepted as found).
+    pub how: How,
+    /// The fingerprint recorded before, if any.
+    pub was: Option<String>,
+    /// The fingerprint recorded now.
+    pub now: String,
+}
+
+/// Re-record the fingerprints of all applied migrations from the database as it is now, under
+/// the migrators' lock, after a user has checked a schema that `up` reported as changed. Changes
+/// no schema (only the fingerprint table, created if missing).
+pub async fn repair(db: &DatabaseConnection, target: &Target) -> Result<Vec<Repaired>, MigrateError> {
+    repair_with::<Migrator>(db, target).await
+}
+
+/// [`repair`] for the migrations of `M`.
+pub async fn repair_with<M: MigratorTrait>(
+    db: &DatabaseConnection,
+    target: &Target,
+) -> Result<Vec<Repaired>, MigrateError> {
+    let err = |e| MigrateError::classify(target, e);
+    let dialect = Dialect::of_conn(db).map_err(err)?;
+    let txn = dialect.begin_locked(db, || {}).await.map_err(err)?;
+    if !SchemaManager::new(&txn).has_table("seaql_migrations").await.map_err(err)? {
+        return Ok(Vec::new());
+    }
+    fingerprint::install(&txn).await.map_err(err)?;
+    let before = fingerprint::records(&txn).await.map_err(err)?;
+    let layout = Layout::detect(&txn).await.map_err(err)?;
+    let mut expected = Expected::new::<M>(target, layout);
+    let applied: Vec<String> =
+        M::get_applied_migrations(&txn).await.map_err(err)?.iter().map(|m| m.name().to_owned()).collect();
+    let mut out = Vec::new();
+    for name in applied {
+        let how = expected.record::<M, _>(&txn, &name).await?;
+        let now = fingerprint::records(&txn).await.map_err(err)?.remove(&name).map(|r| r.fingerprint.hash);
+        out.push(Repaired {
+            was: before.get(&name).map(|r| r.fingerprint.hash.clone()),
+            now: now.unwrap_or_default(),
+            how,
+            name,
+        });
+    }
+    txn.commit().await.map_err(err)?;
+    Ok(out)
 }
 
 /// What AICO's own migrator did to a database it manages (`_aico_schema_metadata`).
@@ -169,10 +333,21 @@ pub async fn run_in(
     mode: Mode,
     progress: impl FnMut(Progress),
 ) -> Result<Vec<Step>, MigrateError> {
-    safety::rehearsing(mode == Mode::DryRun, run_steps(db, target, command, mode, progress)).await
+    run_with::<Migrator>(db, target, command, mode, progress).await
 }
 
-async fn run_steps(
+/// [`run_in`] with the migrations of `M` (tests run a changed migration set through it).
+pub async fn run_with<M: MigratorTrait>(
+    db: &DatabaseConnection,
+    target: &Target,
+    command: Command,
+    mode: Mode,
+    progress: impl FnMut(Progress),
+) -> Result<Vec<Step>, MigrateError> {
+    safety::rehearsing(mode == Mode::DryRun, run_steps::<M>(db, target, command, mode, progress)).await
+}
+
+async fn run_steps<M: MigratorTrait>(
     db: &DatabaseConnection,
     target: &Target,
     command: Command,
@@ -186,11 +361,17 @@ async fn run_steps(
     if waited {
         progress(Progress::Waiting);
     }
-    Migrator::install(&txn).await.map_err(err)?;
+    M::install(&txn).await.map_err(err)?;
+    fingerprint::install(&txn).await.map_err(err)?;
 
     let applied: Vec<String> =
-        Migrator::get_applied_migrations(&txn).await.map_err(err)?.iter().map(|m| m.name().to_owned()).collect();
-    let all = migration_names();
+        M::get_applied_migrations(&txn).await.map_err(err)?.iter().map(|m| m.name().to_owned()).collect();
+    let layout = Layout::detect(&txn).await.map_err(err)?;
+    let mut expected = Expected::new::<M>(target, layout);
+    if let Command::Up { .. } = command {
+        check_fingerprints::<M>(&txn, target, &applied, &mut expected, &mut progress).await?;
+    }
+    let all = names::<M>();
     let pending_after = |applied: &[String]| -> Vec<Step> {
         all.iter().filter(|n| !applied.contains(n)).cloned().map(Step::Apply).collect()
     };
@@ -218,10 +399,12 @@ async fn run_steps(
         let started = Instant::now();
         match step {
             Step::Apply(name) => {
-                Migrator::up(&txn, Some(1)).await.map_err(|e| MigrateError::in_migration(target, name, e))?
+                M::up(&txn, Some(1)).await.map_err(|e| MigrateError::in_migration(target, name, e))?;
+                expected.record::<M, _>(&txn, name).await?;
             }
             Step::Rollback(name) => {
-                Migrator::down(&txn, Some(1)).await.map_err(|e| MigrateError::in_migration(target, name, e))?
+                M::down(&txn, Some(1)).await.map_err(|e| MigrateError::in_migration(target, name, e))?;
+                fingerprint::forget(&txn, name).await.map_err(err)?;
             }
             Step::Fresh => {
                 if let Layout::Aico { .. } = Layout::detect(&txn).await.map_err(err)? {
@@ -239,9 +422,17 @@ async fn run_steps(
                 safety::restorable(&manager, "drop every table (fresh)", "fresh")
                     .await
                     .map_err(|e| MigrateError::in_migration(target, "fresh", e))?;
-                Migrator::fresh(&txn).await.map_err(|e| MigrateError::in_migration(target, "fresh", e))?;
+                M::fresh(&txn).await.map_err(|e| MigrateError::in_migration(target, "fresh", e))?;
+                // `fresh` dropped every table, the fingerprints' too.
+                fingerprint::install(&txn).await.map_err(err)?;
+                for name in &all {
+                    expected.record::<M, _>(&txn, name).await?;
+                }
             }
-            Step::Uninstall => Migrator::uninstall(&txn).await.map_err(err)?,
+            Step::Uninstall => {
+                M::uninstall(&txn).await.map_err(err)?;
+                fingerprint::uninstall(&txn).await.map_err(err)?;
+            }
         }
         progress(Progress::Finished(step.clone(), started.elapsed()));
     }
@@ -250,4 +441,39 @@ async fn run_steps(
         Mode::DryRun => txn.rollback().await.map_err(err)?,
     }
     Ok(plan)
+}
+
+/// Before `up` changes anything: stop when an applied migration now makes other objects than its
+/// recorded fingerprint says it made; record the applied migrations that have no fingerprint yet.
+async fn check_fingerprints<M: MigratorTrait>(
+    txn: &DatabaseTransaction,
+    target: &Target,
+    applied: &[String],
+    expected: &mut Expected<'_>,
+    progress: &mut impl FnMut(Progress),
+) -> Result<(), MigrateError> {
+    let records = fingerprint::records(txn).await.map_err(|e| MigrateError::classify(target, e))?;
+    let mut changes = Vec::new();
+    let mut unrecorded = Vec::new();
+    for name in applied {
+        match records.get(name) {
+            None => unrecorded.push(name.clone()),
+            Some(r) if r.how == How::Applied => {
+                if let Check::Changed(objects) = Check::of(Some(r), expected.of::<M>(name).await?.as_ref()) {
+                    changes.push(format!("migration {name} makes other objects now ({} differ)", objects.join(", ")));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    if !changes.is_empty() {
+        return Err(MigrateError::Changed { target: target.to_string(), changes: changes.join("; ") });
+    }
+    for name in &unrecorded {
+        expected.record::<M, _>(txn, name).await?;
+    }
+    if !unrecorded.is_empty() {
+        progress(Progress::Recorded(unrecorded));
+    }
+    Ok(())
 }

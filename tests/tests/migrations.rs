@@ -512,6 +512,8 @@ async fn the_catalog_lists_exactly_what_the_migrations_build(#[case] backend: Ba
     let built: std::collections::BTreeSet<String> = live
         .into_iter()
         .filter(|l| (l.starts_with("table ") || l.starts_with("index ")) && !l.contains("seaql_migrations"))
+        // The runner's bookkeeping, beside SeaORM's: no migration's.
+        .filter(|l| *l != format!("table {}", migration::fingerprint::TABLE))
         .collect();
     assert_eq!(built, listed, "{}", db.name);
 }

@@ -113,6 +113,11 @@ pub struct MigrateArgs {
     /// Allow dropping tables that hold rows where no backup can be written (PostgreSQL).
     #[arg(long)]
     pub force: bool,
+
+    /// Re-record the fingerprints of the applied migrations from the database as it is now (after
+    /// checking a schema that a run reported as changed). Changes no schema.
+    #[arg(long, conflicts_with_all = ["status", "rollback", "dry_run"])]
+    pub repair: bool,
 }
 
 /// `aico-ams verify` and `aico-ams health`.

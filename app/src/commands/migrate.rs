@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use migration::runner::Progress;
+use migration::runner::{Progress, status_line};
 
 use super::args::MigrateArgs;
 use super::emit;
@@ -17,6 +17,7 @@ pub async fn run(args: &MigrateArgs, out: &mut Stdout) -> Result<ExitCode, AppEr
     let json = args.common.json;
     let mut db = super::open_sql(&args.common, out).await?;
     let action = match (args.status, args.rollback, args.dry_run) {
+        _ if args.repair => Action::Repair,
         (true, _, _) => Action::Status,
         (_, rollback, true) => Action::DryRun { rollback },
         (_, true, _) => Action::Rollback,
@@ -36,6 +37,7 @@ pub async fn run(args: &MigrateArgs, out: &mut Stdout) -> Result<ExitCode, AppEr
             }
             Progress::Started(_) => {}
             Progress::Finished(step, took) => out.line(format_args!("done: {step} ({took:.2?})")),
+            Progress::Recorded(names) => out.line(migration::runner::recorded_line(&names)),
         }
     })
     .await;
@@ -62,10 +64,13 @@ impl std::fmt::Display for MigrateReport {
                 }
             }
             for m in &self.migrations {
-                match &m.applied_at {
-                    Some(at) => writeln!(f, "  applied  {}  (at {at})", m.name)?,
-                    None => writeln!(f, "  pending  {}", m.name)?,
-                }
+                writeln!(f, "{}", status_line(&m.name, m.status, m.applied_at.as_deref(), m.fingerprint, &m.differs))?;
+            }
+        }
+        if self.action == "repair" {
+            match self.steps.is_empty() {
+                true => writeln!(f, "nothing applied: no fingerprint to re-record")?,
+                false => self.steps.iter().try_for_each(|s| writeln!(f, "{s}"))?,
             }
         }
         Ok(())

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use migration::fingerprint::Check;
 use migration::runner::{self, Command, Mode, Progress, Step};
 
 use crate::error::AppError;
@@ -14,6 +15,8 @@ use crate::sql::Db;
 pub enum Action {
     /// Show each migration's state; change nothing.
     Status,
+    /// Re-record the fingerprints of the applied migrations; change no schema.
+    Repair,
     /// Apply every pending migration.
     Migrate,
     /// Roll back the last applied migration.
@@ -31,6 +34,7 @@ impl Action {
     pub fn name(self) -> &'static str {
         match self {
             Self::Status => "status",
+            Self::Repair => "repair",
             Self::Migrate => "migrate",
             Self::Rollback => "rollback",
             Self::DryRun { .. } => "dry-run",
@@ -50,7 +54,7 @@ pub async fn migrate(
     let mut steps = Vec::new();
     let statements = Arc::new(Mutex::new(Vec::new()));
     let run = match action {
-        Action::Status => None,
+        Action::Status | Action::Repair => None,
         Action::Migrate => Some((Command::Up { steps: None }, Mode::Apply)),
         Action::Rollback => Some((Command::Down { steps: 1 }, Mode::Apply)),
         Action::DryRun { rollback: false } => Some((Command::Up { steps: None }, Mode::DryRun)),
@@ -75,12 +79,20 @@ pub async fn migrate(
         let taken = runner::run_in(&db.conn, &db.target, command, mode, progress).await?;
         steps = taken.iter().map(Step::to_string).collect();
     }
+    if action == Action::Repair {
+        steps = runner::repair(&db.conn, &db.target).await?.iter().map(ToString::to_string).collect();
+    }
     let migrations = runner::status(&db.conn, &db.target)
         .await?
         .into_iter()
         .map(|m| MigrationLine {
-            status: if m.applied_at.is_some() { "applied" } else { "pending" },
+            status: m.state(),
             applied_at: m.applied_at_text(),
+            fingerprint: m.fingerprint.as_ref().map(Check::as_str),
+            differs: match &m.fingerprint {
+                Some(Check::Changed(objects)) => objects.clone(),
+                _ => Vec::new(),
+            },
             name: m.name,
         })
         .collect();

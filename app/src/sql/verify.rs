@@ -22,14 +22,17 @@ const REQUIRED_KEYS: [&str; 6] =
 struct Applied {
     names: Vec<String>,
     catalog: Vec<Entry>,
+    /// Every migration's state, with its fingerprint check.
+    states: Vec<runner::MigrationState>,
 }
 
 impl Applied {
     async fn of(db: &Db, layout: Layout) -> Result<Self, AppError> {
         let states = runner::status(&db.conn, &db.target).await?;
         Ok(Self {
-            names: states.into_iter().filter(|m| m.applied_at.is_some()).map(|m| m.name).collect(),
+            names: states.iter().filter(|m| m.applied_at.is_some()).map(|m| m.name.clone()).collect(),
             catalog: layout.catalog(),
+            states,
         })
     }
 
@@ -61,6 +64,7 @@ pub async fn verify(db: &Db) -> Result<Vec<Check>, AppError> {
         checks.push(catalog_objects(db, &applied, entry).await?);
     }
     checks.push(drift(db, layout, &applied).await?);
+    checks.push(fingerprints(&applied));
     Ok(checks)
 }
 
@@ -415,6 +419,36 @@ impl Kind {
             Self::Other => "any type",
         }
     }
+}
+
+/// Fingerprints: every applied migration still makes what it made when it was applied (its
+/// recorded fingerprint matches what this tool's migration makes). Not recorded yet (the next
+/// `migrate` records it) and adopted (kept as found) pass; skipped when nothing is applied.
+fn fingerprints(applied: &Applied) -> Check {
+    use migration::fingerprint::Check as Fingerprint;
+    let name = "migration fingerprints";
+    let mut failed = false;
+    let mut details = Vec::new();
+    for m in &applied.states {
+        match &m.fingerprint {
+            None => {}
+            Some(Fingerprint::Changed(objects)) => {
+                failed = true;
+                details.push(format!(
+                    "{}: changed since it was applied ({} differ): check the schema, then run aico-ams migrate --repair",
+                    m.name,
+                    objects.join(", ")
+                ));
+            }
+            Some(check) => details.push(format!("{}: {}", m.name, check.as_str())),
+        }
+    }
+    let status = match (failed, details.is_empty()) {
+        (true, _) => Status::Fail,
+        (false, true) => Status::Skip,
+        (false, false) => Status::Pass,
+    };
+    Check::new(name, status, details)
 }
 
 #[cfg(test)]
