@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use sea_orm::ConnectionTrait;
 
-use migration::key::KeySources;
+use aico_connect::key::KeySources;
+use aico_connect::target::Target;
 use migration::runner::{self, Command};
-use migration::target::Target;
 use sea_orm_codegen::{
     BannerVersion, BigIntegerType, DateTimeCrate, EntityFormat, EntityTransformer, EntityWriterContext, WithPrelude,
     WithSerde,

@@ -23,11 +23,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aico_connect::target::Target;
 use aico_tests::aico::{self as aico_db, AicoVersion};
 use aico_tests::shaped::{self, Form, Keys, Table, Timestamps};
 use aico_tests::{TestDb, pg_admin_url};
 use migration::runner::{self, Command as Run};
-use migration::target::Target;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
 const SEED_SAMPLE: u64 = 20_000;
@@ -356,7 +356,7 @@ async fn main() {
         let enc = ours(&sqlite_url(&enc_ours_db), Some(BENCH_KEY));
         let enc_ceiling_db = dir.path().join("enc-ceiling.db");
         encrypted_copy(&aico_template, &enc_ceiling_db).await;
-        let keys = migration::key::KeySources::from_env(Some(BENCH_KEY));
+        let keys = aico_connect::key::KeySources::from_env(Some(BENCH_KEY));
         let conn = Target::from_url(&sqlite_url(&enc_ceiling_db))
             .expect("url")
             .connect_with(None, &keys)

@@ -1,6 +1,7 @@
 //! What can go wrong in an `aico-ams` command, the exit status it gives, and the stable code
 //! (`kind`) that `--json` reports it by.
 
+use aico_connect::error::ConnectError;
 use migration::error::MigrateError;
 use sea_orm::DbErr;
 
@@ -9,9 +10,12 @@ use crate::chroma::ChromaError;
 /// A failed command.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// Finding, opening or migrating the database failed.
+    /// Finding or opening the database failed.
     #[error(transparent)]
-    Migrate(#[from] MigrateError),
+    Connect(#[from] ConnectError),
+    /// Migrating the database failed (a failure to connect is [`AppError::Connect`]).
+    #[error(transparent)]
+    Migrate(MigrateError),
     /// A query failed.
     #[error("{target}: {source}")]
     Database {
@@ -34,10 +38,21 @@ pub enum AppError {
     },
 }
 
+impl From<MigrateError> for AppError {
+    /// A migrator's failure to connect is [`AppError::Connect`], whoever met it.
+    fn from(e: MigrateError) -> Self {
+        match e {
+            MigrateError::Connect(e) => Self::Connect(e),
+            other => Self::Migrate(other),
+        }
+    }
+}
+
 impl AppError {
     /// The exit status: 2 for usage and connection errors, 1 for a failed job or check.
     pub fn exit_code(&self) -> u8 {
         match self {
+            Self::Connect(e) => u8::try_from(e.exit_code()).unwrap_or(1),
             Self::Migrate(e) => u8::try_from(e.exit_code()).unwrap_or(1),
             Self::Database { .. } => 1,
             Self::NotMigrated { .. } | Self::Chroma(_) => 2,
@@ -48,24 +63,8 @@ impl AppError {
     /// Scripts may match on it; the message is for people and may change.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Migrate(e) => match e {
-                MigrateError::MalformedUrl { .. } => "malformed_url",
-                MigrateError::UnsupportedScheme { .. } => "unsupported_url_scheme",
-                MigrateError::NoDataDir => "no_data_dir",
-                MigrateError::CreateDir { .. } => "cannot_create_dir",
-                MigrateError::Missing { .. } => "database_missing",
-                MigrateError::Unreachable { .. } => "unreachable",
-                MigrateError::NoSuchSchema { .. } => "no_such_schema",
-                MigrateError::NotADatabase { .. } => "not_a_database",
-                MigrateError::ReadOnly { .. } => "read_only",
-                MigrateError::Locked { .. } => "locked",
-                MigrateError::Migration { .. } => "migration_failed",
-                MigrateError::Changed { .. } => "migration_changed",
-                MigrateError::Database { .. } => "database_error",
-                MigrateError::Encrypted { .. } => "encrypted_no_key",
-                MigrateError::WrongKey { .. } => "wrong_key",
-                MigrateError::Key { .. } | MigrateError::KeyUnreadable(_) => "key_unusable",
-            },
+            Self::Connect(e) => e.code(),
+            Self::Migrate(e) => e.code(),
             Self::Database { .. } => "query_failed",
             Self::NotMigrated { .. } => "not_migrated",
             Self::Chroma(e) => match e {

@@ -22,6 +22,6 @@ pub mod sql;
 pub fn memory_dir(memory_dir: Option<&std::path::Path>) -> Result<std::path::PathBuf, String> {
     match memory_dir {
         Some(dir) => Ok(dir.to_owned()),
-        None => Ok(migration::target::aico_data_dir().map_err(|e| e.to_string())?.join("data").join("memory")),
+        None => Ok(aico_connect::target::aico_data_dir().map_err(|e| e.to_string())?.join("data").join("memory")),
     }
 }

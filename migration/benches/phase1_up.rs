@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use aico_connect::target::Target;
 use migration::runner::{self, Command as Run};
-use migration::target::Target;
 
 /// The seed's Phase 1 for a table that already has the column ("column already exists": skip the
 /// ALTER), as written in the seed.

@@ -5,7 +5,7 @@
 
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr};
 
-use crate::dialect::Dialect;
+use aico_connect::dialect::Dialect;
 
 /// One migration's tables and indexes.
 #[derive(Debug, Clone, Copy)]

@@ -31,8 +31,8 @@ use sea_orm_migration::sea_orm::{
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{AICO_METADATA, Layout};
-use crate::dialect::Dialect;
-use crate::target::Target;
+use aico_connect::dialect::Dialect;
+use aico_connect::target::Target;
 
 /// The table where fingerprints are recorded (ours: `seaql_migrations` stays as SeaORM makes it).
 pub const TABLE: &str = "ams_migration_fingerprints";

@@ -6,24 +6,32 @@
 //! - `m0003` Phase 3: the behavioural learning tables (on AICO's database, from AICO's own
 //!   statements in [`aico_phase3`]).
 //!
-//! [`runner`] runs them safely (one locked transaction per run); [`target`] finds the database;
-//! [`key`] opens an encrypted one; `console` (feature `cli`, on by default) is what both
-//! command-line tools start with.
+//! The crate is the migrations and what applies them, as SeaORM documents a migration crate:
+//!
+//! | module | holds |
+//! |---|---|
+//! | this file | the ordered list of migrations ([`Migrator`]); a new migration is added here |
+//! | `m0000_*` … `m0003_*` | one migration each |
+//! | [`aico_phase3`] | AICO's own Phase 3 statements (versions 14, 15, 18), which `m0003` runs |
+//! | [`catalog`] | what the migrations make (tables, indexes), and which layout a database has |
+//! | [`runner`] | runs them safely: one locked transaction per run, fingerprints checked |
+//! | [`safety`] | a backup before a destructive step |
+//! | [`fingerprint`] | what each applied migration made, recorded and compared |
+//! | [`error`] | what can go wrong migrating |
+//! | `main.rs` | the `migration` binary (feature `cli`) |
+//!
+//! Finding and opening the database (targets, keys, the per-backend dialect) is `aico-connect`'s
+//! job, below this crate; the console both binaries start with is `aico-console`.
 #![warn(missing_docs)]
 
 pub use sea_orm_migration::prelude::*;
 
 pub mod aico_phase3;
 pub mod catalog;
-#[cfg(feature = "cli")]
-pub mod console;
-pub mod dialect;
 pub mod error;
 pub mod fingerprint;
-pub mod key;
 pub mod runner;
 pub mod safety;
-pub mod target;
 
 mod m0000_semantic_facts_baseline;
 mod m0001_temporal_metadata;

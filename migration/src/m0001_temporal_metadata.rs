@@ -8,7 +8,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
 
 use crate::catalog::{self, Layout};
-use crate::dialect::Dialect;
+use aico_connect::dialect::Dialect;
 
 const TABLE: &str = "semantic_facts";
 const COLUMN: &str = "temporal_metadata";

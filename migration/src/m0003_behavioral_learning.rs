@@ -18,8 +18,8 @@ use sea_orm_migration::sea_orm::ConnectionTrait;
 
 use crate::aico_phase3;
 use crate::catalog::{self, AICO_PHASE2, AICO_PHASE3_DONE, Layout};
-use crate::dialect::Dialect;
 use crate::safety;
+use aico_connect::dialect::Dialect;
 
 /// The number of explicit dimensions of a preference vector.
 const DIMENSIONS: usize = 16;

@@ -4,14 +4,15 @@
 
 use std::process::ExitCode;
 
+use aico_connect::error::ConnectError;
+use aico_connect::key::KeySources;
+use aico_connect::target::Target;
+use aico_console::{Stdout, eprint};
 use clap::{Parser, Subcommand};
-use migration::console::{Stdout, eprint};
 use migration::error::MigrateError;
 use migration::fingerprint::Check;
-use migration::key::KeySources;
 use migration::runner::{self, Command, Progress};
 use migration::safety;
-use migration::target::Target;
 
 #[derive(Parser)]
 #[command(version, about = "Apply or roll back the AMS schema migrations of AICO")]
@@ -75,11 +76,11 @@ enum Sub {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    migration::console::init_logging(if cli.verbose { "debug" } else { "warn" }, cli.verbose);
+    aico_console::init_logging(if cli.verbose { "debug" } else { "warn" }, cli.verbose);
     safety::allow_destructive(cli.force);
     // A closed stdout (`migration status | head -1`) ends the output, never the run.
     let mut out = Stdout::default();
-    let code = match migration::console::block_on(run(cli, &mut out)) {
+    let code = match aico_console::block_on(run(cli, &mut out)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprint(format_args!("error: {e}"));
@@ -94,10 +95,10 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
     let target = Target::resolve(cli.database_url.as_deref())?;
     out.line(format_args!("target: {}", target.described()));
     if cli.db_key.is_some() {
-        eprint(migration::key::DB_KEY_FLAG_WARNING);
+        eprint(aico_connect::key::DB_KEY_FLAG_WARNING);
     }
     let keys = KeySources::from_args(cli.db_key.as_deref(), cli.db_key_file.as_deref())
-        .map_err(MigrateError::KeyUnreadable)?;
+        .map_err(ConnectError::KeyUnreadable)?;
     let db = target.connect_with(cli.database_schema.as_deref(), &keys).await?;
     let command = match cli.command.unwrap_or(Sub::Up { num: None }) {
         Sub::Status => {

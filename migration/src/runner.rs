@@ -12,11 +12,11 @@ use sea_orm_migration::seaql_migrations;
 
 use crate::Migrator;
 use crate::catalog::Layout;
-use crate::dialect::Dialect;
 use crate::error::MigrateError;
 use crate::fingerprint::{self, Check, Fingerprint, How};
 use crate::safety;
-use crate::target::Target;
+use aico_connect::dialect::Dialect;
+use aico_connect::target::Target;
 
 /// What a run does; the stock sea-orm-migration commands.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectOptions, ConnectionTrait, Database};
 
-use crate::dialect::{Dialect, RestorePoint};
-use crate::target;
+use aico_connect::dialect::{Dialect, RestorePoint};
+use aico_connect::target;
 
 static FORCED: AtomicBool = AtomicBool::new(false);
 
@@ -121,18 +121,18 @@ async fn snapshot(dialect: Dialect, source: &Path, dest: &Path) -> Result<(), Db
     let Some(stmt) = dialect.snapshot_into(dest) else {
         return Err(DbErr::Migration("this backend has no file snapshot".into()));
     };
-    let key = crate::key::opened_with(source);
+    let key = aico_connect::key::opened_with(source);
     let reader_key = key.clone();
     let mut opts = ConnectOptions::new(target::sqlite_url(source, target::SqliteMode::ReadOnly));
     opts.max_connections(1)
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(move |o| crate::key::keyed(o, reader_key.as_ref()));
+        .map_sqlx_sqlite_opts(move |o| aico_connect::key::keyed(o, reader_key.as_ref()));
     let reader = Database::connect(opts).await?;
     let result = reader.execute_raw(stmt).await;
     reader.close().await?;
     let failed = |why: String| DbErr::Migration(format!("could not write the backup {}: {why}", dest.display()));
     result.map_err(|e| failed(e.to_string()))?;
-    if key.is_some() && !crate::key::is_encrypted(dest).unwrap_or(false) {
+    if key.is_some() && !aico_connect::key::is_encrypted(dest).unwrap_or(false) {
         std::fs::remove_file(dest).ok();
         return Err(failed("it came out unencrypted and was deleted".into()));
     }

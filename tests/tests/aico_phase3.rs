@@ -12,10 +12,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use aico_connect::key::KeySources;
+use aico_connect::target::Target;
 use aico_tests::aico::{self, AicoVersion};
 use aico_tests::{python_with_libsql, run_python, text};
-use migration::key::KeySources;
-use migration::target::Target;
 use rstest::rstest;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Statement};
 use serde_json::{Value, json};
@@ -244,7 +244,7 @@ fn up(path: &Path, encrypted: bool) {
 
 /// Whether the file's pages are encrypted.
 fn is_encrypted(path: &Path) -> bool {
-    migration::key::is_encrypted(path).expect("read the file's header")
+    aico_connect::key::is_encrypted(path).expect("read the file's header")
 }
 
 #[rstest]

@@ -8,10 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use aico_connect::key::{DbKey, KeySources, Keyring};
+use aico_connect::target::Target;
 use aico_tests::secret_service::{SecretService, Session};
 use aico_tests::{python_with_keyring, python_with_libsql, run_python, text, workspace_bin};
-use migration::key::{DbKey, KeySources, Keyring};
-use migration::target::Target;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::Value;
 
@@ -90,8 +90,8 @@ impl Pair {
         let plain = dir.path().join("plain").join("aico.db");
         let master_hex = random_hex(32);
         let salt: Vec<u8> = (0..16).map(|i| u8::try_from(i * 7 + 3).expect("byte")).collect();
-        std::fs::write(migration::key::salt_path(&enc), &salt).expect("salt");
-        let salt_file = migration::key::salt_path(&enc);
+        std::fs::write(aico_connect::key::salt_path(&enc), &salt).expect("salt");
+        let salt_file = aico_connect::key::salt_path(&enc);
         let key_hex = run_python(&python, DERIVE, &[&master_hex, salt_file.to_str().expect("utf-8")]).trim().to_owned();
         run_python(&python, MAKE_DB, &[enc.to_str().expect("utf-8"), &key_hex, &FACTS.to_string(), facts]);
         run_python(&python, MAKE_DB, &[plain.to_str().expect("utf-8"), "", &FACTS.to_string(), facts]);
@@ -233,7 +233,7 @@ fn without_a_key_or_with_a_wrong_one_it_says_so_and_changes_nothing() {
     let Some(pair) = Pair::new() else { return };
     let home = tempfile::tempdir().expect("home");
     let before = std::fs::read(&pair.enc).expect("read");
-    let salt = migration::key::salt_path(&pair.enc);
+    let salt = aico_connect::key::salt_path(&pair.enc);
     let run = |envs: &[(&str, &str)], args: &[&str]| {
         let mut cmd = command("migration", home.path());
         cmd.args(["-u", &url(&pair.enc)]).args(args);
@@ -347,7 +347,7 @@ async fn the_master_key_in_aicos_keyring_entry_opens_it() {
 
     // No entry yet: the file is encrypted and no key is found.
     let err = target.connect_with(None, &keys()).await.expect_err("no key");
-    assert!(matches!(err, migration::error::MigrateError::Encrypted { .. }), "{err}");
+    assert!(matches!(err, aico_connect::error::ConnectError::Encrypted { .. }), "{err}");
 
     use keyring_core::api::CredentialStoreApi;
     let entry = store.build("AICO", "master_key", None).expect("entry");
@@ -363,7 +363,7 @@ async fn the_master_key_in_aicos_keyring_entry_opens_it() {
 
     entry.set_password(&random_hex(32)).expect("set");
     let err = target.connect_with(None, &keys()).await.expect_err("wrong key");
-    assert!(matches!(err, migration::error::MigrateError::WrongKey { .. }), "{err}");
+    assert!(matches!(err, aico_connect::error::ConnectError::WrongKey { .. }), "{err}");
     assert!(err.to_string().contains("keyring"), "{err}");
     assert_eq!(format!("{:?}", DbKey::from_hex(&pair.key_hex, "k").expect("key")), "DbKey(***)");
 }

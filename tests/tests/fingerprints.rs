@@ -3,8 +3,8 @@
 //! an old database is recorded once; two concurrent `up`s record once; the same objects spelled
 //! differently raise nothing.
 
+use aico_connect::dialect::Dialect;
 use aico_tests::{Backend, TestDb, applied, column_of, exec, schema};
-use migration::dialect::Dialect;
 use migration::fingerprint::{Check, How};
 use migration::runner::{self, Command, Mode, Progress, Step};
 use migration::{DbErr, MigrationName, MigrationTrait, Migrator, MigratorTrait, SchemaManager};

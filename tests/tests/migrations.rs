@@ -133,7 +133,7 @@ async fn the_seed_query_uses_the_temporal_index(#[case] backend: Backend) {
     let Some(db) = TestDb::of(backend).await else { return };
     let conn = db.connect().await;
     up(&db, &conn).await;
-    let dialect = migration::dialect::Dialect::of_conn(&conn).expect("dialect");
+    let dialect = aico_connect::dialect::Dialect::of_conn(&conn).expect("dialect");
     let query = format!(
         "SELECT * FROM semantic_facts WHERE {} > 0.5 ORDER BY {} DESC LIMIT 10",
         dialect.json_number("temporal_metadata", "confidence"),
@@ -457,7 +457,7 @@ async fn down_of_phase_3_with_rows_writes_a_backup_on_sqlite_and_refuses_on_post
                 .filter(|p| p.to_string_lossy().contains(".m0003.backup-"))
                 .collect();
             assert_eq!(backups.len(), 1, "one backup beside {}: {backups:?}", path.display());
-            let restored = migration::target::Target::from_url(&format!("sqlite://{}", backups[0].display()))
+            let restored = aico_connect::target::Target::from_url(&format!("sqlite://{}", backups[0].display()))
                 .expect("url")
                 .connect(None)
                 .await

@@ -55,7 +55,7 @@ fn a_corrupt_file_is_named_and_left_alone() {
 
 async fn facts_db(dir: &Path) -> String {
     let url = format!("sqlite://{}?mode=rwc", dir.join("aico.db").display());
-    let db = migration::target::Target::from_url(&url).expect("url").connect(None).await.expect("open");
+    let db = aico_connect::target::Target::from_url(&url).expect("url").connect(None).await.expect("open");
     fill_facts(&db, 10, false).await;
     db.close().await.expect("close");
     format!("sqlite://{}", dir.join("aico.db").display())
@@ -193,7 +193,7 @@ async fn fresh_writes_a_backup_on_sqlite_and_needs_force_on_postgres(#[case] bac
                 .find(|e| e.file_name().to_string_lossy().contains(".fresh.backup-"))
                 .expect("a backup beside the database");
             assert!(text(&out).contains(&backup.path().display().to_string()), "the backup path is printed");
-            let saved = migration::target::Target::from_url(&format!("sqlite://{}", backup.path().display()))
+            let saved = aico_connect::target::Target::from_url(&format!("sqlite://{}", backup.path().display()))
                 .expect("url")
                 .connect(None)
                 .await
@@ -286,7 +286,7 @@ async fn on_a_machine_without_aico_nothing_is_written_where_aico_keeps_its_data(
         everything.iter().all(|p| p.starts_with(own_db.parent().expect("dir")) || own_db.starts_with(p)),
         "{everything:?}"
     );
-    let db = migration::target::Target::from_url(&format!("sqlite://{}", own_db.display()))
+    let db = aico_connect::target::Target::from_url(&format!("sqlite://{}", own_db.display()))
         .expect("url")
         .connect(None)
         .await
@@ -301,7 +301,7 @@ async fn an_existing_aico_database_stays_the_default() {
     let aico_db = home.path().join(".local/share/aico/data/aico.db");
     std::fs::create_dir_all(aico_db.parent().expect("dir")).expect("mkdir");
     let url = format!("sqlite://{}?mode=rwc", aico_db.display());
-    let db = migration::target::Target::from_url(&url).expect("url").connect(None).await.expect("create");
+    let db = aico_connect::target::Target::from_url(&url).expect("url").connect(None).await.expect("create");
     fill_facts(&db, 3, false).await;
     let out = bare("migration", home.path(), None, &["up"]);
     assert!(out.status.success(), "{}", text(&out));

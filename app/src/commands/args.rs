@@ -69,9 +69,9 @@ pub struct Common {
 impl Common {
     /// Where to look for the key of an encrypted SQLite file: `--db-key` or `--db-key-file` (read
     /// here, once), the environment, the OS keyring.
-    pub fn keys(&self) -> Result<migration::key::KeySources, migration::error::MigrateError> {
-        migration::key::KeySources::from_args(self.db_key.as_deref(), self.db_key_file.as_deref())
-            .map_err(migration::error::MigrateError::KeyUnreadable)
+    pub fn keys(&self) -> Result<aico_connect::key::KeySources, aico_connect::error::ConnectError> {
+        aico_connect::key::KeySources::from_args(self.db_key.as_deref(), self.db_key_file.as_deref())
+            .map_err(aico_connect::error::ConnectError::KeyUnreadable)
     }
 }
 

@@ -35,14 +35,14 @@ pub fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    migration::console::init_logging(level, cli.verbose > 1);
+    aico_console::init_logging(level, cli.verbose > 1);
     let command = cli.command;
     if command.common().db_key.is_some() {
-        eprint(migration::key::DB_KEY_FLAG_WARNING);
+        eprint(aico_connect::key::DB_KEY_FLAG_WARNING);
     }
     let json = command.json();
     let mut out = Stdout::default();
-    let result = match migration::console::block_on(run(command, &mut out)) {
+    let result = match aico_console::block_on(run(command, &mut out)) {
         Ok(result) => result,
         Err(code) => return code,
     };
@@ -158,7 +158,7 @@ async fn sql_store<T>(
         Ok(db) => db,
         Err(e) if stores.store == args::StoreChoice::Sql => return Err(e),
         Err(e) => {
-            let target = migration::target::Target::resolve(common.database_url.as_deref()).ok();
+            let target = aico_connect::target::Target::resolve(common.database_url.as_deref()).ok();
             return Ok((target.map(|t| t.to_string()), sql_outcome(e)));
         }
     };
@@ -176,13 +176,13 @@ async fn sql_store<T>(
 /// a lock held too long), `not_configured` (no such file, no data directory), else `failed`. The
 /// detail is the error's message: it names the database, never a password or a key.
 fn sql_outcome<T>(e: AppError) -> Outcome<T> {
-    use migration::error::MigrateError;
+    use aico_connect::error::ConnectError;
     let detail = e.to_string();
     match e {
-        AppError::Migrate(MigrateError::Unreachable { .. } | MigrateError::Locked { .. }) => {
+        AppError::Connect(ConnectError::Unreachable { .. } | ConnectError::Locked { .. }) => {
             Outcome::Unreachable { detail }
         }
-        AppError::Migrate(MigrateError::Missing { .. } | MigrateError::NoDataDir) => Outcome::NotConfigured { detail },
+        AppError::Connect(ConnectError::Missing { .. } | ConnectError::NoDataDir) => Outcome::NotConfigured { detail },
         _ => Outcome::Failed { detail },
     }
 }

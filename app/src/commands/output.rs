@@ -1,9 +1,9 @@
-//! Standard output for reports: [`migration::console::Stdout`] (a closed pipe ends the output
+//! Standard output for reports: [`aico_console::Stdout`] (a closed pipe ends the output
 //! quietly), plus JSON.
 
 use std::io;
 
-pub use migration::console::{Stdout, eprint};
+pub use aico_console::{Stdout, eprint};
 
 /// Write `value` to `out` as pretty JSON, and a newline.
 pub fn json(out: &mut Stdout, value: &impl serde::Serialize) {

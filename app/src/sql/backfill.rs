@@ -19,9 +19,9 @@
 
 use std::time::Instant;
 
+use aico_connect::dialect::{Dialect, StorageOrder};
 use entity::values::TemporalMetadata;
 use futures_util::TryStreamExt;
-use migration::dialect::{Dialect, StorageOrder};
 use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, IntoIden, Order, Query, SelectStatement, TableRef, Value, ValueTuple,
 };

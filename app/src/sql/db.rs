@@ -1,9 +1,9 @@
 //! Opening the SQL database a command works on.
 
+use aico_connect::dialect::Dialect;
+use aico_connect::key::KeySources;
+use aico_connect::target::Target;
 use migration::catalog::Layout;
-use migration::dialect::Dialect;
-use migration::key::KeySources;
-use migration::target::Target;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 
 use crate::error::AppError;
@@ -30,7 +30,7 @@ impl Db {
                 .map_err(|e| AppError::Database { target: target.to_string(), source: DbErr::Custom(e) })?;
         }
         let conn = target.connect_with(schema, keys).await?;
-        let dialect = Dialect::of_conn(&conn).map_err(|e| migration::error::MigrateError::classify(&target, e))?;
+        let dialect = Dialect::of_conn(&conn).map_err(|e| aico_connect::error::ConnectError::classify(&target, e))?;
         Ok(Self { target, conn, dialect })
     }
 

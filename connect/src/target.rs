@@ -12,10 +12,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sea_orm_migration::sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
 
-use crate::error::{Cause, MigrateError};
+use crate::error::{Cause, ConnectError};
 use crate::key::{self, DbKey, KeySource, KeySources};
 
 /// The environment variable naming AICO's data directory.
@@ -65,22 +65,22 @@ pub enum Target {
 }
 
 /// AICO's data directory: `$AICO_DATA_DIR`, else the platform's user data directory for `aico`.
-pub fn aico_data_dir() -> Result<PathBuf, MigrateError> {
+pub fn aico_data_dir() -> Result<PathBuf, ConnectError> {
     match std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
         Some(dir) => Ok(PathBuf::from(dir)),
-        None => Ok(dirs::data_dir().ok_or(MigrateError::NoDataDir)?.join("aico")),
+        None => Ok(dirs::data_dir().ok_or(ConnectError::NoDataDir)?.join("aico")),
     }
 }
 
 /// AICO's database: `<AICO data dir>/data/aico.db`.
-pub fn aico_db_path() -> Result<PathBuf, MigrateError> {
+pub fn aico_db_path() -> Result<PathBuf, ConnectError> {
     Ok(aico_data_dir()?.join("data").join("aico.db"))
 }
 
 /// The tool's own database: `<user data dir>/aico-ams/ams.db` (Linux: `$XDG_DATA_HOME`, else
 /// `~/.local/share`). `AICO_DATA_DIR` does not move it: that variable names AICO's data.
-pub fn own_db_path() -> Result<PathBuf, MigrateError> {
-    Ok(dirs::data_dir().ok_or(MigrateError::NoDataDir)?.join(OWN_DB[0]).join(OWN_DB[1]))
+pub fn own_db_path() -> Result<PathBuf, ConnectError> {
+    Ok(dirs::data_dir().ok_or(ConnectError::NoDataDir)?.join(OWN_DB[0]).join(OWN_DB[1]))
 }
 
 /// How a SQLite file is opened.
@@ -121,7 +121,7 @@ fn with_user_query(url: String, query: Option<&str>) -> String {
 
 impl Target {
     /// The target named by `url`, else the default database ([`Target::default_db`]).
-    pub fn resolve(url: Option<&str>) -> Result<Self, MigrateError> {
+    pub fn resolve(url: Option<&str>) -> Result<Self, ConnectError> {
         match url.map(str::trim).filter(|u| !u.is_empty()) {
             Some(url) => Self::from_url(url),
             None => Self::default_db(),
@@ -131,7 +131,7 @@ impl Target {
     /// AICO's own database ([`aico_db_path`]) when it exists, never created; else the tool's own
     /// ([`own_db_path`]), created with its directories when missing. Nothing is written where
     /// AICO keeps its data: a file there would stop AICO from creating its own.
-    pub fn default_db() -> Result<Self, MigrateError> {
+    pub fn default_db() -> Result<Self, ConnectError> {
         let aico_db = aico_db_path()?;
         if aico_db.exists() {
             return Ok(Self::Sqlite { path: aico_db, create: false, query: None, default: Some(DefaultDb::Aico) });
@@ -152,14 +152,14 @@ impl Target {
     }
 
     /// The target a database URL names: `sqlite://PATH` (or `sqlite:PATH`), `postgres://...`.
-    pub fn from_url(url: &str) -> Result<Self, MigrateError> {
+    pub fn from_url(url: &str) -> Result<Self, ConnectError> {
         if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             let (path, query) = match rest.split_once('?') {
                 Some((p, q)) => (p, Some(q.to_owned())),
                 None => (rest, None),
             };
             if path.is_empty() || path == ":memory:" {
-                return Err(MigrateError::MalformedUrl {
+                return Err(ConnectError::MalformedUrl {
                     url: url.to_owned(),
                     reason: "it names no database file".into(),
                 });
@@ -168,15 +168,15 @@ impl Target {
             return Ok(Self::Sqlite { path: PathBuf::from(path), create, query, default: None });
         }
         let parsed = url::Url::parse(url)
-            .map_err(|e| MigrateError::MalformedUrl { url: redact_loose(url), reason: e.to_string() })?;
+            .map_err(|e| ConnectError::MalformedUrl { url: redact_loose(url), reason: e.to_string() })?;
         match parsed.scheme() {
             "postgres" | "postgresql" => {
                 if parsed.host_str().is_none_or(str::is_empty) {
-                    return Err(MigrateError::MalformedUrl { url: redact(&parsed), reason: "it names no host".into() });
+                    return Err(ConnectError::MalformedUrl { url: redact(&parsed), reason: "it names no host".into() });
                 }
                 Ok(Self::Postgres { url: url.to_owned(), redacted: redact(&parsed) })
             }
-            _ => Err(MigrateError::UnsupportedScheme { url: redact(&parsed) }),
+            _ => Err(ConnectError::UnsupportedScheme { url: redact(&parsed) }),
         }
     }
 
@@ -192,7 +192,7 @@ impl Target {
     /// with `schema` (default `public`) as its search path. An encrypted SQLite file is opened
     /// with the key the environment or the keyring gives ([`KeySources::default`]). Errors name
     /// the target.
-    pub async fn connect(&self, schema: Option<&str>) -> Result<DatabaseConnection, MigrateError> {
+    pub async fn connect(&self, schema: Option<&str>) -> Result<DatabaseConnection, ConnectError> {
         self.connect_with(schema, &KeySources::default()).await
     }
 
@@ -206,12 +206,12 @@ impl Target {
         &self,
         schema: Option<&str>,
         keys: &KeySources,
-    ) -> Result<DatabaseConnection, MigrateError> {
+    ) -> Result<DatabaseConnection, ConnectError> {
         let mut key_used = None;
         let opts = match self {
             Self::Sqlite { path, create, query, .. } => {
                 if path.is_dir() {
-                    return Err(MigrateError::NotADatabase {
+                    return Err(ConnectError::NotADatabase {
                         target: self.to_string(),
                         detail: "it is a directory".into(),
                     });
@@ -219,10 +219,10 @@ impl Target {
                 if *create {
                     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                         std::fs::create_dir_all(dir)
-                            .map_err(|source| MigrateError::CreateDir { path: dir.to_owned(), source })?;
+                            .map_err(|source| ConnectError::CreateDir { path: dir.to_owned(), source })?;
                     }
                 } else if !path.exists() {
-                    return Err(MigrateError::Missing { path: path.clone() });
+                    return Err(ConnectError::Missing { path: path.clone() });
                 }
                 let mode = if *create { SqliteMode::ReadWriteCreate } else { SqliteMode::ReadWrite };
                 let url = with_user_query(sqlite_url(path, mode), query.as_deref());
@@ -241,8 +241,8 @@ impl Target {
             }
             Self::Postgres { url, .. } => {
                 let schema = schema.unwrap_or("public");
-                if !probe_postgres(url, schema).await.map_err(|e| MigrateError::classify(self, e))? {
-                    return Err(MigrateError::NoSuchSchema { target: self.to_string(), schema: schema.to_owned() });
+                if !probe_postgres(url, schema).await.map_err(|e| ConnectError::classify(self, e))? {
+                    return Err(ConnectError::NoSuchSchema { target: self.to_string(), schema: schema.to_owned() });
                 }
                 let mut opts = ConnectOptions::new(url.clone());
                 // SeaORM writes `SET search_path = <this>` as text, pasting a value that starts
@@ -260,25 +260,25 @@ impl Target {
         let db = match (connected, &key_used) {
             (Ok(db), _) => db,
             (Err(e), Some((_, source))) if Cause::of(&e) == Cause::NotADatabase => {
-                return Err(MigrateError::WrongKey { target: self.to_string(), source_name: source.to_string() });
+                return Err(ConnectError::WrongKey { target: self.to_string(), source_name: source.to_string() });
             }
-            (Err(e), _) => return Err(MigrateError::classify(self, e)),
+            (Err(e), _) => return Err(ConnectError::classify(self, e)),
         };
         if let (Self::Sqlite { path, .. }, Some((key, _))) = (self, key_used) {
-            crate::key::remember(path, key);
+            crate::key::opened::remember(path, key);
         }
         Ok(db)
     }
 
     /// The key to open the SQLite file `path` with, if it needs one.
-    fn key_for(&self, path: &Path, keys: &KeySources) -> Result<Option<(DbKey, KeySource)>, MigrateError> {
+    fn key_for(&self, path: &Path, keys: &KeySources) -> Result<Option<(DbKey, KeySource)>, ConnectError> {
         let encrypted = key::is_encrypted(path)
-            .map_err(|e| MigrateError::Unreachable { target: self.to_string(), detail: e.to_string() })?;
-        let key_error = |source| MigrateError::Key { target: self.to_string(), source };
+            .map_err(|e| ConnectError::Unreachable { target: self.to_string(), detail: e.to_string() })?;
+        let key_error = |source| ConnectError::Key { target: self.to_string(), source };
         if encrypted {
             return match keys.resolve(path).map_err(key_error)? {
                 Some(found) => Ok(Some(found)),
-                None => Err(MigrateError::Encrypted { target: self.to_string(), salt: key::salt_path(path) }),
+                None => Err(ConnectError::Encrypted { target: self.to_string(), salt: key::salt_path(path) }),
             };
         }
         let is_new = std::fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
@@ -302,7 +302,7 @@ pub fn quote_ident(name: &str) -> String {
 /// (a pool would retry until its acquire timeout and then only say that it timed out); and
 /// whether the schema `schema` exists (asked with the name as a bound parameter).
 async fn probe_postgres(url: &str, schema: &str) -> Result<bool, DbErr> {
-    use sea_orm_migration::sea_orm::sqlx::{self, Connection, PgConnection};
+    use sea_orm::sqlx::{self, Connection, PgConnection};
     let conn_err = |e| DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(e)));
     let attempt = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(url)).await;
     match attempt {

@@ -1,6 +1,6 @@
 //! The transactions that write, and the lock that keeps two migrators apart.
 
-use sea_orm_migration::sea_orm::{
+use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 

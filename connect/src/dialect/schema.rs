@@ -1,6 +1,6 @@
 //! What the database holds: indexes, query plans, column types, the order rows are stored in.
 
-use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait};
 
 use super::Dialect;
 

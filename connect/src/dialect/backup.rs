@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbErr, Statement};
 
 use super::Dialect;
 

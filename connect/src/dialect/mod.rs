@@ -14,7 +14,7 @@ mod locking;
 mod schema;
 mod sql;
 
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 pub use backup::RestorePoint;
 pub use schema::StorageOrder;
