@@ -8,6 +8,9 @@
 //! - [`chroma`]: AICO's ChromaDB collection: `backfill`, `verify`, `health`;
 //! - [`report`]: the report of each job, covering every store, and its pieces (`Outcome`, `Check`);
 //! - [`error`]: what goes wrong, its exit status and its `--json` kind.
+//!
+//! Below it: `aico-connect` finds and opens the database (targets, keys, the per-backend SQL),
+//! `migration` migrates it, `entity` has its models; `aico-console` is what the binary starts with.
 #![warn(missing_docs)]
 
 pub mod chroma;

@@ -1,4 +1,4 @@
-//! Which database a migrator works on: a `DATABASE_URL`, else AICO's own `aico.db` when it
+//! Which database a tool works on: a `DATABASE_URL`, else AICO's own `aico.db` when it
 //! exists, else the tool's own database.
 //!
 //! AICO keeps its data in `$AICO_DATA_DIR`, else the platform's user data directory for the app

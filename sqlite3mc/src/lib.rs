@@ -2,7 +2,8 @@
 //!
 //! This crate has no Rust API: its build script compiles the SQLite3 Multiple Ciphers amalgamation
 //! (SQLite with page encryption, AICO's `aico.db` format) into the `sqlite3` library that sqlx's
-//! `libsqlite3-sys` links (see `.cargo/config.toml`). Every crate that links sqlx depends on it.
+//! `libsqlite3-sys` links (see `.cargo/config.toml`). `aico-connect` depends on it, so every crate
+//! that connects to a database links it.
 //! It is compiled with AES-256-CBC as the default cipher (AICO's, through python libsql) and with
 //! `SQLITE_DQS=0`.
 #![no_std]
