@@ -21,8 +21,9 @@ use sea_orm_codegen::{
 };
 use sea_schema::sqlite::discovery::SchemaDiscovery;
 
-/// Tables that belong to the migration tool, not to the AMS schema.
-const NOT_MODELLED: [&str; 1] = ["seaql_migrations"];
+/// Tables that belong to the migration tool, not to the AMS schema: SeaORM's record of applied
+/// migrations, and ours of their fingerprints.
+const NOT_MODELLED: [&str; 2] = ["seaql_migrations", migration::fingerprint::TABLE];
 
 /// The tables of AICO's own database that the jobs use, modelled in `aico`.
 const AICO_MODELLED: [&str; 8] = [

@@ -204,6 +204,13 @@ async fn up_adopts_what_aico_applied_and_never_touches_the_memory_album(#[case] 
             ["m0000_semantic_facts_baseline", "m0001_temporal_metadata", "m0002_consolidation_state"]
         ),
     }
+    // The phases AICO made are recorded as found; the Phase 3 we made is held to what the
+    // migration makes, as on the seed's layout.
+    for m in status["migrations"].as_array().expect("list") {
+        let ours = m["name"] == "m0003_behavioral_learning" && at != AicoVersion::V18;
+        let expected = if ours { "matches" } else { "not compared" };
+        assert_eq!(m["fingerprint"], expected, "{at:?}: {m}");
+    }
 }
 
 /// The seed's initial metadata for a fact created at `created` (as AICO stored it), worked out

@@ -99,6 +99,7 @@ async fn generated_models_match_the_migrated_schema_on_every_backend(#[case] bac
         .await
         .into_iter()
         .filter(|l| l.starts_with("column ") && !l.starts_with("column seaql_migrations."))
+        .filter(|l| !l.starts_with(&format!("column {}.", migration::fingerprint::TABLE)))
         .map(|l| l.trim_end_matches(" pk").to_owned())
         .collect();
     assert_eq!(models.len(), 54, "{}: every column of the eight tables", db.name);

@@ -257,3 +257,55 @@ async fn the_same_objects_spelled_differently_raise_nothing(#[case] backend: Bac
     up::<Migrator>(&db, &conn, None).await;
     assert_eq!(applied(&conn).await.len(), 4, "{}", db.name);
 }
+
+/// The same through the binaries a user runs: a recorded fingerprint that no longer matches (as a
+/// later release with an edited Phase 1 would find it) makes `aico-ams migrate` and `migration up`
+/// stop with exit 2 and one line naming the migration and the object, before the pending Phase 3
+/// is applied; `--status` and `verify` name it; `--repair` re-records, and `up` then goes on.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test]
+async fn the_commands_stop_on_a_changed_migration_and_repair_records_it(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    let aico = |args: &[&str]| aico_tests::command("aico-ams").args(args).env("DATABASE_URL", &db.url).output();
+    let run = |args: &[&str]| aico(args).expect("run aico-ams");
+    assert_eq!(run(&["migrate"]).status.code(), Some(0));
+    let rollback = run(&["migrate", "--rollback", "--force"]);
+    assert_eq!(rollback.status.code(), Some(0), "{}", aico_tests::text(&rollback));
+    let tampered = format!(
+        "UPDATE {table} SET fingerprint = 'feed', objects = objects || '\nindex idx_from_an_older_release x' \
+         WHERE migration = '{PHASE1}'",
+        table = migration::fingerprint::TABLE
+    );
+    exec(&conn, &tampered).await;
+    let before = schema(&conn).await;
+
+    for (bin, args) in [("aico-ams", vec!["migrate", "--json"]), ("migration", vec!["up"])] {
+        let out = aico_tests::command(bin).args(&args).env("DATABASE_URL", &db.url).output().expect("run");
+        let said = aico_tests::text(&out);
+        assert_eq!(out.status.code(), Some(2), "{bin} {args:?}: {said}");
+        let line =
+            said.lines().find(|l| l.contains(PHASE1)).unwrap_or_else(|| panic!("{bin}: no line names it: {said}"));
+        assert!(line.contains("idx_from_an_older_release") && line.contains("repair"), "{bin}: {line}");
+    }
+    assert_eq!(schema(&conn).await, before, "a stopped run changed the schema");
+    assert!(!applied(&conn).await.iter().any(|m| m == "m0003_behavioral_learning"), "Phase 3 was applied");
+
+    let status = aico_tests::json_of(&run(&["migrate", "--status", "--json"]));
+    let phase1 = status["migrations"].as_array().expect("list").iter().find(|m| m["name"] == PHASE1).expect("m0001");
+    assert_eq!(phase1["fingerprint"], "changed", "{status}");
+    assert_eq!(run(&["verify"]).status.code(), Some(1), "verify passes a changed migration");
+
+    let repair = run(&["migrate", "--repair"]);
+    assert_eq!(repair.status.code(), Some(0), "{}", aico_tests::text(&repair));
+    assert!(aico_tests::text(&repair).contains(PHASE1), "repair does not say what it re-records");
+    assert_eq!(schema(&conn).await, before, "repair changed the schema");
+    assert_eq!(run(&["migrate"]).status.code(), Some(0));
+    let status = aico_tests::json_of(&run(&["migrate", "--status", "--json"]));
+    for m in status["migrations"].as_array().expect("list") {
+        assert_eq!(m["fingerprint"], "matches", "{status}");
+    }
+    assert_eq!(run(&["verify"]).status.code(), Some(0));
+}
