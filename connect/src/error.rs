@@ -241,3 +241,36 @@ impl ConnectError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::KeySources;
+
+    fn code_of(url: &str) -> &'static str {
+        Target::from_url(url).map(|_| ()).expect_err("refused").code()
+    }
+
+    /// The codes scripts match on (`aico-ams --json`'s `error.kind`), each met as a user meets it.
+    #[tokio::test]
+    async fn each_case_keeps_its_code() {
+        assert_eq!(code_of("mysql://u@h/db"), "unsupported_url_scheme");
+        assert_eq!(code_of("postgres:///db"), "malformed_url");
+        assert_eq!(code_of("sqlite://"), "malformed_url");
+
+        let dir = std::env::temp_dir().join(format!("aico-connect-codes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let open = |path: &std::path::Path| {
+            let target = Target::from_url(&format!("sqlite://{}", path.display())).expect("url");
+            async move { target.connect_with(None, &KeySources::none()).await.map(|_| ()).expect_err("refused") }
+        };
+        assert_eq!(open(&dir.join("none.db")).await.code(), "database_missing");
+        assert_eq!(open(&dir).await.code(), "not_a_database");
+        // Bytes that are not SQLite's header: encrypted, as far as anyone can tell, and no key.
+        let noise = dir.join("noise.db");
+        std::fs::write(&noise, [0x5a_u8; 4096]).expect("write");
+        let err = open(&noise).await;
+        assert_eq!((err.code(), err.exit_code()), ("encrypted_no_key", 2));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
