@@ -214,3 +214,88 @@ pub async fn fill(db: &DatabaseConnection, table: Table, n: u64, keys: Keys, tim
     )
     .await;
 }
+
+/// `n` near-miss timestamps, the same for the same `seed`: edge dates (years 0, 1, 9999, leap
+/// days, day 0 and 32), hour 24, minute and second 60 (leap seconds), offsets up to ±14:00 that
+/// push the instant across the ends of years 1 to 9999 (and some beyond ±23:59), odd separators,
+/// spacing, long fractions and truncated strings. Each part is off with a small probability, so
+/// about half of them are valid.
+pub fn near_miss_timestamps(n: usize, seed: u64) -> Vec<String> {
+    let mut state = seed;
+    let mut next = move |k: usize| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) % k as u64) as usize
+    };
+    let odd_dates = [
+        "0000-01-01",
+        "0000-12-31",
+        "2024-02-29",
+        "2025-02-29",
+        "1900-02-29",
+        "2025-04-31",
+        "2025-00-10",
+        "2025-13-10",
+        "2025-06-00",
+        "2025-07-32",
+        "10000-01-01",
+        "99999-12-31",
+        "2025-1-07",
+    ];
+    let odd_times = ["24:00:00", "23:60:00", "23:59:60", "00:59:60", "12:00:61", "7:00:00", "12:00"];
+    let odd_seps = ["  ", "_", "x", "", "\t", "T "];
+    let odd_fracs = [".", ",5", ".12a", ".999999", ".9999995", ".999999999999", ".000000", ".0000001"];
+    let odd_zones = ["+23:59", "-23:59", "+24:00", "+0530", "+05", " Z", "ZZ", "UTC", "+05:30:00", "z", "-00:00"];
+    let pads = [" ", "\n", "\t ", "  "];
+    (0..n)
+        .map(|_| {
+            // A quarter sit at an end of the range: near midnight of 0001-01-01 or 9999-12-31.
+            let edge = next(4) == 0;
+            let date = match (edge, next(10)) {
+                (true, k) => ["0001-01-01", "9999-12-31", "0000-12-31", "0001-01-01", "9999-12-31"][k % 5].to_owned(),
+                (false, 0) => odd_dates[next(odd_dates.len())].to_owned(),
+                (false, _) => format!("{:04}-{:02}-{:02}", next(10_000), 1 + next(12), 1 + next(28)),
+            };
+            let time = match (edge, next(10)) {
+                (_, 0) => odd_times[next(odd_times.len())].to_owned(),
+                (true, _) => format!("{:02}:{:02}:{:02}", [0, 1, 10, 13, 14, 22, 23][next(7)], next(60), next(60)),
+                (false, _) => format!("{:02}:{:02}:{:02}", next(24), next(60), next(60)),
+            };
+            let sep = match next(20) {
+                0..=9 => "T",
+                10..=14 => " ",
+                15 | 16 => "t",
+                _ => odd_seps[next(odd_seps.len())],
+            };
+            let frac = match next(10) {
+                0..=3 => String::new(),
+                // 1 to 15 random digits.
+                4..=7 => {
+                    format!(".{}", (0..1 + next(15)).map(|_| char::from(b'0' + next(10) as u8)).collect::<String>())
+                }
+                _ => odd_fracs[next(odd_fracs.len())].to_owned(),
+            };
+            let zone = match next(20) {
+                0..=4 => String::new(),
+                5..=10 => "Z".to_owned(),
+                11..=17 => {
+                    let minutes = [0, 0, 1, 15, 30, 45, 59][next(7)];
+                    let hours = if minutes == 0 { next(15) } else { next(14) };
+                    format!("{}{hours:02}:{minutes:02}", ["+", "-"][next(2)])
+                }
+                _ => odd_zones[next(odd_zones.len())].to_owned(),
+            };
+            let (lead, trail) = match next(20) {
+                0 => (pads[next(pads.len())], ""),
+                1 => ("", pads[next(pads.len())]),
+                _ => ("", ""),
+            };
+            let mut text = format!("{lead}{date}{sep}{time}{frac}{zone}{trail}");
+            if next(16) == 0 {
+                // Truncated: cut at a random character.
+                let keep = next(text.chars().count());
+                text = text.chars().take(keep).collect();
+            }
+            text
+        })
+        .collect()
+}

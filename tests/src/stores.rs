@@ -1,8 +1,8 @@
 //! AICO's other two stores as test fixtures: LMDB working memory written with heed, a Chroma
 //! collection written by the Python `chromadb` client, and an `https://` endpoint in front of a
-//! Chroma server, with a certificate made for the test.
+//! Chroma server, with a certificate made for the test; a `chroma run` server for a test.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use heed::types::Bytes;
@@ -10,7 +10,8 @@ use heed::{CommitOrAbort, Database, EnvOpenOptions};
 use rustls::pki_types::PrivateKeyDer;
 use serde_json::Value;
 
-use crate::run_python;
+use crate::skip::unavailable;
+use crate::{run_python, test_python};
 
 /// A fresh LMDB environment in `working` (created) with a map of `map_mib` MiB, holding `entries`
 /// (key, value) in its named database `session_memory`, as AICO's `WorkingMemoryStore` keeps them.
@@ -120,4 +121,69 @@ fn certificates() -> (String, rustls::ServerConfig) {
         .with_single_cert(vec![cert.der().clone()], PrivateKeyDer::Pkcs8(key.serialize_der().into()))
         .expect("server configuration");
     (ca_pem, config)
+}
+
+/// A real Chroma server (`chroma run`, from `AICO_TEST_CHROMA`) on a free loopback port, serving
+/// the persistent store in `path`; stopped when dropped.
+pub struct ChromaServer {
+    child: std::process::Child,
+    /// Its URL, `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl ChromaServer {
+    /// Start it, or `None` (with a message; a failure under CI) when `chroma` is not installed.
+    pub fn start(path: &Path) -> Option<Self> {
+        let chroma = chroma_program()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let log = std::fs::File::create(path.with_extension("chroma.log")).expect("log file");
+        let child = std::process::Command::new(chroma)
+            .args(["run", "--path"])
+            .arg(path)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .env("ANONYMIZED_TELEMETRY", "False")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start chroma");
+        let server = Self { child, url: format!("http://127.0.0.1:{port}") };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if http_status(port, "/api/v2/heartbeat") == Some(200) {
+                return Some(server);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        panic!("chroma did not answer on port {port} within 60 s (see {}.chroma.log)", path.display());
+    }
+}
+
+impl Drop for ChromaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Chroma's server program (`chroma`, from chromadb 1.5): `AICO_TEST_CHROMA`, else the one beside
+/// the test Python; `None` (with a message; a failure under CI) when there is none.
+pub fn chroma_program() -> Option<PathBuf> {
+    let beside_python = || test_python().and_then(|p| p.parent().map(|bin| bin.join("chroma")));
+    let chroma = std::env::var_os("AICO_TEST_CHROMA").map(PathBuf::from).or_else(beside_python);
+    let found = chroma.filter(|p| p.exists());
+    if found.is_none() {
+        unavailable("the chroma server (chromadb 1.5)");
+    }
+    found
+}
+
+/// The status code of `GET path` on a loopback port (plain HTTP/1.0), if it answers.
+pub fn http_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).ok()?;
+    std::str::from_utf8(&buf[..n]).ok()?.split_whitespace().nth(1)?.parse().ok()
 }
