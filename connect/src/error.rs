@@ -88,13 +88,16 @@ pub enum ConnectError {
     #[error(
         "{target} is encrypted (else it is not a database or is corrupt): give its key with --db-key-file, \
          --db-key or AICO_DB_KEY (64 hex digits), or AICO's master key in AICO_MASTER_KEY (with the salt file {salt} \
-         beside it), or keep the master key in the OS keyring as AICO does (service AICO, entry master_key)"
+         beside it), or keep the master key in the OS keyring as AICO does (service AICO, entry master_key){keyring}"
     )]
     Encrypted {
         /// The database.
         target: String,
         /// The salt file the master key is used with.
         salt: PathBuf,
+        /// Why the OS keyring gave no key when it could not be read (`; cannot read AICO's master
+        /// key from the OS keyring ...: <its words>`), else empty.
+        keyring: String,
     },
     /// The key does not open the encrypted file.
     #[error("{target}: the key from {source_name} does not open this database (wrong key, or not AICO's database)")]

@@ -16,7 +16,7 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
 
 use crate::error::{Cause, ConnectError};
-use crate::key::{self, DbKey, KeySource, KeySources};
+use crate::key::{self, DbKey, KeySource, KeySources, Lookup};
 
 /// The environment variable naming AICO's data directory.
 pub const DATA_DIR_ENV: &str = "AICO_DATA_DIR";
@@ -277,13 +277,17 @@ impl Target {
         let key_error = |source| ConnectError::Key { target: self.to_string(), source };
         if encrypted {
             return match keys.resolve(path).map_err(key_error)? {
-                Some(found) => Ok(Some(found)),
-                None => Err(ConnectError::Encrypted { target: self.to_string(), salt: key::salt_path(path) }),
+                Lookup::Found(key, source) => Ok(Some((key, source))),
+                Lookup::NotFound { keyring } => Err(ConnectError::Encrypted {
+                    target: self.to_string(),
+                    salt: key::salt_path(path),
+                    keyring: keyring.map_or_else(String::new, |why| format!("; {why}")),
+                }),
             };
         }
         let is_new = std::fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
         if is_new && keys.has_given_key() {
-            return keys.resolve(path).map_err(key_error);
+            return keys.resolve(path).map(Lookup::found).map_err(key_error);
         }
         if keys.has_given_key() {
             tracing::warn!("{self} is not encrypted: opening it without the key that was given");

@@ -500,8 +500,8 @@ fn the_master_key_in_a_real_secret_service_opens_it_with_no_key_in_the_environme
 }
 
 /// A Secret Service that holds AICO's entry but is locked (no display to ask for its password on),
-/// or none on the session bus at all: the same one-line error as without any keyring, exit 2, the
-/// file unchanged.
+/// or none on the session bus at all: the same one-line error as without any keyring, which also
+/// says why the keyring gave no key, exit 2, the file unchanged.
 #[rstest::rstest]
 #[case::locked(Session::Locked)]
 #[case::absent(Session::Absent)]
@@ -520,6 +520,7 @@ fn a_locked_or_absent_secret_service_keeps_the_clear_error(#[case] session: Sess
     let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_default();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(line.contains(&format!("{} is encrypted", pair.enc.display())) && line.contains("keyring"), "{line}");
+    assert!(line.contains("; cannot read AICO's master key from the OS keyring"), "the keyring's reason: {line}");
     assert_no_secret(&pair, &out);
     assert_eq!(std::fs::read(&pair.enc).expect("read"), before, "the file changed");
 }

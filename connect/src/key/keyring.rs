@@ -82,20 +82,10 @@ impl MasterKeyStore for Keyring {
 }
 
 /// The master key from `keyring`, asked on a thread of its own (a platform keyring may run its
-/// own async runtime, which cannot start inside the caller's). A keyring that cannot be reached
-/// (no Secret Service on a headless machine, say) counts as one without the entry: the caller
-/// then says how else to give the key.
+/// own async runtime, which cannot start inside the caller's): `Ok(None)` when it has no such
+/// entry, [`KeyError::Keyring`] when it cannot be read (locked, or no Secret Service on a
+/// headless machine), which the caller reports beside the other ways to give the key.
 pub(crate) fn ask_keyring(keyring: &dyn MasterKeyStore) -> Result<Option<Zeroizing<String>>, KeyError> {
     let answer = std::thread::scope(|s| s.spawn(|| keyring.master_key_hex()).join());
-    match answer {
-        Ok(Ok(found)) => Ok(found),
-        Ok(Err(e)) => {
-            tracing::debug!("no master key from the OS keyring: {e}");
-            Ok(None)
-        }
-        Err(_) => {
-            tracing::debug!("no master key from the OS keyring: its client panicked");
-            Ok(None)
-        }
-    }
+    answer.unwrap_or_else(|_| Err(KeyError::Keyring { detail: "its client panicked".into() }))
 }

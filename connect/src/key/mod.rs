@@ -35,7 +35,7 @@ pub use header::is_encrypted;
 pub use keyring::{KEYRING_ENTRY, KEYRING_SERVICE, Keyring, MasterKeyStore};
 pub use opened::opened_with;
 pub use salt::{read_salt, salt_path};
-pub use sources::{DB_KEY_ENV, DB_KEY_FLAG_WARNING, KeySource, KeySources, MASTER_KEY_ENV, read_key_file};
+pub use sources::{DB_KEY_ENV, DB_KEY_FLAG_WARNING, KeySource, KeySources, Lookup, MASTER_KEY_ENV, read_key_file};
 
 use salt::SALT_LEN;
 

@@ -23,6 +23,29 @@ pub const DB_KEY_FLAG_WARNING: &str = "warning: --db-key puts the database key o
     --db-key-file PATH (or --db-key-file - to read standard input), or in AICO_DB_KEY (readable only by your own \
     user), or keep AICO's master key in the OS keyring as AICO does";
 
+/// What [`KeySources::resolve`] found.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A key, and where it came from.
+    Found(DbKey, KeySource),
+    /// No source has a key. `keyring` says why the OS keyring gave none when it could not be read
+    /// (locked, no Secret Service): `None` when it was not asked or has no such entry.
+    NotFound {
+        /// The keyring's failure ([`KeyError::Keyring`]), if it was asked and could not answer.
+        keyring: Option<KeyError>,
+    },
+}
+
+impl Lookup {
+    /// The key and its source, if one was found.
+    pub fn found(self) -> Option<(DbKey, KeySource)> {
+        match self {
+            Self::Found(key, source) => Some((key, source)),
+            Self::NotFound { .. } => None,
+        }
+    }
+}
+
 /// Where a key came from (for messages; never the key itself).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeySource {
@@ -120,29 +143,32 @@ impl KeySources {
         self.db_key.is_some()
     }
 
-    /// The key of the encrypted database `db`, and where it came from; `None` when no source has
-    /// one. A key that is given but malformed, or a salt file that is missing or short, is an error.
-    pub fn resolve(&self, db: &Path) -> Result<Option<(DbKey, KeySource)>, KeyError> {
+    /// The key of the encrypted database `db`, and where it came from, or why none was found. A
+    /// key that is given but malformed, or a salt file that is missing or short, is an error.
+    pub fn resolve(&self, db: &Path) -> Result<Lookup, KeyError> {
         if let Some(hex) = &self.db_key {
-            return Ok(Some((
-                DbKey::from_hex(hex, "database key (--db-key, --db-key-file or AICO_DB_KEY)")?,
-                KeySource::Given,
-            )));
+            let key = DbKey::from_hex(hex, "database key (--db-key, --db-key-file or AICO_DB_KEY)")?;
+            return Ok(Lookup::Found(key, KeySource::Given));
         }
         if let Some(hex) = &self.master_key {
             let master =
                 decode_hex32(hex).ok_or(KeyError::Malformed { source_name: "master key in AICO_MASTER_KEY" })?;
             let salt = read_salt(db)?;
-            return Ok(Some((DbKey::derive(master.as_ref(), &salt), KeySource::MasterKeyEnv)));
+            return Ok(Lookup::Found(DbKey::derive(master.as_ref(), &salt), KeySource::MasterKeyEnv));
         }
-        if let Some(keyring) = &self.keyring
-            && let Some(hex) = ask_keyring(keyring.as_ref())?
-        {
-            let master =
-                decode_hex32(&hex).ok_or(KeyError::Malformed { source_name: "master key in AICO's keyring entry" })?;
-            let salt = read_salt(db)?;
-            return Ok(Some((DbKey::derive(master.as_ref(), &salt), KeySource::Keyring)));
+        let Some(keyring) = &self.keyring else { return Ok(Lookup::NotFound { keyring: None }) };
+        match ask_keyring(keyring.as_ref()) {
+            Ok(Some(hex)) => {
+                let master = decode_hex32(&hex)
+                    .ok_or(KeyError::Malformed { source_name: "master key in AICO's keyring entry" })?;
+                let salt = read_salt(db)?;
+                Ok(Lookup::Found(DbKey::derive(master.as_ref(), &salt), KeySource::Keyring))
+            }
+            Ok(None) => Ok(Lookup::NotFound { keyring: None }),
+            Err(unreadable) => {
+                tracing::debug!("no master key from the OS keyring: {unreadable}");
+                Ok(Lookup::NotFound { keyring: Some(unreadable) })
+            }
         }
-        Ok(None)
     }
 }
