@@ -11,7 +11,8 @@
 //! | module | holds |
 //! |---|---|
 //! | this file | the ordered list of migrations ([`Migrator`]); a new migration is added here |
-//! | `m0000_*` … `m0003_*` | one migration each |
+//! | `m0000_*` … `m0003_*` | one migration each: what it makes, as a `phase::Phase` |
+//! | `phase` | what every migration shares: one transaction each, the dialect and layout handed in |
 //! | [`aico_phase3`] | AICO's own Phase 3 statements (versions 14, 15, 18), which `m0003` runs |
 //! | [`catalog`] | what the migrations make (tables, indexes), and which layout a database has |
 //! | [`runner`] | runs them safely: one locked transaction per run, fingerprints checked |
@@ -33,22 +34,26 @@ pub mod fingerprint;
 pub mod runner;
 pub mod safety;
 
+mod phase;
+
 mod m0000_semantic_facts_baseline;
 mod m0001_temporal_metadata;
 mod m0002_consolidation_state;
 mod m0003_behavioral_learning;
 
-/// The AMS migrations, oldest first.
+use phase::Atomic;
+
+/// The AMS migrations, oldest first, each atomic ([`phase`]).
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
-            Box::new(m0000_semantic_facts_baseline::Migration),
-            Box::new(m0001_temporal_metadata::Migration),
-            Box::new(m0002_consolidation_state::Migration),
-            Box::new(m0003_behavioral_learning::Migration),
+            Box::new(Atomic(m0000_semantic_facts_baseline::Migration)),
+            Box::new(Atomic(m0001_temporal_metadata::Migration)),
+            Box::new(Atomic(m0002_consolidation_state::Migration)),
+            Box::new(Atomic(m0003_behavioral_learning::Migration)),
         ]
     }
 }

@@ -7,6 +7,7 @@
 use sea_orm_migration::prelude::*;
 
 use crate::catalog::{self, AICO_PHASE1, Layout};
+use crate::phase::{On, Phase};
 
 /// The columns of `semantic_facts` the AMS relies on: `id` names a fact (keyset batches, reports)
 /// and `created_at` dates it (the backfill's source of time).
@@ -17,14 +18,9 @@ const REQUIRED_COLUMNS: [&str; 2] = ["id", "created_at"];
 pub struct Migration;
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let conn = manager.get_connection();
-        let layout = Layout::detect(conn).await?;
+impl Phase for Migration {
+    async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
+        let (conn, layout) = (on.conn, on.layout);
         if let Layout::Aico { .. } = layout {
             layout.require_runnable(AICO_PHASE1)?;
             let (table, key) = layout.facts();
@@ -33,7 +29,7 @@ impl MigrationTrait for Migration {
         if catalog::adoptable(conn, "semantic_facts", &REQUIRED_COLUMNS).await? {
             return Ok(());
         }
-        manager
+        on.manager
             .create_table(
                 Table::create()
                     .table(SemanticFacts::Table)
@@ -59,7 +55,7 @@ impl MigrationTrait for Migration {
     }
 
     /// Keeps `semantic_facts`: it is AICO's table and holds the companion's memory.
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+    async fn down(&self, _on: &On<'_, '_>) -> Result<(), DbErr> {
         Ok(())
     }
 }

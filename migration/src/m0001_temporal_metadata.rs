@@ -7,7 +7,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
 
-use crate::catalog::{self, Layout};
+use crate::catalog;
+use crate::phase::{On, Phase};
 use aico_connect::dialect::Dialect;
 
 const TABLE: &str = "semantic_facts";
@@ -46,15 +47,9 @@ async fn explain_invalid_json<C: ConnectionTrait>(dialect: Dialect, conn: &C, er
 }
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let conn = manager.get_connection();
-        let dialect = Dialect::of_conn(conn)?;
-        let layout = Layout::detect(conn).await?;
+impl Phase for Migration {
+    async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
+        let (conn, dialect, layout) = (on.conn, on.dialect, on.layout);
         if layout.aico_applied("m0001_temporal_metadata") {
             // AICO's version 12 is this phase on `user_memories`: adopt it as AICO made it.
             let (table, key) = layout.facts();
@@ -64,7 +59,7 @@ impl MigrationTrait for Migration {
         catalog::require_table(conn, TABLE, &["id"]).await?;
         match dialect.column_type(conn, TABLE, COLUMN).await? {
             None => {
-                manager
+                on.manager
                     .alter_table(
                         Table::alter().table(TABLE).add_column(ColumnDef::new(COLUMN).json().null()).to_owned(),
                     )
@@ -87,13 +82,13 @@ impl MigrationTrait for Migration {
         Ok(())
     }
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if Layout::detect(manager.get_connection()).await?.aico_applied("m0001_temporal_metadata") {
+    async fn down(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
+        if on.layout.aico_applied("m0001_temporal_metadata") {
             // AICO's indexes: its own migrator owns them.
             return Ok(());
         }
         for index in [INDEX_TEMPORAL, INDEX_SUPERSEDED] {
-            manager.drop_index(Index::drop().name(index).if_exists().to_owned()).await?;
+            on.manager.drop_index(Index::drop().name(index).if_exists().to_owned()).await?;
         }
         Ok(())
     }

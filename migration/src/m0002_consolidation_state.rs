@@ -6,6 +6,7 @@
 use sea_orm_migration::prelude::*;
 
 use crate::catalog::{self, AICO_PHASE2, Layout};
+use crate::phase::{On, Phase};
 use crate::safety;
 
 /// Creates the consolidation state table.
@@ -13,14 +14,9 @@ use crate::safety;
 pub struct Migration;
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let conn = manager.get_connection();
-        let layout = Layout::detect(conn).await?;
+impl Phase for Migration {
+    async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
+        let (conn, layout, manager) = (on.conn, on.layout, on.manager);
         if let Layout::Aico { .. } = layout {
             layout.require_runnable(AICO_PHASE2)?;
             return catalog::require_table(conn, "consolidation_state", catalog::aico_columns("consolidation_state"))
@@ -54,8 +50,9 @@ impl MigrationTrait for Migration {
             .await
     }
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if let Layout::Aico { .. } = Layout::detect(manager.get_connection()).await? {
+    async fn down(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
+        let manager = on.manager;
+        if let Layout::Aico { .. } = on.layout {
             // AICO's table, made by AICO's version 13.
             return Ok(());
         }

@@ -18,6 +18,7 @@ use sea_orm_migration::sea_orm::ConnectionTrait;
 
 use crate::aico_phase3;
 use crate::catalog::{self, AICO_PHASE2, AICO_PHASE3_DONE, Layout};
+use crate::phase::{On, Phase};
 use crate::safety;
 use aico_connect::dialect::Dialect;
 
@@ -212,15 +213,9 @@ async fn aicos_phase3<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
 }
 
 #[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let conn = manager.get_connection();
-        let dialect = Dialect::of_conn(conn)?;
-        let layout = Layout::detect(conn).await?;
+impl Phase for Migration {
+    async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
+        let (manager, conn, dialect, layout) = (on.manager, on.conn, on.dialect, on.layout);
         match layout {
             Layout::Aico { version } if layout.aico_applied("m0003_behavioral_learning") => {
                 if version < AICO_PHASE3_DONE {
@@ -259,8 +254,8 @@ impl MigrationTrait for Migration {
         }
     }
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let layout = Layout::detect(manager.get_connection()).await?;
+    async fn down(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
+        let (manager, layout) = (on.manager, on.layout);
         if layout.aico_applied("m0003_behavioral_learning") {
             // AICO's tables, made by its own versions 14 to 18.
             return Ok(());

@@ -1,0 +1,62 @@
+//! What every AMS migration shares, written once: it runs in one transaction of its own, and it
+//! is handed the database as it finds it — the schema manager, the connection's [`Dialect`] and
+//! the database's [`Layout`] — so that each migration file holds only what it makes.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager, SchemaManagerConnection};
+
+use crate::catalog::Layout;
+use aico_connect::dialect::Dialect;
+
+/// The database a migration runs on.
+pub(crate) struct On<'a, 'c> {
+    /// sea-orm-migration's schema manager (creating tables and indexes, `has_table`).
+    pub manager: &'a SchemaManager<'c>,
+    /// The connection under it, inside the migration's transaction.
+    pub conn: &'a SchemaManagerConnection<'c>,
+    /// How this backend says what differs.
+    pub dialect: Dialect,
+    /// Whose schema the database follows (the seed's, or AICO's at a version).
+    pub layout: Layout,
+}
+
+impl<'a, 'c> On<'a, 'c> {
+    async fn of(manager: &'a SchemaManager<'c>) -> Result<Self, DbErr> {
+        let conn = manager.get_connection();
+        Ok(Self { manager, conn, dialect: Dialect::of_conn(conn)?, layout: Layout::detect(conn).await? })
+    }
+}
+
+/// One AMS migration: its `up` and `down` on the database as found.
+#[async_trait::async_trait]
+pub(crate) trait Phase: MigrationName + Send + Sync {
+    /// Apply it.
+    async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr>;
+    /// Roll it back.
+    async fn down(&self, on: &On<'_, '_>) -> Result<(), DbErr>;
+}
+
+/// A [`Phase`] as sea-orm-migration runs it: atomic (`use_transaction`), so that a failure half-way
+/// leaves nothing behind, under our runner and under sea-orm's own CLI alike.
+pub(crate) struct Atomic<P>(pub P);
+
+impl<P: Phase> MigrationName for Atomic<P> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+}
+
+#[async_trait::async_trait]
+impl<P: Phase> MigrationTrait for Atomic<P> {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        self.0.up(&On::of(manager).await?).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        self.0.down(&On::of(manager).await?).await
+    }
+}
