@@ -1,6 +1,6 @@
 //! What each migration puts in the database, by name: the tables and indexes `aico-ams verify`
-//! looks for, on the seed's layout and on AICO's own database. A test compares this list with the
-//! schema the migrations really build. Also: which layout a database follows, and whether a table
+//! looks for, on the seed's layout and on AICO's own database, as each migration declares them in
+//! its own file ([`Makes`]). A test compares them with the schema the migrations really build. Also: which layout a database follows, and whether a table
 //! that exists has the shape a migration needs before it is adopted.
 
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr};
@@ -18,83 +18,27 @@ pub struct Entry {
     pub indexes: &'static [(&'static str, &'static str)],
 }
 
+/// What a migration makes, on the seed's layout and on AICO's own database: declared once, in
+/// the migration's own file, and read here by the catalog, by the checks before adoption, by
+/// `aico-ams verify` and by the fingerprints.
+#[derive(Debug, Clone, Copy)]
+pub struct Makes {
+    /// On the seed's layout.
+    pub seed: Entry,
+    /// On AICO's own database (made, or adopted where AICO made it).
+    pub aico: Entry,
+}
+
+/// What each migration makes, in migration order.
+const MAKES: [Makes; 4] = [
+    crate::m0000_semantic_facts_baseline::MAKES,
+    crate::m0001_temporal_metadata::MAKES,
+    crate::m0002_consolidation_state::MAKES,
+    crate::m0003_behavioral_learning::MAKES,
+];
+
 /// Every migration's tables and indexes on the seed's layout, in migration order.
-pub const CATALOG: &[Entry] = &[
-    Entry { migration: "m0000_semantic_facts_baseline", tables: &["semantic_facts"], indexes: &[] },
-    Entry {
-        migration: "m0001_temporal_metadata",
-        tables: &[],
-        indexes: &[
-            ("idx_semantic_facts_temporal", "semantic_facts"),
-            ("idx_semantic_facts_superseded", "semantic_facts"),
-        ],
-    },
-    Entry {
-        migration: "m0002_consolidation_state",
-        tables: &["consolidation_state"],
-        indexes: &[("idx_consolidation_state_updated", "consolidation_state")],
-    },
-    Entry {
-        migration: "m0003_behavioral_learning",
-        tables: &[
-            "skills",
-            "user_skill_confidence",
-            "context_skill_stats",
-            "context_preference_vectors",
-            "feedback_events",
-            "trajectories",
-        ],
-        indexes: &[
-            ("idx_skill_type", "skills"),
-            ("idx_user_confidence", "user_skill_confidence"),
-            ("idx_user_context", "context_skill_stats"),
-            ("idx_user_prefs", "context_preference_vectors"),
-            ("idx_feedback_user", "feedback_events"),
-            ("idx_feedback_skill", "feedback_events"),
-            ("idx_feedback_processed", "feedback_events"),
-            ("idx_trajectory_user_feedback", "trajectories"),
-            ("idx_trajectory_timestamp", "trajectories"),
-        ],
-    },
-];
-
-/// AICO's own AMS versions (its `core.py`): the facts table, Phase 1 on it (v12) and AICO's
-/// per-user `consolidation_state` (v13).
-const AICO_BASE: [Entry; 3] = [
-    Entry { migration: "m0000_semantic_facts_baseline", tables: &[AICO_FACTS], indexes: &[] },
-    Entry {
-        migration: "m0001_temporal_metadata",
-        tables: &[],
-        indexes: &[("idx_user_memories_temporal", AICO_FACTS), ("idx_user_memories_superseded", AICO_FACTS)],
-    },
-    Entry {
-        migration: "m0002_consolidation_state",
-        tables: &["consolidation_state"],
-        indexes: &[
-            ("idx_consolidation_status", "consolidation_state"),
-            ("idx_consolidation_last_run", "consolidation_state"),
-        ],
-    },
-];
-
-/// Phase 3 on an AICO database, as AICO's versions 14, 15 and 18 make it: made so by `m0003` at
-/// AICO's version 13 (from the same statements, [`crate::aico_phase3`]), adopted at 18.
-const AICO_PHASE3_OBJECTS: Entry = Entry {
-    migration: "m0003_behavioral_learning",
-    tables: &crate::aico_phase3::TABLES,
-    indexes: &[
-        ("idx_skills_type", "skills"),
-        ("idx_user_skill_confidence", "user_skill_confidence"),
-        ("idx_trajectories_user_feedback", "trajectories"),
-        ("idx_trajectories_timestamp", "trajectories"),
-        ("idx_context_stats_user_context", "context_skill_stats"),
-        ("idx_preference_vectors_user", "context_preference_vectors"),
-        ("idx_trajectories_message", "trajectories"),
-        ("idx_ams_behavioral_feedback_user", AICO_FEEDBACK),
-        ("idx_ams_behavioral_feedback_skill", AICO_FEEDBACK),
-        ("idx_ams_behavioral_feedback_processed", AICO_FEEDBACK),
-    ],
-};
+pub const CATALOG: [Entry; 4] = [MAKES[0].seed, MAKES[1].seed, MAKES[2].seed, MAKES[3].seed];
 
 /// AICO's facts table (`facts_metadata` until its version 11).
 pub const AICO_FACTS: &str = "user_memories";
@@ -236,7 +180,7 @@ impl Layout {
     pub fn catalog(self) -> Vec<Entry> {
         match self {
             Self::Seed => CATALOG.to_vec(),
-            Self::Aico { .. } => AICO_BASE.iter().copied().chain([AICO_PHASE3_OBJECTS]).collect(),
+            Self::Aico { .. } => MAKES.iter().map(|m| m.aico).collect(),
         }
     }
 

@@ -6,12 +6,18 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::catalog::{self, AICO_PHASE1, Layout};
+use crate::catalog::{self, AICO_PHASE1, Entry, Layout, Makes};
 use crate::phase::{On, Phase};
 
 /// The columns of `semantic_facts` the AMS relies on: `id` names a fact (keyset batches, reports)
 /// and `created_at` dates it (the backfill's source of time).
 const REQUIRED_COLUMNS: [&str; 2] = ["id", "created_at"];
+
+/// What this migration makes: the facts table (`user_memories` on AICO's database, AICO's own).
+pub(crate) const MAKES: Makes = Makes {
+    seed: Entry { migration: "m0000_semantic_facts_baseline", tables: &["semantic_facts"], indexes: &[] },
+    aico: Entry { migration: "m0000_semantic_facts_baseline", tables: &[catalog::AICO_FACTS], indexes: &[] },
+};
 
 /// Adopts or creates `semantic_facts`.
 #[derive(DeriveMigrationName)]

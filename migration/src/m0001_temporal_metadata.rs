@@ -7,7 +7,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
 
-use crate::catalog;
+use crate::catalog::{self, Entry, Makes};
 use crate::phase::{On, Phase};
 use aico_connect::dialect::Dialect;
 
@@ -15,6 +15,21 @@ const TABLE: &str = "semantic_facts";
 const COLUMN: &str = "temporal_metadata";
 const INDEX_TEMPORAL: &str = "idx_semantic_facts_temporal";
 const INDEX_SUPERSEDED: &str = "idx_semantic_facts_superseded";
+const NAME: &str = "m0001_temporal_metadata";
+
+/// What this migration makes: the two expression indexes (AICO's version 12 made its own two on
+/// `user_memories`); its column counts for the table's migration.
+pub(crate) const MAKES: Makes = Makes {
+    seed: Entry { migration: NAME, tables: &[], indexes: &[(INDEX_TEMPORAL, TABLE), (INDEX_SUPERSEDED, TABLE)] },
+    aico: Entry {
+        migration: NAME,
+        tables: &[],
+        indexes: &[
+            ("idx_user_memories_temporal", catalog::AICO_FACTS),
+            ("idx_user_memories_superseded", catalog::AICO_FACTS),
+        ],
+    },
+};
 
 /// Adds temporal metadata to semantic facts.
 #[derive(DeriveMigrationName)]
@@ -50,7 +65,7 @@ async fn explain_invalid_json<C: ConnectionTrait>(dialect: Dialect, conn: &C, er
 impl Phase for Migration {
     async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
         let (conn, dialect, layout) = (on.conn, on.dialect, on.layout);
-        if layout.aico_applied("m0001_temporal_metadata") {
+        if layout.aico_applied(NAME) {
             // AICO's version 12 is this phase on `user_memories`: adopt it as AICO made it.
             let (table, key) = layout.facts();
             return catalog::require_table(conn, table, &[key, "created_at", COLUMN]).await;
@@ -83,7 +98,7 @@ impl Phase for Migration {
     }
 
     async fn down(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
-        if on.layout.aico_applied("m0001_temporal_metadata") {
+        if on.layout.aico_applied(NAME) {
             // AICO's indexes: its own migrator owns them.
             return Ok(());
         }

@@ -5,9 +5,29 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::catalog::{self, AICO_PHASE2, Layout};
+use crate::catalog::{self, AICO_PHASE2, Entry, Layout, Makes};
 use crate::phase::{On, Phase};
 use crate::safety;
+
+const INDEX_UPDATED: &str = "idx_consolidation_state_updated";
+
+/// What this migration makes: `consolidation_state` (on AICO's database, AICO's per-user one of
+/// its version 13, with its two indexes).
+pub(crate) const MAKES: Makes = Makes {
+    seed: Entry {
+        migration: "m0002_consolidation_state",
+        tables: &["consolidation_state"],
+        indexes: &[(INDEX_UPDATED, "consolidation_state")],
+    },
+    aico: Entry {
+        migration: "m0002_consolidation_state",
+        tables: &["consolidation_state"],
+        indexes: &[
+            ("idx_consolidation_status", "consolidation_state"),
+            ("idx_consolidation_last_run", "consolidation_state"),
+        ],
+    },
+};
 
 /// Creates the consolidation state table.
 #[derive(DeriveMigrationName)]
@@ -42,7 +62,7 @@ impl Phase for Migration {
             .create_index(
                 Index::create()
                     .if_not_exists()
-                    .name("idx_consolidation_state_updated")
+                    .name(INDEX_UPDATED)
                     .table(ConsolidationState::Table)
                     .col((ConsolidationState::UpdatedAt, IndexOrder::Desc))
                     .to_owned(),

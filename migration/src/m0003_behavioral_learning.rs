@@ -17,7 +17,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
 
 use crate::aico_phase3;
-use crate::catalog::{self, AICO_PHASE2, AICO_PHASE3_DONE, Layout};
+use crate::catalog::{self, AICO_PHASE2, AICO_PHASE3_DONE, Entry, Layout, Makes};
 use crate::phase::{On, Phase};
 use crate::safety;
 use aico_connect::dialect::Dialect;
@@ -161,31 +161,86 @@ fn feedback_table(d: Dialect) -> TableCreateStatement {
         .to_owned()
 }
 
+/// The seed's indexes, with their tables, in the order [`indexes`] makes them.
+const SEED_INDEXES: [(&str, &str); 9] = [
+    ("idx_skill_type", "skills"),
+    ("idx_user_confidence", "user_skill_confidence"),
+    ("idx_user_context", "context_skill_stats"),
+    ("idx_user_prefs", "context_preference_vectors"),
+    ("idx_feedback_user", "feedback_events"),
+    ("idx_feedback_skill", "feedback_events"),
+    ("idx_feedback_processed", "feedback_events"),
+    ("idx_trajectory_user_feedback", "trajectories"),
+    ("idx_trajectory_timestamp", "trajectories"),
+];
+
+/// What this migration makes: the seed's six tables and their indexes; on AICO's database what
+/// AICO's versions 14, 15 and 18 make (made so at AICO's version 13 from the same statements,
+/// [`crate::aico_phase3`], adopted at 18).
+pub(crate) const MAKES: Makes = Makes {
+    seed: Entry {
+        migration: NAME,
+        tables: &[
+            "skills",
+            "user_skill_confidence",
+            "context_skill_stats",
+            "context_preference_vectors",
+            "feedback_events",
+            "trajectories",
+        ],
+        indexes: &SEED_INDEXES,
+    },
+    aico: Entry {
+        migration: NAME,
+        tables: &aico_phase3::TABLES,
+        indexes: &[
+            ("idx_skills_type", "skills"),
+            ("idx_user_skill_confidence", "user_skill_confidence"),
+            ("idx_trajectories_user_feedback", "trajectories"),
+            ("idx_trajectories_timestamp", "trajectories"),
+            ("idx_context_stats_user_context", "context_skill_stats"),
+            ("idx_preference_vectors_user", "context_preference_vectors"),
+            ("idx_trajectories_message", "trajectories"),
+            ("idx_ams_behavioral_feedback_user", catalog::AICO_FEEDBACK),
+            ("idx_ams_behavioral_feedback_skill", catalog::AICO_FEEDBACK),
+            ("idx_ams_behavioral_feedback_processed", catalog::AICO_FEEDBACK),
+        ],
+    },
+};
+
+const NAME: &str = "m0003_behavioral_learning";
+
 /// The seed's indexes.
 fn indexes() -> Vec<IndexCreateStatement> {
-    let index = |name: &str| Index::create().if_not_exists().name(name).to_owned();
+    let [
+        mut skill_type,
+        mut user_confidence,
+        mut user_context,
+        mut user_prefs,
+        mut feedback_user,
+        mut feedback_skill,
+        mut feedback_processed,
+        mut user_feedback,
+        mut timestamp,
+    ] = SEED_INDEXES.map(|(name, _)| Index::create().if_not_exists().name(name).to_owned());
     vec![
-        index("idx_skill_type").table(Skills::Table).col(Skills::SkillType).to_owned(),
-        index("idx_user_confidence")
+        skill_type.table(Skills::Table).col(Skills::SkillType).to_owned(),
+        user_confidence
             .table(UserSkillConfidence::Table)
             .col(UserSkillConfidence::UserId)
             .col((UserSkillConfidence::ConfidenceScore, IndexOrder::Desc))
             .to_owned(),
-        index("idx_user_context")
+        user_context
             .table(ContextSkillStats::Table)
             .col(ContextSkillStats::UserId)
             .col(ContextSkillStats::ContextBucket)
             .to_owned(),
-        index("idx_user_prefs").table(ContextPreferenceVectors::Table).col(ContextPreferenceVectors::UserId).to_owned(),
-        index("idx_feedback_user").table(FeedbackEvents::Table).col(FeedbackEvents::UserId).to_owned(),
-        index("idx_feedback_skill").table(FeedbackEvents::Table).col(FeedbackEvents::SkillId).to_owned(),
-        index("idx_feedback_processed").table(FeedbackEvents::Table).col(FeedbackEvents::Processed).to_owned(),
-        index("idx_trajectory_user_feedback")
-            .table(Trajectories::Table)
-            .col(Trajectories::UserId)
-            .col(Trajectories::FeedbackReward)
-            .to_owned(),
-        index("idx_trajectory_timestamp").table(Trajectories::Table).col(Trajectories::Timestamp).to_owned(),
+        user_prefs.table(ContextPreferenceVectors::Table).col(ContextPreferenceVectors::UserId).to_owned(),
+        feedback_user.table(FeedbackEvents::Table).col(FeedbackEvents::UserId).to_owned(),
+        feedback_skill.table(FeedbackEvents::Table).col(FeedbackEvents::SkillId).to_owned(),
+        feedback_processed.table(FeedbackEvents::Table).col(FeedbackEvents::Processed).to_owned(),
+        user_feedback.table(Trajectories::Table).col(Trajectories::UserId).col(Trajectories::FeedbackReward).to_owned(),
+        timestamp.table(Trajectories::Table).col(Trajectories::Timestamp).to_owned(),
     ]
 }
 
@@ -217,7 +272,7 @@ impl Phase for Migration {
     async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
         let (manager, conn, dialect, layout) = (on.manager, on.conn, on.dialect, on.layout);
         match layout {
-            Layout::Aico { version } if layout.aico_applied("m0003_behavioral_learning") => {
+            Layout::Aico { version } if layout.aico_applied(NAME) => {
                 if version < AICO_PHASE3_DONE {
                     return Err(DbErr::Migration(format!(
                         "this is AICO's database at its schema version {version}, with only part of AICO's \
@@ -256,7 +311,7 @@ impl Phase for Migration {
 
     async fn down(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
         let (manager, layout) = (on.manager, on.layout);
-        if layout.aico_applied("m0003_behavioral_learning") {
+        if layout.aico_applied(NAME) {
             // AICO's tables, made by its own versions 14 to 18.
             return Ok(());
         }
