@@ -5,13 +5,36 @@ use std::fmt;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use serde::Serialize;
+
 use super::args::{BackfillArgs, StoreChoice};
 use super::output::Stdout;
 use super::{Labels, emit, render_stores};
 use crate::error::AppError;
-use crate::report::{BackfillReport, BackfillStores};
+use crate::report::PerStore;
 use crate::sql::{self, Progress};
 use crate::{chroma, lmdb};
+
+/// Each chosen store's backfill.
+pub type BackfillStores = PerStore<sql::SqlBackfill, lmdb::LmdbBackfill, chroma::ChromaReport>;
+
+/// The outcome of `aico-ams backfill`, all stores.
+#[derive(Clone, Debug, Serialize)]
+pub struct BackfillReport {
+    /// The SQL database (password hidden), when it was one of the stores.
+    pub target: Option<String>,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Items per batch asked for.
+    pub batch_size: u64,
+    /// True when every chosen store was reached and every item that needed metadata has it (or
+    /// would have, for a dry run).
+    pub complete: bool,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Each chosen store's outcome.
+    pub stores: BackfillStores,
+}
 
 /// Run `aico-ams backfill` on the chosen stores.
 pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {

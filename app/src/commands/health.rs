@@ -4,13 +4,29 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use serde::Serialize;
+
 use super::args::{ReportArgs, StoreChoice};
 use super::output::Stdout;
 use super::{Labels, emit, render_stores};
 use crate::error::AppError;
-use crate::report::{HealthReport, HealthStores};
+use crate::report::PerStore;
 use crate::sql::{self, SqlHealth};
 use crate::{chroma, lmdb};
+
+/// Each chosen store's health.
+pub type HealthStores = PerStore<SqlHealth, lmdb::LmdbHealth, chroma::ChromaReport>;
+
+/// The outcome of `aico-ams health`, all stores.
+#[derive(Clone, Debug, Serialize)]
+pub struct HealthReport {
+    /// The SQL database (password hidden), when it was one of the stores.
+    pub target: Option<String>,
+    /// True when every chosen store could be measured.
+    pub reachable: bool,
+    /// Each chosen store's health.
+    pub stores: HealthStores,
+}
 
 /// Run `aico-ams health` on the chosen stores.
 pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {

@@ -61,7 +61,13 @@ impl Walk for Blocks {
     }
 
     /// Only the set-based fill: what is left is read once, by the sweep.
-    async fn write(&self, db: &Db, facts: &Facts, pending: Condition, report: &mut SqlBackfill) -> Result<u64, AppError> {
+    async fn write(
+        &self,
+        db: &Db,
+        facts: &Facts,
+        pending: Condition,
+        report: &mut SqlBackfill,
+    ) -> Result<u64, AppError> {
         let txn = db.dialect.begin_batch(&db.conn).await.map_err(|e| db.error(e))?;
         let began = Instant::now();
         let by_sql = facts.fill(&txn, pending).await.map_err(|e| db.error(e))?;

@@ -31,7 +31,13 @@ pub(super) trait Walk {
     /// Write one batch, the rows of `pending`, in one transaction: the set-based fill, then the
     /// rows still pending, judged in Rust and written (or listed as bad). How many facts it
     /// handled.
-    async fn write(&self, db: &Db, facts: &Facts, pending: Condition, report: &mut SqlBackfill) -> Result<u64, AppError> {
+    async fn write(
+        &self,
+        db: &Db,
+        facts: &Facts,
+        pending: Condition,
+        report: &mut SqlBackfill,
+    ) -> Result<u64, AppError> {
         let txn = db.dialect.begin_batch(&db.conn).await.map_err(|e| db.error(e))?;
         let began = Instant::now();
         let by_sql = facts.fill(&txn, pending.clone()).await.map_err(|e| db.error(e))?;
