@@ -117,3 +117,53 @@ impl Check {
 pub fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { (part as f64 * 10_000.0 / whole as f64).round() / 100.0 }
 }
+
+/// At most this many bad items are listed in a report (all are counted).
+pub const LISTED_BAD_ITEMS: usize = 1000;
+
+/// The items a job left as they were (or, for `health`, found bad): all counted, the first
+/// [`LISTED_BAD_ITEMS`] listed. In a report: the fields `bad_count` and `bad_items`.
+#[derive(Clone, Debug, Serialize)]
+pub struct BadItems<T> {
+    /// How many.
+    #[serde(rename = "bad_count")]
+    pub count: u64,
+    /// The first of them, in the order they were found.
+    #[serde(rename = "bad_items")]
+    pub items: Vec<T>,
+}
+
+impl<T> Default for BadItems<T> {
+    fn default() -> Self {
+        Self { count: 0, items: Vec::new() }
+    }
+}
+
+impl<T> BadItems<T> {
+    /// Count one more; list it (made by `item`) while fewer than [`LISTED_BAD_ITEMS`] are.
+    pub fn add(&mut self, item: impl FnOnce() -> T) {
+        self.count += 1;
+        if self.items.len() < LISTED_BAD_ITEMS {
+            self.items.push(item());
+        }
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// How many were counted but not listed.
+    pub fn unlisted(&self) -> u64 {
+        self.count - self.items.len() as u64
+    }
+}
+
+/// An LMDB entry or a Chroma record that a job left as it was (or found bad), and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BadItem {
+    /// Its id: the LMDB key (lossy UTF-8), the Chroma record's id.
+    pub id: String,
+    /// Why.
+    pub reason: String,
+}

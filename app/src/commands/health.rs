@@ -65,14 +65,14 @@ impl fmt::Display for HealthReport {
                 writeln!(
                     f,
                     "{}: {} of {} entries with temporal metadata ({:.2}%), {} bad, {} expired",
-                    labels.lmdb, h.with_temporal, h.entries, h.coverage_percent, h.bad_count, h.expired
+                    labels.lmdb, h.with_temporal, h.total, h.coverage_percent, h.bad.count, h.expired
                 )
             },
             |f, h| {
                 writeln!(
                     f,
                     "{} at {}: {} of {} records with temporal fields, {} without a usable time",
-                    labels.chroma, h.at, h.with_temporal, h.records, h.bad_count
+                    labels.chroma, h.at, h.with_temporal, h.total, h.bad.count
                 )
             },
         )
@@ -83,7 +83,7 @@ fn sql_health(f: &mut fmt::Formatter<'_>, h: &SqlHealth) -> fmt::Result {
     writeln!(
         f,
         "temporal metadata coverage: {} of {} facts ({:.2}%)",
-        h.with_temporal, h.total_facts, h.coverage_percent
+        h.with_temporal, h.total, h.coverage_percent
     )?;
     let c = &h.confidence;
     writeln!(f, "confidence: high {}  medium {}  low {}", c.high, c.medium, c.low)?;

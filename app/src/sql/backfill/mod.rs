@@ -37,11 +37,9 @@ use self::key_order::KeyOrder;
 use self::rowids::Rowids;
 use self::walk::{Batches, Walk};
 use crate::error::AppError;
+use crate::report::BadItems;
 use crate::sql::Db;
 use crate::sql::initial_metadata::{SQLITE_FUNCTION, initial_metadata};
-
-/// At most this many bad rows are listed by id (all are counted).
-const LISTED_BAD_ROWS: usize = 1000;
 
 /// A fact the backfill left as it was, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -58,21 +56,20 @@ pub struct BadRow {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SqlBackfill {
     /// Facts without temporal metadata when the run started.
-    pub candidates: u64,
+    pub without_temporal: u64,
     /// Facts this run filled (for a dry run: would fill).
     pub filled: u64,
     /// Batches written.
     pub batches: u64,
     /// Facts left as they were because their `created_at` is missing or unreadable.
-    pub bad_count: u64,
-    /// The first of those, by id.
-    pub bad_rows: Vec<BadRow>,
+    #[serde(flatten)]
+    pub bad: BadItems<BadRow>,
 }
 
 impl SqlBackfill {
     /// True when every fact that needed metadata has it.
     pub fn complete(&self) -> bool {
-        self.bad_count == 0
+        self.bad.is_empty()
     }
 
     /// Count a batch that filled `rows` facts (one that filled none is not counted).
@@ -99,11 +96,8 @@ impl SqlBackfill {
         match initial_metadata(created_at.as_deref()) {
             Ok(meta) => rows.push(ValueTuple::Two(Value::from(id), Value::from(meta))),
             Err(reason) => {
-                self.bad_count += 1;
                 tracing::info!(id = %id, "left as it was: {reason}");
-                if self.bad_rows.len() < LISTED_BAD_ROWS {
-                    self.bad_rows.push(BadRow { id, created_at, reason });
-                }
+                self.bad.add(|| BadRow { id, created_at, reason });
             }
         }
     }
@@ -160,7 +154,7 @@ pub async fn backfill(
         batch_size,
         dry_run,
         report: SqlBackfill {
-            candidates: facts.count(&db.conn, facts.missing()).await.map_err(|e| db.error(e))?,
+            without_temporal: facts.count(&db.conn, facts.missing()).await.map_err(|e| db.error(e))?,
             ..Default::default()
         },
         handled: 0,
@@ -170,7 +164,7 @@ pub async fn backfill(
     match db.dialect.storage_order(&db.conn, table).await.map_err(|e| db.error(e))? {
         Some(StorageOrder::Column(column)) => run.walk(Rowids::new(table, column)).await?,
         Some(StorageOrder::Blocks) => {
-            let walk = Blocks::new(db, table, run.report.candidates, batch_size).await?;
+            let walk = Blocks::new(db, table, run.report.without_temporal, batch_size).await?;
             run.walk(walk).await?
         }
         None => run.walk(KeyOrder::new(table, key)).await?,
@@ -195,7 +189,7 @@ impl<P: FnMut(Progress)> Run<'_, P> {
     /// Go through the facts table along `walk`, batch by batch, and end the walk.
     async fn walk<W: Walk>(&mut self, walk: W) -> Result<(), AppError> {
         let db = self.db;
-        (self.progress)(Progress::Total(self.report.candidates));
+        (self.progress)(Progress::Total(self.report.without_temporal));
         let dry_run = self.dry_run.then(|| DryRun::new(self.facts, walk.order()));
         let mut batches = Batches::new(&walk, self.batch_size);
         while let Some(pending) = batches.next(&db.conn, self.facts.missing()).await.map_err(|e| db.error(e))? {
