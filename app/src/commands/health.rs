@@ -80,11 +80,7 @@ impl fmt::Display for HealthReport {
 }
 
 fn sql_health(f: &mut fmt::Formatter<'_>, h: &SqlHealth) -> fmt::Result {
-    writeln!(
-        f,
-        "temporal metadata coverage: {} of {} facts ({:.2}%)",
-        h.with_temporal, h.total, h.coverage_percent
-    )?;
+    writeln!(f, "temporal metadata coverage: {} of {} facts ({:.2}%)", h.with_temporal, h.total, h.coverage_percent)?;
     let c = &h.confidence;
     writeln!(f, "confidence: high {}  medium {}  low {}", c.high, c.medium, c.low)?;
     if h.consolidation.is_empty() {
