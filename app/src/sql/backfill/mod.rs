@@ -10,10 +10,10 @@
 //! [`crate::sql::initial_metadata`], run inside SQLite; on PostgreSQL in SQL); Rust judges the
 //! rest and lists the bad rows. Memory is one batch.
 //!
-//! One file per walk: [`rowids`] (SQLite's `rowid` ranges), [`blocks`] (PostgreSQL's heap blocks,
-//! with the sweep that ends that walk), [`key_order`] (the key: a SQLite table without a rowid,
-//! PostgreSQL before 14); [`dry_run`] runs any of them without writing. What every walk reads and
-//! writes of the facts table is in [`facts`]. The backend is asked once, in [`backfill`], where the
+//! One file per walk: `rowids.rs` (SQLite's `rowid` ranges), `blocks.rs` (PostgreSQL's heap blocks,
+//! with the sweep that ends that walk), `key_order.rs` (the key: a SQLite table without a rowid,
+//! PostgreSQL before 14); `dry_run.rs` runs any of them without writing. What every walk reads and
+//! writes of the facts table is in `facts.rs`. The backend is asked once, in [`backfill`], where the
 //! walk and the fill are chosen.
 //!
 //! The facts table is the seed's `semantic_facts` (keyed by `id`) or, on AICO's own database,
@@ -119,7 +119,7 @@ pub enum Progress {
 /// A batch is the next `batch_size` rows in the walk's order (SQLite's `rowid`, else the key): its
 /// end is the position `batch_size` rows past the previous batch's end (a bounded `OFFSET` on the
 /// table's b-tree or the key's index, never from the start); on PostgreSQL, as many heap blocks as
-/// hold about `batch_size` of the rows to fill, and then the sweep (see [`blocks`]). In one write
+/// hold about `batch_size` of the rows to fill, and then the sweep (see `blocks.rs`). In one write
 /// transaction per batch, one set-based `UPDATE` fills the facts whose metadata SQL can build; the
 /// others are read, judged in Rust and written by one `UPDATE ... FROM (VALUES ...)`, or listed as
 /// bad.
