@@ -49,7 +49,11 @@ impl From<MigrateError> for AppError {
 }
 
 impl AppError {
-    /// The exit status: 2 for usage and connection errors, 1 for a failed job or check.
+    /// The exit status: for finding, opening or migrating the database, [`MigrateError`]'s own
+    /// (1 when a migration or a query of the runner failed, else 2: usage and connection
+    /// errors); 1 for a query that failed part-way; 2 for a database not migrated yet and a
+    /// Chroma store that cannot be set up as asked (the user must change something first). A
+    /// check that fails is no error: `verify` reports it and exits 1.
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Connect(e) => u8::try_from(e.exit_code()).unwrap_or(1),

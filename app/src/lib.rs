@@ -6,7 +6,8 @@
 //!   `verify` (one function per check), `health`;
 //! - [`lmdb`]: AICO's LMDB working memory: `backfill`, `verify`, `health`;
 //! - [`chroma`]: AICO's ChromaDB collection: `backfill`, `verify`, `health`;
-//! - [`report`]: the report of each job, covering every store, and its pieces (`Outcome`, `Check`);
+//! - [`report`]: the pieces every store's report is made of (`Outcome`, `PerStore`, `Check`); each
+//!   command's report, covering every store, is beside its command;
 //! - [`error`]: what goes wrong, its exit status and its `--json` kind.
 //!
 //! Below it: `aico-connect` finds and opens the database (targets, keys, the per-backend SQL),

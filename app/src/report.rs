@@ -1,5 +1,8 @@
-//! What every store's job reports, and how a store that is missing or unreachable is reported
-//! (never silently passed): the pieces the per-job reports are made of.
+//! The pieces every store's report is made of: how a store that is missing or unreachable is
+//! reported (never silently passed, [`Outcome`]), one outcome per store ([`PerStore`]), and a
+//! check of `verify` ([`Check`], [`Status`]). The stores use these; each command's report, which
+//! covers every store, sits beside its command in [`crate::commands`] (`migrate`'s, made by the SQL
+//! store alone, in [`crate::sql::migrate`]). This module uses neither.
 
 use serde::Serialize;
 
@@ -49,7 +52,8 @@ impl<T> Outcome<T> {
 /// Each chosen store's outcome, for one command; a store that was not chosen is left out.
 #[derive(Clone, Debug, Serialize)]
 pub struct PerStore<S, L, C> {
-    /// `semantic_facts` in the SQL database.
+    /// The SQL database (its facts table: the seed's `semantic_facts`, or `user_memories` on
+    /// AICO's own database).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sql: Option<Outcome<S>>,
     /// The LMDB working memory.
@@ -114,91 +118,52 @@ pub fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { (part as f64 * 10_000.0 / whole as f64).round() / 100.0 }
 }
 
-/// What `aico-ams migrate` did.
-#[derive(Debug, Serialize)]
-pub struct MigrateReport {
-    /// The database (password hidden).
-    pub target: String,
-    /// `status`, `migrate`, `rollback`, `dry-run` or `repair`.
-    pub action: &'static str,
-    /// Each migration and its state (after the run; for a dry run, before it).
-    pub migrations: Vec<MigrationLine>,
-    /// The steps taken (or, for a dry run, that would be taken).
-    pub steps: Vec<String>,
-    /// For a dry run: the SQL statements the run would execute, in order (reads left out).
-    pub statements: Vec<String>,
-    /// On AICO's own database: its schema version and the AMS phases AICO applied itself; null
-    /// on another database.
-    pub aico: Option<AicoSchemaLine>,
-}
+/// At most this many bad items are listed in a report (all are counted).
+pub const LISTED_BAD_ITEMS: usize = 1000;
 
-/// AICO's own schema bookkeeping, as `aico-ams migrate` reports it.
-#[derive(Debug, Serialize)]
-pub struct AicoSchemaLine {
-    /// `_aico_schema_metadata.schema_version`.
-    pub schema_version: i64,
-    /// The AMS migrations whose phase AICO applied itself (adopted as AICO made them).
-    pub applied_by_aico: Vec<String>,
-}
-
-/// One migration's state.
-#[derive(Debug, Serialize)]
-pub struct MigrationLine {
-    /// Its name.
-    pub name: String,
-    /// `applied`, `adopted` (found made by hand or by AICO, kept as found) or `pending`.
-    pub status: &'static str,
-    /// When it was applied (RFC 3339 UTC).
-    pub applied_at: Option<String>,
-    /// For an applied migration, its recorded fingerprint against what this tool's migration
-    /// makes: `matches`, `changed`, `not recorded` or `not compared` (adopted); null when pending.
-    pub fingerprint: Option<&'static str>,
-    /// For a changed migration, the objects that differ (`index idx_...`, `table ...`).
-    pub differs: Vec<String>,
-}
-
-/// Each chosen store's backfill.
-pub type BackfillStores = PerStore<crate::sql::SqlBackfill, crate::lmdb::LmdbBackfill, crate::chroma::ChromaReport>;
-
-/// The outcome of `aico-ams backfill`, all stores.
+/// The items a job left as they were (or, for `health`, found bad): all counted, the first
+/// [`LISTED_BAD_ITEMS`] listed. In a report: the fields `bad_count` and `bad_items`.
 #[derive(Clone, Debug, Serialize)]
-pub struct BackfillReport {
-    /// The SQL database (password hidden), when it was one of the stores.
-    pub target: Option<String>,
-    /// Nothing was written.
-    pub dry_run: bool,
-    /// Items per batch asked for.
-    pub batch_size: u64,
-    /// True when every chosen store was reached and every item that needed metadata has it (or
-    /// would have, for a dry run).
-    pub complete: bool,
-    /// Wall-clock seconds.
-    pub seconds: f64,
-    /// Each chosen store's outcome.
-    pub stores: BackfillStores,
+pub struct BadItems<T> {
+    /// How many.
+    #[serde(rename = "bad_count")]
+    pub count: u64,
+    /// The first of them, in the order they were found.
+    #[serde(rename = "bad_items")]
+    pub items: Vec<T>,
 }
 
-/// The outcome of `aico-ams verify`, all stores.
-#[derive(Clone, Debug, Serialize)]
-pub struct VerifyReport {
-    /// The SQL database (password hidden), when it was one of the stores.
-    pub target: Option<String>,
-    /// True when no check failed.
-    pub passed: bool,
-    /// Every check, in order.
-    pub checks: Vec<Check>,
+impl<T> Default for BadItems<T> {
+    fn default() -> Self {
+        Self { count: 0, items: Vec::new() }
+    }
 }
 
-/// Each chosen store's health.
-pub type HealthStores = PerStore<crate::sql::SqlHealth, crate::lmdb::LmdbHealth, crate::chroma::ChromaReport>;
+impl<T> BadItems<T> {
+    /// Count one more; list it (made by `item`) while fewer than [`LISTED_BAD_ITEMS`] are.
+    pub fn add(&mut self, item: impl FnOnce() -> T) {
+        self.count += 1;
+        if self.items.len() < LISTED_BAD_ITEMS {
+            self.items.push(item());
+        }
+    }
 
-/// The outcome of `aico-ams health`, all stores.
-#[derive(Clone, Debug, Serialize)]
-pub struct HealthReport {
-    /// The SQL database (password hidden), when it was one of the stores.
-    pub target: Option<String>,
-    /// True when every chosen store could be measured.
-    pub reachable: bool,
-    /// Each chosen store's health.
-    pub stores: HealthStores,
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// How many were counted but not listed.
+    pub fn unlisted(&self) -> u64 {
+        self.count - self.items.len() as u64
+    }
+}
+
+/// An LMDB entry or a Chroma record that a job left as it was (or found bad), and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BadItem {
+    /// Its id: the LMDB key (lossy UTF-8), the Chroma record's id.
+    pub id: String,
+    /// Why.
+    pub reason: String,
 }

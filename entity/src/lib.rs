@@ -5,14 +5,18 @@
 //!   `Entity`, `Column`; [`prelude`] names every `Entity`;
 //! - [`values`]: `TemporalMetadata`, `ConsolidationState`, `PreferenceVector`, `Reward`, ...;
 //! - typed accessors on the models (`fact.temporal()`, `skill.vector()`, ...), in `typed`;
-//! - [`CheckViolation`]: which CHECK rule a rejected row broke.
+//! - [`CheckViolation`]: which CHECK rule a rejected row broke;
+//! - [`all_columns`] (and [`aico::all_columns`]), generated: every column of every table the
+//!   migrations make, as [`ModelColumn`]s.
 #![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 
 include!(concat!(env!("OUT_DIR"), "/entities.rs"));
 
 mod constraint;
+mod model_column;
 mod typed;
 pub mod values;
 
 pub use constraint::CheckViolation;
+pub use model_column::ModelColumn;

@@ -167,15 +167,15 @@ async fn backfill_fills_mixed_data_reports_bad_rows_and_touches_nothing_else(#[c
     assert_eq!(all["target"], db.target.to_string());
     assert_eq!(all["complete"], false);
     let report = &all["stores"]["sql"];
-    assert_eq!(keys(report), set(&["status", "candidates", "filled", "batches", "bad_count", "bad_rows"]));
+    assert_eq!(keys(report), set(&["status", "without_temporal", "filled", "batches", "bad_count", "bad_items"]));
     assert_eq!(report["status"], "done");
-    assert_eq!(report["candidates"], 6);
+    assert_eq!(report["without_temporal"], 6);
     assert_eq!(report["filled"], 4);
     assert_eq!(report["bad_count"], 2);
     let bad: Vec<&str> =
-        report["bad_rows"].as_array().expect("list").iter().map(|r| r["id"].as_str().expect("id")).collect();
+        report["bad_items"].as_array().expect("list").iter().map(|r| r["id"].as_str().expect("id")).collect();
     assert_eq!(bad, ["e-bad", "f-null"]);
-    assert!(report["bad_rows"][0]["reason"].as_str().expect("reason").contains("last tuesday"));
+    assert!(report["bad_items"][0]["reason"].as_str().expect("reason").contains("last tuesday"));
 
     let meta = |id: &str, at: &str| {
         format!(
@@ -242,8 +242,8 @@ async fn backfill_lists_typed_dates_before_year_one_on_postgres() {
     let out = run(&db, &["backfill", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let sql = json_of(&out)["stores"]["sql"].clone();
-    assert_eq!(sql["bad_rows"][0]["id"], "t2", "{sql:#}");
-    assert!(sql["bad_rows"][0]["created_at"].as_str().expect("text").ends_with(" BC"), "{sql:#}");
+    assert_eq!(sql["bad_items"][0]["id"], "t2", "{sql:#}");
+    assert!(sql["bad_items"][0]["created_at"].as_str().expect("text").ends_with(" BC"), "{sql:#}");
 }
 
 /// The SQL that counts facts whose metadata is not exactly what the backfill writes for them
@@ -400,6 +400,58 @@ async fn verify_passes_then_fails_on_a_broken_index_or_bad_metadata(#[case] back
     assert!(text.contains("index idx_semantic_facts_temporal on semantic_facts is missing"), "{text}");
 }
 
+/// The drift check covers every table the migrations made, read from the database itself: in each
+/// (but the runner's bookkeeping) one column is swapped for a binary column of the same name (so
+/// `verify`'s own queries still run), and `verify` names each as drift. A table left out of the
+/// check's list fails this test.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test]
+async fn verify_checks_every_table_the_migrations_made(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    assert!(run(&db, &["migrate"]).status.success());
+    let bookkeeping = ["seaql_migrations", migration::fingerprint::TABLE];
+    // The last column of each table, as the database lists them (`column T.C TYPE ...`).
+    let mut swapped = std::collections::BTreeMap::new();
+    for line in schema(&conn).await {
+        let Some((table, column)) = line.strip_prefix("column ").and_then(|l| l.split(' ').next()?.split_once('.'))
+        else {
+            continue;
+        };
+        if !bookkeeping.contains(&table) {
+            swapped.insert(table.to_owned(), column.to_owned());
+        }
+    }
+    assert!(swapped.len() >= 8, "{}: the tables the migrations made: {swapped:?}", db.name);
+    let binary = if backend == Backend::Sqlite { "BLOB" } else { "bytea" };
+    for (table, column) in &swapped {
+        exec(&conn, &format!("ALTER TABLE {table} RENAME COLUMN {column} TO {column}_was")).await;
+        exec(&conn, &format!("ALTER TABLE {table} ADD COLUMN {column} {binary}")).await;
+    }
+    let out = run(&db, &["verify", "--json"]);
+    let report = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{}: {report:#}", db.name);
+    let drift = report["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: no checks in {report:#}", db.name))
+        .iter()
+        .find(|c| c["name"] == "schema matches the migrations")
+        .expect("the drift check")
+        .clone();
+    assert_eq!(drift["status"], "fail", "{drift:#}");
+    let details: Vec<&str> = drift["details"].as_array().expect("list").iter().filter_map(Value::as_str).collect();
+    for (table, column) in &swapped {
+        let found = format!("column {table}.{column} is {binary}");
+        assert!(
+            details.iter().any(|d| d.to_lowercase().starts_with(&found.to_lowercase())),
+            "{}: {found} in {details:#?}",
+            db.name
+        );
+    }
+}
+
 #[rstest]
 #[case::sqlite(Backend::Sqlite)]
 #[case::postgres(Backend::Postgres)]
@@ -419,11 +471,8 @@ async fn health_reports_coverage_confidence_and_consolidation(#[case] backend: B
     assert_eq!(keys(&all), set(&["target", "reachable", "stores"]));
     assert_eq!(all["target"], db.target.to_string());
     let h = &all["stores"]["sql"];
-    assert_eq!(
-        keys(h),
-        set(&["status", "total_facts", "with_temporal", "coverage_percent", "confidence", "consolidation"])
-    );
-    assert_eq!((h["total_facts"].clone(), h["with_temporal"].clone()), (json!(202), json!(200)), "{}", db.name);
+    assert_eq!(keys(h), set(&["status", "total", "with_temporal", "coverage_percent", "confidence", "consolidation"]));
+    assert_eq!((h["total"].clone(), h["with_temporal"].clone()), (json!(202), json!(200)), "{}", db.name);
     assert_eq!(h["coverage_percent"], json!(99.01));
     // fill_facts: confidence = (i % 100) / 100 for i in 1..=200.
     assert_eq!(h["confidence"], json!({"high": 40, "medium": 60, "low": 100}), "{}", db.name);

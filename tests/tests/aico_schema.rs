@@ -266,7 +266,7 @@ async fn migrate_backfill_verify_and_health_work_on_user_memories(#[case] at: Ai
     let out = aico(&db, &["backfill", "--batch-size", "500", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(report["stores"]["sql"]["candidates"], facts, "{report}");
+    assert_eq!(report["stores"]["sql"]["without_temporal"], facts, "{report}");
     assert_eq!(report["stores"]["sql"]["filled"], facts, "{report}");
     assert_eq!(report["stores"]["sql"]["batches"], 3, "{report}");
 
@@ -302,7 +302,7 @@ async fn migrate_backfill_verify_and_health_work_on_user_memories(#[case] at: Ai
     assert!(out.status.success(), "{}", text(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let health = &json["stores"]["sql"];
-    assert_eq!(health["total_facts"], facts, "{health}");
+    assert_eq!(health["total"], facts, "{health}");
     assert_eq!(health["with_temporal"], facts, "{health}");
     assert_eq!(health["confidence"]["high"], facts, "{health}");
     assert_eq!(health["consolidation"][0]["user_id"], aico::USER, "{health}");
@@ -515,7 +515,7 @@ async fn a_fact_whose_created_at_is_unreadable_is_listed_by_its_fact_id() {
     let sql = &report["stores"]["sql"];
     assert_eq!(sql["filled"], 9, "{report}");
     assert_eq!(sql["bad_count"], 1, "{report}");
-    assert_eq!(sql["bad_rows"][0]["id"], bad, "{report}");
+    assert_eq!(sql["bad_items"][0]["id"], bad, "{report}");
     let query = format!("SELECT coalesce(temporal_metadata, 'NULL') FROM user_memories WHERE fact_id = '{bad}'");
     assert_eq!(column_of(&conn, &query).await, ["NULL"], "a bad row is left as it was");
 }

@@ -51,7 +51,7 @@ async fn aico_shaped_facts_are_all_filled_but_the_unreadable(#[case] backend: Ba
     let report = backfill_matches_rust(&db, 64).await;
     let bad = shaped::count_of(Timestamps::Aico, Form::Bad, ROWS);
     assert!(bad > 0);
-    assert_eq!((report.candidates, report.filled, report.bad_count), (ROWS, ROWS - bad, bad), "{}", db.name);
+    assert_eq!((report.without_temporal, report.filled, report.bad.count), (ROWS, ROWS - bad, bad), "{}", db.name);
     // Batches of 64 rows: exactly so in rowid order; by heap blocks, as many blocks as hold
     // about 64 of the rows to fill.
     let expected = ROWS.div_ceil(64);
@@ -102,7 +102,7 @@ async fn a_row_moved_during_the_walk_is_filled() {
     assert_eq!(column_of(&conn, pending).await, ["0"], "the last fact moved {moved:?}");
     let who = "SELECT user_id FROM semantic_facts WHERE id = (SELECT id FROM moved)";
     assert_eq!(column_of(&conn, who).await, ["moved"], "the writer's change stays");
-    assert_eq!((report.candidates, report.filled, report.bad_count), (ROWS, ROWS, 0));
+    assert_eq!((report.without_temporal, report.filled, report.bad.count), (ROWS, ROWS, 0));
 }
 
 #[tokio::test]
@@ -127,7 +127,7 @@ async fn a_sqlite_table_without_rowid_is_walked_by_its_key() {
     )
     .await;
     let report = backfill_matches_rust(&db, 100).await;
-    assert_eq!((report.filled, report.bad_count, report.batches), (ROWS * 3 / 4, ROWS / 4, ROWS / 100));
+    assert_eq!((report.filled, report.bad.count, report.batches), (ROWS * 3 / 4, ROWS / 4, ROWS / 100));
 }
 
 #[tokio::test]

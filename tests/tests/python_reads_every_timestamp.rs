@@ -179,10 +179,10 @@ async fn sql_backfill_is_read_by_python(db: TestDb) {
     let started = std::time::Instant::now();
     let report = aico_ams::sql::backfill::backfill(&app, 5000, false, |_| {}).await.expect("backfill");
     eprintln!("{}: backfill of {ROWS} rows in {:.1?}", db.name, started.elapsed());
-    assert_eq!(report.candidates, ROWS as u64);
-    assert_eq!(report.filled + report.bad_count, ROWS as u64, "{}: every row filled or listed", db.name);
-    assert!(report.bad_rows.iter().any(|b| b.reason.contains("second 60")), "{}: no leap second listed", db.name);
-    assert!(report.bad_rows.iter().any(|b| b.reason.contains("in UTC, outside")), "{}: no range error", db.name);
+    assert_eq!(report.without_temporal, ROWS as u64);
+    assert_eq!(report.filled + report.bad.count, ROWS as u64, "{}: every row filled or listed", db.name);
+    assert!(report.bad.items.iter().any(|b| b.reason.contains("second 60")), "{}: no leap second listed", db.name);
+    assert!(report.bad.items.iter().any(|b| b.reason.contains("in UTC, outside")), "{}: no range error", db.name);
 
     let sql = "SELECT created_at, CAST(temporal_metadata AS TEXT) FROM semantic_facts ORDER BY id";
     let rows = conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql)).await.expect(sql);
@@ -256,8 +256,8 @@ fn lmdb_backfill_writes_only_what_python_reads() {
         .and_then(|m| aico_ams::lmdb::backfill(&m, 5000, false, |_| {}))
         .expect("backfill");
     eprintln!("lmdb: backfill of {ROWS} entries in {:.1?}", started.elapsed());
-    assert_eq!(report.entries, ROWS as u64);
-    assert_eq!(report.filled + report.bad_count, ROWS as u64, "every entry filled or listed");
+    assert_eq!(report.total, ROWS as u64);
+    assert_eq!(report.filled + report.bad.count, ROWS as u64, "every entry filled or listed");
     assert_readable("lmdb", &check(&py, "lmdb", &working), ROWS, report.filled);
 }
 
@@ -290,7 +290,7 @@ async fn chroma_backfill_writes_only_what_python_reads() {
     let report = outcome.await.expect("set up").done().cloned().expect("backfill");
     eprintln!("chroma: backfill of {CHROMA_RECORDS} records in {:.1?}", started.elapsed());
     drop(server);
-    assert_eq!(report.records, CHROMA_RECORDS as u64);
-    assert_eq!(report.filled + report.bad_count, CHROMA_RECORDS as u64, "every record filled or listed");
+    assert_eq!(report.total, CHROMA_RECORDS as u64);
+    assert_eq!(report.filled + report.bad.count, CHROMA_RECORDS as u64, "every record filled or listed");
     assert_readable("chroma", &check(&py, "chroma", &semantic), CHROMA_RECORDS, report.filled);
 }

@@ -72,11 +72,11 @@ fn lmdb_written_by_aico_gains_metadata_with_every_other_byte_kept() {
     let lmdb = &report["stores"]["lmdb"];
     assert_eq!(lmdb["status"], "done", "{report:#}");
     assert_eq!(
-        (lmdb["entries"].clone(), lmdb["already"].clone(), lmdb["filled"].clone(), lmdb["bad_count"].clone()),
+        (lmdb["total"].clone(), lmdb["with_temporal"].clone(), lmdb["filled"].clone(), lmdb["bad_count"].clone()),
         (json!(6), json!(1), json!(3), json!(2))
     );
     let bad: Vec<&str> =
-        lmdb["bad_entries"].as_array().expect("list").iter().map(|e| e["key"].as_str().expect("key")).collect();
+        lmdb["bad_items"].as_array().expect("list").iter().map(|e| e["id"].as_str().expect("id")).collect();
     assert_eq!(bad, ["conv-3:no-time", "conv-3:not-json"]);
 
     let after = read();
@@ -112,7 +112,7 @@ fn lmdb_written_by_aico_gains_metadata_with_every_other_byte_kept() {
     let health = json_of(&aico(&["health", "--store", "lmdb", "--memory-dir", &dir, "--json"]).output().expect("run"));
     let h = &health["stores"]["lmdb"];
     assert_eq!(
-        (h["entries"].clone(), h["with_temporal"].clone(), h["expired"].clone(), h["bad_count"].clone()),
+        (h["total"].clone(), h["with_temporal"].clone(), h["expired"].clone(), h["bad_count"].clone()),
         (json!(6), json!(4), json!(1), json!(1)),
         "{health:#}"
     );
@@ -174,7 +174,7 @@ fn lmdb_backfill_killed_half_way_is_finished_by_the_next_run() {
         let mut cmd = aico(&["backfill", "--store", "lmdb", "--memory-dir", &dir, "--batch-size", "500"]);
         killed_mid_run += u32::from(kill_after(&mut cmd, Duration::from_millis(delay_ms)));
         let h = lmdb_counts(&dir);
-        assert_eq!((h["entries"].clone(), h["bad_count"].clone()), (json!(200_000), json!(0)), "{h:#}");
+        assert_eq!((h["total"].clone(), h["bad_count"].clone()), (json!(200_000), json!(0)), "{h:#}");
     }
     assert!(killed_mid_run > 0, "no kill landed mid-run");
     let partial = lmdb_counts(&dir)["with_temporal"].as_u64().expect("n");
@@ -182,7 +182,7 @@ fn lmdb_backfill_killed_half_way_is_finished_by_the_next_run() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let lmdb = json_of(&out)["stores"]["lmdb"].clone();
     assert_eq!(lmdb["filled"].as_u64().expect("n") + partial, 200_000, "each entry filled exactly once");
-    assert_eq!(lmdb["already"].as_u64().expect("n"), partial);
+    assert_eq!(lmdb["with_temporal"].as_u64().expect("n"), partial);
     assert_eq!(lmdb_counts(&dir)["with_temporal"], 200_000);
 }
 
@@ -237,10 +237,10 @@ fn chroma_records_gain_the_flat_fields_and_keep_everything_else() {
     let c = &report["stores"]["chroma"];
     assert_eq!(c["status"], "done", "{report:#}");
     assert_eq!(
-        (c["records"].clone(), c["with_temporal"].clone(), c["filled"].clone(), c["bad_count"].clone()),
+        (c["total"].clone(), c["with_temporal"].clone(), c["filled"].clone(), c["bad_count"].clone()),
         (json!(n), json!(1), json!(n - 2), json!(1))
     );
-    assert_eq!(c["bad_records"][0]["id"], "seg-00002");
+    assert_eq!(c["bad_items"][0]["id"], "seg-00002");
     let max = c["batch_size"].as_u64().expect("n");
     assert!(max < 10_000, "batches are capped by the server's max_batch_size ({max})");
 
@@ -327,7 +327,7 @@ fn chroma_over_https_works_with_the_ca_and_names_the_url_without_it() {
     let c = json_of(&out)["stores"]["chroma"].clone();
     assert_eq!(out.status.code(), Some(1), "seg-00002 has no usable time: {}", text(&out));
     assert_eq!(
-        (c["status"].clone(), c["records"].clone(), c["filled"].clone(), c["bad_count"].clone()),
+        (c["status"].clone(), c["total"].clone(), c["filled"].clone(), c["bad_count"].clone()),
         (json!("done"), json!(n), json!(n - 2), json!(1)),
         "{c:#}"
     );
@@ -404,7 +404,7 @@ fn chroma_store_of_a_persistent_client_is_served_for_the_run_and_read_back_by_on
     assert_eq!(out.status.code(), Some(1), "seg-00002 has no usable time: {}", text(&out));
     let c = json_of(&out)["stores"]["chroma"].clone();
     assert_eq!(
-        (c["status"].clone(), c["records"].clone(), c["filled"].clone(), c["bad_count"].clone()),
+        (c["status"].clone(), c["total"].clone(), c["filled"].clone(), c["bad_count"].clone()),
         (json!("done"), json!(n), json!(n - 2), json!(1)),
         "{c:#}"
     );
@@ -489,7 +489,7 @@ fn killing_the_tool_mid_run_takes_the_chroma_server_it_started_with_it() {
         .output()
         .expect("run");
     let c = json_of(&out)["stores"]["chroma"].clone();
-    assert_eq!((c["records"].clone(), c["bad_count"].clone()), (json!(n), json!(1)), "{c:#}");
+    assert_eq!((c["total"].clone(), c["bad_count"].clone()), (json!(n), json!(1)), "{c:#}");
     assert_eq!(c["with_temporal"].as_u64().expect("n") + c["filled"].as_u64().expect("n"), n as u64 - 1, "{c:#}");
 }
 

@@ -6,13 +6,12 @@
 use entity::values::{TemporalMetadata, Timestamp};
 use serde_json::{Map, Value};
 
-use super::{BadRecord, Chroma, ChromaError, ChromaReport, UpdateRequest};
+use crate::report::BadItem;
+
+use super::{Chroma, ChromaError, ChromaReport, UpdateRequest};
 
 /// The flat temporal fields of the seed, in its order.
 pub const FIELDS: [&str; 5] = ["created_at", "confidence", "version", "last_accessed", "access_count"];
-
-/// At most this many bad records are listed (all are counted).
-const LISTED: usize = 1000;
 
 /// Give every record lacking them the seed's flat temporal fields (only the missing keys), in
 /// batches of `batch` (capped by the server).
@@ -39,7 +38,7 @@ pub async fn backfill(chroma: &Chroma, batch: u64, dry_run: bool) -> Result<Chro
             break;
         }
         offset += page.len() as u64;
-        report.records += page.len() as u64;
+        report.total += page.len() as u64;
         let mut next = UpdateRequest { ids: Vec::new(), metadatas: Vec::new() };
         for (id, meta) in page {
             match missing_fields(&meta) {
@@ -48,12 +47,7 @@ pub async fn backfill(chroma: &Chroma, batch: u64, dry_run: bool) -> Result<Chro
                     next.ids.push(id);
                     next.metadatas.push(add);
                 }
-                Err(reason) => {
-                    report.bad_count += 1;
-                    if report.bad_records.len() < LISTED {
-                        report.bad_records.push(BadRecord { id, reason });
-                    }
-                }
+                Err(reason) => report.bad.add(|| BadItem { id, reason }),
             }
         }
         report.filled += next.ids.len() as u64;

@@ -29,7 +29,7 @@ use serde_json::{Map, Value};
 pub use backfill::{FIELDS, backfill, missing_fields};
 pub use server::LocalServer;
 
-use crate::report::{Check, Outcome, Status};
+use crate::report::{BadItem, BadItems, Check, Outcome, Status};
 
 /// The name of this store's check in `aico-ams verify`.
 pub const CHECK: &str = "semantic memory (Chroma)";
@@ -162,15 +162,6 @@ pub struct ChromaConfig {
     pub collection: String,
 }
 
-/// A record the backfill left as it was, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct BadRecord {
-    /// The record's id.
-    pub id: String,
-    /// Why.
-    pub reason: String,
-}
-
 /// What a Chroma backfill did, or what `health` found.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ChromaReport {
@@ -178,15 +169,14 @@ pub struct ChromaReport {
     /// run and the program serving it.
     pub at: String,
     /// Records in the collection.
-    pub records: u64,
+    pub total: u64,
     /// Records that had every temporal field.
     pub with_temporal: u64,
     /// Records this run filled (dry run: would fill; 0 for health).
     pub filled: u64,
-    /// Records without a usable time: left as they were.
-    pub bad_count: u64,
-    /// The first of those.
-    pub bad_records: Vec<BadRecord>,
+    /// Records without a usable time: left as they were (by id).
+    #[serde(flatten)]
+    pub bad: BadItems<BadItem>,
     /// The batch size used (the server's `max_batch_size` caps it).
     pub batch_size: u64,
 }
@@ -308,17 +298,17 @@ pub async fn health(chroma: &Chroma) -> Result<ChromaReport, ChromaError> {
 /// derive them from.
 pub async fn verify(chroma: &Chroma) -> Result<Check, ChromaError> {
     let h = health(chroma).await?;
-    Ok(if h.bad_count == 0 {
+    Ok(if h.bad.is_empty() {
         Check::new(
             CHECK,
             Status::Pass,
-            vec![format!("{} of {} records with temporal fields", h.with_temporal, h.records)],
+            vec![format!("{} of {} records with temporal fields", h.with_temporal, h.total)],
         )
     } else {
         Check::new(
             CHECK,
             Status::Fail,
-            h.bad_records.iter().take(10).map(|b| format!("{}: {}", b.id, b.reason)).collect(),
+            h.bad.items.iter().take(10).map(|b| format!("{}: {}", b.id, b.reason)).collect(),
         )
     })
 }

@@ -5,13 +5,36 @@ use std::fmt;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use serde::Serialize;
+
 use super::args::{BackfillArgs, StoreChoice};
 use super::output::Stdout;
 use super::{Labels, emit, render_stores};
 use crate::error::AppError;
-use crate::report::{BackfillReport, BackfillStores};
+use crate::report::PerStore;
 use crate::sql::{self, Progress};
 use crate::{chroma, lmdb};
+
+/// Each chosen store's backfill.
+pub type BackfillStores = PerStore<sql::SqlBackfill, lmdb::LmdbBackfill, chroma::ChromaReport>;
+
+/// The outcome of `aico-ams backfill`, all stores.
+#[derive(Clone, Debug, Serialize)]
+pub struct BackfillReport {
+    /// The SQL database (password hidden), when it was one of the stores.
+    pub target: Option<String>,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Items per batch asked for.
+    pub batch_size: u64,
+    /// True when every chosen store was reached and every item that needed metadata has it (or
+    /// would have, for a dry run).
+    pub complete: bool,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Each chosen store's outcome.
+    pub stores: BackfillStores,
+}
 
 /// Run `aico-ams backfill` on the chosen stores.
 pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
@@ -49,13 +72,13 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
     if args.stores.includes(StoreChoice::Lmdb) {
         let (batch, dir) = (args.batch_size as usize, lmdb::working_dir(args.stores.memory_dir.as_deref()));
         let outcome = lmdb::run(dir, |m| lmdb::backfill(m, batch, args.dry_run, |_| {}));
-        complete &= outcome.done().is_some_and(|r| r.bad_count == 0 && r.changed_meanwhile == 0);
+        complete &= outcome.done().is_some_and(|r| r.bad.is_empty() && r.changed_meanwhile == 0);
         stores.lmdb = Some(outcome);
     }
     if args.stores.includes(StoreChoice::Chroma) {
         let (batch, dry_run) = (args.batch_size, args.dry_run);
         let outcome = args.stores.chroma_job(|c| async move { chroma::backfill(&c, batch, dry_run).await }).await?;
-        complete &= outcome.done().is_some_and(|r| r.bad_count == 0);
+        complete &= outcome.done().is_some_and(|r| r.bad.is_empty());
         stores.chroma = Some(outcome);
     }
     let report = BackfillReport {
@@ -78,37 +101,33 @@ impl fmt::Display for BackfillReport {
             writeln!(
                 f,
                 "sql{dry}: {} facts had no temporal metadata; {verb} {} in {} batches",
-                s.candidates, s.filled, s.batches
+                s.without_temporal, s.filled, s.batches
             )?;
-            if s.bad_count > 0 {
-                writeln!(f, "  {} facts left as they were (no usable created_at):", s.bad_count)?;
-                for row in &s.bad_rows {
+            if !s.bad.is_empty() {
+                writeln!(f, "  {} facts left as they were (no usable created_at):", s.bad.count)?;
+                for row in &s.bad.items {
                     writeln!(f, "    {}: {}", row.id, row.reason)?;
                 }
-                if s.bad_count as usize > s.bad_rows.len() {
-                    writeln!(
-                        f,
-                        "    ... and {} more (all counted in --json)",
-                        s.bad_count as usize - s.bad_rows.len()
-                    )?;
+                if s.bad.unlisted() > 0 {
+                    writeln!(f, "    ... and {} more (all counted in --json)", s.bad.unlisted())?;
                 }
             }
             Ok(())
         };
         let lmdb = |f: &mut fmt::Formatter<'_>, r: &lmdb::LmdbBackfill| {
-            writeln!(f, "lmdb{dry}: {} entries, {} had metadata; {verb} {}", r.entries, r.already, r.filled)?;
+            writeln!(f, "lmdb{dry}: {} entries, {} had metadata; {verb} {}", r.total, r.with_temporal, r.filled)?;
             if r.changed_meanwhile > 0 {
                 writeln!(f, "  {} entries changed meanwhile: left for the next run", r.changed_meanwhile)?;
             }
-            r.bad_entries.iter().try_for_each(|e| writeln!(f, "    {}: {}", e.key, e.reason))
+            r.bad.items.iter().try_for_each(|e| writeln!(f, "    {}: {}", e.id, e.reason))
         };
         let chroma = |f: &mut fmt::Formatter<'_>, r: &chroma::ChromaReport| {
             writeln!(
                 f,
                 "chroma{dry} at {}: {} records, {} had temporal fields; {verb} {} (batches of {})",
-                r.at, r.records, r.with_temporal, r.filled, r.batch_size
+                r.at, r.total, r.with_temporal, r.filled, r.batch_size
             )?;
-            r.bad_records.iter().try_for_each(|b| writeln!(f, "    {}: {}", b.id, b.reason))
+            r.bad.items.iter().try_for_each(|b| writeln!(f, "    {}: {}", b.id, b.reason))
         };
         render_stores(f, &self.stores, &labels, sql, lmdb, chroma)?;
         writeln!(f, "({:.2}s)", self.seconds)?;

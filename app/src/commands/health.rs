@@ -4,13 +4,29 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use serde::Serialize;
+
 use super::args::{ReportArgs, StoreChoice};
 use super::output::Stdout;
 use super::{Labels, emit, render_stores};
 use crate::error::AppError;
-use crate::report::{HealthReport, HealthStores};
+use crate::report::PerStore;
 use crate::sql::{self, SqlHealth};
 use crate::{chroma, lmdb};
+
+/// Each chosen store's health.
+pub type HealthStores = PerStore<SqlHealth, lmdb::LmdbHealth, chroma::ChromaReport>;
+
+/// The outcome of `aico-ams health`, all stores.
+#[derive(Clone, Debug, Serialize)]
+pub struct HealthReport {
+    /// The SQL database (password hidden), when it was one of the stores.
+    pub target: Option<String>,
+    /// True when every chosen store could be measured.
+    pub reachable: bool,
+    /// Each chosen store's health.
+    pub stores: HealthStores,
+}
 
 /// Run `aico-ams health` on the chosen stores.
 pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
@@ -49,14 +65,14 @@ impl fmt::Display for HealthReport {
                 writeln!(
                     f,
                     "{}: {} of {} entries with temporal metadata ({:.2}%), {} bad, {} expired",
-                    labels.lmdb, h.with_temporal, h.entries, h.coverage_percent, h.bad_count, h.expired
+                    labels.lmdb, h.with_temporal, h.total, h.coverage_percent, h.bad.count, h.expired
                 )
             },
             |f, h| {
                 writeln!(
                     f,
                     "{} at {}: {} of {} records with temporal fields, {} without a usable time",
-                    labels.chroma, h.at, h.with_temporal, h.records, h.bad_count
+                    labels.chroma, h.at, h.with_temporal, h.total, h.bad.count
                 )
             },
         )
@@ -64,11 +80,7 @@ impl fmt::Display for HealthReport {
 }
 
 fn sql_health(f: &mut fmt::Formatter<'_>, h: &SqlHealth) -> fmt::Result {
-    writeln!(
-        f,
-        "temporal metadata coverage: {} of {} facts ({:.2}%)",
-        h.with_temporal, h.total_facts, h.coverage_percent
-    )?;
+    writeln!(f, "temporal metadata coverage: {} of {} facts ({:.2}%)", h.with_temporal, h.total, h.coverage_percent)?;
     let c = &h.confidence;
     writeln!(f, "confidence: high {}  medium {}  low {}", c.high, c.medium, c.low)?;
     if h.consolidation.is_empty() {

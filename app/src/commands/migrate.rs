@@ -9,7 +9,7 @@ use super::args::MigrateArgs;
 use super::emit;
 use super::output::Stdout;
 use crate::error::AppError;
-use crate::report::MigrateReport;
+use crate::sql::migrate::MigrateReport;
 use crate::sql::{self, Action};
 
 /// Run `aico-ams migrate`.

@@ -20,7 +20,10 @@ use clap::Parser;
 use serde_json::json;
 
 use self::args::{Cli, Command};
+pub use self::backfill::{BackfillReport, BackfillStores};
+pub use self::health::{HealthReport, HealthStores};
 use self::output::{Stdout, eprint};
+pub use self::verify::VerifyReport;
 use crate::error::{AppError, USAGE};
 use crate::report::{Outcome, PerStore};
 

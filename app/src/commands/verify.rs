@@ -3,13 +3,26 @@
 
 use std::process::ExitCode;
 
+use serde::Serialize;
+
 use super::args::{ReportArgs, StoreChoice};
 use super::emit;
 use super::output::Stdout;
 use crate::error::AppError;
-use crate::report::{Check, Outcome, Status, VerifyReport};
+use crate::report::{Check, Outcome, Status};
 use crate::sql;
 use crate::{chroma, lmdb};
+
+/// The outcome of `aico-ams verify`, all stores.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyReport {
+    /// The SQL database (password hidden), when it was one of the stores.
+    pub target: Option<String>,
+    /// True when no check failed.
+    pub passed: bool,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+}
 
 /// The name of the check that stands for the SQL store when it could not be checked at all.
 const SQL_CHECK: &str = "SQL database";

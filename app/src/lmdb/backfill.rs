@@ -6,7 +6,9 @@ use heed::types::Bytes;
 use heed::{Database, MdbError};
 use serde_json::Value;
 
-use super::{BadEntry, LISTED, LmdbBackfill, MIN_MAP_SIZE, WorkingMemory, WorkingMemoryError, round_to_page, time_of};
+use crate::report::BadItem;
+
+use super::{LmdbBackfill, MIN_MAP_SIZE, WorkingMemory, WorkingMemoryError, round_to_page, time_of};
 
 /// Add temporal metadata to every message lacking it, `batch` entries per write transaction.
 pub fn backfill(
@@ -21,18 +23,13 @@ pub fn backfill(
         let page = memory.page(after.as_deref(), batch)?;
         let Some((last, _)) = page.last() else { break };
         after = Some(last.clone());
-        report.entries += page.len() as u64;
+        report.total += page.len() as u64;
         let mut updates = Vec::new();
         for (key, value) in page {
             match with_metadata(&value) {
                 Ok(Some(new)) => updates.push((key, value, new)),
-                Ok(None) => report.already += 1,
-                Err(reason) => {
-                    report.bad_count += 1;
-                    if report.bad_entries.len() < LISTED {
-                        report.bad_entries.push(BadEntry { key: String::from_utf8_lossy(&key).into_owned(), reason });
-                    }
-                }
+                Ok(None) => report.with_temporal += 1,
+                Err(reason) => report.bad.add(|| BadItem { id: String::from_utf8_lossy(&key).into_owned(), reason }),
             }
         }
         if dry_run {
@@ -42,7 +39,7 @@ pub fn backfill(
             report.filled += filled;
             report.changed_meanwhile += changed;
         }
-        progress(report.entries);
+        progress(report.total);
     }
     Ok(report)
 }

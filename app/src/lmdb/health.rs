@@ -3,8 +3,8 @@
 use entity::values::TemporalMetadata;
 use serde_json::Value;
 
-use super::{BadEntry, LISTED, LmdbHealth, WorkingMemory, WorkingMemoryError, time_of};
-use crate::report::percent;
+use super::{LmdbHealth, WorkingMemory, WorkingMemoryError, time_of};
+use crate::report::{BadItem, percent};
 
 /// Coverage, bad values and expired entries, read in one pass.
 pub fn health(memory: &WorkingMemory, now: chrono::DateTime<chrono::Utc>) -> Result<LmdbHealth, WorkingMemoryError> {
@@ -15,12 +15,9 @@ pub fn health(memory: &WorkingMemory, now: chrono::DateTime<chrono::Utc>) -> Res
         let Some((last, _)) = page.last() else { break };
         after = Some(last.clone());
         for (key, value) in page {
-            h.entries += 1;
+            h.total += 1;
             let bad = |h: &mut LmdbHealth, reason: String| {
-                h.bad_count += 1;
-                if h.bad_entries.len() < LISTED {
-                    h.bad_entries.push(BadEntry { key: String::from_utf8_lossy(&key).into_owned(), reason });
-                }
+                h.bad.add(|| BadItem { id: String::from_utf8_lossy(&key).into_owned(), reason });
             };
             let Ok(Value::Object(message)) = serde_json::from_slice::<Value>(&value) else {
                 bad(&mut h, "value is not a JSON object".into());
@@ -37,6 +34,6 @@ pub fn health(memory: &WorkingMemory, now: chrono::DateTime<chrono::Utc>) -> Res
             }
         }
     }
-    h.coverage_percent = percent(h.with_temporal, h.entries);
+    h.coverage_percent = percent(h.with_temporal, h.total);
     Ok(h)
 }

@@ -28,7 +28,7 @@ use serde_json::Value;
 pub use backfill::{backfill, with_metadata};
 pub use health::health;
 
-use crate::report::{Check, Outcome, Status};
+use crate::report::{BadItem, BadItems, Check, Outcome, Status};
 
 /// The name of this store's check in `aico-ams verify`.
 pub const CHECK: &str = "working memory (LMDB)";
@@ -61,20 +61,20 @@ pub fn run<T>(
 /// valid.
 pub fn verify(memory: &WorkingMemory, now: chrono::DateTime<chrono::Utc>) -> Result<Check, WorkingMemoryError> {
     let h = health(memory, now)?;
-    Ok(if h.bad_count == 0 {
+    Ok(if h.bad.is_empty() {
         Check::new(
             CHECK,
             Status::Pass,
             vec![format!(
                 "{} of {} entries with temporal metadata ({:.2}%), {} expired",
-                h.with_temporal, h.entries, h.coverage_percent, h.expired
+                h.with_temporal, h.total, h.coverage_percent, h.expired
             )],
         )
     } else {
         Check::new(
             CHECK,
             Status::Fail,
-            h.bad_entries.iter().take(10).map(|e| format!("{}: {}", e.key, e.reason)).collect(),
+            h.bad.items.iter().take(10).map(|e| format!("{}: {}", e.id, e.reason)).collect(),
         )
     })
 }
@@ -110,30 +110,20 @@ pub enum WorkingMemoryError {
     },
 }
 
-/// An entry the backfill left as it was, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct BadEntry {
-    /// The key (lossy UTF-8).
-    pub key: String,
-    /// Why.
-    pub reason: String,
-}
-
 /// What a working-memory backfill did.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct LmdbBackfill {
     /// Entries in `session_memory`.
-    pub entries: u64,
+    pub total: u64,
     /// Entries that already had temporal metadata.
-    pub already: u64,
+    pub with_temporal: u64,
     /// Entries this run filled (dry run: would fill).
     pub filled: u64,
     /// Entries changed by someone else between read and write: left for the next run.
     pub changed_meanwhile: u64,
-    /// Entries that are not JSON objects or have no usable time.
-    pub bad_count: u64,
-    /// The first of those.
-    pub bad_entries: Vec<BadEntry>,
+    /// Entries that are not JSON objects or have no usable time (by key).
+    #[serde(flatten)]
+    pub bad: BadItems<BadItem>,
     /// Times the map was grown.
     pub map_resizes: u32,
 }
@@ -142,21 +132,17 @@ pub struct LmdbBackfill {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct LmdbHealth {
     /// Entries in `session_memory`.
-    pub entries: u64,
+    pub total: u64,
     /// Entries with temporal metadata.
     pub with_temporal: u64,
-    /// `with_temporal` as a percentage of `entries` (two decimals).
+    /// `with_temporal` as a percentage of `total` (two decimals).
     pub coverage_percent: f64,
-    /// Entries whose value is not a JSON object, or whose metadata lacks a required key.
-    pub bad_count: u64,
-    /// The first of those.
-    pub bad_entries: Vec<BadEntry>,
+    /// Entries whose value is not a JSON object, or whose metadata lacks a required key (by key).
+    #[serde(flatten)]
+    pub bad: BadItems<BadItem>,
     /// Entries whose `_expires_at` has passed.
     pub expired: u64,
 }
-
-/// At most this many bad entries are listed (all are counted).
-const LISTED: usize = 1000;
 
 /// A key and its value, as stored.
 type Entry = (Vec<u8>, Vec<u8>);

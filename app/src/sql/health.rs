@@ -42,10 +42,10 @@ pub struct ConsolidationRun {
 #[derive(Clone, Debug, Serialize)]
 pub struct SqlHealth {
     /// Facts in `semantic_facts` (AICO's `user_memories`).
-    pub total_facts: i64,
+    pub total: i64,
     /// Of those, with temporal metadata.
     pub with_temporal: i64,
-    /// `with_temporal` as a percentage of `total_facts`, two decimals (0 for no facts).
+    /// `with_temporal` as a percentage of `total`, two decimals (0 for no facts).
     pub coverage_percent: f64,
     /// The confidence distribution of facts with metadata.
     pub confidence: Confidence,
@@ -68,14 +68,14 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
     // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
     let rows =
         db.rows(&format!("SELECT COUNT(*) AS total, COUNT(temporal_metadata) AS with_temporal FROM {table}")).await?;
-    let (total_facts, with_temporal): (i64, i64) = match rows.first() {
+    let (total, with_temporal): (i64, i64) = match rows.first() {
         Some(r) => {
             (r.try_get("", "total").map_err(|e| db.error(e))?, r.try_get("", "with_temporal").map_err(|e| db.error(e))?)
         }
         None => (0, 0),
     };
     let coverage_percent =
-        if total_facts == 0 { 0.0 } else { (with_temporal as f64 * 10_000.0 / total_facts as f64).round() / 100.0 };
+        if total == 0 { 0.0 } else { (with_temporal as f64 * 10_000.0 / total as f64).round() / 100.0 };
 
     // Seed: confidence distribution.
     let conf = d.json_number("temporal_metadata", "confidence");
@@ -135,5 +135,5 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
             });
         }
     }
-    Ok(SqlHealth { total_facts, with_temporal, coverage_percent, confidence, consolidation })
+    Ok(SqlHealth { total, with_temporal, coverage_percent, confidence, consolidation })
 }

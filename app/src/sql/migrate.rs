@@ -6,9 +6,53 @@ use std::sync::{Arc, Mutex};
 use migration::fingerprint::Check;
 use migration::runner::{self, Command, Mode, Progress, Step};
 
+use serde::Serialize;
+
 use crate::error::AppError;
-use crate::report::{AicoSchemaLine, MigrateReport, MigrationLine};
 use crate::sql::Db;
+
+/// What `aico-ams migrate` did.
+#[derive(Debug, Serialize)]
+pub struct MigrateReport {
+    /// The database (password hidden).
+    pub target: String,
+    /// `status`, `migrate`, `rollback`, `dry-run` or `repair`.
+    pub action: &'static str,
+    /// Each migration and its state (after the run; for a dry run, before it).
+    pub migrations: Vec<MigrationLine>,
+    /// The steps taken (or, for a dry run, that would be taken).
+    pub steps: Vec<String>,
+    /// For a dry run: the SQL statements the run would execute, in order (reads left out).
+    pub statements: Vec<String>,
+    /// On AICO's own database: its schema version and the AMS phases AICO applied itself; null
+    /// on another database.
+    pub aico: Option<AicoSchemaLine>,
+}
+
+/// AICO's own schema bookkeeping, as `aico-ams migrate` reports it.
+#[derive(Debug, Serialize)]
+pub struct AicoSchemaLine {
+    /// `_aico_schema_metadata.schema_version`.
+    pub schema_version: i64,
+    /// The AMS migrations whose phase AICO applied itself (adopted as AICO made them).
+    pub applied_by_aico: Vec<String>,
+}
+
+/// One migration's state.
+#[derive(Debug, Serialize)]
+pub struct MigrationLine {
+    /// Its name.
+    pub name: String,
+    /// `applied`, `adopted` (found made by hand or by AICO, kept as found) or `pending`.
+    pub status: &'static str,
+    /// When it was applied (RFC 3339 UTC).
+    pub applied_at: Option<String>,
+    /// For an applied migration, its recorded fingerprint against what this tool's migration
+    /// makes: `matches`, `changed`, `not recorded` or `not compared` (adopted); null when pending.
+    pub fingerprint: Option<&'static str>,
+    /// For a changed migration, the objects that differ (`index idx_...`, `table ...`).
+    pub differs: Vec<String>,
+}
 
 /// What `aico-ams migrate` is asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

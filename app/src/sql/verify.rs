@@ -5,10 +5,11 @@
 //! On AICO's own database the facts are `user_memories` (keyed by `fact_id`), the consolidation
 //! state is AICO's per-user table, and the tables AICO made are checked against its own columns.
 
+use entity::ModelColumn;
 use migration::catalog::{self, Entry, Layout};
 use migration::runner;
+use sea_orm::QueryResult;
 use sea_orm::sea_query::ColumnType;
-use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, Iterable, QueryResult};
 
 use crate::error::AppError;
 use crate::report::{Check, Status};
@@ -40,8 +41,8 @@ impl Applied {
         self.names.iter().any(|a| a == migration)
     }
 
-    /// Whether the migration that creates `table` (or, failing that, `index`) is applied; true
-    /// when no migration claims it.
+    /// Whether the migration of the first catalog entry that `owns` picks is applied; true when
+    /// `owns` picks no entry (no migration claims the object).
     fn owner_applied(&self, owns: impl Fn(&Entry) -> bool) -> bool {
         self.catalog.iter().find(|e| owns(e)).is_none_or(|e| self.contains(e.migration))
     }
@@ -257,7 +258,6 @@ async fn catalog_objects(db: &Db, applied: &Applied, entry: &Entry) -> Result<Ch
 /// Drift: every column the models (generated from the migrations) expect is in the live schema,
 /// with a type of the same kind.
 async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppError> {
-    let mut expected = Vec::new();
     // AICO's tables (Phase 3 included, whoever made it: AICO, or `m0003` at AICO's version 13 from
     // AICO's own statements) are checked against AICO's models and columns; the rest against the
     // seed's models. The Memory Album's `feedback_events` is neither.
@@ -268,25 +268,18 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
             .chain(migration::aico_phase3::TABLES)
             .collect(),
     };
-    let modelled = |table: &str| !aicos.contains(&table);
-    columns_of::<entity::semantic_facts::Entity>(&mut expected, layout == Layout::Seed);
-    columns_of::<entity::consolidation_state::Entity>(&mut expected, modelled("consolidation_state"));
-    columns_of::<entity::skills::Entity>(&mut expected, modelled("skills"));
-    columns_of::<entity::user_skill_confidence::Entity>(&mut expected, modelled("user_skill_confidence"));
-    columns_of::<entity::context_skill_stats::Entity>(&mut expected, modelled("context_skill_stats"));
-    columns_of::<entity::context_preference_vectors::Entity>(&mut expected, modelled("context_preference_vectors"));
-    columns_of::<entity::feedback_events::Entity>(&mut expected, modelled("feedback_events"));
-    columns_of::<entity::trajectories::Entity>(&mut expected, modelled("trajectories"));
-    // AICO's own tables, by the models generated from a database built as AICO builds it.
-    let aico = matches!(layout, Layout::Aico { .. });
-    columns_of::<entity::aico::user_memories::Entity>(&mut expected, aico);
-    columns_of::<entity::aico::consolidation_state::Entity>(&mut expected, aico);
-    columns_of::<entity::aico::skills::Entity>(&mut expected, aico);
-    columns_of::<entity::aico::user_skill_confidence::Entity>(&mut expected, aico);
-    columns_of::<entity::aico::trajectories::Entity>(&mut expected, aico);
-    columns_of::<entity::aico::context_skill_stats::Entity>(&mut expected, aico);
-    columns_of::<entity::aico::context_preference_vectors::Entity>(&mut expected, aico);
-    columns_of::<entity::aico::ams_behavioral_feedback::Entity>(&mut expected, aico);
+    // Every table the migrations make, from the models generated from them (`entity::all_columns`):
+    // on AICO's database the seed's facts table is AICO's `user_memories`, and AICO's own tables
+    // come from the models generated from a database built as AICO builds it.
+    let (seed_facts, _) = Layout::Seed.facts();
+    let expected: Vec<ModelColumn> = match layout {
+        Layout::Seed => entity::all_columns(),
+        Layout::Aico { .. } => entity::all_columns()
+            .into_iter()
+            .filter(|c| c.table != seed_facts && !aicos.contains(&c.table))
+            .chain(entity::aico::all_columns())
+            .collect(),
+    };
     let mut drift = Vec::new();
     for (table, columns) in catalog::AICO_COLUMNS {
         if !aicos.contains(table) || !applied.owner_applied(|e| e.tables.contains(table)) {
@@ -301,7 +294,7 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
     }
     let (facts, _) = layout.facts();
     let temporal_index = format!("idx_{facts}_temporal");
-    for (table, column, ty) in &expected {
+    for ModelColumn { table, name: column, column_type: ty } in &expected {
         // temporal_metadata comes with the migration that indexes it, the rest with their table.
         let created = if *column == "temporal_metadata" {
             applied.owner_applied(|e| e.indexes.iter().any(|(i, _)| *i == temporal_index))
@@ -324,17 +317,6 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
     } else {
         Check::new(name, Status::Fail, drift)
     })
-}
-
-/// (table, column, type) of every column of entity `E`, when `wanted`.
-fn columns_of<E: EntityTrait>(out: &mut Vec<(&'static str, &'static str, ColumnType)>, wanted: bool) {
-    if !wanted {
-        return;
-    }
-    let table = E::default().table_name();
-    for c in E::Column::iter() {
-        out.push((table, c.as_str(), c.def().get_column_type().clone()));
-    }
 }
 
 /// The kind of value a column holds, as far as drift is concerned: two backends spell the same

@@ -1,0 +1,212 @@
+//! The SQL store's backfill: give every fact without temporal metadata the seed's initial metadata,
+//! derived from the fact's own `created_at`.
+//!
+//! Batches in the order the rows are stored (SQLite's `rowid`, PostgreSQL's heap blocks; the key
+//! for a SQLite table without a rowid, and on PostgreSQL before 14), one write transaction each,
+//! whose statements touch only rows whose metadata is still NULL: metadata that exists (or that
+//! AICO writes meanwhile) is never overwritten, no other column is written, and a run killed at
+//! any moment is finished by the next one. One set-based `UPDATE` per batch builds the metadata
+//! wherever `created_at` can be read (on SQLite with the Rust of
+//! [`crate::sql::initial_metadata`], run inside SQLite; on PostgreSQL in SQL); Rust judges the
+//! rest and lists the bad rows. Memory is one batch.
+//!
+//! One file per walk: `rowids.rs` (SQLite's `rowid` ranges), `blocks.rs` (PostgreSQL's heap blocks,
+//! with the sweep that ends that walk), `key_order.rs` (the key: a SQLite table without a rowid,
+//! PostgreSQL before 14); `dry_run.rs` runs any of them without writing. What every walk reads and
+//! writes of the facts table is in `facts.rs`. The backend is asked once, in [`backfill`], where the
+//! walk and the fill are chosen.
+//!
+//! The facts table is the seed's `semantic_facts` (keyed by `id`) or, on AICO's own database,
+//! `user_memories` (keyed by `fact_id`, a uuid4).
+
+mod blocks;
+mod dry_run;
+mod facts;
+mod key_order;
+mod rowids;
+mod walk;
+
+use aico_connect::dialect::{Dialect, StorageOrder};
+use sea_orm::sea_query::{Value, ValueTuple};
+use serde::Serialize;
+
+use self::blocks::Blocks;
+use self::dry_run::DryRun;
+use self::facts::{Facts, Fill, initial_metadata_sql};
+use self::key_order::KeyOrder;
+use self::rowids::Rowids;
+use self::walk::{Batches, Walk};
+use crate::error::AppError;
+use crate::report::BadItems;
+use crate::sql::Db;
+use crate::sql::initial_metadata::{SQLITE_FUNCTION, initial_metadata};
+
+/// A fact the backfill left as it was, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BadRow {
+    /// The fact's id.
+    pub id: String,
+    /// Its `created_at` as stored (None when NULL).
+    pub created_at: Option<String>,
+    /// Why it could not be filled.
+    pub reason: String,
+}
+
+/// What a SQL backfill did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SqlBackfill {
+    /// Facts without temporal metadata when the run started.
+    pub without_temporal: u64,
+    /// Facts this run filled (for a dry run: would fill).
+    pub filled: u64,
+    /// Batches written.
+    pub batches: u64,
+    /// Facts left as they were because their `created_at` is missing or unreadable.
+    #[serde(flatten)]
+    pub bad: BadItems<BadRow>,
+}
+
+impl SqlBackfill {
+    /// True when every fact that needed metadata has it.
+    pub fn complete(&self) -> bool {
+        self.bad.is_empty()
+    }
+
+    /// Count a batch that filled `rows` facts (one that filled none is not counted).
+    fn add_batch(&mut self, rows: u64) {
+        if rows > 0 {
+            self.filled += rows;
+            self.batches += 1;
+        }
+    }
+
+    /// Judge each of `rest` (key, `created_at`) in Rust: the metadata of those it can fill, as
+    /// rows (key, metadata) to write; the others are counted and listed as bad.
+    fn judge_all(&mut self, rest: Vec<(String, Option<String>)>) -> Vec<ValueTuple> {
+        let mut rows = Vec::with_capacity(rest.len());
+        for (id, created_at) in rest {
+            self.judge(id, created_at, &mut rows);
+        }
+        rows
+    }
+
+    /// Judge the fact `id` in Rust: its metadata goes to `rows` (key, metadata), or it is
+    /// counted and listed as bad.
+    fn judge(&mut self, id: String, created_at: Option<String>, rows: &mut Vec<ValueTuple>) {
+        match initial_metadata(created_at.as_deref()) {
+            Ok(meta) => rows.push(ValueTuple::Two(Value::from(id), Value::from(meta))),
+            Err(reason) => {
+                tracing::info!(id = %id, "left as it was: {reason}");
+                self.bad.add(|| BadRow { id, created_at, reason });
+            }
+        }
+    }
+}
+
+/// How far a backfill is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Facts that need metadata, counted when the run starts.
+    Total(u64),
+    /// Facts handled so far.
+    Done(u64),
+}
+
+/// Backfill the facts table (`semantic_facts`, or AICO's `user_memories`) on `db` in batches of
+/// `batch_size`; `progress` hears the number of facts handled so far (and the total, once) as the
+/// run goes.
+///
+/// A batch is the next `batch_size` rows in the walk's order (SQLite's `rowid`, else the key): its
+/// end is the position `batch_size` rows past the previous batch's end (a bounded `OFFSET` on the
+/// table's b-tree or the key's index, never from the start); on PostgreSQL, as many heap blocks as
+/// hold about `batch_size` of the rows to fill, and then the sweep (see `blocks.rs`). In one write
+/// transaction per batch, one set-based `UPDATE` fills the facts whose metadata SQL can build; the
+/// others are read, judged in Rust and written by one `UPDATE ... FROM (VALUES ...)`, or listed as
+/// bad.
+pub async fn backfill(
+    db: &Db,
+    batch_size: u64,
+    dry_run: bool,
+    mut progress: impl FnMut(Progress),
+) -> Result<SqlBackfill, AppError> {
+    let (table, key) = db.layout().await?.facts();
+    let missing =
+        |column: &str| AppError::NotMigrated { target: db.target.to_string(), what: format!("{table}.{column}") };
+    let type_of = |column| db.dialect.column_type(&db.conn, table, column);
+    if type_of("temporal_metadata").await.map_err(|e| db.error(e))?.is_none() {
+        return Err(missing("temporal_metadata"));
+    }
+    let declared = type_of("created_at").await.map_err(|e| db.error(e))?.ok_or_else(|| missing("created_at"))?;
+    // How the backend builds the metadata in SQL (NULL where it cannot: those rows are Rust's).
+    let fill = match db.dialect {
+        // The Rust that judges every row, run inside SQLite (see `initial_metadata`).
+        Dialect::Sqlite => Fill::InPlace { metadata: format!("{SQLITE_FUNCTION}(created_at)") },
+        // Built from `b.ts`, the canonical timestamp computed once per row (see `Facts::fill`).
+        Dialect::Postgres => Fill::ByRowId {
+            timestamp: db.dialect.canonical_timestamp("created_at", &declared),
+            metadata: initial_metadata_sql(db.dialect, "\"b\".\"ts\""),
+        },
+    };
+    let facts = Facts::new(db.dialect, table, key, db.dialect.timestamp_text("created_at", &declared), fill);
+    let mut run = Run {
+        db,
+        facts: &facts,
+        batch_size,
+        dry_run,
+        report: SqlBackfill {
+            without_temporal: facts.count(&db.conn, facts.missing()).await.map_err(|e| db.error(e))?,
+            ..Default::default()
+        },
+        handled: 0,
+        progress: &mut progress,
+    };
+    // The walk: the order the backend stores rows in, where it can range over it, else the key.
+    match db.dialect.storage_order(&db.conn, table).await.map_err(|e| db.error(e))? {
+        Some(StorageOrder::Column(column)) => run.walk(Rowids::new(table, column)).await?,
+        Some(StorageOrder::Blocks) => {
+            let walk = Blocks::new(db, table, run.report.without_temporal, batch_size).await?;
+            run.walk(walk).await?
+        }
+        None => run.walk(KeyOrder::new(table, key)).await?,
+    }
+    Ok(run.report)
+}
+
+/// One backfill run, as it goes.
+struct Run<'a, P: FnMut(Progress)> {
+    db: &'a Db,
+    facts: &'a Facts,
+    batch_size: u64,
+    /// Whether to count what a run would fill, and write nothing.
+    dry_run: bool,
+    report: SqlBackfill,
+    /// Facts handled so far.
+    handled: u64,
+    progress: &'a mut P,
+}
+
+impl<P: FnMut(Progress)> Run<'_, P> {
+    /// Go through the facts table along `walk`, batch by batch, and end the walk.
+    async fn walk<W: Walk>(&mut self, walk: W) -> Result<(), AppError> {
+        let db = self.db;
+        (self.progress)(Progress::Total(self.report.without_temporal));
+        let dry_run = self.dry_run.then(|| DryRun::new(self.facts, walk.order()));
+        let mut batches = Batches::new(&walk, self.batch_size);
+        while let Some(pending) = batches.next(&db.conn, self.facts.missing()).await.map_err(|e| db.error(e))? {
+            self.handled += match &dry_run {
+                Some(dry_run) => dry_run.batch(db, pending, &mut self.report).await?,
+                None => walk.write(db, self.facts, pending, &mut self.report).await?,
+            };
+            (self.progress)(Progress::Done(self.handled));
+        }
+        if dry_run.is_none() {
+            let (handled, progress) = (&mut self.handled, &mut self.progress);
+            walk.finish(db, self.facts, self.batch_size, &mut self.report, |rows| {
+                *handled += rows;
+                progress(Progress::Done(*handled));
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}

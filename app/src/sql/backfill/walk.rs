@@ -1,0 +1,157 @@
+//! What a walk is: where its batches begin and end, and what it does with each batch. The walks
+//! by a column in order ([`super::rowids`], [`super::key_order`]) share [`OrderedColumn`].
+
+use std::time::Instant;
+
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Order, Query, Value};
+use sea_orm::{ConnectionTrait, DbErr, TryGetable};
+
+use super::SqlBackfill;
+use super::facts::{Facts, commit_batch};
+use crate::error::AppError;
+use crate::sql::Db;
+
+/// A way through the facts table in batches.
+pub(super) trait Walk {
+    /// The position `batch_size` rows past `after` in the walk's order (None: the batch after
+    /// `after` is the last).
+    async fn batch_end<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        after: Option<&Value>,
+        batch_size: u64,
+    ) -> Result<Option<Value>, DbErr>;
+
+    /// `pending` narrowed to the rows between `after` and `upto` (a bound that is None is open).
+    fn bound(&self, pending: Condition, after: Option<&Value>, upto: Option<&Value>) -> Condition;
+
+    /// The order the walk reads rows in.
+    fn order(&self) -> Expr;
+
+    /// Write one batch, the rows of `pending`, in one transaction: the set-based fill, then the
+    /// rows still pending, judged in Rust and written (or listed as bad). How many facts it
+    /// handled.
+    async fn write(
+        &self,
+        db: &Db,
+        facts: &Facts,
+        pending: Condition,
+        report: &mut SqlBackfill,
+    ) -> Result<u64, AppError> {
+        let txn = db.dialect.begin_batch(&db.conn).await.map_err(|e| db.error(e))?;
+        let began = Instant::now();
+        let by_sql = facts.fill(&txn, pending.clone()).await.map_err(|e| db.error(e))?;
+        // Every row still pending: the unreadable ones, and on PostgreSQL any row that a live
+        // writer changed while the fill ran, which its recheck by `ctid` then skips.
+        let rest = facts.read(&txn, pending, self.order()).await.map_err(|e| db.error(e))?;
+        let handled = by_sql + rest.len() as u64;
+        let rows = report.judge_all(rest);
+        let by_rust = match rows.is_empty() {
+            true => 0,
+            false => facts.write(&txn, rows).await.map_err(|e| db.error(e))?,
+        };
+        commit_batch(db, txn, began, by_sql + by_rust).await?;
+        report.add_batch(by_sql + by_rust);
+        Ok(handled)
+    }
+
+    /// After the last batch of a run that writes; `done` hears how many more facts it handled.
+    async fn finish(
+        &self,
+        _db: &Db,
+        _facts: &Facts,
+        _batch_size: u64,
+        _report: &mut SqlBackfill,
+        _done: impl FnMut(u64),
+    ) -> Result<(), AppError> {
+        Ok(())
+    }
+}
+
+/// The batches of a walk, in order: each the condition that selects its facts still without
+/// metadata.
+pub(super) struct Batches<'w, W> {
+    walk: &'w W,
+    batch_size: u64,
+    /// The end of the last batch.
+    after: Option<Value>,
+    done: bool,
+}
+
+impl<'w, W: Walk> Batches<'w, W> {
+    /// The batches of `batch_size` rows along `walk`.
+    pub(super) fn new(walk: &'w W, batch_size: u64) -> Self {
+        Self { walk, batch_size, after: None, done: false }
+    }
+
+    /// The next batch: `missing`, the facts without metadata, narrowed to it.
+    pub(super) async fn next<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        missing: Condition,
+    ) -> Result<Option<Condition>, DbErr> {
+        if self.done {
+            return Ok(None);
+        }
+        let upper = self.walk.batch_end(conn, self.after.as_ref(), self.batch_size).await?;
+        let pending = self.walk.bound(missing, self.after.take().as_ref(), upper.as_ref());
+        match upper {
+            Some(hi) => self.after = Some(hi),
+            None => self.done = true,
+        }
+        Ok(Some(pending))
+    }
+}
+
+/// A column of the facts table.
+pub(super) struct Column {
+    /// The table.
+    pub(super) table: &'static str,
+    /// The column.
+    pub(super) name: &'static str,
+}
+
+/// A walk along a column in order: a batch ends `batch_size` rows past the previous batch's end
+/// (a bounded `OFFSET` on the column's b-tree, never from the start).
+pub(super) trait OrderedColumn {
+    /// The column's values.
+    type Position: TryGetable + Into<Value>;
+
+    /// The column walked along.
+    fn column(&self) -> &Column;
+
+    /// The column as SQL.
+    fn expr(&self) -> Expr {
+        let column = self.column();
+        Expr::col((Alias::new(column.table), Alias::new(column.name)))
+    }
+}
+
+impl<T: OrderedColumn> Walk for T {
+    async fn batch_end<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        after: Option<&Value>,
+        batch_size: u64,
+    ) -> Result<Option<Value>, DbErr> {
+        let mut stmt = Query::select();
+        stmt.expr_as(self.expr(), "k").from(Alias::new(self.column().table));
+        if let Some(lo) = after {
+            stmt.and_where(self.expr().gt(lo.clone()));
+        }
+        stmt.order_by_expr(self.expr(), Order::Asc).offset(batch_size.saturating_sub(1)).limit(1);
+        let Some(row) = conn.query_one(&stmt).await? else { return Ok(None) };
+        Ok(Some(row.try_get::<T::Position>("", "k")?.into()))
+    }
+
+    /// Positions in `(after, upto]`.
+    fn bound(&self, pending: Condition, after: Option<&Value>, upto: Option<&Value>) -> Condition {
+        pending
+            .add_option(after.map(|lo| self.expr().gt(lo.clone())))
+            .add_option(upto.map(|hi| self.expr().lte(hi.clone())))
+    }
+
+    fn order(&self) -> Expr {
+        self.expr()
+    }
+}
