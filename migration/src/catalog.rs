@@ -16,6 +16,9 @@ pub struct Entry {
     pub tables: &'static [&'static str],
     /// Its indexes, with their tables.
     pub indexes: &'static [(&'static str, &'static str)],
+    /// The columns of tables AICO makes that this migration relies on (on AICO's layout; empty on
+    /// the seed's, where each migration checks the tables it adopts itself).
+    pub columns: &'static [(&'static str, &'static [&'static str])],
 }
 
 /// What a migration makes, on the seed's layout and on AICO's own database: declared once, in
@@ -59,70 +62,17 @@ pub const AICO_PHASE3: i64 = 14;
 /// `ams_behavioral_feedback` with 18.
 pub const AICO_PHASE3_DONE: i64 = 18;
 
-/// The columns of each table AICO makes for the AMS (its `core.py`), that the AMS and AICO's own
-/// behavioural code rely on: what is checked before such a table is adopted, and by `aico-ams
-/// verify` afterwards. `trajectories.message_id` (AICO's version 15) is among them: AICO's feedback
-/// endpoint finds a message's skill by it. At AICO's version 13, `m0003` adds it itself to a
-/// `trajectories` that lacks it, as version 15 does.
-pub const AICO_COLUMNS: &[(&str, &[&str])] = &[
-    (AICO_FACTS, &[AICO_FACT_KEY, "created_at", "temporal_metadata"]),
-    (
-        "consolidation_state",
-        &[
-            "user_id",
-            "last_consolidation_at",
-            "messages_consolidated",
-            "memories_created",
-            "status",
-            "error_message",
-            "created_at",
-            "updated_at",
-        ],
-    ),
-    (
-        "skills",
-        &[
-            "skill_id",
-            "skill_name",
-            "skill_type",
-            "trigger_context",
-            "procedure_template",
-            "dimension_vector",
-            "created_at",
-            "updated_at",
-        ],
-    ),
-    (
-        "user_skill_confidence",
-        &["user_id", "skill_id", "confidence_score", "usage_count", "positive_count", "negative_count", "last_used_at"],
-    ),
-    ("context_skill_stats", &["user_id", "context_bucket", "skill_id", "alpha", "beta", "last_updated_at"]),
-    ("context_preference_vectors", &["user_id", "context_bucket", "dimensions", "last_updated_at"]),
-    (
-        AICO_FEEDBACK,
-        &["event_id", "user_id", "message_id", "skill_id", "reward", "reason", "free_text", "timestamp", "processed"],
-    ),
-    (
-        "trajectories",
-        &[
-            "trajectory_id",
-            "user_id",
-            "conversation_id",
-            "turn_number",
-            "user_input",
-            "selected_skill_id",
-            "ai_response",
-            "feedback_reward",
-            "timestamp",
-            "archived",
-            "message_id",
-        ],
-    ),
-];
+/// The columns AICO's own tables must have, as the migrations declare them ([`Entry::columns`] of
+/// each [`Makes::aico`]), table by table in migration order: what is checked before such a table
+/// is adopted, and by `aico-ams verify` afterwards.
+pub fn aico_tables() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
+    MAKES.iter().flat_map(|m| m.aico.columns.iter().copied())
+}
 
-/// AICO's columns of `table` (see [`AICO_COLUMNS`]); empty for a table AICO does not make.
-pub fn aico_columns(table: &str) -> &'static [&'static str] {
-    AICO_COLUMNS.iter().find(|(t, _)| *t == table).map_or(&[], |(_, c)| c)
+/// AICO's columns of `table` that the migrations rely on (see [`aico_tables`]); empty for a
+/// table AICO does not make.
+pub fn aico_columns(table: &str) -> Vec<&'static str> {
+    aico_tables().filter(|(t, _)| *t == table).flat_map(|(_, columns)| columns.iter().copied()).collect()
 }
 
 /// Whose schema the database follows.

@@ -13,10 +13,17 @@ use crate::phase::{On, Phase};
 /// and `created_at` dates it (the backfill's source of time).
 const REQUIRED_COLUMNS: [&str; 2] = ["id", "created_at"];
 
+const NAME: &str = "m0000_semantic_facts_baseline";
+
 /// What this migration makes: the facts table (`user_memories` on AICO's database, AICO's own).
 pub(crate) const MAKES: Makes = Makes {
-    seed: Entry { migration: "m0000_semantic_facts_baseline", tables: &["semantic_facts"], indexes: &[] },
-    aico: Entry { migration: "m0000_semantic_facts_baseline", tables: &[catalog::AICO_FACTS], indexes: &[] },
+    seed: Entry { migration: NAME, tables: &["semantic_facts"], indexes: &[], columns: &[] },
+    aico: Entry {
+        migration: NAME,
+        tables: &[catalog::AICO_FACTS],
+        indexes: &[],
+        columns: &[(catalog::AICO_FACTS, &[catalog::AICO_FACT_KEY, "created_at"])],
+    },
 };
 
 /// Adopts or creates `semantic_facts`.
@@ -29,8 +36,8 @@ impl Phase for Migration {
         let (conn, layout) = (on.conn, on.layout);
         if let Layout::Aico { .. } = layout {
             layout.require_runnable(AICO_PHASE1)?;
-            let (table, key) = layout.facts();
-            return catalog::require_table(conn, table, &[key, "created_at"]).await;
+            let (table, _) = layout.facts();
+            return catalog::require_table(conn, table, &catalog::aico_columns(table)).await;
         }
         if catalog::adoptable(conn, "semantic_facts", &REQUIRED_COLUMNS).await? {
             return Ok(());

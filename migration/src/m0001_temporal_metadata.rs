@@ -20,7 +20,12 @@ const NAME: &str = "m0001_temporal_metadata";
 /// What this migration makes: the two expression indexes (AICO's version 12 made its own two on
 /// `user_memories`); its column counts for the table's migration.
 pub(crate) const MAKES: Makes = Makes {
-    seed: Entry { migration: NAME, tables: &[], indexes: &[(INDEX_TEMPORAL, TABLE), (INDEX_SUPERSEDED, TABLE)] },
+    seed: Entry {
+        migration: NAME,
+        tables: &[],
+        indexes: &[(INDEX_TEMPORAL, TABLE), (INDEX_SUPERSEDED, TABLE)],
+        columns: &[],
+    },
     aico: Entry {
         migration: NAME,
         tables: &[],
@@ -28,6 +33,7 @@ pub(crate) const MAKES: Makes = Makes {
             ("idx_user_memories_temporal", catalog::AICO_FACTS),
             ("idx_user_memories_superseded", catalog::AICO_FACTS),
         ],
+        columns: &[(catalog::AICO_FACTS, &[COLUMN])],
     },
 };
 
@@ -67,8 +73,8 @@ impl Phase for Migration {
         let (conn, dialect, layout) = (on.conn, on.dialect, on.layout);
         if layout.aico_applied(NAME) {
             // AICO's version 12 is this phase on `user_memories`: adopt it as AICO made it.
-            let (table, key) = layout.facts();
-            return catalog::require_table(conn, table, &[key, "created_at", COLUMN]).await;
+            let (table, _) = layout.facts();
+            return catalog::require_table(conn, table, &catalog::aico_columns(table)).await;
         }
         layout.require_runnable(catalog::AICO_PHASE1)?;
         catalog::require_table(conn, TABLE, &["id"]).await?;

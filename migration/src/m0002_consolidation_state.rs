@@ -9,23 +9,38 @@ use crate::catalog::{self, AICO_PHASE2, Entry, Layout, Makes};
 use crate::phase::{On, Phase};
 use crate::safety;
 
+const NAME: &str = "m0002_consolidation_state";
 const INDEX_UPDATED: &str = "idx_consolidation_state_updated";
 
 /// What this migration makes: `consolidation_state` (on AICO's database, AICO's per-user one of
 /// its version 13, with its two indexes).
 pub(crate) const MAKES: Makes = Makes {
     seed: Entry {
-        migration: "m0002_consolidation_state",
+        migration: NAME,
         tables: &["consolidation_state"],
         indexes: &[(INDEX_UPDATED, "consolidation_state")],
+        columns: &[],
     },
     aico: Entry {
-        migration: "m0002_consolidation_state",
+        migration: NAME,
         tables: &["consolidation_state"],
         indexes: &[
             ("idx_consolidation_status", "consolidation_state"),
             ("idx_consolidation_last_run", "consolidation_state"),
         ],
+        columns: &[(
+            "consolidation_state",
+            &[
+                "user_id",
+                "last_consolidation_at",
+                "messages_consolidated",
+                "memories_created",
+                "status",
+                "error_message",
+                "created_at",
+                "updated_at",
+            ],
+        )],
     },
 };
 
@@ -39,7 +54,7 @@ impl Phase for Migration {
         let (conn, layout, manager) = (on.conn, on.layout, on.manager);
         if let Layout::Aico { .. } = layout {
             layout.require_runnable(AICO_PHASE2)?;
-            return catalog::require_table(conn, "consolidation_state", catalog::aico_columns("consolidation_state"))
+            return catalog::require_table(conn, "consolidation_state", &catalog::aico_columns("consolidation_state"))
                 .await;
         }
         catalog::adoptable(conn, "consolidation_state", &["id", "state_json", "updated_at"]).await?;

@@ -189,6 +189,7 @@ pub(crate) const MAKES: Makes = Makes {
             "trajectories",
         ],
         indexes: &SEED_INDEXES,
+        columns: &[],
     },
     aico: Entry {
         migration: NAME,
@@ -204,6 +205,68 @@ pub(crate) const MAKES: Makes = Makes {
             ("idx_ams_behavioral_feedback_user", catalog::AICO_FEEDBACK),
             ("idx_ams_behavioral_feedback_skill", catalog::AICO_FEEDBACK),
             ("idx_ams_behavioral_feedback_processed", catalog::AICO_FEEDBACK),
+        ],
+        // The columns AICO's behavioural code relies on. `trajectories.message_id` (AICO's version
+        // 15) is among them: AICO's feedback endpoint finds a message's skill by it; at AICO's
+        // version 13 this migration adds it to a `trajectories` that lacks it, as version 15 does.
+        columns: &[
+            (
+                "skills",
+                &[
+                    "skill_id",
+                    "skill_name",
+                    "skill_type",
+                    "trigger_context",
+                    "procedure_template",
+                    "dimension_vector",
+                    "created_at",
+                    "updated_at",
+                ],
+            ),
+            (
+                "user_skill_confidence",
+                &[
+                    "user_id",
+                    "skill_id",
+                    "confidence_score",
+                    "usage_count",
+                    "positive_count",
+                    "negative_count",
+                    "last_used_at",
+                ],
+            ),
+            ("context_skill_stats", &["user_id", "context_bucket", "skill_id", "alpha", "beta", "last_updated_at"]),
+            ("context_preference_vectors", &["user_id", "context_bucket", "dimensions", "last_updated_at"]),
+            (
+                catalog::AICO_FEEDBACK,
+                &[
+                    "event_id",
+                    "user_id",
+                    "message_id",
+                    "skill_id",
+                    "reward",
+                    "reason",
+                    "free_text",
+                    "timestamp",
+                    "processed",
+                ],
+            ),
+            (
+                "trajectories",
+                &[
+                    "trajectory_id",
+                    "user_id",
+                    "conversation_id",
+                    "turn_number",
+                    "user_input",
+                    "selected_skill_id",
+                    "ai_response",
+                    "feedback_reward",
+                    "timestamp",
+                    "archived",
+                    "message_id",
+                ],
+            ),
         ],
     },
 };
@@ -282,7 +345,7 @@ impl Phase for Migration {
                     )));
                 }
                 for table in aico_phase3::TABLES {
-                    catalog::require_table(conn, table, catalog::aico_columns(table)).await?;
+                    catalog::require_table(conn, table, &catalog::aico_columns(table)).await?;
                 }
                 Ok(())
             }

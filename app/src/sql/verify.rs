@@ -281,12 +281,12 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
             .collect(),
     };
     let mut drift = Vec::new();
-    for (table, columns) in catalog::AICO_COLUMNS {
-        if !aicos.contains(table) || !applied.owner_applied(|e| e.tables.contains(table)) {
+    for (table, columns) in catalog::aico_tables() {
+        if !aicos.contains(&table) || !applied.owner_applied(|e| e.tables.contains(&table)) {
             continue;
         }
         let live = db.dialect.column_names(&db.conn, table).await.map_err(|e| db.error(e))?;
-        for column in *columns {
+        for column in columns {
             if !live.iter().any(|c| c == column) {
                 drift.push(format!("column {table}.{column} (AICO's) is missing"));
             }
