@@ -77,10 +77,10 @@ enum Sub {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     aico_console::init_logging(if cli.verbose { "debug" } else { "warn" }, cli.verbose);
-    safety::allow_destructive(cli.force);
     // A closed stdout (`migration status | head -1`) ends the output, never the run.
     let mut out = Stdout::default();
-    let code = match aico_console::block_on(run(cli, &mut out)) {
+    let force = cli.force;
+    let code = match aico_console::block_on(safety::forcing(force, run(cli, &mut out))) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprint(format_args!("error: {e}"));

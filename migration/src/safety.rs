@@ -6,7 +6,6 @@
 //! forced it (`--force`, or `AICO_FORCE_DROP=1`) after taking a `pg_dump` of their own.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectOptions, ConnectionTrait, Database};
@@ -14,11 +13,11 @@ use sea_orm_migration::sea_orm::{ConnectOptions, ConnectionTrait, Database};
 use aico_connect::dialect::{Dialect, RestorePoint};
 use aico_connect::target;
 
-static FORCED: AtomicBool = AtomicBool::new(false);
-
 tokio::task_local! {
     /// Set while a dry run rehearses: its transaction is rolled back, so nothing needs restoring.
     static REHEARSAL: bool;
+    /// Set while a run may drop tables holding rows where no backup can be written (`--force`).
+    static FORCED: bool;
 }
 
 /// Run `job` as a rehearsal (`yes`): a step that would write a backup says so and writes none,
@@ -36,13 +35,14 @@ fn rehearsal() -> bool {
 /// backup can be written (PostgreSQL).
 pub const FORCE_ENV: &str = "AICO_FORCE_DROP";
 
-/// Allow (or again forbid) destructive steps where no backup can be written, for this process.
-pub fn allow_destructive(yes: bool) {
-    FORCED.store(yes, Ordering::SeqCst);
+/// Run `job` allowing (`yes`) destructive steps where no backup can be written (`--force`).
+/// Scoped to `job`'s task, as [`rehearsing`] is: nothing is set for the whole process.
+pub async fn forcing<F: Future>(yes: bool, job: F) -> F::Output {
+    FORCED.scope(yes, job).await
 }
 
 fn forced() -> bool {
-    FORCED.load(Ordering::SeqCst) || std::env::var(FORCE_ENV).is_ok_and(|v| v == "1")
+    FORCED.try_with(|yes| *yes).unwrap_or(false) || std::env::var(FORCE_ENV).is_ok_and(|v| v == "1")
 }
 
 /// Before dropping `tables`: if any of them holds rows, write a restorable backup (SQLite) or
