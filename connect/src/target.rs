@@ -207,6 +207,17 @@ impl Target {
         schema: Option<&str>,
         keys: &KeySources,
     ) -> Result<DatabaseConnection, ConnectError> {
+        self.connect_keyed(schema, keys).await.map(|(db, _)| db)
+    }
+
+    /// [`Target::connect_with`], also handing back the key an encrypted file was opened with
+    /// (`None` for a plain file or PostgreSQL): a step that writes a backup of the file needs it
+    /// to encrypt the copy (migration's `safety::with_key` scopes it to a run).
+    pub async fn connect_keyed(
+        &self,
+        schema: Option<&str>,
+        keys: &KeySources,
+    ) -> Result<(DatabaseConnection, Option<DbKey>), ConnectError> {
         let mut key_used = None;
         let opts = match self {
             Self::Sqlite { path, create, query, .. } => {
@@ -264,10 +275,7 @@ impl Target {
             }
             (Err(e), _) => return Err(ConnectError::classify(self, e)),
         };
-        if let (Self::Sqlite { path, .. }, Some((key, _))) = (self, key_used) {
-            crate::key::opened::remember(path, key);
-        }
-        Ok(db)
+        Ok((db, key_used.map(|(key, _)| key)))
     }
 
     /// The key to open the SQLite file `path` with, if it needs one.

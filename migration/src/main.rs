@@ -99,7 +99,7 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
     }
     let keys = KeySources::from_args(cli.db_key.as_deref(), cli.db_key_file.as_deref())
         .map_err(ConnectError::KeyUnreadable)?;
-    let db = target.connect_with(cli.database_schema.as_deref(), &keys).await?;
+    let (db, key) = target.connect_keyed(cli.database_schema.as_deref(), &keys).await?;
     let command = match cli.command.unwrap_or(Sub::Up { num: None }) {
         Sub::Status => {
             if let Some(aico) = runner::aico_schema(&db, &target).await? {
@@ -133,7 +133,7 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
         Sub::Refresh => Command::Refresh,
         Sub::Reset => Command::Reset,
     };
-    let result = runner::run(&db, &target, command, |p| match p {
+    let run = runner::run(&db, &target, command, |p| match p {
         Progress::Waiting => out.line("another migrator holds the lock on this database; waiting"),
         Progress::Plan(steps) if steps.is_empty() => out.line("nothing to do: the schema is up to date"),
         Progress::Plan(steps) => {
@@ -145,8 +145,8 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
         Progress::Started(_) => {}
         Progress::Finished(step, took) => out.line(format_args!("done: {step} ({took:.2?})")),
         Progress::Recorded(names) => out.line(runner::recorded_line(&names)),
-    })
-    .await;
+    });
+    let result = safety::with_key(key, run).await;
     db.close().await.ok();
     result.map(|_| ())
 }

@@ -11,6 +11,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectOptions, ConnectionTrait, Database};
 
 use aico_connect::dialect::{Dialect, RestorePoint};
+use aico_connect::key::DbKey;
 use aico_connect::target;
 
 tokio::task_local! {
@@ -18,6 +19,15 @@ tokio::task_local! {
     static REHEARSAL: bool;
     /// Set while a run may drop tables holding rows where no backup can be written (`--force`).
     static FORCED: bool;
+    /// The key the run's encrypted SQLite file was opened with: its backup is encrypted with it.
+    static KEY: Option<DbKey>;
+}
+
+/// Run `job` on a SQLite file opened with `key` (`None`: a plain file): a backup it writes is
+/// read and encrypted with that key. Scoped to `job`'s task; without it an encrypted file's
+/// backup cannot be read, and the step that needs it is refused.
+pub async fn with_key<F: Future>(key: Option<DbKey>, job: F) -> F::Output {
+    KEY.scope(key, job).await
 }
 
 /// Run `job` as a rehearsal (`yes`): a step that would write a backup says so and writes none,
@@ -115,13 +125,13 @@ fn backup_path(source: &Path, label: &str) -> PathBuf {
 
 /// Write a consistent copy of the SQLite file `source` to `dest` through a second, read-only
 /// connection (`VACUUM INTO` cannot run inside the migrator's own transaction). An encrypted file
-/// is read with the key this process opened it with, and SQLite3 Multiple Ciphers writes the copy
+/// is read with the key the run opened it with ([`with_key`]), and SQLite3 Multiple Ciphers writes the copy
 /// encrypted with that same key; a copy that came out plain is deleted, never left beside it.
 async fn snapshot(dialect: Dialect, source: &Path, dest: &Path) -> Result<(), DbErr> {
     let Some(stmt) = dialect.snapshot_into(dest) else {
         return Err(DbErr::Migration("this backend has no file snapshot".into()));
     };
-    let key = aico_connect::key::opened_with(source);
+    let key = KEY.try_with(Clone::clone).ok().flatten();
     let reader_key = key.clone();
     let mut opts = ConnectOptions::new(target::sqlite_url(source, target::SqliteMode::ReadOnly));
     opts.max_connections(1)

@@ -1,7 +1,7 @@
 //! Opening the SQL database a command works on.
 
 use aico_connect::dialect::Dialect;
-use aico_connect::key::KeySources;
+use aico_connect::key::{DbKey, KeySources};
 use aico_connect::target::Target;
 use migration::catalog::Layout;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
@@ -17,6 +17,8 @@ pub struct Db {
     pub(crate) conn: DatabaseConnection,
     /// Its SQL dialect.
     pub dialect: Dialect,
+    /// The key an encrypted SQLite file was opened with (a backup is encrypted with it).
+    pub(crate) key: Option<DbKey>,
 }
 
 impl Db {
@@ -29,9 +31,9 @@ impl Db {
             super::initial_metadata::register_sqlite_function()
                 .map_err(|e| AppError::Database { target: target.to_string(), source: DbErr::Custom(e) })?;
         }
-        let conn = target.connect_with(schema, keys).await?;
+        let (conn, key) = target.connect_keyed(schema, keys).await?;
         let dialect = Dialect::of_conn(&conn).map_err(|e| aico_connect::error::ConnectError::classify(&target, e))?;
-        Ok(Self { target, conn, dialect })
+        Ok(Self { target, conn, dialect, key })
     }
 
     /// A query error on this database.

@@ -94,10 +94,11 @@ pub async fn migrate(
     force: bool,
     progress: impl FnMut(Progress),
 ) -> Result<MigrateReport, AppError> {
-    migration::safety::forcing(force, migrate_in(db, action, progress)).await
+    let key = db.key.clone();
+    migration::safety::forcing(force, migration::safety::with_key(key, migrate_in(db, action, progress))).await
 }
 
-/// [`migrate`], with `--force` already scoped to the run.
+/// [`migrate`], with `--force` and the file's key already scoped to the run.
 async fn migrate_in(db: &mut Db, action: Action, progress: impl FnMut(Progress)) -> Result<MigrateReport, AppError> {
     let mut steps = Vec::new();
     let statements = Arc::new(Mutex::new(Vec::new()));

@@ -8,7 +8,6 @@
 //! | [`keyring`] | the OS keyring: [`MasterKeyStore`], [`Keyring`], the native stores |
 //! | [`sources`] | [`KeySources`]: the lookup order (flags, environment, key file, keyring) |
 //! | [`header`] | sniffing a file's header: [`is_encrypted`] |
-//! | [`opened`] | the keys this process opened files with (for encrypted backups) |
 //!
 //! AICO encrypts `aico.db` with SQLite3 Multiple Ciphers (AES-256-CBC, through python libsql) and
 //! opens it with `PRAGMA key = 'x"<64 hex>"'`, where the 32 bytes are
@@ -26,14 +25,12 @@ use std::path::{Path, PathBuf};
 pub mod derive;
 pub mod header;
 pub mod keyring;
-pub mod opened;
 pub mod salt;
 pub mod sources;
 
 pub use derive::{DbKey, keyed};
 pub use header::is_encrypted;
 pub use keyring::{KEYRING_ENTRY, KEYRING_SERVICE, Keyring, MasterKeyStore};
-pub use opened::opened_with;
 pub use salt::{read_salt, salt_path};
 pub use sources::{DB_KEY_ENV, DB_KEY_FLAG_WARNING, KeySource, KeySources, Lookup, MASTER_KEY_ENV, read_key_file};
 
