@@ -60,20 +60,14 @@ impl Walk for Blocks {
         Expr::cust("ctid")
     }
 
-    /// Only the set-based fill: what is left is read once, by the sweep.
-    async fn write(
+    /// None in the batch: what the set-based fill leaves is read once, by the sweep.
+    async fn left_by_fill<C: ConnectionTrait>(
         &self,
-        db: &Db,
-        facts: &Facts,
-        pending: Condition,
-        report: &mut SqlBackfill,
-    ) -> Result<u64, AppError> {
-        let txn = db.dialect.begin_batch(&db.conn).await.map_err(|e| db.error(e))?;
-        let began = Instant::now();
-        let by_sql = facts.fill(&txn, pending).await.map_err(|e| db.error(e))?;
-        commit_batch(db, txn, began, by_sql).await?;
-        report.add_batch(by_sql);
-        Ok(by_sql)
+        _txn: &C,
+        _facts: &Facts,
+        _pending: Condition,
+    ) -> Result<Vec<(String, Option<String>)>, DbErr> {
+        Ok(Vec::new())
     }
 
     /// The sweep: every fact still without metadata, read in one statement (one snapshot, so no

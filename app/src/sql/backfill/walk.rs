@@ -28,9 +28,21 @@ pub(super) trait Walk {
     /// The order the walk reads rows in.
     fn order(&self) -> Expr;
 
+    /// The rows of `pending` that the set-based fill left, read in the batch's transaction to be
+    /// judged in Rust: the unreadable ones, and on PostgreSQL any row that a live writer changed
+    /// while the fill ran, which its recheck by `ctid` then skips. (key, created_at) each.
+    async fn left_by_fill<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        facts: &Facts,
+        pending: Condition,
+    ) -> Result<Vec<(String, Option<String>)>, DbErr> {
+        facts.read(txn, pending, self.order()).await
+    }
+
     /// Write one batch, the rows of `pending`, in one transaction: the set-based fill, then the
-    /// rows still pending, judged in Rust and written (or listed as bad). How many facts it
-    /// handled.
+    /// rows it left ([`Walk::left_by_fill`]), judged in Rust and written (or listed as bad). How
+    /// many facts it handled.
     async fn write(
         &self,
         db: &Db,
@@ -41,9 +53,7 @@ pub(super) trait Walk {
         let txn = db.dialect.begin_batch(&db.conn).await.map_err(|e| db.error(e))?;
         let began = Instant::now();
         let by_sql = facts.fill(&txn, pending.clone()).await.map_err(|e| db.error(e))?;
-        // Every row still pending: the unreadable ones, and on PostgreSQL any row that a live
-        // writer changed while the fill ran, which its recheck by `ctid` then skips.
-        let rest = facts.read(&txn, pending, self.order()).await.map_err(|e| db.error(e))?;
+        let rest = self.left_by_fill(&txn, facts, pending).await.map_err(|e| db.error(e))?;
         let handled = by_sql + rest.len() as u64;
         let rows = report.judge_all(rest);
         let by_rust = match rows.is_empty() {
