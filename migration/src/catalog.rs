@@ -43,6 +43,11 @@ const MAKES: [Makes; 4] = [
 /// Every migration's tables and indexes on the seed's layout, in migration order.
 pub const CATALOG: [Entry; 4] = [MAKES[0].seed, MAKES[1].seed, MAKES[2].seed, MAKES[3].seed];
 
+/// The column of a facts table that dates a fact: the backfill's source of time.
+pub const FACT_CREATED: &str = "created_at";
+/// The column of a facts table that holds its temporal metadata (JSON): what the backfill writes.
+pub const FACT_METADATA: &str = "temporal_metadata";
+
 /// AICO's facts table (`facts_metadata` until its version 11).
 pub const AICO_FACTS: &str = "user_memories";
 /// The primary key of AICO's facts table: a uuid4 in text.
@@ -106,7 +111,9 @@ impl Layout {
         }
     }
 
-    /// The facts table and its key.
+    /// The facts table and its key. With [`FACT_CREATED`] and [`FACT_METADATA`], everything the
+    /// backfill, verify and health need to know of a facts table: to make them work on another
+    /// table, this is the one place to change.
     pub fn facts(self) -> (&'static str, &'static str) {
         match self {
             Self::Seed => ("semantic_facts", "id"),

@@ -4,7 +4,7 @@
 //! On AICO's own database the facts are `user_memories`, and the consolidation history is AICO's
 //! per-user `consolidation_state`, read as it is (one row per user).
 
-use migration::catalog::Layout;
+use migration::catalog::{FACT_METADATA, Layout};
 use serde::Serialize;
 
 use crate::error::AppError;
@@ -58,7 +58,7 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
     let d = db.dialect;
     let layout = db.layout().await?;
     let (table, _) = layout.facts();
-    if d.column_type(&db.conn, table, "temporal_metadata").await.map_err(|e| db.error(e))?.is_none() {
+    if d.column_type(&db.conn, table, FACT_METADATA).await.map_err(|e| db.error(e))?.is_none() {
         return Err(AppError::NotMigrated {
             target: db.target.to_string(),
             what: format!("{table}.temporal_metadata"),
@@ -78,7 +78,7 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
         if total == 0 { 0.0 } else { (with_temporal as f64 * 10_000.0 / total as f64).round() / 100.0 };
 
     // Seed: confidence distribution.
-    let conf = d.json_number("temporal_metadata", "confidence");
+    let conf = d.json_number(FACT_METADATA, "confidence");
     // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
     let rows = db
         .rows(&format!(

@@ -6,7 +6,7 @@
 //! state is AICO's per-user table, and the tables AICO made are checked against its own columns.
 
 use entity::ModelColumn;
-use migration::catalog::{self, Entry, Layout};
+use migration::catalog::{self, Entry, FACT_METADATA, Layout};
 use migration::runner;
 use sea_orm::QueryResult;
 use sea_orm::sea_query::ColumnType;
@@ -80,7 +80,7 @@ fn text(row: &QueryResult, c: &str) -> String {
 /// Seed: `PRAGMA table_info(semantic_facts)` — the column exists.
 async fn temporal_column(db: &Db, (table, _): Facts) -> Result<Check, AppError> {
     let name = "temporal_metadata column";
-    let column = db.dialect.column_type(&db.conn, table, "temporal_metadata").await.map_err(|e| db.error(e))?;
+    let column = db.dialect.column_type(&db.conn, table, FACT_METADATA).await.map_err(|e| db.error(e))?;
     Ok(match column {
         Some(ty) => Check::new(name, Status::Pass, vec![format!("{table}.temporal_metadata ({ty})")]),
         None => Check::new(
@@ -110,9 +110,9 @@ async fn sample(db: &Db, (table, key): Facts) -> Check {
         .rows(&format!(
             "SELECT CAST({key} AS TEXT) AS id, {} AS created, CAST({} AS TEXT) AS confidence, \
              CAST({} AS TEXT) AS accesses FROM {table} WHERE temporal_metadata IS NOT NULL ORDER BY {key} LIMIT 5",
-            d.json_text("temporal_metadata", "created_at"),
-            d.json_number("temporal_metadata", "confidence"),
-            d.json_text("temporal_metadata", "access_count"),
+            d.json_text(FACT_METADATA, "created_at"),
+            d.json_number(FACT_METADATA, "confidence"),
+            d.json_text(FACT_METADATA, "access_count"),
         ))
         .await;
     let details = match sample {
@@ -140,7 +140,7 @@ async fn valid_metadata(db: &Db, (table, key): Facts) -> Check {
     let bad = db
         .rows(&format!(
             "SELECT CAST({key} AS TEXT) AS id FROM {table} WHERE {} ORDER BY {key} LIMIT 11",
-            db.dialect.json_object_lacking("temporal_metadata", &REQUIRED_KEYS)
+            db.dialect.json_object_lacking(FACT_METADATA, &REQUIRED_KEYS)
         ))
         .await;
     match bad {
@@ -175,8 +175,8 @@ async fn query_plan(db: &Db, (table, _): Facts) -> Result<Check, AppError> {
     // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
     let query = format!(
         "SELECT * FROM {table} WHERE {} > 0.5 ORDER BY {} DESC LIMIT 10",
-        d.json_number("temporal_metadata", "confidence"),
-        d.json_text("temporal_metadata", "last_accessed")
+        d.json_number(FACT_METADATA, "confidence"),
+        d.json_text(FACT_METADATA, "last_accessed")
     );
     let plan = d.query_plan(&db.conn, &query).await.map_err(|e| db.error(e))?;
     let uses = plan.iter().any(|l| l.contains(&index));
@@ -296,7 +296,7 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
     let temporal_index = format!("idx_{facts}_temporal");
     for ModelColumn { table, name: column, column_type: ty } in &expected {
         // temporal_metadata comes with the migration that indexes it, the rest with their table.
-        let created = if *column == "temporal_metadata" {
+        let created = if *column == FACT_METADATA {
             applied.owner_applied(|e| e.indexes.iter().any(|(i, _)| *i == temporal_index))
         } else {
             applied.owner_applied(|e| e.tables.contains(table))

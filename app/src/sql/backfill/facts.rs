@@ -13,8 +13,8 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 use crate::error::AppError;
 use crate::sql::Db;
 
-/// `temporal_metadata`, the column the backfill writes.
-const METADATA: &str = "temporal_metadata";
+/// The column the backfill writes.
+const METADATA: &str = migration::catalog::FACT_METADATA;
 
 /// The same metadata built by SQL from `timestamp` (SQL giving the canonical RFC 3339 text): the
 /// JSON Rust writes for a sentinel instant with the sentinel's text replaced, so both paths write

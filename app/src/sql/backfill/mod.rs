@@ -27,6 +27,7 @@ mod rowids;
 mod walk;
 
 use aico_connect::dialect::{Dialect, StorageOrder};
+use migration::catalog::{FACT_CREATED, FACT_METADATA};
 use sea_orm::sea_query::{Value, ValueTuple};
 use serde::Serialize;
 
@@ -133,21 +134,21 @@ pub async fn backfill(
     let missing =
         |column: &str| AppError::NotMigrated { target: db.target.to_string(), what: format!("{table}.{column}") };
     let type_of = |column| db.dialect.column_type(&db.conn, table, column);
-    if type_of("temporal_metadata").await.map_err(|e| db.error(e))?.is_none() {
-        return Err(missing("temporal_metadata"));
+    if type_of(FACT_METADATA).await.map_err(|e| db.error(e))?.is_none() {
+        return Err(missing(FACT_METADATA));
     }
-    let declared = type_of("created_at").await.map_err(|e| db.error(e))?.ok_or_else(|| missing("created_at"))?;
+    let declared = type_of(FACT_CREATED).await.map_err(|e| db.error(e))?.ok_or_else(|| missing(FACT_CREATED))?;
     // How the backend builds the metadata in SQL (NULL where it cannot: those rows are Rust's).
     let fill = match db.dialect {
         // The Rust that judges every row, run inside SQLite (see `initial_metadata`).
-        Dialect::Sqlite => Fill::InPlace { metadata: format!("{SQLITE_FUNCTION}(created_at)") },
+        Dialect::Sqlite => Fill::InPlace { metadata: format!("{SQLITE_FUNCTION}({FACT_CREATED})") },
         // Built from `b.ts`, the canonical timestamp computed once per row (see `Facts::fill`).
         Dialect::Postgres => Fill::ByRowId {
-            timestamp: db.dialect.canonical_timestamp("created_at", &declared),
+            timestamp: db.dialect.canonical_timestamp(FACT_CREATED, &declared),
             metadata: initial_metadata_sql(db.dialect, "\"b\".\"ts\""),
         },
     };
-    let facts = Facts::new(db.dialect, table, key, db.dialect.timestamp_text("created_at", &declared), fill);
+    let facts = Facts::new(db.dialect, table, key, db.dialect.timestamp_text(FACT_CREATED, &declared), fill);
     let mut run = Run {
         db,
         facts: &facts,
