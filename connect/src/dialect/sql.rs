@@ -112,16 +112,17 @@ impl Dialect {
         }
     }
 
-    /// SQL giving `column` (a timestamp whose declared type is `declared`) as the canonical text
+    /// PostgreSQL's SQL giving `column` (a timestamp whose declared type is `declared`) as the
+    /// canonical text
     /// `entity::values::Timestamp` writes — RFC 3339, UTC, `Z`, the fraction truncated to
     /// microseconds (as Python reads it) and written as 3 or 6 digits only when it is not zero —
     /// wherever that follows from the value alone, else NULL (the caller then reads the value and
     /// parses it in Rust, which also lists what AICO could not read). Text is taken when it is a
     /// valid date-time of the form `YYYY-MM-DD[ T]HH:MM:SS[.f{1,9}][Z|±HH:MM]` (the forms AICO,
     /// Python and SQLite write) from year 1, never at second 60, with an offset of at most 14
-    /// hours (which every backend and Rust read alike) only from year 2 to 9998 (so that the
+    /// hours (which PostgreSQL and Rust read alike) only from year 2 to 9998 (so that the
     /// instant in UTC cannot leave the range AICO reads); the backend's own date arithmetic
-    /// (`strftime`, `timestamptz`) applies the offset. Typed PostgreSQL timestamps from year 1 to
+    /// (`timestamptz`) applies the offset. Typed PostgreSQL timestamps from year 1 to
     /// 9999 always are. Nothing here can raise an error: every cast is behind a shape test in a
     /// `CASE`, which both backends evaluate in order.
     ///
@@ -131,8 +132,9 @@ impl Dialect {
     /// forms (no fraction, `Z` or no zone) are answered from those checks alone, and the rest of
     /// the text (a fraction, an offset) is split once in a subquery run only for the rows that
     /// have one.
-    pub fn canonical_timestamp(self, column: &str, declared: &str) -> String {
-        if let Some(u) = self.typed_utc(column, declared) {
+    pub fn postgres_canonical_timestamp(column: &str, declared: &str) -> String {
+        let pg = Self::Postgres;
+        if let Some(u) = pg.typed_utc(column, declared) {
             return format!(
                 "CASE WHEN {u} >= '0001-01-01' AND {u} < '10000-01-01' THEN \
                  to_char({u}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || \
@@ -141,7 +143,7 @@ impl Dialect {
                  ELSE '.' || to_char({u}, 'US') END || 'Z' END"
             );
         }
-        let c = self.timestamp_text(column, declared);
+        let c = pg.timestamp_text(column, declared);
         let two = |n: u32| (0..n).map(|i| format!("{i:02}"));
         let in_list = |items: &mut dyn Iterator<Item = String>| {
             format!("IN ({})", items.map(|i| format!("'{i}'")).collect::<Vec<_>>().join(", "))
@@ -163,12 +165,9 @@ impl Dialect {
         // The rest after the seconds, split once: `f`, the fraction ('' or `.` and digits, as
         // far as digits and dots go), `t` the zone after it, and `f6` the fraction's first six
         // digits, padded (Python keeps microseconds and drops the rest).
-        let fence = match self {
-            Self::Sqlite => "",
-            // Keeps the planner from pulling the subqueries up, which would copy their
-            // expressions into every place that uses them.
-            Self::Postgres => " OFFSET 0",
-        };
+        // Keeps the planner from pulling the subqueries up, which would copy their expressions
+        // into every place that uses them.
+        let fence = " OFFSET 0";
         let parts = format!(
             "SELECT t, substr(r, 1, length(r) - length(t)) AS f, \
              substr(substr(r, 1, length(r) - length(t)) || '0000000', 2, 6) AS f6 \
@@ -176,12 +175,7 @@ impl Dialect {
         );
         // The date and time in UTC, to the second, with the offset `t` applied.
         let local = format!("substr({c}, 1, 10) || ' ' || substr({c}, 12, 8) || t");
-        let utc = match self {
-            Self::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%S', {local})"),
-            Self::Postgres => {
-                format!("to_char(CAST({local} AS timestamptz) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')")
-            }
-        };
+        let utc = format!("to_char(CAST({local} AS timestamptz) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')");
         let rest = format!(
             "(SELECT CASE WHEN (f = '' OR length(f) <= 10 AND f LIKE '._%' AND ltrim(substr(f, 2), '0123456789') = '') \
              AND (t IN ('', 'Z') OR length(t) = 6 AND substr(t, 1, 1) IN ('+', '-') \

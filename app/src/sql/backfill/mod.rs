@@ -144,7 +144,7 @@ pub async fn backfill(
         Dialect::Sqlite => Fill::InPlace { metadata: format!("{SQLITE_FUNCTION}({FACT_CREATED})") },
         // Built from `b.ts`, the canonical timestamp computed once per row (see `Facts::fill`).
         Dialect::Postgres => Fill::ByRowId {
-            timestamp: db.dialect.canonical_timestamp(FACT_CREATED, &declared),
+            timestamp: Dialect::postgres_canonical_timestamp(FACT_CREATED, &declared),
             metadata: initial_metadata_sql(db.dialect, "\"b\".\"ts\""),
         },
     };
