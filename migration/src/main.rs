@@ -9,6 +9,7 @@ use aico_connect::key::KeySources;
 use aico_connect::target::Target;
 use aico_console::{Stdout, eprint};
 use clap::{Parser, Subcommand};
+use migration::Migrator;
 use migration::error::MigrateError;
 use migration::fingerprint::Check;
 use migration::runner::{self, Command, Progress};
@@ -109,7 +110,7 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
                     false => println!("  applied by AICO itself (adopted as is): {}", aico.applied_by_aico.join(", ")),
                 }
             }
-            for m in runner::status(&db, &target).await? {
+            for m in runner::status::<Migrator>(&db, &target).await? {
                 let (check, differs) = match &m.fingerprint {
                     Some(Check::Changed(objects)) => (Some("changed"), objects.clone()),
                     other => (other.as_ref().map(Check::as_str), Vec::new()),
@@ -120,7 +121,7 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
             return Ok(());
         }
         Sub::Repair => {
-            let repaired = runner::repair(&db, &target).await?;
+            let repaired = runner::repair::<Migrator>(&db, &target).await?;
             if repaired.is_empty() {
                 out.line("nothing applied: no fingerprint to re-record");
             }

@@ -189,15 +189,10 @@ pub fn status_line(name: &str, state: &str, at: Option<&str>, check: Option<&str
     line
 }
 
-/// Every migration with its state and fingerprint check. Changes nothing and takes no lock; what
-/// the migrations make is rehearsed on a scratch database (on PostgreSQL a scratch schema in a
-/// transaction that is rolled back).
-pub async fn status(db: &DatabaseConnection, target: &Target) -> Result<Vec<MigrationState>, MigrateError> {
-    status_with::<Migrator>(db, target).await
-}
-
-/// [`status`] for the migrations of `M`.
-pub async fn status_with<M: MigratorTrait>(
+/// Every migration of `M` (the AMS's: [`Migrator`]) with its state and fingerprint check.
+/// Changes nothing and takes no lock; what the migrations make is rehearsed on a scratch database
+/// (on PostgreSQL a scratch schema in a transaction that is rolled back).
+pub async fn status<M: MigratorTrait>(
     db: &DatabaseConnection,
     target: &Target,
 ) -> Result<Vec<MigrationState>, MigrateError> {
@@ -243,18 +238,10 @@ pub struct Repaired {
     pub now: String,
 }
 
-/// Re-record the fingerprints of all applied migrations from the database as it is now, under
-/// the migrators' lock, after a user has checked a schema that `up` reported as changed. Changes
-/// no schema (only the fingerprint table, created if missing).
-pub async fn repair(db: &DatabaseConnection, target: &Target) -> Result<Vec<Repaired>, MigrateError> {
-    repair_with::<Migrator>(db, target).await
-}
-
-/// [`repair`] for the migrations of `M`.
-pub async fn repair_with<M: MigratorTrait>(
-    db: &DatabaseConnection,
-    target: &Target,
-) -> Result<Vec<Repaired>, MigrateError> {
+/// Re-record the fingerprints of all applied migrations of `M` (the AMS's: [`Migrator`]) from
+/// the database as it is now, under the migrators' lock, after a user has checked a schema that
+/// `up` reported as changed. Changes no schema (only the fingerprint table, created if missing).
+pub async fn repair<M: MigratorTrait>(db: &DatabaseConnection, target: &Target) -> Result<Vec<Repaired>, MigrateError> {
     let err = |e| MigrateError::classify(target, e);
     let dialect = Dialect::of_conn(db).map_err(err)?;
     let txn = dialect.begin_locked(db, || {}).await.map_err(err)?;
@@ -321,22 +308,12 @@ pub async fn run(
     command: Command,
     progress: impl FnMut(Progress),
 ) -> Result<Vec<Step>, MigrateError> {
-    run_in(db, target, command, Mode::Apply, progress).await
+    run_with::<Migrator>(db, target, command, Mode::Apply, progress).await
 }
 
-/// [`run`], or with [`Mode::DryRun`] the same run rolled back at the end (and no backup written:
-/// there is nothing to restore).
-pub async fn run_in(
-    db: &DatabaseConnection,
-    target: &Target,
-    command: Command,
-    mode: Mode,
-    progress: impl FnMut(Progress),
-) -> Result<Vec<Step>, MigrateError> {
-    run_with::<Migrator>(db, target, command, mode, progress).await
-}
-
-/// [`run_in`] with the migrations of `M` (tests run a changed migration set through it).
+/// [`run`] with the migrations of `M` (the AMS's: [`Migrator`]; tests run a changed set), or with
+/// [`Mode::DryRun`] the same run rolled back at the end (and no backup written: there is nothing
+/// to restore).
 pub async fn run_with<M: MigratorTrait>(
     db: &DatabaseConnection,
     target: &Target,

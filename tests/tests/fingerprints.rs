@@ -75,7 +75,7 @@ async fn up<M: MigratorTrait>(db: &TestDb, conn: &DatabaseConnection, steps: Opt
 
 /// Each migration's fingerprint check, by name (`None` when pending).
 async fn checks<M: MigratorTrait>(db: &TestDb, conn: &DatabaseConnection) -> Vec<(String, Option<Check>)> {
-    let states = runner::status_with::<M>(conn, &db.target).await.unwrap_or_else(|e| panic!("{}: {e}", db.name));
+    let states = runner::status::<M>(conn, &db.target).await.unwrap_or_else(|e| panic!("{}: {e}", db.name));
     states.into_iter().map(|m| (m.name, m.fingerprint)).collect()
 }
 
@@ -137,7 +137,7 @@ async fn repair_re_records_what_the_database_holds(#[case] backend: Backend) {
     exec(&conn, &format!("DROP INDEX {INDEX}")).await;
     exec(&conn, &changed_index(dialect)).await;
     let schema_before = schema(&conn).await;
-    let repaired = runner::repair_with::<Changed>(&conn, &db.target).await.expect("repair");
+    let repaired = runner::repair::<Changed>(&conn, &db.target).await.expect("repair");
     assert_eq!(schema(&conn).await, schema_before, "{}: repair changes no schema", db.name);
     assert_eq!(repaired.len(), 3, "{}: {repaired:?}", db.name);
     let phase1 = repaired.iter().find(|r| r.name == PHASE1).expect("Phase 1 re-recorded");
@@ -156,9 +156,9 @@ async fn repair_re_records_what_the_database_holds(#[case] backend: Backend) {
     let Some(db) = TestDb::of(backend).await else { return };
     let conn = db.connect().await;
     up::<Migrator>(&db, &conn, Some(3)).await;
-    let repaired = runner::repair_with::<Changed>(&conn, &db.target).await.expect("repair");
+    let repaired = runner::repair::<Changed>(&conn, &db.target).await.expect("repair");
     assert_eq!(repaired.iter().find(|r| r.name == PHASE1).map(|r| r.how), Some(How::Adopted), "{}", db.name);
-    let status = runner::status_with::<Changed>(&conn, &db.target).await.expect("status");
+    let status = runner::status::<Changed>(&conn, &db.target).await.expect("status");
     assert_eq!((status[1].state(), &status[1].fingerprint), ("adopted", &Some(Check::NotCompared)), "{}", db.name);
     up::<Changed>(&db, &conn, None).await;
     assert_eq!(applied(&conn).await.len(), 4, "{}", db.name);

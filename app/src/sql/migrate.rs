@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use migration::Migrator;
 use migration::fingerprint::Check;
 use migration::runner::{self, Command, Mode, Progress, Step};
 
@@ -125,13 +126,13 @@ async fn migrate_in(db: &mut Db, action: Action, progress: impl FnMut(Progress))
                 }
             });
         }
-        let taken = runner::run_in(&db.conn, &db.target, command, mode, progress).await?;
+        let taken = runner::run_with::<Migrator>(&db.conn, &db.target, command, mode, progress).await?;
         steps = taken.iter().map(Step::to_string).collect();
     }
     if action == Action::Repair {
-        steps = runner::repair(&db.conn, &db.target).await?.iter().map(ToString::to_string).collect();
+        steps = runner::repair::<Migrator>(&db.conn, &db.target).await?.iter().map(ToString::to_string).collect();
     }
-    let migrations = runner::status(&db.conn, &db.target)
+    let migrations = runner::status::<Migrator>(&db.conn, &db.target)
         .await?
         .into_iter()
         .map(|m| MigrationLine {

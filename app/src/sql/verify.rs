@@ -6,6 +6,7 @@
 //! state is AICO's per-user table, and the tables AICO made are checked against its own columns.
 
 use entity::ModelColumn;
+use migration::Migrator;
 use migration::catalog::{self, Entry, FACT_METADATA, Layout};
 use migration::runner;
 use sea_orm::QueryResult;
@@ -29,7 +30,7 @@ struct Applied {
 
 impl Applied {
     async fn of(db: &Db, layout: Layout) -> Result<Self, AppError> {
-        let states = runner::status(&db.conn, &db.target).await?;
+        let states = runner::status::<Migrator>(&db.conn, &db.target).await?;
         Ok(Self {
             names: states.iter().filter(|m| m.applied_at.is_some()).map(|m| m.name.clone()).collect(),
             catalog: layout.catalog(),
