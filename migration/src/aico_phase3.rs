@@ -167,7 +167,7 @@ mod tests {
     #[test]
     fn the_catalog_lists_the_tables_and_indexes_these_statements_make() {
         let catalog = crate::catalog::Layout::Aico { version: 13 }.catalog();
-        let entry = catalog.iter().find(|e| e.migration == "m0003_behavioral_learning").expect("phase 3");
+        let entry = catalog.iter().find(|e| e.migration == crate::m0003_behavioral_learning::NAME).expect("phase 3");
         assert_eq!(entry.tables, TABLES);
         let mut made: Vec<(&str, &str)> = phase3()
             .filter_map(|(table, sql)| {

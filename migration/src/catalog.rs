@@ -30,6 +30,9 @@ pub struct Makes {
     pub seed: Entry,
     /// On AICO's own database (made, or adopted where AICO made it).
     pub aico: Entry,
+    /// The schema version at which AICO applies this phase itself (then it is adopted as AICO
+    /// made it).
+    pub aico_version: i64,
 }
 
 /// What each migration makes, in migration order.
@@ -124,13 +127,7 @@ impl Layout {
     /// Whether AICO applied the phase of `migration` itself (then it is adopted as AICO made it).
     pub fn aico_applied(self, migration: &str) -> bool {
         let Self::Aico { version } = self else { return false };
-        let needs = match migration {
-            "m0000_semantic_facts_baseline" | "m0001_temporal_metadata" => AICO_PHASE1,
-            "m0002_consolidation_state" => AICO_PHASE2,
-            "m0003_behavioral_learning" => AICO_PHASE3,
-            _ => return false,
-        };
-        version >= needs
+        MAKES.iter().find(|m| m.aico.migration == migration).is_some_and(|m| version >= m.aico_version)
     }
 
     /// Every migration's tables and indexes on a database of this layout, in migration order.

@@ -42,7 +42,7 @@ const SCRATCH_SCHEMA: &str = "ams_fingerprint_rehearsal";
 
 /// Columns that a migration adds to an earlier migration's table: (migration, column of the facts
 /// table). They count for the migration that adds them, not for the table's.
-const ADDED_COLUMNS: &[(&str, &str)] = &[("m0001_temporal_metadata", "temporal_metadata")];
+const ADDED_COLUMNS: &[(&str, &str)] = &[(crate::m0001_temporal_metadata::NAME, crate::catalog::FACT_METADATA)];
 
 /// The version of this tool, recorded with each fingerprint.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

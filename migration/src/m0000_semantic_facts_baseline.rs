@@ -13,7 +13,7 @@ use crate::phase::{On, Phase};
 /// and `created_at` dates it (the backfill's source of time).
 const REQUIRED_COLUMNS: [&str; 2] = ["id", "created_at"];
 
-const NAME: &str = "m0000_semantic_facts_baseline";
+pub(crate) const NAME: &str = "m0000_semantic_facts_baseline";
 
 /// What this migration makes: the facts table (`user_memories` on AICO's database, AICO's own).
 pub(crate) const MAKES: Makes = Makes {
@@ -24,6 +24,7 @@ pub(crate) const MAKES: Makes = Makes {
         indexes: &[],
         columns: &[(catalog::AICO_FACTS, &[catalog::AICO_FACT_KEY, "created_at"])],
     },
+    aico_version: AICO_PHASE1,
 };
 
 /// Adopts or creates `semantic_facts`.

@@ -15,7 +15,7 @@ const TABLE: &str = "semantic_facts";
 const COLUMN: &str = "temporal_metadata";
 const INDEX_TEMPORAL: &str = "idx_semantic_facts_temporal";
 const INDEX_SUPERSEDED: &str = "idx_semantic_facts_superseded";
-const NAME: &str = "m0001_temporal_metadata";
+pub(crate) const NAME: &str = "m0001_temporal_metadata";
 
 /// What this migration makes: the two expression indexes (AICO's version 12 made its own two on
 /// `user_memories`); its column counts for the table's migration.
@@ -35,6 +35,7 @@ pub(crate) const MAKES: Makes = Makes {
         ],
         columns: &[(catalog::AICO_FACTS, &[COLUMN])],
     },
+    aico_version: catalog::AICO_PHASE1,
 };
 
 /// Adds temporal metadata to semantic facts.

@@ -9,7 +9,7 @@ use crate::catalog::{self, AICO_PHASE2, Entry, Layout, Makes};
 use crate::phase::{On, Phase};
 use crate::safety;
 
-const NAME: &str = "m0002_consolidation_state";
+pub(crate) const NAME: &str = "m0002_consolidation_state";
 const INDEX_UPDATED: &str = "idx_consolidation_state_updated";
 
 /// What this migration makes: `consolidation_state` (on AICO's database, AICO's per-user one of
@@ -42,6 +42,7 @@ pub(crate) const MAKES: Makes = Makes {
             ],
         )],
     },
+    aico_version: AICO_PHASE2,
 };
 
 /// Creates the consolidation state table.

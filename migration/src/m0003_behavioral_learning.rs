@@ -269,9 +269,10 @@ pub(crate) const MAKES: Makes = Makes {
             ),
         ],
     },
+    aico_version: catalog::AICO_PHASE3,
 };
 
-const NAME: &str = "m0003_behavioral_learning";
+pub(crate) const NAME: &str = "m0003_behavioral_learning";
 
 /// The seed's indexes.
 fn indexes() -> Vec<IndexCreateStatement> {
