@@ -1,25 +1,42 @@
-//! `aico-ams backfill` against the plain SQL that does the same update, each pair in the same run,
+//! `aico-ams backfill` against the plain SQL a user would run instead, each pair in the same run,
 //! on facts shaped like a real AICO user's (see `aico_tests::shaped`: uuid4 keys in random order,
 //! rows of ~300 bytes over a dozen columns, `created_at` in the mix of forms real databases hold):
-//! `cargo bench -p aico-ams --bench backfill [-- ROWS]` (default 1,000,000).
+//! `cargo bench -p aico-ams --bench backfill [-- SIZES] [LINES] [runs=N]`, where SIZES are fact
+//! counts (`20000 100000` or `20000,100000`; default 20,000, 100,000, 300,000 and 1,000,000) and
+//! LINES name what to run (all by default). With `runs=N` each pair is run N times, alternating,
+//! and the medians are compared.
+//!
+//! Every side is timed as a whole process, start to exit, on its own fresh copy of one template
+//! file (written, migrated and checkpointed beforehand, so in the OS page cache for every side):
+//! - **ours**: `aico-ams backfill --database-url sqlite://FILE` at its defaults;
+//! - **the `UPDATE`** (the baseline): one set-based `UPDATE ... json_object(... strftime(...))`
+//!   run by this bench binary as a process of its own (`backfill baseline FILE SQL`) through the
+//!   same SQLite build `aico-ams` links (SQLite3 Multiple Ciphers, `aico-sqlite3mc`), the way the
+//!   `sqlite3` shell runs it: `sqlite3_open_v2`, `sqlite3_exec`, `sqlite3_close`, SQLite's default
+//!   settings (journal WAL, which the file keeps; `synchronous = FULL`; `cache_size = -2000`);
+//! - **the shell**: the system's `sqlite3` shell running the same SQL (`sqlite3 FILE SQL`);
+//! - **the floor**: the same `UPDATE` setting a constant text of the same length on every fact
+//!   without metadata, through SQLite3 Multiple Ciphers as above: what writing the bytes costs.
 //!
 //! Lines and goals:
-//! - `sqlite`: ≥ 0.8 × the set-based `UPDATE ... json_object(... strftime(...))` (the ceiling),
-//!   ≥ 15 × the seed's approach (one UPDATE and commit per row, on a 20,000-row sample of the same
-//!   table, extrapolated, through a connection set up as AICO sets up its own: WAL,
-//!   `synchronous = FULL`), peak RSS ≤ 64 MiB; and how long each batch holds the write lock.
-//! - `sqlite-ordered`: the same with ordered keys and canonical `...Z` timestamps, for comparison.
+//! - `sqlite`: ≥ 1.0 × the `UPDATE`; the ratio against the shell; ≥ 0.6 × the floor (at 300,000
+//!   facts and more); ≥ 15 × the seed's approach (one UPDATE and commit per row, on a 20,000-row
+//!   sample of the same table, extrapolated, through a connection set up as AICO sets up its own:
+//!   WAL, `synchronous = FULL`); peak RSS ≤ 64 MiB; how long each batch holds the write lock.
+//! - `small`: a real AICO database's size, 2,000 facts: the whole `backfill` process ≤ 50 ms
+//!   (median of 11 runs).
+//! - `ordered`: the same with ordered keys and canonical `...Z` timestamps, for comparison.
 //! - `forms`: per-row cost of each form of `created_at` on tables holding only that form, on
 //!   SQLite and PostgreSQL; an offset or a fraction ≤ 1.5 × the cost of `...Z`.
 //! - `encrypted`: AICO's own `user_memories` (schema version 13), AICO-shaped, encrypted as AICO's
-//!   files are (SQLite3 Multiple Ciphers, `PRAGMA rekey`): ≥ 0.8 × the same `UPDATE` run through
-//!   SQLite3 Multiple Ciphers on that file; and what encryption costs against the plain file.
-//! - `postgres`: ≥ 0.8 × the set-based `UPDATE ... json_build_object(...)`, on a copy of the
-//!   migrated database (`CREATE DATABASE ... TEMPLATE`), so with the same indexes. Skipped with a
-//!   message when no server is reachable.
+//!   files are (SQLite3 Multiple Ciphers, `PRAGMA rekey`): ≥ 1.0 × the same `UPDATE` run through
+//!   SQLite3 Multiple Ciphers on that file (`PRAGMA key` first); and what encryption costs.
+//! - `postgres`: ≥ 1.0 × the set-based `UPDATE ... json_build_object(...)` run by `psql -c`, on a
+//!   copy of the migrated database (`CREATE DATABASE ... TEMPLATE`), so with the same indexes.
 
+use std::ffi::{CString, c_char};
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,13 +44,15 @@ use aico_connect::target::Target;
 use aico_tests::aico::{self as aico_db, AicoVersion};
 use aico_tests::shaped::{self, Form, Keys, Table, Timestamps};
 use aico_tests::{TestDb, pg_admin_url};
+use entity::values::{TemporalMetadata, Timestamp};
+use libsqlite3_sys as ffi;
 use migration::runner::{self, Command as Run};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
 const SEED_SAMPLE: u64 = 20_000;
 
-/// The set-based `UPDATE` that fills every fact of `table` in one statement: the ceiling.
-fn ceiling_sql(backend: DbBackend, table: &str) -> String {
+/// The set-based `UPDATE` that fills every fact of `table` in one statement: the baseline.
+fn update_sql(backend: DbBackend, table: &str) -> String {
     match backend {
         DbBackend::Postgres => {
             // The shape test keeps the cast from failing on text that is no timestamp.
@@ -56,6 +75,70 @@ fn ceiling_sql(backend: DbBackend, table: &str) -> String {
     }
 }
 
+/// The floor: the same `UPDATE` setting the metadata of one instant (a constant text of the length
+/// ours writes) on every fact of `table` without metadata.
+fn floor_sql(table: &str) -> String {
+    let constant = TemporalMetadata::initial_json_string(Timestamp::parse("2025-01-01T00:00:00Z").expect("instant"));
+    format!("UPDATE {table} SET temporal_metadata = '{constant}' WHERE temporal_metadata IS NULL")
+}
+
+/// The baseline's own process: `backfill baseline FILE SQL [KEY]` opens FILE through the SQLite
+/// this binary links (SQLite3 Multiple Ciphers) as the `sqlite3` shell does, with SQLite's default
+/// settings, gives it the raw key KEY (64 hex digits) if there is one, runs SQL and closes it.
+fn baseline_process(args: &[String]) -> ! {
+    let [file, sql, rest @ ..] = args else { panic!("usage: backfill baseline FILE SQL [KEY]") };
+    let c = |text: &str| CString::new(text).expect("no NUL");
+    let (file, sql) = (c(file), c(sql));
+    let key = rest.first().map(|key| c(&format!("PRAGMA key = 'x\"{key}\"'")));
+    let mut db = std::ptr::null_mut();
+    // SAFETY: plain use of SQLite's C API on a handle this function owns: NUL-terminated strings
+    // that outlive the calls, and the handle closed last.
+    unsafe {
+        let rc = ffi::sqlite3_open_v2(file.as_ptr(), &mut db, ffi::SQLITE_OPEN_READWRITE, std::ptr::null());
+        assert_eq!(rc, ffi::SQLITE_OK, "open {file:?}");
+        for sql in key.iter().chain([&sql]) {
+            let mut err: *mut c_char = std::ptr::null_mut();
+            let rc = ffi::sqlite3_exec(db, sql.as_ptr(), None, std::ptr::null_mut(), &mut err);
+            if rc != ffi::SQLITE_OK {
+                let message = std::ffi::CStr::from_ptr(err).to_string_lossy();
+                panic!("baseline failed ({rc}): {message}");
+            }
+        }
+        assert_eq!(ffi::sqlite3_close(db), ffi::SQLITE_OK, "close");
+    }
+    std::process::exit(0)
+}
+
+/// Run `command` to its end (it must succeed): its wall time, start to exit.
+fn timed(mut command: Command) -> Duration {
+    let started = Instant::now();
+    let output = command.stdout(Stdio::null()).output().expect("spawn");
+    let time = started.elapsed();
+    assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    time
+}
+
+/// This bench as the baseline's process, on `file` (with `key`, if any).
+fn baseline(file: &Path, sql: &str, key: Option<&str>) -> Duration {
+    let mut command = Command::new(std::env::current_exe().expect("this bench"));
+    command.arg("baseline").arg(file).arg(sql).args(key);
+    timed(command)
+}
+
+/// The system's `sqlite3` shell running `sql` on `file`.
+fn shell(file: &Path, sql: &str) -> Duration {
+    let mut command = Command::new("sqlite3");
+    command.arg(file).arg(sql);
+    timed(command)
+}
+
+/// `psql` running `sql` on the database `url`.
+fn psql(url: &str, sql: &str) -> Duration {
+    let mut command = Command::new("psql");
+    command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]);
+    timed(command)
+}
+
 /// What one run of `aico-ams backfill` took.
 struct Backfilled {
     time: Duration,
@@ -75,8 +158,8 @@ impl Backfilled {
     }
 }
 
-/// Run `aico-ams backfill` on `url` (with the database key `key`, if any): wall time, peak RSS
-/// (from /proc VmHWM) and the write lock's hold time per batch (from its debug log).
+/// Run `aico-ams backfill` on `url` (with the database key `key`, if any): wall time, start to
+/// exit, peak RSS (from /proc VmHWM) and the write lock's hold time per batch (its debug log).
 fn ours(url: &str, key: Option<&str>) -> Backfilled {
     let started = Instant::now();
     let mut command = Command::new(env!("CARGO_BIN_EXE_aico-ams"));
@@ -121,7 +204,7 @@ fn ours(url: &str, key: Option<&str>) -> Backfilled {
             assert!(matches!(status.code(), Some(0 | 1)), "aico-ams backfill failed: {status}");
             break;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
     let time = started.elapsed();
     let (mut lock_ms, sweep_ms) = reader.join().expect("stderr reader");
@@ -191,6 +274,19 @@ async fn seed_template(path: &Path, rows: u64, keys: Keys, timestamps: Timestamp
     seed_database(&format!("sqlite://{}?mode=rwc", path.display()), rows, keys, timestamps).await;
 }
 
+/// AICO's own database (schema version 13) at `path`, holding `rows` AICO-shaped facts in
+/// `user_memories`, migrated and checkpointed.
+async fn aico_template(path: &Path, rows: u64) {
+    remove_db(path);
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let conn = connect(&url).await;
+    aico_db::build(&conn, AicoVersion::V13, 0).await;
+    shaped::fill(&conn, Table::Aico, rows, Keys::Uuid4, Timestamps::Aico).await;
+    runner::run(&conn, &Target::from_url(&url).expect("url"), Run::Up { steps: None }, |_| {}).await.expect("migrate");
+    exec(&conn, "PRAGMA wal_checkpoint(TRUNCATE)").await;
+    conn.close().await.expect("close");
+}
+
 /// Remove the SQLite file `path` with its WAL and shared-memory files.
 fn remove_db(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
@@ -198,43 +294,35 @@ fn remove_db(path: &Path) {
     }
 }
 
-fn copy_db(from: &Path, to: &Path) {
-    remove_db(to);
-    std::fs::copy(from, to).expect("copy");
+/// A fresh copy of `template` named `name` beside it.
+fn copy_of(template: &Path, name: &str) -> PathBuf {
+    let to = template.with_file_name(name);
+    remove_db(&to);
+    std::fs::copy(template, &to).expect("copy");
+    to
 }
 
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
-/// Ours on one copy of `template` and the ceiling on another: (ours, ceiling).
-async fn sqlite_pair(dir: &Path, template: &Path, table: &str) -> (Backfilled, Duration) {
-    let ours_db = dir.join("ours.db");
-    copy_db(template, &ours_db);
-    let run = ours(&sqlite_url(&ours_db), None);
-    let ceiling_db = dir.join("ceiling.db");
-    copy_db(template, &ceiling_db);
-    let conn = connect(&sqlite_url(&ceiling_db)).await;
-    let ceiling = exec(&conn, &ceiling_sql(DbBackend::Sqlite, table)).await;
-    conn.close().await.ok();
-    (run, ceiling)
-}
-
 /// A fixed 32-byte key for the bench's encrypted copies (64 hex digits).
 const BENCH_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
-/// Copy the plain SQLite file `from` to `to` and encrypt the copy as AICO's files are (SQLite3
-/// Multiple Ciphers' `PRAGMA rekey`, in rollback-journal mode, which rekeying needs).
-async fn encrypted_copy(from: &Path, to: &Path) {
-    copy_db(from, to);
-    let mut opts = sea_orm::ConnectOptions::new(sqlite_url(to));
+/// Encrypt the plain SQLite file `path` in place as AICO's files are (SQLite3 Multiple Ciphers'
+/// `PRAGMA rekey`, in rollback-journal mode, which rekeying needs; then back to WAL, as AICO
+/// keeps it).
+async fn encrypt(path: &Path) {
+    let mut opts = sea_orm::ConnectOptions::new(sqlite_url(path));
     opts.max_connections(1)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Delete));
     let conn = Database::connect(opts).await.expect("open the copy");
     exec(&conn, &format!("PRAGMA rekey = 'x\"{BENCH_KEY}\"'")).await;
+    exec(&conn, "PRAGMA journal_mode = WAL").await;
+    exec(&conn, "PRAGMA wal_checkpoint(TRUNCATE)").await;
     conn.close().await.expect("close");
-    assert!(!std::fs::read(to).expect("read").starts_with(b"SQLite format 3"), "the copy must be encrypted");
+    assert!(!std::fs::read(path).expect("read").starts_with(b"SQLite format 3"), "the copy must be encrypted");
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -245,72 +333,226 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
+/// The median of `runs`.
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+/// The run of ours with the median time.
+fn median_run(mut runs: Vec<Backfilled>) -> Backfilled {
+    runs.sort_by_key(|run| run.time);
+    runs.swap_remove(runs.len() / 2)
+}
+
+fn per_sec(rows: u64, time: Duration) -> f64 {
+    rows as f64 / secs(time)
+}
+
+/// The bench's command line.
+struct Args {
+    sizes: Vec<u64>,
+    lines: Vec<String>,
+    runs: usize,
+}
+
+impl Args {
+    fn parse() -> Self {
+        let (mut sizes, mut lines, mut runs) = (Vec::new(), Vec::new(), 1);
+        for arg in std::env::args().skip(1).filter(|a| !a.starts_with('-')) {
+            if let Some(n) = arg.strip_prefix("runs=") {
+                runs = n.parse().expect("runs=N");
+            } else if arg.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                sizes.extend(arg.split(',').map(|n| n.replace('_', "").parse::<u64>().expect("a fact count")));
+            } else {
+                lines.push(arg);
+            }
+        }
+        if sizes.is_empty() {
+            sizes = vec![20_000, 100_000, 300_000, 1_000_000];
+        }
+        Self { sizes, lines, runs }
+    }
+
+    fn wanted(&self, line: &str) -> bool {
+        self.lines.is_empty() || self.lines.iter().any(|n| n == line)
+    }
+}
+
+/// The `sqlite` line at `rows` facts.
+async fn sqlite_line(dir: &Path, rows: u64, runs: usize) {
+    eprintln!("sqlite: building {rows} AICO-shaped facts ...");
+    let template = dir.join("template.db");
+    seed_template(&template, rows, Keys::Uuid4, Timestamps::Aico).await;
+    let (update, floor) = (update_sql(DbBackend::Sqlite, "semantic_facts"), floor_sql("semantic_facts"));
+    let (mut our_runs, mut updates, mut shells, mut floors) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        our_runs.push(ours(&sqlite_url(&copy_of(&template, "ours.db")), None));
+        updates.push(baseline(&copy_of(&template, "update.db"), &update, None));
+        shells.push(shell(&copy_of(&template, "shell.db"), &update));
+        floors.push(baseline(&copy_of(&template, "floor.db"), &floor, None));
+    }
+    let (run, update, shell, floor) = (median_run(our_runs), median(updates), median(shells), median(floors));
+    let seed_db = copy_of(&template, "seed.db");
+    // The seed's script runs through AICO's connection, which AICO opens in WAL mode with
+    // `synchronous = FULL` (its config/defaults/database.yaml): one connection, so the pragma holds.
+    let mut opts = sea_orm::ConnectOptions::new(sqlite_url(&seed_db));
+    opts.max_connections(1).sqlx_logging(false).map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+    });
+    let conn = Database::connect(opts).await.expect("open as AICO does");
+    let seed = seed_per_row(&conn, rows).await;
+    conn.close().await.ok();
+    let vs_update = secs(update) / secs(run.time);
+    let vs_floor = secs(floor) / secs(run.time);
+    let vs_seed = secs(seed) / secs(run.time);
+    let peak_mib = run.peak_kib as f64 / 1024.0;
+    let floor_goal = if rows >= 300_000 { verdict(vs_floor >= 0.6) } else { "no goal" };
+    println!(
+        "backfill sqlite aico-shaped rows={rows} runs={runs} ours={:.3?} ({:.0} rows/s) update={update:.3?} shell={shell:.3?} \
+         floor={floor:.3?} ({:.0} rows/s) vs_update={vs_update:.2} (goal>=1.0 {}) vs_shell={:.2} vs_floor={vs_floor:.2} \
+         (goal>=0.6 {floor_goal}) seed_per_row~{seed:.2?} vs_seed={vs_seed:.1} (goal>=15 {}) peak_rss={peak_mib:.1}MiB \
+         (goal<=64 {}) write_lock_per_batch: batches={} p50={:.1}ms max={:.1}ms",
+        run.time,
+        per_sec(rows, run.time),
+        per_sec(rows, floor),
+        verdict(vs_update >= 1.0),
+        secs(shell) / secs(run.time),
+        verdict(vs_seed >= 15.0),
+        verdict(peak_mib <= 64.0),
+        run.lock_ms.len(),
+        run.lock(0.5),
+        run.lock(1.0),
+    );
+}
+
+/// The `encrypted` line at `rows` facts.
+async fn encrypted_line(dir: &Path, rows: u64, runs: usize) {
+    eprintln!("sqlite encrypted: building AICO's database (version 13) with {rows} AICO-shaped facts ...");
+    let plain = dir.join("aico-template.db");
+    aico_template(&plain, rows).await;
+    let encrypted = copy_of(&plain, "aico-encrypted-template.db");
+    encrypt(&encrypted).await;
+    let update = update_sql(DbBackend::Sqlite, "user_memories");
+    let (mut enc_ours, mut enc_updates, mut plain_ours, mut plain_updates) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..runs {
+        enc_ours.push(ours(&sqlite_url(&copy_of(&encrypted, "enc-ours.db")), Some(BENCH_KEY)));
+        enc_updates.push(baseline(&copy_of(&encrypted, "enc-update.db"), &update, Some(BENCH_KEY)));
+        plain_ours.push(ours(&sqlite_url(&copy_of(&plain, "plain-ours.db")), None));
+        plain_updates.push(baseline(&copy_of(&plain, "plain-update.db"), &update, None));
+    }
+    let (enc, enc_update) = (median_run(enc_ours), median(enc_updates));
+    let (plain, plain_update) = (median_run(plain_ours), median(plain_updates));
+    let vs_update = secs(enc_update) / secs(enc.time);
+    println!(
+        "backfill sqlite-encrypted aico user_memories rows={rows} runs={runs} ours={:.3?} update={enc_update:.3?} \
+         vs_update={vs_update:.2} (goal>=1.0 {}) write_lock_per_batch: p50={:.1}ms max={:.1}ms \
+         encryption_cost: ours x{:.2}, update x{:.2} (plain: ours={:.3?} update={plain_update:.3?} vs_update={:.2})",
+        enc.time,
+        verdict(vs_update >= 1.0),
+        enc.lock(0.5),
+        enc.lock(1.0),
+        secs(enc.time) / secs(plain.time),
+        secs(enc_update) / secs(plain_update),
+        plain.time,
+        secs(plain_update) / secs(plain.time),
+    );
+}
+
+/// The `postgres` line at `rows` facts; false when no server is reachable.
+async fn postgres_line(rows: u64, runs: usize) -> bool {
+    let Some(template) = TestDb::postgres().await else { return false };
+    eprintln!("postgres: building {rows} AICO-shaped facts ...");
+    seed_database(&template.url, rows, Keys::Uuid4, Timestamps::Aico).await;
+    let name = |url: &str| url.rsplit_once('/').expect("database name").1.to_owned();
+    let admin = Database::connect(pg_admin_url().as_str()).await.expect("admin");
+    // A fresh copy of the template for one side.
+    let copy = async || {
+        let db = TestDb::postgres().await.expect("server");
+        exec(&admin, &format!("DROP DATABASE {}", name(&db.url))).await;
+        exec(&admin, &format!("CREATE DATABASE {} TEMPLATE {}", name(&db.url), name(&template.url))).await;
+        db
+    };
+    let update = update_sql(DbBackend::Postgres, "semantic_facts");
+    let (mut our_runs, mut updates) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let db = copy().await;
+        our_runs.push(ours(&db.url, None));
+        drop(db);
+        let db = copy().await;
+        updates.push(psql(&db.url, &update));
+        drop(db);
+    }
+    admin.close().await.ok();
+    let (run, update) = (median_run(our_runs), median(updates));
+    let vs_update = secs(update) / secs(run.time);
+    println!(
+        "backfill postgres aico-shaped rows={rows} runs={runs} ours={:.3?} psql_update={update:.3?} (same indexes) \
+         vs_update={vs_update:.2} (goal>=1.0 {}) write_lock_per_batch: p50={:.1}ms max={:.1}ms sweep={:.0}ms",
+        run.time,
+        verdict(vs_update >= 1.0),
+        run.lock(0.5),
+        run.lock(1.0),
+        run.sweep_ms.unwrap_or(0.0),
+    );
+    true
+}
+
 #[tokio::main]
 async fn main() {
-    let rows: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
-    // Lines named on the command line (`sqlite`, `ordered`, `forms`, `encrypted`, `postgres`); all by default.
-    let named: Vec<String> =
-        std::env::args().skip(1).filter(|a| !a.starts_with('-') && a.parse::<u64>().is_err()).collect();
-    let wanted = |line: &str| named.is_empty() || named.iter().any(|n| n == line);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let template = dir.path().join("template.db");
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("baseline") {
+        baseline_process(&argv[2..]);
+    }
+    let args = Args::parse();
+    // `AICO_BENCH_DIR` keeps the files (the templates and the last copies) for a profiler.
+    let temp = tempfile::tempdir().expect("temp dir");
+    let kept = std::env::var_os("AICO_BENCH_DIR").map(PathBuf::from);
+    let dir = kept.as_deref().unwrap_or(temp.path());
+    std::fs::create_dir_all(dir).expect("the bench's directory");
+    let template = dir.join("template.db");
 
-    // SQLite, AICO-shaped.
-    if wanted("sqlite") {
-        eprintln!("sqlite: building {rows} AICO-shaped facts ...");
-        seed_template(&template, rows, Keys::Uuid4, Timestamps::Aico).await;
-        let (run, ceiling) = sqlite_pair(dir.path(), &template, "semantic_facts").await;
-        let seed_db = dir.path().join("seed.db");
-        copy_db(&template, &seed_db);
-        // The seed's script runs through AICO's connection, which AICO opens in WAL mode with
-        // `synchronous = FULL` (its config/defaults/database.yaml): one connection, so the pragma holds.
-        let mut opts = sea_orm::ConnectOptions::new(sqlite_url(&seed_db));
-        opts.max_connections(1).sqlx_logging(false).map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
-        });
-        let conn = Database::connect(opts).await.expect("open as AICO does");
-        let seed = seed_per_row(&conn, rows).await;
-        conn.close().await.ok();
-        let vs_ceiling = secs(ceiling) / secs(run.time);
-        let vs_seed = secs(seed) / secs(run.time);
-        let peak_mib = run.peak_kib as f64 / 1024.0;
+    if args.wanted("small") {
+        eprintln!("sqlite: building 2000 AICO-shaped facts ...");
+        seed_template(&template, 2000, Keys::Uuid4, Timestamps::Aico).await;
+        let times: Vec<Duration> =
+            (0..11).map(|_| ours(&sqlite_url(&copy_of(&template, "small.db")), None).time).collect();
+        let time = median(times);
         println!(
-            "backfill sqlite aico-shaped rows={rows} ours={:.2?} ceiling={ceiling:.2?} seed_per_row~{seed:.2?} (from {SEED_SAMPLE}) \
-         vs_ceiling={vs_ceiling:.2} (goal>=0.8 {}) vs_seed={vs_seed:.1} (goal>=15 {}) peak_rss={peak_mib:.1}MiB (goal<=64 {}) \
-         write_lock_per_batch: batches={} p50={:.1}ms max={:.1}ms",
-            run.time,
-            verdict(vs_ceiling >= 0.8),
-            verdict(vs_seed >= 15.0),
-            verdict(peak_mib <= 64.0),
-            run.lock_ms.len(),
-            run.lock(0.5),
-            run.lock(1.0),
+            "backfill sqlite aico-shaped rows=2000 whole process (median of 11) ours={time:.1?} (goal<=50ms {})",
+            verdict(time <= Duration::from_millis(50))
         );
     }
 
+    for &rows in &args.sizes {
+        if args.wanted("sqlite") {
+            sqlite_line(dir, rows, args.runs).await;
+        }
+    }
+
     // SQLite, ordered keys and canonical timestamps (the earlier bench's data), for comparison.
-    if wanted("ordered") {
+    if args.wanted("ordered") {
+        let rows = args.sizes[args.sizes.len() - 1];
         eprintln!("sqlite: building {rows} ordered facts ...");
         seed_template(&template, rows, Keys::Ordered, Timestamps::All(Form::Zulu)).await;
-        let (ordered, ordered_ceiling) = sqlite_pair(dir.path(), &template, "semantic_facts").await;
+        let run = ours(&sqlite_url(&copy_of(&template, "ours.db")), None);
+        let update = baseline(&copy_of(&template, "update.db"), &update_sql(DbBackend::Sqlite, "semantic_facts"), None);
         println!(
-            "backfill sqlite ordered-keys,all-Z rows={rows} ours={:.2?} ceiling={ordered_ceiling:.2?} vs_ceiling={:.2}",
-            ordered.time,
-            secs(ordered_ceiling) / secs(ordered.time),
+            "backfill sqlite ordered-keys,all-Z rows={rows} ours={:.3?} update={update:.3?} vs_update={:.2}",
+            run.time,
+            secs(update) / secs(run.time),
         );
     }
 
     // Each form alone: the cost per row.
-    if wanted("forms") {
-        let form_rows = (rows / 5).max(1000);
+    if args.wanted("forms") {
+        let form_rows = (args.sizes[args.sizes.len() - 1] / 5).max(1000);
         let mut zulu = None;
         for form in [Form::Zulu, Form::Offset, Form::Micros, Form::NaiveT, Form::Space] {
             eprintln!("sqlite: building {form_rows} facts, all {form:?} ...");
             seed_template(&template, form_rows, Keys::Uuid4, Timestamps::All(form)).await;
-            let db = dir.path().join("form.db");
-            copy_db(&template, &db);
-            let run = ours(&sqlite_url(&db), None);
+            let run = ours(&sqlite_url(&copy_of(&template, "form.db")), None);
             let per_row_us = secs(run.time) * 1e6 / form_rows as f64;
             let base = *zulu.get_or_insert(per_row_us);
             let ratio = per_row_us / base;
@@ -337,72 +579,16 @@ async fn main() {
         }
     }
 
-    // AICO's own encrypted database.
-    if wanted("encrypted") {
-        eprintln!("sqlite encrypted: building AICO's database (version 13) with {rows} AICO-shaped facts ...");
-        let aico_template = dir.path().join("aico-template.db");
-        let url = format!("sqlite://{}?mode=rwc", aico_template.display());
-        let conn = connect(&url).await;
-        aico_db::build(&conn, AicoVersion::V13, 0).await;
-        shaped::fill(&conn, Table::Aico, rows, Keys::Uuid4, Timestamps::Aico).await;
-        runner::run(&conn, &Target::from_url(&url).expect("url"), Run::Up { steps: None }, |_| {})
-            .await
-            .expect("migrate");
-        exec(&conn, "PRAGMA wal_checkpoint(TRUNCATE)").await;
-        conn.close().await.expect("close");
-        let (plain, plain_ceiling) = sqlite_pair(dir.path(), &aico_template, "user_memories").await;
-        let enc_ours_db = dir.path().join("enc-ours.db");
-        encrypted_copy(&aico_template, &enc_ours_db).await;
-        let enc = ours(&sqlite_url(&enc_ours_db), Some(BENCH_KEY));
-        let enc_ceiling_db = dir.path().join("enc-ceiling.db");
-        encrypted_copy(&aico_template, &enc_ceiling_db).await;
-        let keys = aico_connect::key::KeySources::from_env(Some(BENCH_KEY));
-        let conn = Target::from_url(&sqlite_url(&enc_ceiling_db))
-            .expect("url")
-            .connect_with(None, &keys)
-            .await
-            .expect("open encrypted");
-        let enc_ceiling = exec(&conn, &ceiling_sql(DbBackend::Sqlite, "user_memories")).await;
-        conn.close().await.ok();
-        let vs_enc_ceiling = secs(enc_ceiling) / secs(enc.time);
-        println!(
-            "backfill sqlite-encrypted aico user_memories rows={rows} ours={:.2?} ceiling={enc_ceiling:.2?} \
-         vs_ceiling={vs_enc_ceiling:.2} (goal>=0.8 {}) encryption_cost: ours x{:.2}, ceiling x{:.2} vs the plain file \
-         (plain: ours={:.2?} ceiling={plain_ceiling:.2?} vs_ceiling={:.2})",
-            enc.time,
-            verdict(vs_enc_ceiling >= 0.8),
-            secs(enc.time) / secs(plain.time),
-            secs(enc_ceiling) / secs(plain_ceiling),
-            plain.time,
-            secs(plain_ceiling) / secs(plain.time),
-        );
+    for &rows in &args.sizes {
+        if args.wanted("encrypted") {
+            encrypted_line(dir, rows, args.runs).await;
+        }
     }
 
-    // PostgreSQL, AICO-shaped; the ceiling on a copy made from the migrated database.
-    if !wanted("postgres") {
-        return;
+    for &rows in &args.sizes {
+        if args.wanted("postgres") && !postgres_line(rows, args.runs).await {
+            eprintln!("postgres: no server reachable; the postgres line is skipped");
+            break;
+        }
     }
-    let Some(db) = TestDb::postgres().await else { return };
-    let Some(copy) = TestDb::postgres().await else { return };
-    eprintln!("postgres: building {rows} AICO-shaped facts ...");
-    seed_database(&db.url, rows, Keys::Uuid4, Timestamps::Aico).await;
-    let name = |url: &str| url.rsplit_once('/').expect("database name").1.to_owned();
-    let admin = Database::connect(pg_admin_url().as_str()).await.expect("admin");
-    exec(&admin, &format!("DROP DATABASE {}", name(&copy.url))).await;
-    exec(&admin, &format!("CREATE DATABASE {} TEMPLATE {}", name(&copy.url), name(&db.url))).await;
-    admin.close().await.ok();
-    let run = ours(&db.url, None);
-    let conn = connect(&copy.url).await;
-    let ceiling = exec(&conn, &ceiling_sql(DbBackend::Postgres, "semantic_facts")).await;
-    conn.close().await.ok();
-    let vs_ceiling = secs(ceiling) / secs(run.time);
-    println!(
-        "backfill postgres aico-shaped rows={rows} ours={:.2?} ceiling={ceiling:.2?} (same indexes) vs_ceiling={vs_ceiling:.2} \
-         (goal>=0.8 {}) write_lock_per_batch: p50={:.1}ms max={:.1}ms sweep={:.0}ms",
-        run.time,
-        verdict(vs_ceiling >= 0.8),
-        run.lock(0.5),
-        run.lock(1.0),
-        run.sweep_ms.unwrap_or(0.0),
-    );
 }

@@ -148,6 +148,14 @@ impl<T> BadItems<T> {
         }
     }
 
+    /// Add `other`'s, found after these: counted, and listed while fewer than
+    /// [`LISTED_BAD_ITEMS`] are.
+    pub fn extend(&mut self, other: BadItems<T>) {
+        self.count += other.count;
+        let room = LISTED_BAD_ITEMS.saturating_sub(self.items.len());
+        self.items.extend(other.items.into_iter().take(room));
+    }
+
     /// True when there are none.
     pub fn is_empty(&self) -> bool {
         self.count == 0

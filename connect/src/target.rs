@@ -94,6 +94,22 @@ pub enum SqliteMode {
     ReadOnly,
 }
 
+/// The options every SQLite connection of the tools is opened with: the file `path` (created when
+/// `create`), the URL's own `query`, the key `key` of an encrypted file; WAL with
+/// `synchronous = NORMAL` (every commit atomic and consistent; only the last commits before a
+/// power cut may be lost, never a half-written one) and a busy timeout.
+fn sqlite_options(path: &Path, create: bool, query: Option<&str>, key: Option<DbKey>) -> ConnectOptions {
+    let mode = if create { SqliteMode::ReadWriteCreate } else { SqliteMode::ReadWrite };
+    let mut opts = ConnectOptions::new(with_user_query(sqlite_url(path, mode), query));
+    opts.map_sqlx_sqlite_opts(move |o| {
+        key::keyed(o, key.as_ref())
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+    });
+    opts
+}
+
 /// The sqlx URL of the SQLite file `path` opened in `mode`.
 pub fn sqlite_url(path: &Path, mode: SqliteMode) -> String {
     let mode = match mode {
@@ -235,20 +251,8 @@ impl Target {
                 } else if !path.exists() {
                     return Err(ConnectError::Missing { path: path.clone() });
                 }
-                let mode = if *create { SqliteMode::ReadWriteCreate } else { SqliteMode::ReadWrite };
-                let url = with_user_query(sqlite_url(path, mode), query.as_deref());
                 key_used = self.key_for(path, keys)?;
-                let key = key_used.as_ref().map(|(key, _)| key.clone());
-                let mut opts = ConnectOptions::new(url);
-                // WAL with synchronous=NORMAL: every commit atomic and consistent; only the last
-                // commits before a power cut may be lost (never a half-written one).
-                opts.map_sqlx_sqlite_opts(move |o| {
-                    key::keyed(o, key.as_ref())
-                        .journal_mode(SqliteJournalMode::Wal)
-                        .synchronous(SqliteSynchronous::Normal)
-                        .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                });
-                opts
+                sqlite_options(path, *create, query.as_deref(), key_used.as_ref().map(|(key, _)| key.clone()))
             }
             Self::Postgres { url, .. } => {
                 let schema = schema.unwrap_or("public");
@@ -276,6 +280,16 @@ impl Target {
             (Err(e), _) => return Err(ConnectError::classify(self, e)),
         };
         Ok((db, key_used.map(|(key, _)| key)))
+    }
+
+    /// One more connection to a SQLite target that is open already, with the key it was opened
+    /// with (`key`, from [`Target::connect_keyed`]): for work beside the first connection, such
+    /// as checkpointing its write-ahead log while it writes. None for PostgreSQL.
+    pub async fn connect_again(&self, key: Option<&DbKey>) -> Option<Result<DatabaseConnection, ConnectError>> {
+        let Self::Sqlite { path, query, .. } = self else { return None };
+        let mut opts = sqlite_options(path, false, query.as_deref(), key.cloned());
+        opts.sqlx_logging(false);
+        Some(Database::connect(opts).await.map_err(|e| ConnectError::classify(self, e)))
     }
 
     /// The key to open the SQLite file `path` with, if it needs one.

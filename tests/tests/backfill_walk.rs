@@ -139,6 +139,12 @@ async fn the_sqlite_function_is_rusts_own_judgement() {
     texts.extend(
         ["2025-01-01T10:00:00+02:00", "2025-01-01 10:00:00", "２０２５-01-01 10:00:00", "é"].map(str::to_owned),
     );
+    // The function remembers its last answer (an UPDATE asks twice per row): the same text in a
+    // row, a bad one between two good ones, a good one after the same text spelt otherwise.
+    texts.extend(
+        ["2025-03-01T10:00:00Z", "2025-03-01T10:00:00Z", "never", "2025-03-01T10:00:00Z", "2025-03-01 10:00:00"]
+            .map(str::to_owned),
+    );
     insert_texts(&conn, "INSERT INTO samples (i, s) VALUES", &texts, |i, s| format!("({i}, {s})")).await;
     // Values that are no text: NULL, numbers, a blob holding a valid timestamp's bytes.
     exec(
@@ -148,7 +154,10 @@ async fn the_sqlite_function_is_rusts_own_judgement() {
     .await;
     let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
     let rows = app
-        .rows(&format!("SELECT i, CAST(s AS TEXT) AS s, {SQLITE_FUNCTION}(s) AS m FROM samples ORDER BY i"))
+        .rows(&format!(
+            "SELECT i, CAST(s AS TEXT) AS s, {SQLITE_FUNCTION}(s) AS m, {SQLITE_FUNCTION}(s) AS again \
+             FROM samples ORDER BY i"
+        ))
         .await
         .expect("query");
     assert_eq!(rows.len(), texts.len() + 4);
@@ -157,6 +166,8 @@ async fn the_sqlite_function_is_rusts_own_judgement() {
         let i: i64 = row.try_get("", "i").expect("i");
         let s: Option<String> = row.try_get("", "s").expect("s");
         let m: Option<String> = row.try_get("", "m").expect("m");
+        let again: Option<String> = row.try_get("", "again").expect("again");
+        assert_eq!(m, again, "sample {i} ({s:?}) asked twice");
         match i {
             ..0 => assert_eq!(m, None, "sample {i} ({s:?}) is no text"),
             _ => assert_eq!(m, initial_metadata(s.as_deref()).ok(), "{s:?}"),

@@ -44,36 +44,80 @@ pub fn register_sqlite_function() -> Result<(), String> {
     }
 }
 
+/// What one connection's function keeps between calls: the last `created_at` it was given and
+/// the metadata it gave for it. A batch's `UPDATE` calls the function twice per row with the same
+/// text (in `WHERE`, then in `SET`); the second call is answered from here.
+#[derive(Default)]
+struct LastCall {
+    created_at: Vec<u8>,
+    /// The metadata's JSON, or None when `created_at` cannot be read.
+    metadata: Option<String>,
+    /// Whether `created_at` and `metadata` hold a call yet.
+    valid: bool,
+}
+
+impl LastCall {
+    /// The metadata for the text `created_at`: the last call's when it was given the same bytes.
+    fn metadata(&mut self, created_at: &[u8]) -> Option<&str> {
+        if !(self.valid && self.created_at == created_at) {
+            self.valid = false;
+            self.created_at.clear();
+            self.created_at.extend_from_slice(created_at);
+            let mut out = self.metadata.take().unwrap_or_default();
+            self.metadata =
+                std::str::from_utf8(created_at).ok().and_then(|text| Timestamp::parse(text).ok()).map(|created| {
+                    TemporalMetadata::write_initial_json(created, &mut out);
+                    out
+                });
+            self.valid = true;
+        }
+        self.metadata.as_deref()
+    }
+}
+
+/// The connection's [`LastCall`], owned by SQLite (freed by [`drop_last_call`]).
+type State = std::sync::Mutex<LastCall>;
+
 /// Called by SQLite for every new connection: define the function on it.
 unsafe extern "C" fn on_open(
     db: *mut ffi::sqlite3,
     _err: *mut *mut c_char,
     _api: *const ffi::sqlite3_api_routines,
 ) -> c_int {
+    let state = Box::into_raw(Box::new(State::default()));
     // SAFETY: `db` is the connection SQLite is opening; the name is a NUL-terminated literal;
-    // the function keeps no state (no user data, no destructor). Deterministic and innocuous:
-    // its result depends on its argument alone and it touches nothing outside.
+    // `state` is a valid pointer that SQLite hands to each call and frees with `drop_last_call`
+    // (also when the definition fails). Deterministic and innocuous: its result depends on its
+    // argument alone (the state only remembers the last answer) and it touches nothing outside.
     unsafe {
         ffi::sqlite3_create_function_v2(
             db,
             NAME.as_ptr(),
             1,
             ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC | ffi::SQLITE_INNOCUOUS,
-            std::ptr::null_mut(),
+            state.cast(),
             Some(call),
             None,
             None,
-            None,
+            Some(drop_last_call),
         )
     }
 }
 
+/// Free a connection's [`State`], when SQLite closes the connection.
+unsafe extern "C" fn drop_last_call(state: *mut std::ffi::c_void) {
+    // SAFETY: `state` came from `Box::into_raw` in `on_open`, and SQLite calls this once.
+    drop(unsafe { Box::from_raw(state.cast::<State>()) });
+}
+
 /// The function's body: the metadata for text that [`Timestamp::parse`] reads, else NULL.
 unsafe extern "C" fn call(ctx: *mut ffi::sqlite3_context, n_args: c_int, args: *mut *mut ffi::sqlite3_value) {
+    // SAFETY: `ctx` is the call's context, whose user data is the `State` `on_open` gave.
+    let state = unsafe { &*ffi::sqlite3_user_data(ctx).cast::<State>() };
     // A panic must not cross into C: it becomes NULL, and the row is judged by the Rust path.
-    let metadata = std::panic::catch_unwind(|| {
+    let answered = std::panic::catch_unwind(|| {
         if n_args != 1 {
-            return None;
+            return false;
         }
         // SAFETY: SQLite passes `n_args` (1) valid values in `args` for the duration of the call.
         let value = unsafe { *args };
@@ -81,26 +125,33 @@ unsafe extern "C" fn call(ctx: *mut ffi::sqlite3_context, n_args: c_int, args: *
         // value and stay valid until the next call on it, after the slice is last used.
         let text = unsafe {
             if ffi::sqlite3_value_type(value) != ffi::SQLITE_TEXT {
-                return None;
+                return false;
             }
             let ptr = ffi::sqlite3_value_text(value);
-            let len = usize::try_from(ffi::sqlite3_value_bytes(value)).ok()?;
+            let Ok(len) = usize::try_from(ffi::sqlite3_value_bytes(value)) else { return false };
             if ptr.is_null() {
-                return None;
+                return false;
             }
             std::slice::from_raw_parts(ptr, len)
         };
-        initial_metadata(Some(std::str::from_utf8(text).ok()?)).ok()
-    })
-    .ok()
-    .flatten();
-    // SAFETY: `ctx` is the call's context; SQLite copies the text (SQLITE_TRANSIENT) before
-    // `metadata` is dropped.
-    unsafe {
-        match metadata.as_deref().and_then(|m| Some((m, c_int::try_from(m.len()).ok()?))) {
-            Some((m, len)) => ffi::sqlite3_result_text(ctx, m.as_ptr().cast(), len, ffi::SQLITE_TRANSIENT()),
-            None => ffi::sqlite3_result_null(ctx),
-        }
+        // A poisoned lock (a panic in an earlier call) only held a cache: start it afresh.
+        let mut last = state.lock().unwrap_or_else(|poisoned| {
+            state.clear_poison();
+            let mut last = poisoned.into_inner();
+            *last = LastCall::default();
+            last
+        });
+        let Some((metadata, len)) = last.metadata(text).and_then(|m| Some((m, c_int::try_from(m.len()).ok()?))) else {
+            return false;
+        };
+        // SAFETY: `ctx` is the call's context; SQLite copies the text (SQLITE_TRANSIENT) before
+        // the lock on `metadata` is released.
+        unsafe { ffi::sqlite3_result_text(ctx, metadata.as_ptr().cast(), len, ffi::SQLITE_TRANSIENT()) };
+        true
+    });
+    if !matches!(answered, Ok(true)) {
+        // SAFETY: as above.
+        unsafe { ffi::sqlite3_result_null(ctx) };
     }
 }
 

@@ -90,8 +90,28 @@ impl TemporalMetadata {
     /// object each time: the text is made once for a sentinel instant and the instant's text is
     /// replaced (for jobs that write millions of them).
     pub fn initial_json_string(created_at: Timestamp) -> String {
-        let (template, sentinel) = Self::initial_json_template();
-        template.replace(sentinel, &created_at.to_rfc3339())
+        let mut out = String::new();
+        Self::write_initial_json(created_at, &mut out);
+        out
+    }
+
+    /// [`Self::initial_json_string`] written into `out` (cleared first), so that a caller making
+    /// millions of them reuses one buffer.
+    pub fn write_initial_json(created_at: Timestamp, out: &mut String) {
+        static PIECES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        let pieces = PIECES.get_or_init(|| {
+            let (template, sentinel) = Self::initial_json_template();
+            template.split(sentinel).collect()
+        });
+        let at = created_at.to_rfc3339();
+        out.clear();
+        out.reserve(pieces.iter().map(|p| p.len()).sum::<usize>() + (pieces.len() - 1) * at.len());
+        for (i, piece) in pieces.iter().enumerate() {
+            if i > 0 {
+                out.push_str(&at);
+            }
+            out.push_str(piece);
+        }
     }
 
     /// The text of [`Self::initial`] for a sentinel instant, and the sentinel's own text: replace

@@ -24,7 +24,15 @@ pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, ValueError> {
     let t = s.trim();
     // chrono's RFC 3339 parser takes `T`, `t` or a space between date and time, `Z`/`z` or
     // `±HH:MM`, and any number of fraction digits. A naive form is the same text without a zone.
-    let dt = DateTime::parse_from_rfc3339(t)
+    // Text that ends in a digit with no sign after the date has no zone: only the naive reading
+    // can succeed, so the RFC 3339 one is not tried first.
+    let zoneless =
+        t.ends_with(|c: char| c.is_ascii_digit()) && !t.get(10..).is_some_and(|time| time.contains(['+', '-']));
+    let parsed = match zoneless {
+        true => Err(()),
+        false => DateTime::parse_from_rfc3339(t).map_err(|_| ()),
+    };
+    let dt = parsed
         .or_else(|_| DateTime::parse_from_rfc3339(&format!("{t}Z")))
         .map_err(|_| ValueError::Timestamp { value: s.to_owned() })?;
     readable(dt.with_timezone(&Utc), || s.to_owned())

@@ -18,6 +18,9 @@ use super::walk::Walk;
 use crate::error::AppError;
 use crate::sql::Db;
 
+/// How many batches are written at once (see [`Walk::at_once`]).
+const BATCHES_AT_ONCE: usize = 2;
+
 /// Ranges of `per_batch` heap blocks, from block 0 up to the table's end when the walk began.
 pub(super) struct Blocks {
     /// Blocks per batch.
@@ -58,6 +61,12 @@ impl Walk for Blocks {
     /// The tuple id, by which the rows are read in order.
     fn order(&self) -> Expr {
         Expr::cust("ctid")
+    }
+
+    /// Two: PostgreSQL runs each connection's statement in a process of its own, and the batches'
+    /// block ranges never share a row, so the second core works on the next batch.
+    fn at_once(&self) -> usize {
+        BATCHES_AT_ONCE
     }
 
     /// None in the batch: what the set-based fill leaves is read once, by the sweep.

@@ -20,6 +20,7 @@
 //! `user_memories` (keyed by `fact_id`, a uuid4).
 
 mod blocks;
+mod checkpoint;
 mod dry_run;
 mod facts;
 mod key_order;
@@ -27,11 +28,14 @@ mod rowids;
 mod walk;
 
 use aico_connect::dialect::{Dialect, StorageOrder};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use migration::catalog::{FACT_CREATED, FACT_METADATA};
 use sea_orm::sea_query::{Value, ValueTuple};
 use serde::Serialize;
 
 use self::blocks::Blocks;
+use self::checkpoint::Checkpoints;
 use self::dry_run::DryRun;
 use self::facts::{Facts, Fill, initial_metadata_sql};
 use self::key_order::KeyOrder;
@@ -71,6 +75,13 @@ impl SqlBackfill {
     /// True when every fact that needed metadata has it.
     pub fn complete(&self) -> bool {
         self.bad.is_empty()
+    }
+
+    /// Add what one batch did (its own report) to the run's.
+    fn absorb(&mut self, batch: SqlBackfill) {
+        self.filled += batch.filled;
+        self.batches += batch.batches;
+        self.bad.extend(batch.bad);
     }
 
     /// Count a batch that filled `rows` facts (one that filled none is not counted).
@@ -192,14 +203,16 @@ impl<P: FnMut(Progress)> Run<'_, P> {
         let db = self.db;
         (self.progress)(Progress::Total(self.report.without_temporal));
         let dry_run = self.dry_run.then(|| DryRun::new(self.facts, walk.order()));
-        let mut batches = Batches::new(&walk, self.batch_size);
-        while let Some(pending) = batches.next(&db.conn, self.facts.missing()).await.map_err(|e| db.error(e))? {
-            self.handled += match &dry_run {
-                Some(dry_run) => dry_run.batch(db, pending, &mut self.report).await?,
-                None => walk.write(db, self.facts, pending, &mut self.report).await?,
-            };
-            (self.progress)(Progress::Done(self.handled));
+        // A run of one batch leaves its checkpoint to SQLite (a second connection would cost more).
+        let mut checkpoints = match dry_run.is_none() && self.report.without_temporal > self.batch_size {
+            true => Checkpoints::start(db, checkpoint::RESTART_FRAMES).await?,
+            false => None,
+        };
+        let walked = self.batches(&walk, dry_run.as_ref(), checkpoints.as_mut()).await;
+        if let Some(checkpoints) = checkpoints {
+            checkpoints.finish(db).await?;
         }
+        walked?;
         if dry_run.is_none() {
             let (handled, progress) = (&mut self.handled, &mut self.progress);
             walk.finish(db, self.facts, self.batch_size, &mut self.report, |rows| {
@@ -209,5 +222,44 @@ impl<P: FnMut(Progress)> Run<'_, P> {
             .await?;
         }
         Ok(())
+    }
+
+    /// Every batch along `walk` (counted, not written, for a dry run), as many at once as the walk
+    /// allows ([`Walk::at_once`]; one for a dry run), each on its own connection; after each
+    /// commit, `checkpoints` start copying it into the database file.
+    async fn batches<W: Walk>(
+        &mut self,
+        walk: &W,
+        dry_run: Option<&DryRun<'_>>,
+        mut checkpoints: Option<&mut Checkpoints>,
+    ) -> Result<(), AppError> {
+        let (db, facts) = (self.db, self.facts);
+        let at_once = if dry_run.is_some() { 1 } else { walk.at_once() };
+        let mut batches = Batches::new(walk, self.batch_size);
+        let mut in_flight = FuturesOrdered::new();
+        let mut walked = false;
+        loop {
+            while !walked && in_flight.len() < at_once {
+                match batches.next(&db.conn, facts.missing()).await.map_err(|e| db.error(e))? {
+                    Some(pending) => in_flight.push_back(async move {
+                        let mut batch = SqlBackfill::default();
+                        let handled = match dry_run {
+                            Some(dry_run) => dry_run.batch(db, pending, &mut batch).await?,
+                            None => walk.write(db, facts, pending, &mut batch).await?,
+                        };
+                        Ok::<_, AppError>((handled, batch))
+                    }),
+                    None => walked = true,
+                }
+            }
+            let Some(done) = in_flight.next().await else { return Ok(()) };
+            let (handled, batch) = done?;
+            self.handled += handled;
+            self.report.absorb(batch);
+            if let Some(checkpoints) = checkpoints.as_deref_mut() {
+                checkpoints.committed().await;
+            }
+            (self.progress)(Progress::Done(self.handled));
+        }
     }
 }

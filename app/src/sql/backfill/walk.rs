@@ -28,6 +28,12 @@ pub(super) trait Walk {
     /// The order the walk reads rows in.
     fn order(&self) -> Expr;
 
+    /// How many of its batches may be written at once, each in its own transaction on its own
+    /// connection: one, unless the backend lets writers work side by side.
+    fn at_once(&self) -> usize {
+        1
+    }
+
     /// The rows of `pending` that the set-based fill left, read in the batch's transaction to be
     /// judged in Rust: the unreadable ones, and on PostgreSQL any row that a live writer changed
     /// while the fill ran, which its recheck by `ctid` then skips. (key, created_at) each.
