@@ -4,7 +4,8 @@
 //! `cargo bench -p aico-ams --bench backfill [-- SIZES] [LINES] [runs=N]`, where SIZES are fact
 //! counts (`20000 100000` or `20000,100000`; default 20,000, 100,000, 300,000 and 1,000,000) and
 //! LINES name what to run (all by default). With `runs=N` each pair is run N times, alternating,
-//! and the medians are compared.
+//! and the medians are compared. `AICO_BENCH_DIR=DIR` keeps the files (each size's template and
+//! the last copy of each side) in DIR, for a profiler.
 //!
 //! Every side is timed as a whole process, start to exit, on its own fresh copy of one template
 //! file (written, migrated and checkpointed beforehand, so in the OS page cache for every side):
