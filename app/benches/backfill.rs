@@ -26,6 +26,8 @@
 //!   WAL, `synchronous = FULL`); peak RSS ≤ 64 MiB; how long each batch holds the write lock.
 //! - `small`: a real AICO database's size, 2,000 facts: the whole `backfill` process ≤ 50 ms
 //!   (median of 11 runs).
+//! - `batches` (only when named): ours at batch sizes from 1000 to 10,000, against the `UPDATE`,
+//!   with each size's lock-hold time: whether a batch that sized itself could do better than 5000.
 //! - `ordered`: the same with ordered keys and canonical `...Z` timestamps, for comparison.
 //! - `forms`: per-row cost of each form of `created_at` on tables holding only that form, on
 //!   SQLite and PostgreSQL; an offset or a fraction ≤ 1.5 × the cost of `...Z`.
@@ -162,6 +164,11 @@ impl Backfilled {
 /// Run `aico-ams backfill` on `url` (with the database key `key`, if any): wall time, start to
 /// exit, peak RSS (from /proc VmHWM) and the write lock's hold time per batch (its debug log).
 fn ours(url: &str, key: Option<&str>) -> Backfilled {
+    ours_with(url, key, &[])
+}
+
+/// [`ours`] with more arguments for `aico-ams backfill` (`--batch-size N`).
+fn ours_with(url: &str, key: Option<&str>, more: &[&str]) -> Backfilled {
     let started = Instant::now();
     let mut command = Command::new(env!("CARGO_BIN_EXE_aico-ams"));
     if let Some(key) = key {
@@ -171,6 +178,7 @@ fn ours(url: &str, key: Option<&str>) -> Backfilled {
         .env("RUST_LOG", "aico_ams::sql::backfill=debug")
         .env("NO_COLOR", "1")
         .args(["backfill", "--database-url", url])
+        .args(more)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -428,6 +436,44 @@ async fn sqlite_line(dir: &Path, rows: u64, runs: usize) {
     );
 }
 
+/// Batch sizes the `batches` line compares: `--batch-size`'s range, 1 to 10,000, from 1000 up (the
+/// default, 5000, among them).
+const BATCH_SIZES: [u64; 5] = [1000, 2500, 5000, 7500, 10_000];
+
+/// The `batches` line at `rows` facts: ours at each fixed batch size, alternating, against the
+/// `UPDATE`. A batch that sized itself to a target lock-hold time would settle on one of these
+/// sizes, so the best of them bounds what it could reach.
+async fn batches_line(dir: &Path, rows: u64, runs: usize) {
+    eprintln!("sqlite batches: building {rows} AICO-shaped facts ...");
+    let template = dir.join("template.db");
+    seed_template(&template, rows, Keys::Uuid4, Timestamps::Aico).await;
+    let update = update_sql(DbBackend::Sqlite, "semantic_facts");
+    let mut by_size: Vec<Vec<Backfilled>> = BATCH_SIZES.iter().map(|_| Vec::new()).collect();
+    let mut updates = Vec::new();
+    for _ in 0..runs {
+        for (size, runs) in BATCH_SIZES.iter().zip(&mut by_size) {
+            let size = size.to_string();
+            runs.push(ours_with(&sqlite_url(&copy_of(&template, "ours.db")), None, &["--batch-size", &size]));
+        }
+        updates.push(baseline(&copy_of(&template, "update.db"), &update, None));
+    }
+    let update = median(updates);
+    for (size, runs) in BATCH_SIZES.iter().zip(by_size) {
+        let n = runs.len();
+        let run = median_run(runs);
+        println!(
+            "backfill sqlite aico-shaped rows={rows} runs={n} batch_size={size} ours={:.3?} ({:.0} rows/s) \
+             update={update:.3?} vs_update={:.2} write_lock_per_batch: batches={} p50={:.1}ms max={:.1}ms",
+            run.time,
+            per_sec(rows, run.time),
+            secs(update) / secs(run.time),
+            run.lock_ms.len(),
+            run.lock(0.5),
+            run.lock(1.0),
+        );
+    }
+}
+
 /// The `encrypted` line at `rows` facts.
 async fn encrypted_line(dir: &Path, rows: u64, runs: usize) {
     eprintln!("sqlite encrypted: building AICO's database (version 13) with {rows} AICO-shaped facts ...");
@@ -529,6 +575,10 @@ async fn main() {
     for &rows in &args.sizes {
         if args.wanted("sqlite") {
             sqlite_line(dir, rows, args.runs).await;
+        }
+        // Not among the lines run by default: six runs of ours per size.
+        if args.lines.iter().any(|l| l == "batches") {
+            batches_line(dir, rows, args.runs).await;
         }
     }
 

@@ -84,7 +84,7 @@ pub fn aico_columns(table: &str) -> Vec<&'static str> {
 }
 
 /// Whose schema the database follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Layout {
     /// The seed's: `semantic_facts` keyed by `id`, the seed's `consolidation_state`.
     Seed,

@@ -4,6 +4,7 @@
 //! The `migration` binary and `aico-ams migrate` both run through here; the migrations themselves
 //! are the stock sea-orm-migration ones and also run under sea-orm's own CLI.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use sea_orm_migration::prelude::*;
@@ -118,13 +119,28 @@ fn names<M: MigratorTrait>() -> Vec<String> {
     M::migrations().iter().map(|m| m.name().to_owned()).collect()
 }
 
-/// What this tool's migrations make from empty, found by rehearsal once per run when first asked.
+/// What this tool's migrations make from empty, found by rehearsal when first asked.
 struct Expected<'a> {
     target: &'a Target,
     layout: Layout,
     names: Vec<String>,
     rehearsed: Option<Vec<Option<Fingerprint>>>,
 }
+
+/// What a set of migrations makes from empty: the same in every run of one process, so rehearsed
+/// once per process (`aico-ams migrate` runs, then lists the status; `verify` lists it again).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Rehearsal {
+    /// The migrator, by its type's name (its migrations are its code).
+    migrator: &'static str,
+    /// Where it is rehearsed: the SQLite library, or the PostgreSQL server of this URL.
+    on: Option<String>,
+    layout: Layout,
+}
+
+/// The rehearsals done in this process.
+static REHEARSED: std::sync::LazyLock<std::sync::Mutex<HashMap<Rehearsal, Vec<Option<Fingerprint>>>>> =
+    std::sync::LazyLock::new(Default::default);
 
 impl<'a> Expected<'a> {
     fn new<M: MigratorTrait>(target: &'a Target, layout: Layout) -> Self {
@@ -134,13 +150,28 @@ impl<'a> Expected<'a> {
     /// What `name` makes from empty; `None` where it cannot run from empty (adopted from AICO).
     async fn of<M: MigratorTrait>(&mut self, name: &str) -> Result<Option<Fingerprint>, MigrateError> {
         if self.rehearsed.is_none() {
-            let all = fingerprint::rehearse(self.target, self.layout, &M::migrations())
-                .await
-                .map_err(|e| MigrateError::in_migration(self.target, "fingerprint rehearsal", e))?;
-            self.rehearsed = Some(all);
+            self.rehearsed = Some(self.rehearse::<M>().await?);
         }
         let at = self.names.iter().position(|n| n == name);
         Ok(at.and_then(|i| self.rehearsed.as_ref().and_then(|r| r.get(i).cloned().flatten())))
+    }
+
+    /// The rehearsal of `M`'s migrations for this target's backend and layout, done once.
+    async fn rehearse<M: MigratorTrait>(&self) -> Result<Vec<Option<Fingerprint>>, MigrateError> {
+        let on = match self.target {
+            Target::Sqlite { .. } => None,
+            Target::Postgres { url, .. } => Some(url.clone()),
+        };
+        let key = Rehearsal { migrator: std::any::type_name::<M>(), on, layout: self.layout };
+        // A poisoned lock only means another rehearsal panicked; the map holds whole entries.
+        if let Some(done) = REHEARSED.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(done.clone());
+        }
+        let all = fingerprint::rehearse(self.target, self.layout, &M::migrations())
+            .await
+            .map_err(|e| MigrateError::in_migration(self.target, "fingerprint rehearsal", e))?;
+        REHEARSED.lock().unwrap_or_else(|p| p.into_inner()).insert(key, all.clone());
+        Ok(all)
     }
 
     /// Record what the database behind `conn` holds of `name`, applied or adopted.
@@ -453,4 +484,32 @@ async fn check_fingerprints<M: MigratorTrait>(
         progress(Progress::Recorded(unrecorded));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The AMS's migrations under a type of this test's alone, so no other test shares its entry.
+    struct Once;
+
+    impl MigratorTrait for Once {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            Migrator::migrations()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_migrator_is_rehearsed_once_per_process() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = Target::from_url(&format!("sqlite://{}", dir.path().join("a.db").display())).expect("target");
+        let first = names::<Once>().remove(0);
+        let made = Expected::new::<Once>(&target, Layout::Seed).of::<Once>(&first).await.expect("rehearsal");
+        assert!(made.is_some(), "the first migration runs from empty");
+        // What the next run hears comes from the first rehearsal, not from a new one.
+        let key = Rehearsal { migrator: std::any::type_name::<Once>(), on: None, layout: Layout::Seed };
+        REHEARSED.lock().expect("rehearsals").get_mut(&key).expect("kept").fill(None);
+        let again = Expected::new::<Once>(&target, Layout::Seed).of::<Once>(&first).await.expect("rehearsal");
+        assert_eq!(again, None);
+    }
 }

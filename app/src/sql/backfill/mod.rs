@@ -10,9 +10,10 @@
 //! [`crate::sql::initial_metadata`], run inside SQLite; on PostgreSQL in SQL); Rust judges the
 //! rest and lists the bad rows. Memory is one batch.
 //!
-//! One file per walk: `rowids.rs` (SQLite's `rowid` ranges), `blocks.rs` (PostgreSQL's heap blocks,
-//! with the sweep that ends that walk), `key_order.rs` (the key: a SQLite table without a rowid,
-//! PostgreSQL before 14); `dry_run.rs` runs any of them without writing. What every walk reads and
+//! The walks: `walk.rs` (what a walk is, and the walks along a column: SQLite's `rowid` ranges, or
+//! the key for a SQLite table without a rowid and on PostgreSQL before 14), `blocks.rs`
+//! (PostgreSQL's heap blocks, with the sweep that ends that walk); `dry_run.rs` runs any of them
+//! without writing. What every walk reads and
 //! writes of the facts table is in `facts.rs`. The backend is asked once, in [`backfill`], where the
 //! walk and the fill are chosen.
 //!
@@ -23,8 +24,6 @@ mod blocks;
 mod checkpoint;
 mod dry_run;
 mod facts;
-mod key_order;
-mod rowids;
 mod walk;
 
 use aico_connect::dialect::{Dialect, StorageOrder};
@@ -38,9 +37,7 @@ use self::blocks::Blocks;
 use self::checkpoint::Checkpoints;
 use self::dry_run::DryRun;
 use self::facts::{Facts, Fill, initial_metadata_sql};
-use self::key_order::KeyOrder;
-use self::rowids::Rowids;
-use self::walk::{Batches, Walk};
+use self::walk::{Batches, KeyOrder, Rowids, Walk};
 use crate::error::AppError;
 use crate::report::BadItems;
 use crate::sql::Db;

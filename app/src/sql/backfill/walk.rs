@@ -1,6 +1,7 @@
-//! What a walk is: where its batches begin and end, and what it does with each batch. The walks
-//! by a column in order ([`super::rowids`], [`super::key_order`]) share [`OrderedColumn`].
+//! What a walk is: where its batches begin and end, and what it does with each batch; and the
+//! walks along a column in order ([`Rowids`], [`KeyOrder`]).
 
+use std::marker::PhantomData;
 use std::time::Instant;
 
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Order, Query, Value};
@@ -119,31 +120,38 @@ impl<'w, W: Walk> Batches<'w, W> {
     }
 }
 
-/// A column of the facts table.
-pub(super) struct Column {
-    /// The table.
-    pub(super) table: &'static str,
-    /// The column.
-    pub(super) name: &'static str,
+/// A walk along a column of the facts table in order, whose values are `P`: a batch ends
+/// `batch_size` rows past the previous batch's end (a bounded `OFFSET` on the column's b-tree,
+/// never from the start).
+pub(super) struct Along<P> {
+    table: &'static str,
+    column: &'static str,
+    position: PhantomData<P>,
 }
 
-/// A walk along a column in order: a batch ends `batch_size` rows past the previous batch's end
-/// (a bounded `OFFSET` on the column's b-tree, never from the start).
-pub(super) trait OrderedColumn {
-    /// The column's values.
-    type Position: TryGetable + Into<Value>;
+/// The walk by `rowid` ranges (SQLite, a table with a rowid): the order SQLite stores rows in, so a
+/// walk reads and writes each page once, where a walk by a random key (AICO's uuid4 `fact_id`)
+/// touches pages all over the table in every batch.
+pub(super) type Rowids = Along<i64>;
 
-    /// The column walked along.
-    fn column(&self) -> &Column;
+/// The walk in key order (text: `id`, or AICO's `fact_id`): where the backend offers no range scan
+/// in storage order (a SQLite table without a rowid; PostgreSQL before 14, which has no TID range
+/// scan).
+pub(super) type KeyOrder = Along<String>;
+
+impl<P> Along<P> {
+    /// The walk along `table`'s column `column`.
+    pub(super) fn new(table: &'static str, column: &'static str) -> Self {
+        Self { table, column, position: PhantomData }
+    }
 
     /// The column as SQL.
     fn expr(&self) -> Expr {
-        let column = self.column();
-        Expr::col((Alias::new(column.table), Alias::new(column.name)))
+        Expr::col((Alias::new(self.table), Alias::new(self.column)))
     }
 }
 
-impl<T: OrderedColumn> Walk for T {
+impl<P: TryGetable + Into<Value>> Walk for Along<P> {
     async fn batch_end<C: ConnectionTrait>(
         &self,
         conn: &C,
@@ -151,13 +159,13 @@ impl<T: OrderedColumn> Walk for T {
         batch_size: u64,
     ) -> Result<Option<Value>, DbErr> {
         let mut stmt = Query::select();
-        stmt.expr_as(self.expr(), "k").from(Alias::new(self.column().table));
+        stmt.expr_as(self.expr(), "k").from(Alias::new(self.table));
         if let Some(lo) = after {
             stmt.and_where(self.expr().gt(lo.clone()));
         }
         stmt.order_by_expr(self.expr(), Order::Asc).offset(batch_size.saturating_sub(1)).limit(1);
         let Some(row) = conn.query_one(&stmt).await? else { return Ok(None) };
-        Ok(Some(row.try_get::<T::Position>("", "k")?.into()))
+        Ok(Some(row.try_get::<P>("", "k")?.into()))
     }
 
     /// Positions in `(after, upto]`.
