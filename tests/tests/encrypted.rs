@@ -455,13 +455,19 @@ async fn aicos_encrypted_database_at_version_13_migrates_and_fills() {
             .args(args)
             .env("DATABASE_URL", url(&path))
             .env("AICO_DB_KEY", &key_hex)
+            .env("RUST_LOG", "aico_ams::sql::backfill=debug")
             .output()
             .expect("run");
         assert!(out.status.success(), "{bin} {args:?}: {}", text(&out));
         assert!(!text(&out).contains(&key_hex), "key material in the output");
+        text(&out)
     };
     run("migration", &["up"]);
-    run("aico-ams", &["backfill"]);
+    // Three batches: the checkpoints beside them run on a second connection, opened with the key.
+    let log = run("aico-ams", &["backfill", "--batch-size", "100"]);
+    let copied = log.lines().filter(|l| l.contains("checkpointed_pages=") && !l.contains("checkpointed_pages=0 "));
+    assert!(copied.count() >= 2, "the second connection copies each batch into the file: {log}");
+    assert!(!log.contains("checkpoint failed") && !log.contains("did not finish"), "{log}");
     run("aico-ams", &["verify"]);
     run("aico-ams", &["health"]);
     assert!(!is_plain(&path), "the database must stay encrypted");
