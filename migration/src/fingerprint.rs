@@ -19,8 +19,10 @@
 //! mismatch names the objects that differ.
 //!
 //! What a migration *should* make is found by rehearsal: the migrations run from empty on a
-//! scratch database of the same backend and layout (SQLite: in memory; PostgreSQL: a scratch
-//! schema in a transaction that is rolled back), read back the same way.
+//! scratch database of the same backend and layout (SQLite: in memory; PostgreSQL: the session's
+//! temporary schema, `pg_temp`, in a transaction that is rolled back: it needs no right to create
+//! a schema, only the right to make temporary tables, which PostgreSQL gives every role by
+//! default), read back the same way.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,9 +38,6 @@ use aico_connect::target::Target;
 
 /// The table where fingerprints are recorded (ours: `seaql_migrations` stays as SeaORM makes it).
 pub const TABLE: &str = "ams_migration_fingerprints";
-
-/// The scratch schema a PostgreSQL rehearsal runs in (inside a transaction that is rolled back).
-const SCRATCH_SCHEMA: &str = "ams_fingerprint_rehearsal";
 
 /// Columns that a migration adds to an earlier migration's table: (migration, column of the facts
 /// table). They count for the migration that adds them, not for the table's.
@@ -306,7 +305,9 @@ async fn index_line<C: ConnectionTrait>(dialect: Dialect, conn: &C, index: &str)
     let sql = match dialect {
         Dialect::Sqlite => "SELECT sql AS def FROM sqlite_master WHERE type = 'index' AND name = ?",
         Dialect::Postgres => {
-            "SELECT replace(pg_get_indexdef(i.oid), ' ON ' || quote_ident(n.nspname) || '.', ' ON ') AS def \
+            // The table's schema left out: its name, or `pg_temp` for the rehearsal's temporary one.
+            "SELECT replace(replace(pg_get_indexdef(i.oid), ' ON ' || quote_ident(n.nspname) || '.', ' ON '), \
+             ' ON pg_temp.', ' ON ') AS def \
              FROM pg_class i JOIN pg_namespace n ON n.oid = i.relnamespace \
              WHERE n.nspname = current_schema() AND i.relname = $1 AND i.relkind = 'i'"
         }
@@ -346,9 +347,8 @@ async fn rehearse_on(
 ) -> Result<Vec<Option<Fingerprint>>, DbErr> {
     let txn = scratch.begin().await?;
     if dialect == Dialect::Postgres {
-        // Our own constant names: nothing from outside.
-        txn.execute_raw(dialect.stmt(format!("CREATE SCHEMA {SCRATCH_SCHEMA}"))).await?;
-        txn.execute_raw(dialect.stmt(format!("SET LOCAL search_path TO {SCRATCH_SCHEMA}"))).await?;
+        // Everything the migrations make goes into this session's temporary schema.
+        txn.execute_raw(dialect.stmt("SET LOCAL search_path TO pg_temp".to_owned())).await?;
     }
     if let Layout::Aico { version } = layout {
         txn.execute_raw(dialect.stmt(format!("CREATE TABLE {AICO_METADATA} (key TEXT PRIMARY KEY, value TEXT)")))

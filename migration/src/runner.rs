@@ -222,7 +222,7 @@ pub fn status_line(name: &str, state: &str, at: Option<&str>, check: Option<&str
 
 /// Every migration of `M` (the AMS's: [`Migrator`]) with its state and fingerprint check.
 /// Changes nothing and takes no lock; what the migrations make is rehearsed on a scratch database
-/// (on PostgreSQL a scratch schema in a transaction that is rolled back).
+/// (on PostgreSQL the session's temporary schema, in a transaction that is rolled back).
 pub async fn status<M: MigratorTrait>(
     db: &DatabaseConnection,
     target: &Target,

@@ -1,7 +1,7 @@
 //! Fingerprints of applied migrations, on every backend, through the library: a migration changed
 //! after it was applied stops `up` before any change and shows in `status`; `repair` re-records;
 //! an old database is recorded once; two concurrent `up`s record once; the same objects spelled
-//! differently raise nothing.
+//! differently raise nothing; a PostgreSQL role that cannot create schemas migrates.
 
 use aico_connect::dialect::Dialect;
 use aico_tests::{Backend, TestDb, applied, column_of, exec, schema};
@@ -308,4 +308,61 @@ async fn the_commands_stop_on_a_changed_migration_and_repair_records_it(#[case] 
         assert_eq!(m["fingerprint"], "matches", "{status}");
     }
     assert_eq!(run(&["verify"]).status.code(), Some(0));
+}
+
+/// A login role on the test server, with the test database it works in: dropped after that
+/// database, whatever the test's outcome.
+struct Role {
+    name: String,
+    db: Option<TestDb>,
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        drop(self.db.take());
+        let sql = format!("DROP ROLE IF EXISTS {}", self.name);
+        // Drop runs outside any runtime: a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let admin = sea_orm::Database::connect(aico_tests::pg_admin_url().as_str()).await.ok()?;
+                admin.execute_unprepared(&sql).await.ok()?;
+                admin.close().await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// A role that may create tables in its schema but not schemas in its database (as a hosted
+/// PostgreSQL often gives): `up` rehearses in the session's temporary schema, applies every phase
+/// and records each as applied, and the status finds every fingerprint matching.
+#[tokio::test]
+async fn a_role_that_cannot_create_schemas_migrates_and_records_applied() {
+    let Some(db) = TestDb::postgres().await else { return };
+    let (url, name) = {
+        let (base, database) = db.url.rsplit_once('/').expect("a database name");
+        let (scheme, server) = base.split_once("://").expect("a URL");
+        let server = server.rsplit_once('@').map_or(server, |(_, host)| host);
+        (format!("{scheme}://{database}_r@{server}/{database}"), format!("{database}_r"))
+    };
+    let admin = db.connect().await;
+    let role = Role { name, db: Some(db) };
+    exec(&admin, &format!("CREATE ROLE {} LOGIN", role.name)).await;
+    exec(&admin, &format!("GRANT CREATE ON SCHEMA public TO {}", role.name)).await;
+    admin.close().await.ok();
+
+    let target = aico_connect::target::Target::from_url(&url).expect("url");
+    let conn = target.connect(None).await.expect("connect as the role");
+    let denied = conn.execute_unprepared("CREATE SCHEMA ams_probe").await;
+    assert!(denied.is_err(), "the role must not be able to create a schema");
+    let up = runner::run(&conn, &target, Command::Up { steps: None }, |_| {}).await;
+    assert!(up.is_ok(), "up as a role without CREATE on the database: {up:?}");
+    let states = runner::status::<Migrator>(&conn, &target).await.expect("status");
+    assert_eq!(states.len(), Migrator::migrations().len());
+    for m in &states {
+        assert_eq!((m.how, m.fingerprint.as_ref()), (Some(How::Applied), Some(&Check::Matches)), "{}", m.name);
+    }
+    conn.close().await.ok();
+    drop(role);
 }
