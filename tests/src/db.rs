@@ -108,25 +108,25 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(name) = self.pg_database.take() else { return };
-        let admin_url = pg_admin_url();
-        // Drop runs outside any runtime: use a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let admin = Database::connect(admin_url.as_str()).await.ok()?;
-                admin
-                    .execute_raw(Statement::from_string(
-                        DbBackend::Postgres,
-                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                    ))
-                    .await
-                    .ok()?;
-                admin.close().await.ok()
-            })
-        })
-        .join();
+        if let Some(name) = self.pg_database.take() {
+            cleanup_on_server(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
     }
+}
+
+/// Run `sql` as the admin of the PostgreSQL test server, from a `Drop` (outside any runtime: on a
+/// thread with its own), ignoring failure: cleaning up what a test made, whatever its outcome.
+pub fn cleanup_on_server(sql: String) {
+    let admin_url = pg_admin_url();
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        rt.block_on(async {
+            let admin = Database::connect(admin_url.as_str()).await.ok()?;
+            admin.execute_raw(Statement::from_string(DbBackend::Postgres, sql)).await.ok()?;
+            admin.close().await.ok()
+        })
+    })
+    .join();
 }
 
 /// Run one SQL statement (or several, on SQLite) and panic with the SQL on failure.

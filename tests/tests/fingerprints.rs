@@ -320,17 +320,7 @@ struct Role {
 impl Drop for Role {
     fn drop(&mut self) {
         drop(self.db.take());
-        let sql = format!("DROP ROLE IF EXISTS {}", self.name);
-        // Drop runs outside any runtime: a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let admin = sea_orm::Database::connect(aico_tests::pg_admin_url().as_str()).await.ok()?;
-                admin.execute_unprepared(&sql).await.ok()?;
-                admin.close().await.ok()
-            })
-        })
-        .join();
+        aico_tests::cleanup_on_server(format!("DROP ROLE IF EXISTS {}", self.name));
     }
 }
 
