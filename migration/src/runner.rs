@@ -124,7 +124,6 @@ struct Expected<'a> {
     target: &'a Target,
     layout: Layout,
     names: Vec<String>,
-    rehearsed: Option<Vec<Option<Fingerprint>>>,
 }
 
 /// What a set of migrations makes from empty: the same in every run of one process, so rehearsed
@@ -144,19 +143,18 @@ static REHEARSED: std::sync::LazyLock<std::sync::Mutex<HashMap<Rehearsal, Vec<Op
 
 impl<'a> Expected<'a> {
     fn new<M: MigratorTrait>(target: &'a Target, layout: Layout) -> Self {
-        Self { target, layout, names: names::<M>(), rehearsed: None }
+        Self { target, layout, names: names::<M>() }
     }
 
     /// What `name` makes from empty; `None` where it cannot run from empty (adopted from AICO).
-    async fn of<M: MigratorTrait>(&mut self, name: &str) -> Result<Option<Fingerprint>, MigrateError> {
-        if self.rehearsed.is_none() {
-            self.rehearsed = Some(self.rehearse::<M>().await?);
-        }
+    async fn of<M: MigratorTrait>(&self, name: &str) -> Result<Option<Fingerprint>, MigrateError> {
+        let rehearsed = self.rehearse::<M>().await?;
         let at = self.names.iter().position(|n| n == name);
-        Ok(at.and_then(|i| self.rehearsed.as_ref().and_then(|r| r.get(i).cloned().flatten())))
+        Ok(at.and_then(|i| rehearsed.get(i).cloned().flatten()))
     }
 
-    /// The rehearsal of `M`'s migrations for this target's backend and layout, done once.
+    /// The rehearsal of `M`'s migrations for this target's backend and layout, done once per
+    /// process.
     async fn rehearse<M: MigratorTrait>(&self) -> Result<Vec<Option<Fingerprint>>, MigrateError> {
         let on = match self.target {
             Target::Sqlite { .. } => None,
@@ -175,11 +173,7 @@ impl<'a> Expected<'a> {
     }
 
     /// Record what the database behind `conn` holds of `name`, applied or adopted.
-    async fn record<M: MigratorTrait, C: ConnectionTrait>(
-        &mut self,
-        conn: &C,
-        name: &str,
-    ) -> Result<How, MigrateError> {
+    async fn record<M: MigratorTrait, C: ConnectionTrait>(&self, conn: &C, name: &str) -> Result<How, MigrateError> {
         let err = |e| MigrateError::in_migration(self.target, name, e);
         let found = fingerprint::read(conn, self.layout, name).await.map_err(err)?;
         let how = How::of(&found, self.of::<M>(name).await?.as_ref());
@@ -236,7 +230,7 @@ pub async fn status<M: MigratorTrait>(
     };
     let records = fingerprint::records(db).await.map_err(err)?;
     let layout = Layout::detect(db).await.map_err(err)?;
-    let mut expected = Expected::new::<M>(target, layout);
+    let expected = Expected::new::<M>(target, layout);
     let mut out = Vec::new();
     for name in names::<M>() {
         let applied_at = applied.iter().find(|m| m.version == name).map(|m| m.applied_at);
@@ -282,7 +276,7 @@ pub async fn repair<M: MigratorTrait>(db: &DatabaseConnection, target: &Target) 
     fingerprint::install(&txn).await.map_err(err)?;
     let before = fingerprint::records(&txn).await.map_err(err)?;
     let layout = Layout::detect(&txn).await.map_err(err)?;
-    let mut expected = Expected::new::<M>(target, layout);
+    let expected = Expected::new::<M>(target, layout);
     let applied: Vec<String> =
         M::get_applied_migrations(&txn).await.map_err(err)?.iter().map(|m| m.name().to_owned()).collect();
     let mut out = Vec::new();
@@ -375,9 +369,9 @@ async fn run_steps<M: MigratorTrait>(
     let applied: Vec<String> =
         M::get_applied_migrations(&txn).await.map_err(err)?.iter().map(|m| m.name().to_owned()).collect();
     let layout = Layout::detect(&txn).await.map_err(err)?;
-    let mut expected = Expected::new::<M>(target, layout);
+    let expected = Expected::new::<M>(target, layout);
     if let Command::Up { .. } = command {
-        check_fingerprints::<M>(&txn, target, &applied, &mut expected, &mut progress).await?;
+        check_fingerprints::<M>(&txn, target, &applied, &expected, &mut progress).await?;
     }
     let all = names::<M>();
     let pending_after = |applied: &[String]| -> Vec<Step> {
@@ -457,7 +451,7 @@ async fn check_fingerprints<M: MigratorTrait>(
     txn: &DatabaseTransaction,
     target: &Target,
     applied: &[String],
-    expected: &mut Expected<'_>,
+    expected: &Expected<'_>,
     progress: &mut impl FnMut(Progress),
 ) -> Result<(), MigrateError> {
     let records = fingerprint::records(txn).await.map_err(|e| MigrateError::classify(target, e))?;
