@@ -13,9 +13,9 @@
 //! The walks: `walk.rs` (what a walk is, and the walks along a column: SQLite's `rowid` ranges, or
 //! the key for a SQLite table without a rowid and on PostgreSQL before 14), `blocks.rs`
 //! (PostgreSQL's heap blocks, with the sweep that ends that walk); `dry_run.rs` runs any of them
-//! without writing. What every walk reads and
-//! writes of the facts table is in `facts.rs`. The backend is asked once, in [`backfill`], where the
-//! walk and the fill are chosen.
+//! without writing; `checkpoint.rs` moves SQLite's checkpoints beside the batches. What every walk
+//! reads and writes of the facts table is in `facts.rs`. The backend is asked once, in
+//! [`backfill`], where the walk and the fill are chosen.
 //!
 //! The facts table is the seed's `semantic_facts` (keyed by `id`) or, on AICO's own database,
 //! `user_memories` (keyed by `fact_id`, a uuid4).
