@@ -75,6 +75,8 @@ impl AppError {
                 ChromaError::NoServerProgram { .. } => "chroma_program_missing",
                 ChromaError::NoStore { .. } => "chroma_store_missing",
                 ChromaError::BadName { .. } => "chroma_bad_name",
+                ChromaError::WouldUpgrade { .. } => "chroma_store_would_upgrade",
+                ChromaError::StoreFormat { .. } => "chroma_store_unreadable",
                 _ => "chroma_error",
             },
         }

@@ -15,7 +15,9 @@
 //! reported with Chroma's message.
 
 mod backfill;
+mod format;
 pub mod names;
+mod program;
 mod server;
 
 use std::path::PathBuf;
@@ -27,6 +29,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use backfill::{FIELDS, backfill, missing_fields};
+pub use format::StoreFormat;
+pub use program::{Chosen, ServerProgram};
 pub use server::LocalServer;
 
 use crate::report::{BadItem, BadItems, Check, Outcome, Status};
@@ -88,6 +92,32 @@ pub enum ChromaError {
     NoServerProgram {
         /// Where it was looked for.
         looked: String,
+    },
+    /// The chosen server would migrate the store to a format of its own, which AICO's pinned
+    /// chromadb cannot open.
+    #[error(
+        "{program} would upgrade the format of AICO's Chroma store {path} from ({format}) to ({upgraded}), \
+         after which AICO's own chromadb can no longer open it; nothing was changed. Serve the store with \
+         the `chroma` of AICO's chromadb: --chroma-bin PATH (or AICO_CHROMA_BIN)",
+        path = path.display()
+    )]
+    WouldUpgrade {
+        /// The store.
+        path: PathBuf,
+        /// Its format.
+        format: String,
+        /// The format the server would leave.
+        upgraded: String,
+        /// The server program, its chromadb version and why it was chosen.
+        program: String,
+    },
+    /// The store's format cannot be read.
+    #[error("cannot read the format of the Chroma store database {}: {detail}", path.display())]
+    StoreFormat {
+        /// The store's database (`chroma.sqlite3`).
+        path: PathBuf,
+        /// Why.
+        detail: String,
     },
     /// The store to serve is not there.
     #[error(
@@ -240,8 +270,10 @@ pub struct Chroma {
 ///
 /// An error is returned, before any request, only when the store cannot be set up as the
 /// configuration says: a name Chroma cannot have ([`ChromaError::BadName`]), no store to serve
-/// ([`ChromaError::NoStore`]) or no program to serve it with ([`ChromaError::NoServerProgram`]).
-/// Whether that ends the command is the caller's choice.
+/// ([`ChromaError::NoStore`]), no program to serve it with ([`ChromaError::NoServerProgram`]),
+/// or a program that would upgrade the store's format ([`ChromaError::WouldUpgrade`], or
+/// [`ChromaError::StoreFormat`] when the format cannot be read). Whether that ends the command
+/// is the caller's choice.
 pub async fn run<T, F>(config: ChromaConfig, job: impl FnOnce(Chroma) -> F) -> Result<Outcome<T>, ChromaError>
 where
     F: Future<Output = Result<T, ChromaError>>,
@@ -256,12 +288,17 @@ where
     check_names(&config)?;
     let (server, url) = match &config.endpoint {
         Endpoint::Url(url) => (None, url.clone()),
-        Endpoint::Serve { path, program } => match LocalServer::start(path, program.as_deref()).await {
+        Endpoint::Serve { path, program } => match LocalServer::serve(path, program.as_deref()).await {
             Ok(server) => {
                 let url = server.url().to_owned();
                 (Some(server), url)
             }
-            Err(e @ (ChromaError::NoStore { .. } | ChromaError::NoServerProgram { .. })) => return Err(e),
+            Err(
+                e @ (ChromaError::NoStore { .. }
+                | ChromaError::NoServerProgram { .. }
+                | ChromaError::WouldUpgrade { .. }
+                | ChromaError::StoreFormat { .. }),
+            ) => return Err(e),
             Err(e) => return Ok(classify(e)),
         },
     };

@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::ChromaError;
+use super::format;
+use super::program::ServerProgram;
 
 /// How long the server has to answer its heartbeat after it is started (a cold start imports
 /// Python and opens the store: a few seconds).
@@ -24,30 +26,40 @@ const GRACE: Duration = Duration::from_secs(10);
 /// The last lines the server wrote, for the message when it does not start.
 const TAIL: usize = 5;
 
-/// A file that Chroma's persistent store always holds.
-const STORE_FILE: &str = "chroma.sqlite3";
+/// A file that Chroma's persistent store always holds: its database.
+pub(super) const STORE_FILE: &str = "chroma.sqlite3";
 
 /// A `chroma run` child process serving one store on `127.0.0.1`; stopped when dropped.
 pub struct LocalServer {
     child: Child,
     url: String,
     path: PathBuf,
-    program: PathBuf,
+    program: ServerProgram,
 }
 
 impl LocalServer {
-    /// Serve the persistent store in `path` with `program` (else `chroma` on the PATH), and wait
-    /// until it answers. The directory must hold a store already: it is AICO's data, and
-    /// `chroma run` would create an empty one.
-    pub async fn start(path: &Path, program: Option<&Path>) -> Result<Self, ChromaError> {
+    /// Serve AICO's persistent store in `path` with its own `chroma` ([`ServerProgram::find`]:
+    /// `named`, else AICO's, else the PATH's), once it is known that the program leaves the
+    /// store's format as it is ([`format::unchanged_by`]), and wait until it answers. The
+    /// directory must hold a store already: it is AICO's data, and `chroma run` would create an
+    /// empty one.
+    pub async fn serve(path: &Path, named: Option<&Path>) -> Result<Self, ChromaError> {
         check_store(path)?;
-        let program = find_program(program)?;
-        let failed = |detail: String| ChromaError::ServerFailed { program: program.clone(), path: path.into(), detail };
+        let program = ServerProgram::find(named)?;
+        format::unchanged_by(path, &program).await?;
+        Self::start(path, program).await
+    }
+
+    /// Serve the store in `path` with `program`, and wait until it answers.
+    pub(super) async fn start(path: &Path, program: ServerProgram) -> Result<Self, ChromaError> {
+        let program_path = program.path.clone();
+        let failed =
+            |detail: String| ChromaError::ServerFailed { program: program_path.clone(), path: path.into(), detail };
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| failed(format!("no free loopback port: {e}")))?
             .port();
-        let mut cmd = Command::new(&program);
+        let mut cmd = Command::new(&program.path);
         cmd.arg("run")
             .arg("--path")
             .arg(path)
@@ -66,7 +78,7 @@ impl LocalServer {
             drain(err, Arc::clone(&tail));
         }
         let url = format!("http://127.0.0.1:{port}");
-        let mut server = Self { child, url, path: path.into(), program: program.clone() };
+        let mut server = Self { child, url, path: path.into(), program };
         tracing::info!(pid = server.child.id(), url = server.url, "started Chroma's server on {}", path.display());
         let last_lines = || tail.lock().map(|t| Vec::from(t.clone()).join(" | ")).unwrap_or_default();
         let heartbeat = format!("{}/api/v2/heartbeat", server.url);
@@ -113,10 +125,11 @@ impl LocalServer {
     }
 }
 
-/// The store and the program serving it, for reports: `DIR (served by PROGRAM run)`.
+/// The store and the program serving it, for reports: `DIR (served by PROGRAM (chromadb
+/// VERSION, why this one))`.
 impl std::fmt::Display for LocalServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (served by {} run)", self.path.display(), self.program.display())
+        write!(f, "{} (served by {})", self.path.display(), self.program)
     }
 }
 
@@ -137,33 +150,6 @@ fn check_store(path: &Path) -> Result<(), ChromaError> {
         return Ok(());
     };
     Err(ChromaError::NoStore { path: path.into(), detail: detail.into() })
-}
-
-/// `program` when it exists, else the `chroma` on the PATH.
-fn find_program(program: Option<&Path>) -> Result<PathBuf, ChromaError> {
-    let missing = |looked: String| ChromaError::NoServerProgram { looked };
-    if let Some(program) = program {
-        return if program.is_file() { Ok(program.into()) } else { Err(missing(program.display().to_string())) };
-    }
-    let name = format!("chroma{}", std::env::consts::EXE_SUFFIX);
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(&name))
-        .find(|p| executable(p))
-        .ok_or_else(|| missing("`chroma` on the PATH".into()))
-}
-
-/// Whether `p` is a file this process may run.
-fn executable(p: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        p.is_file()
-    }
 }
 
 /// Read the child's output to its end (so that it never blocks on a full pipe), logging each line

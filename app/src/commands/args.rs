@@ -188,7 +188,8 @@ pub struct StoreArgs {
     pub chroma_path: Option<PathBuf>,
 
     /// The `chroma` program that serves --chroma-path (from the `chromadb` package); default
-    /// `chroma` on the PATH.
+    /// AICO's own (beside the interpreter of its `aico` command), else `chroma` on the PATH. A
+    /// program that would upgrade the store's format is refused.
     #[arg(long, env = "AICO_CHROMA_BIN", hide_env_values = true, value_name = "PATH")]
     pub chroma_bin: Option<PathBuf>,
 
@@ -268,6 +269,8 @@ impl StoreArgs {
         };
         match result {
             Ok(outcome) => Ok(outcome),
+            // A refusal to touch AICO's store is never just a status.
+            Err(e @ (ChromaError::WouldUpgrade { .. } | ChromaError::StoreFormat { .. })) => Err(AppError::Chroma(e)),
             Err(e) if self.store == StoreChoice::All => Ok(Outcome::NotConfigured { detail: e.to_string() }),
             Err(e) => Err(AppError::Chroma(e)),
         }
