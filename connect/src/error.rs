@@ -53,6 +53,18 @@ pub enum ConnectError {
         /// The schema, as given.
         schema: String,
     },
+    /// AICO's own PostgreSQL database (2026: schema `aico_core` with `ams_user_memories`), whose
+    /// layout this version does not migrate yet: refused before anything is made beside AICO's
+    /// tables.
+    #[error(
+        "{target} is AICO's own PostgreSQL database (it has aico_core.ams_user_memories): this version of \
+         aico-ams cannot migrate, backfill or verify AICO's PostgreSQL layout yet, and would make the seed's \
+         tables beside AICO's instead; nothing was run"
+    )]
+    AicoPostgres {
+        /// The database (password hidden).
+        target: String,
+    },
     /// The database server could not be reached or refused the connection.
     #[error("cannot connect to {target}: {detail}")]
     Unreachable {
@@ -225,6 +237,7 @@ impl ConnectError {
             Self::Missing { .. } => "database_missing",
             Self::Unreachable { .. } => "unreachable",
             Self::NoSuchSchema { .. } => "no_such_schema",
+            Self::AicoPostgres { .. } => "aico_postgres_unsupported",
             Self::NotADatabase { .. } => "not_a_database",
             Self::ReadOnly { .. } => "read_only",
             Self::Locked { .. } => "locked",

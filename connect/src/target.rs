@@ -256,7 +256,11 @@ impl Target {
             }
             Self::Postgres { url, .. } => {
                 let schema = schema.unwrap_or("public");
-                if !probe_postgres(url, schema).await.map_err(|e| ConnectError::classify(self, e))? {
+                let found = probe_postgres(url, schema).await.map_err(|e| ConnectError::classify(self, e))?;
+                if found.aico_core {
+                    return Err(ConnectError::AicoPostgres { target: self.to_string() });
+                }
+                if !found.schema {
                     return Err(ConnectError::NoSuchSchema { target: self.to_string(), schema: schema.to_owned() });
                 }
                 let mut opts = ConnectOptions::new(url.clone());
@@ -324,21 +328,37 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// AICO's own facts table on PostgreSQL (2026): its schema `aico_core` holding it marks AICO's
+/// database.
+pub const AICO_PG_FACTS: &str = "aico_core.ams_user_memories";
+
+/// What [`probe_postgres`] found.
+struct Probed {
+    /// The schema asked for exists.
+    schema: bool,
+    /// The database is AICO's own ([`AICO_PG_FACTS`] exists).
+    aico_core: bool,
+}
+
 /// One direct connection attempt, so that an unreachable server fails at once with its real cause
-/// (a pool would retry until its acquire timeout and then only say that it timed out); and
-/// whether the schema `schema` exists (asked with the name as a bound parameter).
-async fn probe_postgres(url: &str, schema: &str) -> Result<bool, DbErr> {
+/// (a pool would retry until its acquire timeout and then only say that it timed out); whether
+/// the schema `schema` exists (asked with the name as a bound parameter), and whether the database
+/// is AICO's own.
+async fn probe_postgres(url: &str, schema: &str) -> Result<Probed, DbErr> {
     use sea_orm::sqlx::{self, Connection, PgConnection};
     let conn_err = |e| DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(e)));
     let attempt = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(url)).await;
     match attempt {
         Ok(Ok(mut conn)) => {
-            let exists = sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-                .bind(schema)
-                .fetch_one(&mut conn)
-                .await;
+            let found = sqlx::query_as::<_, (bool, bool)>(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1), to_regclass($2) IS NOT NULL",
+            )
+            .bind(schema)
+            .bind(AICO_PG_FACTS)
+            .fetch_one(&mut conn)
+            .await;
             conn.close().await.ok();
-            exists.map_err(conn_err)
+            found.map(|(schema, aico_core)| Probed { schema, aico_core }).map_err(conn_err)
         }
         Ok(Err(e)) => Err(conn_err(e)),
         Err(_) => Err(DbErr::Conn(RuntimeErr::Internal("timed out after 10s".into()))),
