@@ -53,17 +53,18 @@ pub enum ConnectError {
         /// The schema, as given.
         schema: String,
     },
-    /// AICO's own PostgreSQL database (2026: schema `aico_core` with `ams_user_memories`), whose
-    /// layout this version does not migrate yet: refused before anything is made beside AICO's
-    /// tables.
+    /// On AICO's own PostgreSQL database (2026: `aico_core.ams_user_memories`), a
+    /// `--database-schema` other than AICO's `aico_core`.
     #[error(
-        "{target} is AICO's own PostgreSQL database (it has aico_core.ams_user_memories): this version of \
-         aico-ams cannot migrate, backfill or verify AICO's PostgreSQL layout yet, and would make the seed's \
-         tables beside AICO's instead; nothing was run"
+        "{target} is AICO's own PostgreSQL database: the AMS there is AICO's, in schema aico_core \
+         (and this tool's bookkeeping in aico_ams), so --database-schema / DATABASE_SCHEMA {schema:?} \
+         does not apply: leave it out; nothing was run"
     )]
-    AicoPostgres {
+    AicoPostgresSchema {
         /// The database (password hidden).
         target: String,
+        /// The schema, as given.
+        schema: String,
     },
     /// The database server could not be reached or refused the connection.
     #[error("cannot connect to {target}: {detail}")]
@@ -237,7 +238,7 @@ impl ConnectError {
             Self::Missing { .. } => "database_missing",
             Self::Unreachable { .. } => "unreachable",
             Self::NoSuchSchema { .. } => "no_such_schema",
-            Self::AicoPostgres { .. } => "aico_postgres_unsupported",
+            Self::AicoPostgresSchema { .. } => "aico_postgres_schema",
             Self::NotADatabase { .. } => "not_a_database",
             Self::ReadOnly { .. } => "read_only",
             Self::Locked { .. } => "locked",

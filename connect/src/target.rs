@@ -255,19 +255,31 @@ impl Target {
                 sqlite_options(path, *create, query.as_deref(), key_used.as_ref().map(|(key, _)| key.clone()))
             }
             Self::Postgres { url, .. } => {
-                let schema = schema.unwrap_or("public");
-                let found = probe_postgres(url, schema).await.map_err(|e| ConnectError::classify(self, e))?;
-                if found.aico_core {
-                    return Err(ConnectError::AicoPostgres { target: self.to_string() });
-                }
-                if !found.schema {
-                    return Err(ConnectError::NoSuchSchema { target: self.to_string(), schema: schema.to_owned() });
-                }
+                let asked = schema.unwrap_or("public");
+                // Our schema is made on AICO's database only when the run can use it.
+                let ours = schema.is_none_or(|s| s == AICO_PG_SCHEMA);
+                let found = probe_postgres(url, asked, ours).await.map_err(|e| ConnectError::classify(self, e))?;
+                let search_path = if found.aico_core {
+                    // AICO's own database: the AMS is AICO's, in `aico_core`; what is ours (the
+                    // migration table, the fingerprints) goes into a schema of ours, first on the
+                    // path so that it is the current schema, and never into AICO's.
+                    if schema.is_some_and(|s| s != AICO_PG_SCHEMA) {
+                        return Err(ConnectError::AicoPostgresSchema {
+                            target: self.to_string(),
+                            schema: asked.to_owned(),
+                        });
+                    }
+                    [OWN_PG_SCHEMA, AICO_PG_SCHEMA, "public"].map(quote_ident).join(", ")
+                } else if found.schema {
+                    quote_ident(asked)
+                } else {
+                    return Err(ConnectError::NoSuchSchema { target: self.to_string(), schema: asked.to_owned() });
+                };
                 let mut opts = ConnectOptions::new(url.clone());
                 // SeaORM writes `SET search_path = <this>` as text, pasting a value that starts
-                // with `"` as it is: so it gets one identifier, quoted with every `"` doubled,
+                // with `"` as it is: so it gets identifiers, each quoted with every `"` doubled,
                 // never the flag's raw text.
-                opts.set_schema_search_path(quote_ident(schema))
+                opts.set_schema_search_path(search_path)
                     .connect_timeout(Duration::from_secs(10))
                     .acquire_timeout(Duration::from_secs(30));
                 opts
@@ -332,19 +344,30 @@ pub fn quote_ident(name: &str) -> String {
 /// database.
 pub const AICO_PG_FACTS: &str = "aico_core.ams_user_memories";
 
+/// AICO's schema on PostgreSQL, where all of its tables are.
+pub const AICO_PG_SCHEMA: &str = "aico_core";
+
+/// This tool's own schema on AICO's PostgreSQL database: the migration table and the
+/// fingerprints, nothing of AICO's.
+pub const OWN_PG_SCHEMA: &str = "aico_ams";
+
+/// Makes [`OWN_PG_SCHEMA`] (a constant of ours, no value from outside).
+const OWN_PG_SCHEMA_DDL: &str = "CREATE SCHEMA IF NOT EXISTS aico_ams";
+
 /// What [`probe_postgres`] found.
 struct Probed {
     /// The schema asked for exists.
     schema: bool,
-    /// The database is AICO's own ([`AICO_PG_FACTS`] exists).
+    /// The database is AICO's own ([`AICO_PG_FACTS`] exists); then [`OWN_PG_SCHEMA`] exists too
+    /// (made by the probe when missing).
     aico_core: bool,
 }
 
 /// One direct connection attempt, so that an unreachable server fails at once with its real cause
 /// (a pool would retry until its acquire timeout and then only say that it timed out); whether
 /// the schema `schema` exists (asked with the name as a bound parameter), and whether the database
-/// is AICO's own.
-async fn probe_postgres(url: &str, schema: &str) -> Result<Probed, DbErr> {
+/// is AICO's own; on AICO's database, when `make_ours`, [`OWN_PG_SCHEMA`] is made if missing.
+async fn probe_postgres(url: &str, schema: &str, make_ours: bool) -> Result<Probed, DbErr> {
     use sea_orm::sqlx::{self, Connection, PgConnection};
     let conn_err = |e| DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(e)));
     let attempt = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(url)).await;
@@ -357,8 +380,17 @@ async fn probe_postgres(url: &str, schema: &str) -> Result<Probed, DbErr> {
             .bind(AICO_PG_FACTS)
             .fetch_one(&mut conn)
             .await;
+            let found = found.map(|(schema, aico_core)| Probed { schema, aico_core }).map_err(conn_err);
+            let made = match &found {
+                // Our schema on AICO's database, made before the pool's connections set their path.
+                Ok(Probed { aico_core: true, .. }) if make_ours => {
+                    sqlx::query(OWN_PG_SCHEMA_DDL).execute(&mut conn).await.map(|_| ())
+                }
+                _ => Ok(()),
+            };
             conn.close().await.ok();
-            found.map(|(schema, aico_core)| Probed { schema, aico_core }).map_err(conn_err)
+            made.map_err(conn_err)?;
+            found
         }
         Ok(Err(e)) => Err(conn_err(e)),
         Err(_) => Err(DbErr::Conn(RuntimeErr::Internal("timed out after 10s".into()))),

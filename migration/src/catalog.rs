@@ -21,15 +21,18 @@ pub struct Entry {
     pub columns: &'static [(&'static str, &'static [&'static str])],
 }
 
-/// What a migration makes, on the seed's layout and on AICO's own database: declared once, in
+/// What a migration makes, on the seed's layout and on AICO's own databases: declared once, in
 /// the migration's own file, and read here by the catalog, by the checks before adoption, by
 /// `aico-ams verify` and by the fingerprints.
 #[derive(Debug, Clone, Copy)]
 pub struct Makes {
     /// On the seed's layout.
     pub seed: Entry,
-    /// On AICO's own database (made, or adopted where AICO made it).
+    /// On AICO's own SQLite database (made, or adopted where AICO made it).
     pub aico: Entry,
+    /// On AICO's own PostgreSQL database (2026; AICO's objects in `aico_core`, adopted, or made
+    /// with AICO's own statements where missing: see [`crate::aico_pg`]).
+    pub aico_pg: Entry,
     /// The schema version at which AICO applies this phase itself (then it is adopted as AICO
     /// made it).
     pub aico_version: i64,
@@ -83,23 +86,34 @@ pub fn aico_columns(table: &str) -> Vec<&'static str> {
     aico_tables().filter(|(t, _)| *t == table).flat_map(|(_, columns)| columns.iter().copied()).collect()
 }
 
+/// AICO's facts table on PostgreSQL (in `aico_core`).
+pub const AICO_PG_FACTS: &str = "ams_user_memories";
+
 /// Whose schema the database follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Layout {
     /// The seed's: `semantic_facts` keyed by `id`, the seed's `consolidation_state`.
     Seed,
-    /// AICO's own, managed by AICO's migrator (`_aico_schema_metadata`) at this schema version.
+    /// AICO's own SQLite database (2025), managed by AICO's migrator (`_aico_schema_metadata`) at
+    /// this schema version.
     Aico {
         /// `_aico_schema_metadata.schema_version`.
         version: i64,
     },
+    /// AICO's own PostgreSQL database (2026): everything in `aico_core`, made by AICO's schema
+    /// file, which has no versions (`aico_core.ams_user_memories` marks it).
+    AicoPostgres,
 }
 
 impl Layout {
-    /// The layout of the database behind `conn`: AICO's when `_aico_schema_metadata` exists.
-    /// Reads only.
+    /// The layout of the database behind `conn`: AICO's PostgreSQL one when
+    /// `aico_core.ams_user_memories` exists, AICO's SQLite one when `_aico_schema_metadata` exists,
+    /// else the seed's. Reads only.
     pub async fn detect<C: ConnectionTrait>(conn: &C) -> Result<Self, DbErr> {
         let dialect = Dialect::of_conn(conn)?;
+        if dialect == Dialect::Postgres && dialect.is_aico_postgres(conn).await? {
+            return Ok(Self::AicoPostgres);
+        }
         if dialect.column_names(conn, AICO_METADATA).await?.is_empty() {
             return Ok(Self::Seed);
         }
@@ -121,13 +135,75 @@ impl Layout {
         match self {
             Self::Seed => ("semantic_facts", "id"),
             Self::Aico { .. } => (AICO_FACTS, AICO_FACT_KEY),
+            Self::AicoPostgres => (AICO_PG_FACTS, AICO_FACT_KEY),
+        }
+    }
+
+    /// [`FACT_METADATA`] as JSON, to read its keys in SQL: the column itself where it is JSON;
+    /// on AICO's PostgreSQL database, where it is text, cast (AICO's index functions cast every
+    /// value that is not NULL, so every one there is JSON).
+    pub fn fact_metadata_json(self) -> &'static str {
+        match self {
+            Self::AicoPostgres => "CAST(temporal_metadata AS json)",
+            _ => FACT_METADATA,
+        }
+    }
+
+    /// Phase 1's index on (last accessed, confidence), which the seed's temporal query uses.
+    pub fn temporal_index(self) -> &'static str {
+        match self {
+            Self::Seed => "idx_semantic_facts_temporal",
+            Self::Aico { .. } | Self::AicoPostgres => "idx_user_memories_temporal",
+        }
+    }
+
+    /// What the target line adds about this layout, where the target alone does not say it.
+    pub fn target_note(self) -> Option<&'static str> {
+        match self {
+            Self::AicoPostgres => Some(
+                "AICO's own PostgreSQL database: the AMS is AICO's, in schema aico_core; this tool's \
+                 bookkeeping is in aico_ams",
+            ),
+            _ => None,
+        }
+    }
+
+    /// Phase 2's `state_json` as JSON, to read its keys in SQL (on AICO's PostgreSQL database it is
+    /// `jsonb`).
+    pub fn consolidation_json(self) -> &'static str {
+        match self {
+            Self::AicoPostgres => "CAST(state_json AS json)",
+            _ => "state_json",
+        }
+    }
+
+    /// The table of Phase 2, where consolidation records its state.
+    pub fn consolidation_table(self) -> &'static str {
+        match self {
+            Self::AicoPostgres => "ams_consolidation_state",
+            _ => "consolidation_state",
+        }
+    }
+
+    /// The columns that date a fact, in order of preference ([`FACT_CREATED`]; on AICO's
+    /// PostgreSQL database, where `created_at` may be NULL, then `valid_from`, which may not).
+    pub fn fact_dated_by(self) -> &'static [&'static str] {
+        match self {
+            Self::AicoPostgres => &[FACT_CREATED, "valid_from"],
+            _ => &[FACT_CREATED],
         }
     }
 
     /// Whether AICO applied the phase of `migration` itself (then it is adopted as AICO made it).
+    /// On AICO's PostgreSQL database every phase is AICO's own (its schema file makes them all).
     pub fn aico_applied(self, migration: &str) -> bool {
-        let Self::Aico { version } = self else { return false };
-        MAKES.iter().find(|m| m.aico.migration == migration).is_some_and(|m| version >= m.aico_version)
+        match self {
+            Self::Seed => false,
+            Self::Aico { version } => {
+                MAKES.iter().find(|m| m.aico.migration == migration).is_some_and(|m| version >= m.aico_version)
+            }
+            Self::AicoPostgres => MAKES.iter().any(|m| m.aico_pg.migration == migration),
+        }
     }
 
     /// Every migration's tables and indexes on a database of this layout, in migration order.
@@ -135,6 +211,17 @@ impl Layout {
         match self {
             Self::Seed => CATALOG.to_vec(),
             Self::Aico { .. } => MAKES.iter().map(|m| m.aico).collect(),
+            Self::AicoPostgres => MAKES.iter().map(|m| m.aico_pg).collect(),
+        }
+    }
+
+    /// The columns of AICO's tables that the migrations rely on on a database of this layout
+    /// ([`Entry::columns`]), table by table in migration order; none on the seed's.
+    pub fn aico_tables(self) -> Vec<(&'static str, &'static [&'static str])> {
+        match self {
+            Self::Seed => Vec::new(),
+            Self::Aico { .. } => aico_tables().collect(),
+            Self::AicoPostgres => MAKES.iter().flat_map(|m| m.aico_pg.columns.iter().copied()).collect(),
         }
     }
 

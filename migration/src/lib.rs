@@ -27,6 +27,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod aico_pg;
 pub mod aico_phase3;
 pub mod catalog;
 pub mod error;

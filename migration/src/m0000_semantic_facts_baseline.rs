@@ -24,6 +24,12 @@ pub(crate) const MAKES: Makes = Makes {
         indexes: &[],
         columns: &[(catalog::AICO_FACTS, &[catalog::AICO_FACT_KEY, "created_at"])],
     },
+    aico_pg: Entry {
+        migration: NAME,
+        tables: &[catalog::AICO_PG_FACTS],
+        indexes: &[],
+        columns: &[(catalog::AICO_PG_FACTS, &["fact_id", "user_id", "created_at", "valid_from"])],
+    },
     aico_version: AICO_PHASE1,
 };
 
@@ -33,6 +39,10 @@ pub struct Migration;
 
 #[async_trait::async_trait]
 impl Phase for Migration {
+    fn aico_pg(&self) -> &'static [crate::aico_pg::Object] {
+        crate::aico_pg::PHASE0
+    }
+
     async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
         let (conn, layout) = (on.conn, on.layout);
         if let Layout::Aico { .. } = layout {

@@ -35,6 +35,15 @@ pub(crate) const MAKES: Makes = Makes {
         ],
         columns: &[(catalog::AICO_FACTS, &[COLUMN])],
     },
+    aico_pg: Entry {
+        migration: NAME,
+        tables: &[],
+        indexes: &[
+            ("idx_user_memories_temporal", catalog::AICO_PG_FACTS),
+            ("idx_user_memories_superseded", catalog::AICO_PG_FACTS),
+        ],
+        columns: &[(catalog::AICO_PG_FACTS, &[COLUMN])],
+    },
     aico_version: catalog::AICO_PHASE1,
 };
 
@@ -70,6 +79,10 @@ async fn explain_invalid_json<C: ConnectionTrait>(dialect: Dialect, conn: &C, er
 
 #[async_trait::async_trait]
 impl Phase for Migration {
+    fn aico_pg(&self) -> &'static [crate::aico_pg::Object] {
+        crate::aico_pg::PHASE1
+    }
+
     async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
         let (conn, dialect, layout) = (on.conn, on.dialect, on.layout);
         if layout.aico_applied(NAME) {

@@ -42,6 +42,12 @@ pub(crate) const MAKES: Makes = Makes {
             ],
         )],
     },
+    aico_pg: Entry {
+        migration: NAME,
+        tables: &["ams_consolidation_state"],
+        indexes: &[(INDEX_UPDATED, "ams_consolidation_state")],
+        columns: &[("ams_consolidation_state", &["id", "state_json", "updated_at"])],
+    },
     aico_version: AICO_PHASE2,
 };
 
@@ -51,6 +57,10 @@ pub struct Migration;
 
 #[async_trait::async_trait]
 impl Phase for Migration {
+    fn aico_pg(&self) -> &'static [crate::aico_pg::Object] {
+        crate::aico_pg::PHASE2
+    }
+
     async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
         let (conn, layout, manager) = (on.conn, on.layout, on.manager);
         if let Layout::Aico { .. } = layout {

@@ -269,6 +269,40 @@ pub(crate) const MAKES: Makes = Makes {
             ),
         ],
     },
+    aico_pg: Entry {
+        migration: NAME,
+        tables: &[
+            "ams_behavioral_skills",
+            "user_skill_confidence",
+            "ams_context_skill_stats",
+            "ams_context_preference_vectors",
+            "ams_behavioral_feedback",
+            "ams_trajectories",
+        ],
+        indexes: &[
+            ("idx_behavioral_skills_status", "ams_behavioral_skills"),
+            ("idx_behavioral_skills_type", "ams_behavioral_skills"),
+            ("idx_user_skill_confidence", "user_skill_confidence"),
+            ("idx_ams_context_skill_stats_user", "ams_context_skill_stats"),
+            ("idx_ams_context_skill_stats_skill", "ams_context_skill_stats"),
+            ("idx_ams_context_preferences_user", "ams_context_preference_vectors"),
+            ("idx_ams_context_preferences_updated", "ams_context_preference_vectors"),
+            ("idx_behavioral_feedback_processed", "ams_behavioral_feedback"),
+            ("idx_behavioral_feedback_skill", "ams_behavioral_feedback"),
+            ("idx_behavioral_feedback_user", "ams_behavioral_feedback"),
+            ("idx_trajectories_archived", "ams_trajectories"),
+            ("idx_trajectories_conversation", "ams_trajectories"),
+            ("idx_trajectories_user", "ams_trajectories"),
+        ],
+        columns: &[
+            ("ams_behavioral_skills", &["skill_id", "skill_name", "skill_type", "dimension_vector"]),
+            ("user_skill_confidence", &["user_id", "skill_id", "confidence_score"]),
+            ("ams_context_skill_stats", &["user_id", "context_bucket", "skill_id", "alpha", "beta"]),
+            ("ams_context_preference_vectors", &["user_id", "context_bucket", "dimensions"]),
+            ("ams_behavioral_feedback", &["feedback_id", "user_id", "reward", "timestamp", "processed"]),
+            ("ams_trajectories", &["trajectory_id", "user_id", "message_id", "timestamp"]),
+        ],
+    },
     aico_version: catalog::AICO_PHASE3,
 };
 
@@ -333,6 +367,10 @@ async fn aicos_phase3<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
 
 #[async_trait::async_trait]
 impl Phase for Migration {
+    fn aico_pg(&self) -> &'static [crate::aico_pg::Object] {
+        crate::aico_pg::PHASE3
+    }
+
     async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
         let (manager, conn, dialect, layout) = (on.manager, on.conn, on.dialect, on.layout);
         match layout {
@@ -354,7 +392,7 @@ impl Phase for Migration {
                 layout.require_runnable(AICO_PHASE2)?;
                 aicos_phase3(conn).await
             }
-            Layout::Seed => {
+            Layout::Seed | Layout::AicoPostgres => {
                 let tables = tables(dialect);
                 // Adopt nothing of another shape: check every table that exists before changing any.
                 for (name, table) in TABLES.iter().rev().zip(&tables) {
@@ -382,7 +420,7 @@ impl Phase for Migration {
         // Ours: the seed's, or AICO's shape made at AICO's version 13; never the Memory Album's
         // feedback_events. Children first.
         let tables: Vec<&str> = match layout {
-            Layout::Seed => TABLES.to_vec(),
+            Layout::Seed | Layout::AicoPostgres => TABLES.to_vec(),
             Layout::Aico { .. } => aico_phase3::TABLES.iter().rev().copied().collect(),
         };
         safety::guard_drop(manager, &tables, "m0003").await?;

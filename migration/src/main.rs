@@ -101,6 +101,10 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
     let keys = KeySources::from_args(cli.db_key.as_deref(), cli.db_key_file.as_deref())
         .map_err(ConnectError::KeyUnreadable)?;
     let (db, key) = target.connect_keyed(cli.database_schema.as_deref(), &keys).await?;
+    let layout = migration::catalog::Layout::detect(&db).await.map_err(|e| MigrateError::classify(&target, e))?;
+    if let Some(note) = layout.target_note() {
+        out.line(format_args!("  {note}"));
+    }
     let command = match cli.command.unwrap_or(Sub::Up { num: None }) {
         Sub::Status => {
             if let Some(aico) = runner::aico_schema(&db, &target).await? {

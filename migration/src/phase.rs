@@ -1,10 +1,13 @@
 //! What every AMS migration shares, written once: it runs in one transaction of its own, and it
 //! is handed the database as it finds it — the schema manager, the connection's [`Dialect`] and
-//! the database's [`Layout`] — so that each migration file holds only what it makes.
+//! the database's [`Layout`] — so that each migration file holds only what it makes. On AICO's
+//! PostgreSQL database every phase is AICO's own: it adopts or makes its objects in `aico_core`
+//! ([`crate::aico_pg`]), and its rollback drops nothing.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager, SchemaManagerConnection};
 
+use crate::aico_pg;
 use crate::catalog::Layout;
 use aico_connect::dialect::Dialect;
 
@@ -34,6 +37,8 @@ pub(crate) trait Phase: MigrationName + Send + Sync {
     async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr>;
     /// Roll it back.
     async fn down(&self, on: &On<'_, '_>) -> Result<(), DbErr>;
+    /// AICO's objects in `aico_core` that this phase is on AICO's PostgreSQL database.
+    fn aico_pg(&self) -> &'static [aico_pg::Object];
 }
 
 /// A [`Phase`] as sea-orm-migration runs it: atomic (`use_transaction`), so that a failure half-way
@@ -53,10 +58,19 @@ impl<P: Phase> MigrationTrait for Atomic<P> {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        self.0.up(&On::of(manager).await?).await
+        let on = On::of(manager).await?;
+        match on.layout {
+            Layout::AicoPostgres => aico_pg::adopt_or_make(on.conn, self.0.aico_pg()).await,
+            _ => self.0.up(&on).await,
+        }
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        self.0.down(&On::of(manager).await?).await
+        let on = On::of(manager).await?;
+        match on.layout {
+            // AICO's objects: AICO's schema file owns them.
+            Layout::AicoPostgres => Ok(()),
+            _ => self.0.down(&on).await,
+        }
     }
 }

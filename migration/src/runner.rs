@@ -307,7 +307,8 @@ pub struct AicoSchema {
 /// not managed by AICO's migrator. Reads only.
 pub async fn aico_schema(db: &DatabaseConnection, target: &Target) -> Result<Option<AicoSchema>, MigrateError> {
     match Layout::detect(db).await.map_err(|e| MigrateError::classify(target, e))? {
-        Layout::Seed => Ok(None),
+        // AICO's PostgreSQL database has no schema versions.
+        Layout::Seed | Layout::AicoPostgres => Ok(None),
         layout @ Layout::Aico { version } => Ok(Some(AicoSchema {
             version,
             applied_by_aico: migration_names().into_iter().filter(|m| layout.aico_applied(m)).collect(),

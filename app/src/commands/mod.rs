@@ -142,7 +142,8 @@ async fn open_sql(common: &args::Common, out: &mut Stdout) -> Result<crate::sql:
     let keys = common.keys()?;
     let db = crate::sql::Db::open(common.database_url.as_deref(), common.database_schema.as_deref(), &keys).await?;
     if !common.json {
-        out.line(format_args!("target: {}", db.target.described()));
+        let note = db.layout().await?.target_note().map(|n| format!(" ({n})")).unwrap_or_default();
+        out.line(format_args!("target: {}{note}", db.target.described()));
     }
     Ok(db)
 }

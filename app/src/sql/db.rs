@@ -46,10 +46,11 @@ impl Db {
         Layout::detect(&self.conn).await.map_err(|e| self.error(e))
     }
 
-    /// Whether `table` exists.
+    /// Whether `table` exists (on PostgreSQL: on the search path, as a statement would find it;
+    /// on AICO's PostgreSQL database, AICO's tables in `aico_core` behind this tool's own schema).
     pub async fn has_table(&self, table: &str) -> Result<bool, AppError> {
-        let manager = migration::SchemaManager::new(&self.conn);
-        manager.has_table(table).await.map_err(|e| self.error(e))
+        let columns = self.dialect.column_names(&self.conn, table).await.map_err(|e| self.error(e))?;
+        Ok(!columns.is_empty())
     }
 
     /// Rows of a raw query in this dialect. `sql` is our own text, with the catalog's names at

@@ -78,7 +78,7 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
         if total == 0 { 0.0 } else { (with_temporal as f64 * 10_000.0 / total as f64).round() / 100.0 };
 
     // Seed: confidence distribution.
-    let conf = d.json_number(FACT_METADATA, "confidence");
+    let conf = d.json_number(layout.fact_metadata_json(), "confidence");
     // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
     let rows = db
         .rows(&format!(
@@ -99,21 +99,23 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
 
     // Seed: consolidation history.
     let mut consolidation = Vec::new();
-    if db.has_table("consolidation_state").await? {
+    let (table, state) = (layout.consolidation_table(), layout.consolidation_json());
+    if db.has_table(table).await? {
         let sql = match layout {
             Layout::Aico { .. } => "SELECT user_id, status, CAST(last_consolidation_at AS TEXT) AS last_run, \
                  NULL AS completed, NULL AS failed, messages_consolidated AS experiences \
                  FROM consolidation_state ORDER BY updated_at DESC LIMIT 10"
                 .to_owned(),
-            // Only the migrations' own column names and JSON keys are pasted here.
-            Layout::Seed => format!(
+            // The seed's shape (on AICO's PostgreSQL database, under AICO's name). Only the
+            // migrations' own table and column names and JSON keys are pasted here.
+            Layout::Seed | Layout::AicoPostgres => format!(
                 "SELECT NULL AS user_id, {} AS status, {} AS last_run, {} AS completed, {} AS failed, \
-                 {} AS experiences FROM consolidation_state ORDER BY updated_at DESC LIMIT 10",
-                d.json_text("state_json", "status"),
-                d.json_text("state_json", "last_run"),
-                d.json_number("state_json", "progress.completed_users"),
-                d.json_number("state_json", "progress.failed_users"),
-                d.json_number("state_json", "progress.processed_experiences"),
+                 {} AS experiences FROM {table} ORDER BY updated_at DESC LIMIT 10",
+                d.json_text(state, "status"),
+                d.json_text(state, "last_run"),
+                d.json_number(state, "progress.completed_users"),
+                d.json_number(state, "progress.failed_users"),
+                d.json_number(state, "progress.processed_experiences"),
             ),
         };
         let rows = db.rows(&sql).await?;

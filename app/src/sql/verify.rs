@@ -57,9 +57,10 @@ pub async fn verify(db: &Db) -> Result<Vec<Check>, AppError> {
     let mut checks = vec![temporal_column(db, facts).await?];
     if checks[0].status == Status::Pass {
         checks.push(coverage(db, facts).await?);
-        checks.push(sample(db, facts).await);
-        checks.push(valid_metadata(db, facts).await);
-        checks.push(query_plan(db, facts).await?);
+        let json = layout.fact_metadata_json();
+        checks.push(sample(db, facts, json).await);
+        checks.push(valid_metadata(db, facts, json).await);
+        checks.push(query_plan(db, layout).await?);
     }
     checks.extend(consolidation(db, layout, &applied).await?);
     for entry in &applied.catalog {
@@ -103,17 +104,17 @@ async fn coverage(db: &Db, (table, _): Facts) -> Result<Check, AppError> {
     Ok(Check::new("facts with temporal metadata", Status::Pass, vec![format!("{with} of {total}")]))
 }
 
-/// Seed: sample temporal metadata (five facts).
-async fn sample(db: &Db, (table, key): Facts) -> Check {
+/// Seed: sample temporal metadata (five facts); `json` reads the metadata as JSON.
+async fn sample(db: &Db, (table, key): Facts, json: &str) -> Check {
     let d = db.dialect;
     // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
     let sample = db
         .rows(&format!(
             "SELECT CAST({key} AS TEXT) AS id, {} AS created, CAST({} AS TEXT) AS confidence, \
              CAST({} AS TEXT) AS accesses FROM {table} WHERE temporal_metadata IS NOT NULL ORDER BY {key} LIMIT 5",
-            d.json_text(FACT_METADATA, "created_at"),
-            d.json_number(FACT_METADATA, "confidence"),
-            d.json_text(FACT_METADATA, "access_count"),
+            d.json_text(json, "created_at"),
+            d.json_number(json, "confidence"),
+            d.json_text(json, "access_count"),
         ))
         .await;
     let details = match sample {
@@ -134,14 +135,14 @@ async fn sample(db: &Db, (table, key): Facts) -> Check {
     Check::new("sample temporal metadata", Status::Pass, details)
 }
 
-/// Every value is a JSON object with the required keys.
-async fn valid_metadata(db: &Db, (table, key): Facts) -> Check {
+/// Every value is a JSON object with the required keys; `json` reads the metadata as JSON.
+async fn valid_metadata(db: &Db, (table, key): Facts, json: &str) -> Check {
     let name = "temporal metadata is valid";
     // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
     let bad = db
         .rows(&format!(
             "SELECT CAST({key} AS TEXT) AS id FROM {table} WHERE {} ORDER BY {key} LIMIT 11",
-            db.dialect.json_object_lacking(FACT_METADATA, &REQUIRED_KEYS)
+            db.dialect.json_object_lacking(json, &REQUIRED_KEYS)
         ))
         .await;
     match bad {
@@ -170,29 +171,39 @@ async fn valid_metadata(db: &Db, (table, key): Facts) -> Check {
 }
 
 /// Seed: `EXPLAIN QUERY PLAN`. SQLite really says `SCAN ... USING INDEX` (the seed's `SEARCH` is wrong).
-async fn query_plan(db: &Db, (table, _): Facts) -> Result<Check, AppError> {
+/// On AICO's PostgreSQL database the seed's query is asked as AICO's index reads it: through
+/// AICO's functions, on the rows that have metadata (the index's predicate).
+async fn query_plan(db: &Db, layout: Layout) -> Result<Check, AppError> {
     let d = db.dialect;
-    let index = format!("idx_{table}_temporal");
+    let ((table, _), index) = (layout.facts(), layout.temporal_index());
     // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
-    let query = format!(
-        "SELECT * FROM {table} WHERE {} > 0.5 ORDER BY {} DESC LIMIT 10",
-        d.json_number(FACT_METADATA, "confidence"),
-        d.json_text(FACT_METADATA, "last_accessed")
-    );
+    let query = match layout {
+        Layout::AicoPostgres => format!(
+            "SELECT * FROM {table} WHERE {FACT_METADATA} IS NOT NULL \
+             AND jsonb_extract_double_immutable({FACT_METADATA}, 'confidence') > 0.5 \
+             ORDER BY jsonb_extract_timestamptz_immutable({FACT_METADATA}, 'last_accessed') DESC LIMIT 10"
+        ),
+        _ => format!(
+            "SELECT * FROM {table} WHERE {} > 0.5 ORDER BY {} DESC LIMIT 10",
+            d.json_number(FACT_METADATA, "confidence"),
+            d.json_text(FACT_METADATA, "last_accessed")
+        ),
+    };
     let plan = d.query_plan(&db.conn, &query).await.map_err(|e| db.error(e))?;
-    let uses = plan.iter().any(|l| l.contains(&index));
+    let uses = plan.iter().any(|l| l.contains(index));
     Ok(Check::pass_if(&format!("temporal query uses {index}"), uses, plan))
 }
 
 /// Seed: `consolidation_state` exists, and its latest state (skipped before Phase 2).
 async fn consolidation(db: &Db, layout: Layout, applied: &Applied) -> Result<Vec<Check>, AppError> {
+    let table = layout.consolidation_table();
     let present = "consolidation_state present";
-    let phase2 = applied.catalog.iter().find(|e| e.tables.contains(&"consolidation_state"));
+    let phase2 = applied.catalog.iter().find(|e| e.tables.contains(&table));
     let Some(phase2) = phase2.filter(|e| applied.contains(e.migration)) else {
         let which = phase2.map_or("Phase 2", |e| e.migration);
         return Ok(vec![Check::new(present, Status::Skip, vec![format!("Phase 2 ({which}) is not applied")])]);
     };
-    if !db.has_table("consolidation_state").await? {
+    if !db.has_table(table).await? {
         return Ok(vec![Check::new(
             present,
             Status::Fail,
@@ -205,12 +216,13 @@ async fn consolidation(db: &Db, layout: Layout, applied: &Applied) -> Result<Vec
         Layout::Aico { .. } => "SELECT user_id AS id, status, CAST(last_consolidation_at AS TEXT) AS last_run, \
              CAST(updated_at AS TEXT) AS updated_at FROM consolidation_state ORDER BY updated_at DESC LIMIT 1"
             .to_owned(),
-        // Only the migrations' own column names and JSON keys are pasted here.
-        Layout::Seed => format!(
+        // The seed's shape (on AICO's PostgreSQL database, under AICO's name). Only the
+        // migrations' own table and column names and JSON keys are pasted here.
+        Layout::Seed | Layout::AicoPostgres => format!(
             "SELECT id, {} AS status, {} AS last_run, CAST(updated_at AS TEXT) AS updated_at \
-             FROM consolidation_state ORDER BY updated_at DESC LIMIT 1",
-            d.json_text("state_json", "status"),
-            d.json_text("state_json", "last_run")
+             FROM {table} ORDER BY updated_at DESC LIMIT 1",
+            d.json_text(layout.consolidation_json(), "status"),
+            d.json_text(layout.consolidation_json(), "last_run")
         ),
     };
     let rows = db.rows(&sql).await?;
@@ -264,6 +276,7 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
     // seed's models. The Memory Album's `feedback_events` is neither.
     let aicos: Vec<&str> = match layout {
         Layout::Seed => Vec::new(),
+        Layout::AicoPostgres => layout.aico_tables().into_iter().map(|(t, _)| t).collect(),
         Layout::Aico { .. } => [catalog::AICO_FACTS, "consolidation_state", "feedback_events"]
             .into_iter()
             .chain(migration::aico_phase3::TABLES)
@@ -275,6 +288,8 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
     let (seed_facts, _) = Layout::Seed.facts();
     let expected: Vec<ModelColumn> = match layout {
         Layout::Seed => entity::all_columns(),
+        // No models of AICO's PostgreSQL tables yet: AICO's columns are checked below.
+        Layout::AicoPostgres => Vec::new(),
         Layout::Aico { .. } => entity::all_columns()
             .into_iter()
             .filter(|c| c.table != seed_facts && !aicos.contains(&c.table))
@@ -282,7 +297,7 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
             .collect(),
     };
     let mut drift = Vec::new();
-    for (table, columns) in catalog::aico_tables() {
+    for (table, columns) in layout.aico_tables() {
         if !aicos.contains(&table) || !applied.owner_applied(|e| e.tables.contains(&table)) {
             continue;
         }

@@ -14,7 +14,8 @@ pub enum StorageOrder {
 }
 
 impl Dialect {
-    /// Whether an index named `name` exists (in the current schema).
+    /// Whether an index named `name` exists (on PostgreSQL: the first relation of that name on the
+    /// search path, as an unqualified name in a statement finds it).
     pub async fn has_index<C: ConnectionTrait>(self, conn: &C, name: &str) -> Result<bool, DbErr> {
         let stmt = match self {
             Self::Sqlite => Statement::from_sql_and_values(
@@ -24,7 +25,7 @@ impl Dialect {
             ),
             Self::Postgres => Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT 1 AS found FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1",
+                "SELECT 1 AS found FROM pg_class WHERE oid = to_regclass(quote_ident($1)) AND relkind = 'i'",
                 [name.into()],
             ),
         };
@@ -126,8 +127,9 @@ impl Dialect {
             ),
             Self::Postgres => Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT lower(data_type) AS t FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
+                "SELECT lower(format_type(a.atttypid, NULL)) AS t FROM pg_attribute a \
+                 WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attname = $2 AND a.attnum > 0 \
+                 AND NOT a.attisdropped",
                 [table.into(), column.into()],
             ),
         };
@@ -137,8 +139,8 @@ impl Dialect {
         }
     }
 
-    /// The column names of `table` (in the current schema), in their order; empty when the table
-    /// does not exist.
+    /// The column names of `table` (on PostgreSQL: the first table of that name on the search
+    /// path), in their order; empty when the table does not exist.
     pub async fn column_names<C: ConnectionTrait>(self, conn: &C, table: &str) -> Result<Vec<String>, DbErr> {
         let stmt = match self {
             Self::Sqlite => Statement::from_sql_and_values(
@@ -148,12 +150,30 @@ impl Dialect {
             ),
             Self::Postgres => Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT column_name::text AS c FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+                "SELECT a.attname::text AS c FROM pg_attribute a \
+                 WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attnum > 0 AND NOT a.attisdropped \
+                 ORDER BY a.attnum",
                 [table.into()],
             ),
         };
         conn.query_all_raw(stmt).await?.iter().map(|row| row.try_get::<String>("", "c")).collect()
+    }
+
+    /// Whether this is AICO's own PostgreSQL database ([`crate::target::AICO_PG_FACTS`] exists);
+    /// false on SQLite.
+    pub async fn is_aico_postgres<C: ConnectionTrait>(self, conn: &C) -> Result<bool, DbErr> {
+        if self != Self::Postgres {
+            return Ok(false);
+        }
+        let stmt = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT to_regclass($1) IS NOT NULL AS found",
+            [crate::target::AICO_PG_FACTS.into()],
+        );
+        match conn.query_one_raw(stmt).await? {
+            Some(row) => row.try_get::<bool>("", "found"),
+            None => Ok(false),
+        }
     }
 
     /// AICO's schema version as stored (`_aico_schema_metadata`, key `schema_version`), if the row

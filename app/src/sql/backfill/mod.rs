@@ -29,7 +29,7 @@ mod walk;
 use aico_connect::dialect::{Dialect, StorageOrder};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
-use migration::catalog::{FACT_CREATED, FACT_METADATA};
+use migration::catalog::FACT_METADATA;
 use sea_orm::sea_query::{Value, ValueTuple};
 use serde::Serialize;
 
@@ -138,25 +138,26 @@ pub async fn backfill(
     dry_run: bool,
     mut progress: impl FnMut(Progress),
 ) -> Result<SqlBackfill, AppError> {
-    let (table, key) = db.layout().await?.facts();
+    let layout = db.layout().await?;
+    let (table, key) = layout.facts();
     let missing =
         |column: &str| AppError::NotMigrated { target: db.target.to_string(), what: format!("{table}.{column}") };
     let type_of = |column| db.dialect.column_type(&db.conn, table, column);
     if type_of(FACT_METADATA).await.map_err(|e| db.error(e))?.is_none() {
         return Err(missing(FACT_METADATA));
     }
-    let declared = type_of(FACT_CREATED).await.map_err(|e| db.error(e))?.ok_or_else(|| missing(FACT_CREATED))?;
+    let (created, declared) = fact_time(db, table, layout.fact_dated_by(), missing).await?;
     // How the backend builds the metadata in SQL (NULL where it cannot: those rows are Rust's).
     let fill = match db.dialect {
         // The Rust that judges every row, run inside SQLite (see `initial_metadata`).
-        Dialect::Sqlite => Fill::InPlace { metadata: format!("{SQLITE_FUNCTION}({FACT_CREATED})") },
+        Dialect::Sqlite => Fill::InPlace { metadata: format!("{SQLITE_FUNCTION}({created})") },
         // Built from `b.ts`, the canonical timestamp computed once per row (see `Facts::fill`).
         Dialect::Postgres => Fill::ByRowId {
-            timestamp: Dialect::postgres_canonical_timestamp(FACT_CREATED, &declared),
+            timestamp: Dialect::postgres_canonical_timestamp(&created, &declared),
             metadata: initial_metadata_sql(db.dialect, "\"b\".\"ts\""),
         },
     };
-    let facts = Facts::new(db.dialect, table, key, db.dialect.timestamp_text(FACT_CREATED, &declared), fill);
+    let facts = Facts::new(db.dialect, table, key, db.dialect.timestamp_text(&created, &declared), fill);
     let mut run = Run {
         db,
         facts: &facts,
@@ -179,6 +180,34 @@ pub async fn backfill(
         None => run.walk(KeyOrder::new(table, key)).await?,
     }
     Ok(run.report)
+}
+
+/// The SQL that dates a fact, from the facts table's columns `dated_by` (the first that is not
+/// NULL: [`migration::catalog::Layout::fact_dated_by`]) of `table`, and its declared type: the column itself
+/// for one; `COALESCE` of several of one type; else `COALESCE` of each as the text a lenient
+/// parser reads, typed as text. `missing` is the error for a column the table lacks.
+async fn fact_time(
+    db: &Db,
+    table: &str,
+    dated_by: &[&'static str],
+    missing: impl Fn(&str) -> AppError,
+) -> Result<(String, String), AppError> {
+    let mut typed = Vec::new();
+    for column in dated_by {
+        let declared = db.dialect.column_type(&db.conn, table, column).await.map_err(|e| db.error(e))?;
+        typed.push((*column, declared.ok_or_else(|| missing(column))?));
+    }
+    Ok(match typed.as_slice() {
+        [(column, declared)] => ((*column).to_owned(), declared.clone()),
+        [(_, first), rest @ ..] if rest.iter().all(|(_, d)| d == first) => {
+            let columns: Vec<&str> = typed.iter().map(|(c, _)| *c).collect();
+            (format!("COALESCE({})", columns.join(", ")), first.clone())
+        }
+        _ => {
+            let texts: Vec<String> = typed.iter().map(|(c, d)| db.dialect.timestamp_text(c, d)).collect();
+            (format!("COALESCE({})", texts.join(", ")), "text".to_owned())
+        }
+    })
 }
 
 /// One backfill run, as it goes.
