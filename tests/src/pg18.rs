@@ -177,6 +177,36 @@ pub async fn aico_pg18(variant: AicoPg) -> Option<TestDb> {
     Some(db)
 }
 
+/// `aico_core` as the catalog has it, one line per object, to compare before and after a run (e.g.
+/// AICO re-applying its file after ours): every column with its type, NOT NULL and default; every
+/// index's and constraint's definition; every function of AICO's (not the extension's) with its
+/// definition; and where `vector` lives.
+pub async fn aico_core_catalog(db: &DatabaseConnection) -> Vec<String> {
+    let queries = [
+        "SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) \
+         || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END \
+         || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         WHERE c.relnamespace = 'aico_core'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 \
+         AND NOT a.attisdropped ORDER BY 1",
+        "SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'aico_core' ORDER BY 1",
+        "SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) \
+         FROM pg_constraint WHERE connamespace = 'aico_core'::regnamespace ORDER BY 1",
+        "SELECT 'function ' || pg_get_functiondef(p.oid) FROM pg_proc p \
+         WHERE p.pronamespace = 'aico_core'::regnamespace AND p.prokind = 'f' AND NOT EXISTS \
+         (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e') \
+         ORDER BY 1",
+        "SELECT 'extension ' || extname || ' ' || extversion || ' in ' || extnamespace::regnamespace::text \
+         FROM pg_extension ORDER BY 1",
+    ];
+    let mut lines = Vec::new();
+    for sql in queries {
+        lines.extend(column_of(db, sql).await);
+    }
+    lines
+}
+
 /// The user [`insert_aico_rows`] adds to `user_profiles`.
 pub const AICO_USER: &str = "5c1f2a4e-8d3b-4f6a-9e21-7b0c3d4e5f60";
 

@@ -2,7 +2,9 @@
 //! builds from AICO's own schema file as `aico pg init` builds it, re-applies unchanged, each
 //! drifted variant builds and shows its drift in the catalog, and AICO-shaped rows read back.
 
-use aico_tests::{AicoPg, aico_pg18, apply_aico_schema, column_of, embedding, insert_aico_rows, vector_text};
+use aico_tests::{
+    AicoPg, aico_core_catalog, aico_pg18, apply_aico_schema, column_of, embedding, insert_aico_rows, vector_text,
+};
 use rstest::rstest;
 use sea_orm::DatabaseConnection;
 use sea_orm::sqlx;
@@ -12,32 +14,6 @@ async fn one(db: &DatabaseConnection, sql: &str) -> String {
     let rows = column_of(db, sql).await;
     assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
     rows.into_iter().next().unwrap_or_default()
-}
-
-/// `aico_core` as the catalog has it: every column with its type, nullability and default, and
-/// every index's definition.
-async fn catalog(db: &DatabaseConnection) -> Vec<String> {
-    let mut lines = column_of(
-        db,
-        "SELECT c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) \
-         || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END \
-         || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') \
-         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-         WHERE c.relnamespace = 'aico_core'::regnamespace AND c.relkind = 'r' AND a.attnum > 0 \
-         AND NOT a.attisdropped ORDER BY 1",
-    )
-    .await;
-    lines.extend(column_of(db, "SELECT indexdef FROM pg_indexes WHERE schemaname = 'aico_core' ORDER BY 1").await);
-    lines.extend(
-        column_of(
-            db,
-            "SELECT conrelid::regclass::text || ' ' || pg_get_constraintdef(oid) FROM pg_constraint \
-             WHERE connamespace = 'aico_core'::regnamespace ORDER BY 1",
-        )
-        .await,
-    );
-    lines
 }
 
 #[tokio::test]
@@ -72,12 +48,15 @@ async fn aico_core_builds_from_the_file_and_re_applies_unchanged() {
         "0"
     );
 
-    let before = catalog(&conn).await;
+    let before = aico_core_catalog(&conn).await;
     assert!(before.len() > 1000, "{}", before.len());
+    let functions: Vec<&String> = before.iter().filter(|l| l.starts_with("function ")).collect();
+    assert_eq!(functions.len(), 3, "AICO's three jsonb_extract_*_immutable: {functions:?}");
+    assert!(before.contains(&"extension vector 0.8.6 in aico_core".to_owned()), "{before:?}");
     let again = apply_aico_schema(&db);
     assert!(again.success, "re-applying AICO's schema file failed:\n{}", again.stderr);
     assert!(again.stderr.contains("already exists, skipping"), "{}", again.stderr);
-    assert_eq!(catalog(&conn).await, before);
+    assert_eq!(aico_core_catalog(&conn).await, before);
 }
 
 /// What the catalog shows of a variant's drift.
@@ -143,10 +122,10 @@ async fn each_variant_builds_and_shows_its_drift(#[case] variant: AicoPg, #[case
     assert_eq!(one(&conn, feedback).await, drift.feedback_timestamp);
 
     // AICO re-runs its file on a drifted database too, and the drift stays.
-    let before = catalog(&conn).await;
+    let before = aico_core_catalog(&conn).await;
     let again = apply_aico_schema(&db);
     assert!(again.success, "{variant:?}: re-applying failed:\n{}", again.stderr);
-    assert_eq!(catalog(&conn).await, before, "{variant:?}");
+    assert_eq!(aico_core_catalog(&conn).await, before, "{variant:?}");
 }
 
 #[rstest]
