@@ -34,7 +34,8 @@ pub struct TestDb {
     /// `sqlite` or `postgres`, for messages.
     pub name: &'static str,
     dir: Option<tempfile::TempDir>,
-    pg_database: Option<String>,
+    /// The server's admin URL and the database's name, to drop it.
+    pg: Option<(String, String)>,
 }
 
 impl TestDb {
@@ -44,21 +45,27 @@ impl TestDb {
         let path = dir.path().join("aico.db");
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let target = Target::from_url(&url).expect("sqlite url");
-        Self { url, target, name: "sqlite", dir: Some(dir), pg_database: None }
+        Self { url, target, name: "sqlite", dir: Some(dir), pg: None }
     }
 
     /// A new PostgreSQL database on the test server, or `None` (with a message) when the server
     /// is unreachable outside CI.
     pub async fn postgres() -> Option<Self> {
+        Self::postgres_on(&pg_admin_url(), "AICO_TEST_PG").await
+    }
+
+    /// A new database on the PostgreSQL server of `admin_url` (which ends in `/DATABASE`), dropped
+    /// with the `TestDb`; or `None` (with a message naming `env`, the variable that sets the URL)
+    /// when that server is unreachable outside CI.
+    pub async fn postgres_on(admin_url: &str, env: &str) -> Option<Self> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let admin_url = pg_admin_url();
-        let admin = match Database::connect(admin_url.as_str()).await {
+        let admin = match Database::connect(admin_url).await {
             Ok(db) => db,
             Err(e) => {
                 if std::env::var_os("CI").is_some() {
                     panic!("PostgreSQL at {admin_url} is required under CI: {e}");
                 }
-                skipped(&format!("PostgreSQL at {admin_url} is unreachable ({e}); set AICO_TEST_PG"));
+                skipped(&format!("PostgreSQL at {admin_url} is unreachable ({e}); set {env}"));
                 return None;
             }
         };
@@ -75,10 +82,11 @@ impl TestDb {
         admin.close().await.ok();
         let url = match admin_url.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{name}"),
-            None => panic!("AICO_TEST_PG must end in /DATABASE"),
+            None => panic!("{env} must end in /DATABASE"),
         };
         let target = Target::from_url(&url).expect("postgres url");
-        Some(Self { url, target, name: "postgres", dir: None, pg_database: Some(name) })
+        let pg = Some((admin_url.to_owned(), name));
+        Some(Self { url, target, name: "postgres", dir: None, pg })
     }
 
     /// A fresh database on `backend`, or `None` (with a message) when that backend cannot run
@@ -108,8 +116,8 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some(name) = self.pg_database.take() {
-            cleanup_on_server(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        if let Some((admin_url, name)) = self.pg.take() {
+            cleanup_on(admin_url, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }
@@ -117,7 +125,11 @@ impl Drop for TestDb {
 /// Run `sql` as the admin of the PostgreSQL test server, from a `Drop` (outside any runtime: on a
 /// thread with its own), ignoring failure: cleaning up what a test made, whatever its outcome.
 pub fn cleanup_on_server(sql: String) {
-    let admin_url = pg_admin_url();
+    cleanup_on(pg_admin_url(), sql);
+}
+
+/// [`cleanup_on_server`] on the server of `admin_url`.
+pub fn cleanup_on(admin_url: String, sql: String) {
     let _ = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
         rt.block_on(async {

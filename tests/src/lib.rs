@@ -8,6 +8,8 @@
 //! - [`stores`]: AICO's other stores, served for a test (a Chroma server, an https endpoint);
 //! - [`shaped`]: AICO-shaped data (uuid4 keys, the timestamp mix, near-miss timestamps);
 //! - [`aico`]: AICO's own database, built the way AICO's migrator builds it;
+//! - [`pg18`]: AICO's 2026 database (`aico_core` on PostgreSQL 18 with pgvector), as AICO's schema file
+//!   builds it or drifted, and AICO-shaped rows in it;
 //! - [`secret_service`]: a real Secret Service (gnome-keyring on a D-Bus session bus).
 //!
 //! Everything is also re-exported here, so that a test imports `aico_tests::{TestDb, exec, ...}`.
@@ -16,6 +18,7 @@
 pub mod aico;
 pub mod bins;
 pub mod db;
+pub mod pg18;
 pub mod python;
 pub mod schema;
 pub mod secret_service;
@@ -25,6 +28,7 @@ pub mod stores;
 
 pub use bins::*;
 pub use db::*;
+pub use pg18::*;
 pub use python::*;
 pub use schema::*;
 pub use shaped::near_miss_timestamps;

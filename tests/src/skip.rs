@@ -9,7 +9,7 @@ pub(crate) fn unavailable(what: &str) {
 }
 
 /// [`unavailable`], with `hint` (what to install or set) in the message.
-fn unavailable_because(what: &str, hint: &str) {
+pub(crate) fn unavailable_because(what: &str, hint: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("{what} is required under CI (.ci/run installs it)");
     }
