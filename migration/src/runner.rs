@@ -410,7 +410,7 @@ async fn run_steps<M: MigratorTrait>(
                 fingerprint::forget(&txn, name).await.map_err(err)?;
             }
             Step::Fresh => {
-                if let Layout::Aico { .. } = Layout::detect(&txn).await.map_err(err)? {
+                if let Layout::Aico { .. } | Layout::AicoPostgres = Layout::detect(&txn).await.map_err(err)? {
                     return Err(MigrateError::in_migration(
                         target,
                         "fresh",
