@@ -99,13 +99,11 @@ async fn backfill_dates_every_fact_so_that_aicos_index_functions_read_the_same_i
         aico_tests::exec(&session, &format!("SET TimeZone = '{zone}'")).await;
         let wrong = column_of(
             &session,
-            &format!(
-                "SELECT count(*)::text FROM aico_core.ams_user_memories WHERE \
+            "SELECT count(*)::text FROM aico_core.ams_user_memories WHERE \
                  aico_core.jsonb_extract_timestamptz_immutable(temporal_metadata, 'last_accessed') \
                  IS DISTINCT FROM coalesce(created_at, valid_from) \
                  OR aico_core.jsonb_extract_timestamptz_immutable(temporal_metadata, 'created_at') \
-                 IS DISTINCT FROM coalesce(created_at, valid_from)"
-            ),
+                 IS DISTINCT FROM coalesce(created_at, valid_from)",
         )
         .await;
         assert_eq!(wrong, ["0"], "in {zone}");
