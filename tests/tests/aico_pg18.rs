@@ -19,7 +19,8 @@ async fn one(db: &DatabaseConnection, sql: &str) -> String {
 #[tokio::test]
 async fn aico_core_builds_from_the_file_and_re_applies_unchanged() {
     let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
-    let conn = db.connect().await;
+    // A plain session (the default search path), as AICO's file sees the database; not the tool's.
+    let conn = sea_orm::Database::connect(db.url.as_str()).await.expect("connect");
 
     let tables = column_of(
         &conn,
@@ -94,7 +95,8 @@ struct Drift {
 #[tokio::test]
 async fn each_variant_builds_and_shows_its_drift(#[case] variant: AicoPg, #[case] drift: Drift) {
     let Some(db) = aico_pg18(variant).await else { return };
-    let conn = db.connect().await;
+    // A plain session (the default search path), as AICO's file sees the database; not the tool's.
+    let conn = sea_orm::Database::connect(db.url.as_str()).await.expect("connect");
 
     let vector_schema = "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'vector'";
     assert_eq!(one(&conn, vector_schema).await, drift.vector_schema);
@@ -135,7 +137,8 @@ async fn each_variant_builds_and_shows_its_drift(#[case] variant: AicoPg, #[case
 #[tokio::test]
 async fn aico_rows_read_back(#[case] variant: AicoPg, #[case] dims: usize) {
     let Some(db) = aico_pg18(variant).await else { return };
-    let conn = db.connect().await;
+    // A plain session (the default search path), as AICO's file sees the database; not the tool's.
+    let conn = sea_orm::Database::connect(db.url.as_str()).await.expect("connect");
     let n = 600; // three batches
     let rows = insert_aico_rows(&conn, n).await;
     assert_eq!((rows.fact_ids.len(), rows.segment_ids.len(), rows.message_ids.len(), rows.dims), (n, n, n, dims));

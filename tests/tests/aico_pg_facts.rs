@@ -221,3 +221,46 @@ async fn drifted_databases_that_keep_aicos_ams_are_migrated_and_backfilled(#[cas
     assert_eq!(verify.status.code(), Some(0), "{variant:?}: {}", text(&verify));
     conn.close().await.ok();
 }
+
+#[tokio::test]
+async fn a_backfill_killed_at_random_moments_ends_as_an_uninterrupted_one() {
+    let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
+    let conn = connect(&db).await;
+    // 20,000 facts (AICO's function indexes make each write slow enough to be killed mid-run).
+    let made = psql(
+        &db,
+        "SET search_path TO aico_core, public; INSERT INTO user_profiles (uuid, full_name) VALUES ('u1', 'Ada'); \
+         INSERT INTO ams_user_memories (fact_id, user_id, fact_type, category, confidence, valid_from, content, \
+         extraction_method, source_conversation_id, created_at) SELECT gen_random_uuid()::text, 'u1', 'identity', \
+         'personal_info', 0.9, timestamptz '2025-01-01' + i * interval '17 minutes', 'fact ' || i, 'llm', 'c1', \
+         CASE WHEN i % 7 = 0 THEN NULL ELSE timestamptz '2025-06-01 12:00:00.5+02' + i * interval '1 hour' END \
+         FROM generate_series(1, 20000) i",
+    );
+    assert!(made.success, "{}", made.stderr);
+    let others = facts_but_metadata(&conn).await;
+    assert!(migrator(&db.url, &["up"]).status().expect("up").success());
+    let mut landed = 0;
+    for delay_ms in [350u64, 900, 1600] {
+        let mut run = command("aico-ams");
+        run.args(["backfill", "--batch-size", "500"]).env("DATABASE_URL", &db.url);
+        landed += u32::from(aico_tests::kill_after(&mut run, std::time::Duration::from_millis(delay_ms)));
+    }
+    assert!(landed > 0, "no kill landed while the backfill ran");
+    let out = command("aico-ams").args(["backfill", "--json"]).env("DATABASE_URL", &db.url).output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // What an uninterrupted run writes: every fact, each dated by its own created_at or valid_from.
+    let wrong = column_of(
+        &conn,
+        "SELECT count(*)::text FROM (SELECT temporal_metadata AS m, \
+         to_char(coalesce(created_at, valid_from) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || \
+         CASE WHEN extract(microseconds FROM coalesce(created_at, valid_from))::bigint % 1000000 = 0 THEN '' \
+         ELSE '.' || to_char(coalesce(created_at, valid_from) AT TIME ZONE 'UTC', 'MS') END || 'Z' AS d \
+         FROM aico_core.ams_user_memories) AS t WHERE m IS NULL OR m::jsonb <> jsonb_build_object('created_at', d, \
+         'last_updated', d, 'last_accessed', d, 'access_count', 0, 'confidence', 1.0, 'version', 1, \
+         'superseded_by', NULL)",
+    )
+    .await;
+    assert_eq!(wrong, ["0"]);
+    assert_eq!(facts_but_metadata(&conn).await, others, "another column changed");
+    conn.close().await.ok();
+}
