@@ -1,0 +1,120 @@
+//! What the tool writes stays private (issue 31): every file and directory it creates is its
+//! owner's alone (0600, 0700) whatever the umask. Modes are read back with `std::fs::metadata`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use aico_connect::target::Target;
+use aico_tests::{command_with_umask, exec, text};
+use rstest::rstest;
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o7777
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// A user with the umask `umask`, a HOME of their own and no AICO installation (`AICO_DATA_DIR`
+/// names a directory that does not exist), running `bin`.
+struct User {
+    home: tempfile::TempDir,
+    umask: u32,
+}
+
+impl User {
+    fn new(umask: u32) -> Self {
+        Self { home: tempfile::tempdir().expect("home"), umask }
+    }
+
+    /// `$XDG_DATA_HOME`: it does not exist until the tool makes it.
+    fn xdg(&self) -> PathBuf {
+        self.home.path().join("xdg")
+    }
+
+    fn command(&self, bin: &str, args: &[&str]) -> Command {
+        let mut cmd = command_with_umask(bin, self.umask);
+        cmd.env("HOME", self.home.path())
+            .env("AICO_DATA_DIR", self.home.path().join("no-aico"))
+            .env("XDG_DATA_HOME", self.xdg())
+            .env_remove("AICO_DB_KEY")
+            .env_remove("AICO_MASTER_KEY")
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/aico-test-bus")
+            .args(args);
+        cmd
+    }
+
+    fn run(&self, bin: &str, args: &[&str]) -> Output {
+        let out = self.command(bin, args).output().expect("run");
+        assert!(out.status.success(), "{bin} {args:?} (umask {:03o}): {}", self.umask, text(&out));
+        out
+    }
+}
+
+/// Under umask 022 (the usual default) and 000: the tool's own database and its directories, a
+/// database a URL asks to create in directories that do not exist, the write-ahead log and
+/// shared-memory files of a run, and a restore point are 0600, their directories 0700.
+#[rstest]
+#[case::umask_022(0o022)]
+#[case::umask_000(0o000)]
+#[tokio::test]
+async fn what_the_tool_creates_is_its_owners_alone(#[case] umask: u32) {
+    let user = User::new(umask);
+
+    // The first command makes the tool's own database, and the directories above it.
+    user.run("aico-ams", &["migrate"]);
+    let dir = user.xdg().join("aico-ams");
+    let db = dir.join("ams.db");
+    assert_eq!((mode(&user.xdg()), mode(&dir), mode(&db)), (0o700, 0o700, 0o600), "XDG_DATA_HOME, aico-ams/, ams.db");
+
+    // A file a URL asks for (`mode=rwc`), in directories that do not exist yet.
+    let new = user.home.path().join("new").join("sub").join("x.db");
+    user.run("migration", &["-u", &format!("{}?mode=rwc", sqlite_url(&new)), "up"]);
+    let parent = new.parent().expect("dir");
+    assert_eq!(
+        (mode(&user.home.path().join("new")), mode(parent), mode(&new)),
+        (0o700, 0o700, 0o600),
+        "new/, new/sub/, x.db"
+    );
+
+    // `-wal` and `-shm`, as a run of the tool makes them: a backfill of one fact per batch,
+    // stopped with `kill -9` once both exist, so that they stay to be looked at.
+    let conn = Target::from_url(&sqlite_url(&db)).expect("url").connect(None).await.expect("open");
+    exec(
+        &conn,
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) \
+         INSERT INTO semantic_facts (id, user_id, content, created_at) SELECT 'f' || i, 'u', 'c', '2025-11-07T18:00:00Z' FROM n",
+    )
+    .await;
+    conn.close().await.expect("close");
+    let (wal, shm) = (dir.join("ams.db-wal"), dir.join("ams.db-shm"));
+    assert!(!wal.exists() && !shm.exists(), "the test's own connection left its log behind");
+    let mut child = user
+        .command("aico-ams", &["backfill", "--batch-size", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    while !(wal.exists() && shm.exists()) {
+        assert!(child.try_wait().expect("poll").is_none(), "the backfill ended before its -wal and -shm were seen");
+        assert!(start.elapsed() < Duration::from_secs(30), "no -wal and -shm after 30 s");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().ok();
+    child.wait().expect("reap");
+    assert_eq!((mode(&wal), mode(&shm)), (0o600, 0o600), "ams.db-wal, ams.db-shm");
+
+    // A restore point: `fresh` writes one before it drops every table.
+    user.run("migration", &["-u", &sqlite_url(&db), "fresh"]);
+    let backups: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().contains(".backup-"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(mode(&backups[0]), 0o600, "{}", backups[0].display());
+}
