@@ -240,6 +240,7 @@ impl ConnectError {
             Self::Database { .. } => "database_error",
             Self::Encrypted { .. } => "encrypted_no_key",
             Self::WrongKey { .. } => "wrong_key",
+            Self::KeyUnreadable(crate::key::KeyError::OpenKeyFile(_)) => "key_file_permissions",
             Self::Key { .. } | Self::KeyUnreadable(_) => "key_unusable",
         }
     }

@@ -1,5 +1,6 @@
 //! What the tool writes stays private (issue 31): every file and directory it creates is its
-//! owner's alone (0600, 0700) whatever the umask. Modes are read back with `std::fs::metadata`.
+//! owner's alone (0600, 0700) whatever the umask, and a key file that others can read is refused
+//! unless the bypass flag is given. Modes are read back with `std::fs::metadata`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -7,11 +8,15 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use aico_connect::target::Target;
-use aico_tests::{command_with_umask, exec, text};
+use aico_tests::{Backend, TestDb, command_with_umask, exec, json_of, text};
 use rstest::rstest;
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o7777
+}
+
+fn chmod(path: &Path, bits: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits)).expect("chmod");
 }
 
 fn sqlite_url(path: &Path) -> String {
@@ -117,4 +122,74 @@ async fn what_the_tool_creates_is_its_owners_alone(#[case] umask: u32) {
         .collect();
     assert_eq!(backups.len(), 1, "{backups:?}");
     assert_eq!(mode(&backups[0]), 0o600, "{}", backups[0].display());
+}
+
+/// A key file that group or others can read or write is refused before it is read (exit 2, one
+/// line naming it, its mode and `chmod 600`; `--json` kind `key_file_permissions`; nothing made);
+/// a 0600 one works; `--allow-open-key-file` reads a 0444 one (a Docker secret). Both binaries;
+/// on PostgreSQL too, where the refusal comes before any connection.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test]
+async fn a_key_file_others_can_read_is_refused_unless_allowed(#[case] backend: Backend) {
+    let Some(test_db) = TestDb::of(backend).await else { return };
+    let user = User::new(0o022);
+    // SQLite: a new file, made encrypted with the key given (`mode=rwc`).
+    let (url, db_file) = match backend {
+        Backend::Sqlite => {
+            let path = user.home.path().join("enc.db");
+            (format!("{}?mode=rwc", sqlite_url(&path)), Some(path))
+        }
+        Backend::Postgres => (test_db.url.clone(), None),
+    };
+    let key_hex: String = (0..32).map(|i| format!("{:02x}", (i * 37 + 11) % 256)).collect();
+    let key = user.home.path().join("aico.key");
+    std::fs::write(&key, format!("{key_hex}\n")).expect("key file");
+    let key_arg = key.to_str().expect("utf-8");
+    let migrate: Vec<&str> = vec!["migrate", "--database-url", &url, "--db-key-file", key_arg];
+    let status: Vec<&str> = vec!["-u", &url, "--db-key-file", key_arg, "status"];
+    let runs: [(&str, &[&str]); 2] = [("aico-ams", &migrate), ("migration", &status)];
+
+    let refused = |bits: u32| {
+        chmod(&key, bits);
+        for (bin, args) in runs {
+            let out = user.command(bin, args).output().expect("run");
+            let all = text(&out);
+            assert_eq!(out.status.code(), Some(2), "{bin} with a {bits:04o} key file: {all}");
+            let errors: Vec<&str> = all.lines().filter(|l| l.starts_with("error: ")).collect();
+            assert_eq!(errors.len(), 1, "{all}");
+            let line = errors[0];
+            for needle in
+                [key_arg, &format!("mode {bits:04o}"), &format!("chmod 600 {key_arg}"), "--allow-open-key-file"]
+            {
+                assert!(line.contains(needle), "{needle:?} missing: {line}");
+            }
+            assert!(!all.contains(&key_hex), "the key was printed: {all}");
+        }
+        let out = user.command("aico-ams", &[&migrate[..], &["--json"]].concat()).output().expect("run");
+        assert_eq!(json_of(&out)["error"]["kind"], "key_file_permissions", "{}", text(&out));
+        assert_eq!(mode(&key), bits, "the key file's mode was changed");
+    };
+    let works = |extra: &[&str]| {
+        for (bin, args) in runs {
+            let out = user.run(bin, &[args, extra].concat());
+            assert!(!text(&out).contains(&key_hex), "the key was printed: {}", text(&out));
+        }
+    };
+
+    refused(0o644);
+    refused(0o660);
+    if let Some(file) = &db_file {
+        assert!(!file.exists(), "a refused run made the database");
+    }
+    chmod(&key, 0o600);
+    works(&[]);
+    if let Some(file) = &db_file {
+        assert!(aico_connect::key::is_encrypted(file).expect("read"), "made encrypted with the key");
+        assert_eq!(mode(file), 0o600);
+    }
+    refused(0o444);
+    works(&["--allow-open-key-file"]);
+    assert_eq!(mode(&key), 0o444, "the key file's mode was changed");
 }
