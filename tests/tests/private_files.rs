@@ -1,6 +1,7 @@
 //! What the tool writes stays private (issue 31): every file and directory it creates is its
-//! owner's alone (0600, 0700) whatever the umask, and a key file that others can read is refused
-//! unless the bypass flag is given. Modes are read back with `std::fs::metadata`.
+//! owner's alone (0600, 0700) whatever the umask, a key file that others can read is refused
+//! unless the bypass flag is given, and `health` warns when others can read AICO's database or
+//! its salt file, which the tool never chmod-s. Modes are read back with `std::fs::metadata`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -192,4 +193,59 @@ async fn a_key_file_others_can_read_is_refused_unless_allowed(#[case] backend: B
     refused(0o444);
     works(&["--allow-open-key-file"]);
     assert_eq!(mode(&key), 0o444, "the key file's mode was changed");
+}
+
+/// `health` on AICO's own database: a warning naming the database and its salt file when others
+/// can read them (in the text, and in `--json` as `readable_by_others`), exit 0, and the modes
+/// left as they were by `migrate` and `health`; none once they are 0600.
+#[tokio::test]
+async fn health_warns_when_others_can_read_aicos_database() {
+    let user = User::new(0o022);
+    let aico_dir = user.home.path().join("aico");
+    std::fs::create_dir_all(aico_dir.join("data")).expect("dir");
+    let db = aico_dir.join("data").join("aico.db");
+    let salt = aico_connect::key::salt_path(&db);
+    let conn =
+        Target::from_url(&format!("{}?mode=rwc", sqlite_url(&db))).expect("url").connect(None).await.expect("create");
+    conn.close().await.expect("close");
+    std::fs::write(&salt, [7u8; 16]).expect("salt");
+    chmod(&db, 0o644);
+    chmod(&salt, 0o644);
+    let health = |json: bool| {
+        let args: &[&str] = if json { &["health", "--json"] } else { &["health"] };
+        let mut cmd = user.command("aico-ams", args);
+        let out = cmd.env("AICO_DATA_DIR", &aico_dir).output().expect("run");
+        assert!(out.status.success(), "{}", text(&out));
+        out
+    };
+    let out = user.command("aico-ams", &["migrate"]).env("AICO_DATA_DIR", &aico_dir).output().expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("(AICO's own database)"), "{}", text(&out));
+
+    let out = health(false);
+    let warnings: Vec<String> =
+        String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("warning: ")).map(String::from).collect();
+    assert_eq!(warnings.len(), 2, "{}", text(&out));
+    for (line, path, what) in [(&warnings[0], &db, "database"), (&warnings[1], &salt, "salt file")] {
+        let path = path.display().to_string();
+        assert!(line.contains(&format!("the {what} {path} has mode 0644")), "{line}");
+        assert!(line.contains(&format!("chmod 600 {path}")), "{line}");
+    }
+    let report = json_of(&health(true));
+    let open = &report["stores"]["sql"]["readable_by_others"];
+    assert_eq!(
+        open,
+        &serde_json::json!([
+            {"path": db.display().to_string(), "mode": "0644", "what": "database"},
+            {"path": salt.display().to_string(), "mode": "0644", "what": "salt"},
+        ]),
+        "{report}"
+    );
+    assert_eq!((mode(&db), mode(&salt)), (0o644, 0o644), "AICO's files keep the modes AICO gave them");
+
+    chmod(&db, 0o600);
+    chmod(&salt, 0o600);
+    let out = health(false);
+    assert!(!text(&out).contains("warning"), "{}", text(&out));
+    assert_eq!(json_of(&health(true))["stores"]["sql"]["readable_by_others"], serde_json::json!([]));
 }
