@@ -16,6 +16,11 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o7777
 }
 
+/// The permission bits, as `ls` and `chmod` write them (`0600`), for readable failures.
+fn octal(path: &Path) -> String {
+    format!("{:04o}", mode(path))
+}
+
 fn chmod(path: &Path, bits: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits)).expect("chmod");
 }
@@ -74,15 +79,19 @@ async fn what_the_tool_creates_is_its_owners_alone(#[case] umask: u32) {
     user.run("aico-ams", &["migrate"]);
     let dir = user.xdg().join("aico-ams");
     let db = dir.join("ams.db");
-    assert_eq!((mode(&user.xdg()), mode(&dir), mode(&db)), (0o700, 0o700, 0o600), "XDG_DATA_HOME, aico-ams/, ams.db");
+    assert_eq!(
+        [octal(&user.xdg()), octal(&dir), octal(&db)],
+        ["0700", "0700", "0600"],
+        "XDG_DATA_HOME, aico-ams/, ams.db"
+    );
 
     // A file a URL asks for (`mode=rwc`), in directories that do not exist yet.
     let new = user.home.path().join("new").join("sub").join("x.db");
     user.run("migration", &["-u", &format!("{}?mode=rwc", sqlite_url(&new)), "up"]);
     let parent = new.parent().expect("dir");
     assert_eq!(
-        (mode(&user.home.path().join("new")), mode(parent), mode(&new)),
-        (0o700, 0o700, 0o600),
+        [octal(&user.home.path().join("new")), octal(parent), octal(&new)],
+        ["0700", "0700", "0600"],
         "new/, new/sub/, x.db"
     );
 
@@ -112,7 +121,7 @@ async fn what_the_tool_creates_is_its_owners_alone(#[case] umask: u32) {
     }
     child.kill().ok();
     child.wait().expect("reap");
-    assert_eq!((mode(&wal), mode(&shm)), (0o600, 0o600), "ams.db-wal, ams.db-shm");
+    assert_eq!([octal(&wal), octal(&shm)], ["0600", "0600"], "ams.db-wal, ams.db-shm");
 
     // A restore point: `fresh` writes one before it drops every table.
     user.run("migration", &["-u", &sqlite_url(&db), "fresh"]);
@@ -122,7 +131,7 @@ async fn what_the_tool_creates_is_its_owners_alone(#[case] umask: u32) {
         .filter(|p| p.to_string_lossy().contains(".backup-"))
         .collect();
     assert_eq!(backups.len(), 1, "{backups:?}");
-    assert_eq!(mode(&backups[0]), 0o600, "{}", backups[0].display());
+    assert_eq!(octal(&backups[0]), "0600", "{}", backups[0].display());
 }
 
 /// A key file that group or others can read or write is refused before it is read (exit 2, one
@@ -248,4 +257,24 @@ async fn health_warns_when_others_can_read_aicos_database() {
     let out = health(false);
     assert!(!text(&out).contains("warning"), "{}", text(&out));
     assert_eq!(json_of(&health(true))["stores"]["sql"]["readable_by_others"], serde_json::json!([]));
+}
+
+/// Chroma's own server, started by the tool on AICO's store, runs with the umask 077, so that
+/// whatever it creates there is its owner's alone: a stand-in `chroma` records its umask.
+#[test]
+fn the_chroma_server_the_tool_starts_creates_private_files() {
+    let user = User::new(0o022);
+    let store = user.home.path().join("semantic");
+    std::fs::create_dir_all(&store).expect("dir");
+    std::fs::write(store.join("chroma.sqlite3"), b"").expect("store");
+    let seen = user.home.path().join("umask-seen");
+    let fake = user.home.path().join("chroma");
+    std::fs::write(&fake, format!("#!/bin/sh\numask > '{}'\nexit 3\n", seen.display())).expect("script");
+    chmod(&fake, 0o700);
+    let args = ["health", "--store", "chroma", "--chroma-path", store.to_str().expect("utf-8")];
+    let out = user.command("aico-ams", &args).arg("--chroma-bin").arg(&fake).output().expect("run");
+    assert_ne!(out.status.code(), Some(0), "the stand-in serves nothing: {}", text(&out));
+    let umask =
+        std::fs::read_to_string(&seen).unwrap_or_else(|e| panic!("the stand-in did not run ({e}): {}", text(&out)));
+    assert_eq!(umask.trim(), "0077", "{}", text(&out));
 }
