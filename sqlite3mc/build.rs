@@ -41,6 +41,10 @@ fn main() {
         .define("CODEC_TYPE", "CODEC_TYPE_AES256")
         // Temporary tables and indices in memory: no plain-text spill of decrypted pages to disk.
         .define("SQLITE_TEMP_STORE", "2")
+        // A database file SQLite itself creates is its owner's alone (SQLite's default: 0644),
+        // beside the tool making its files 0600 first (`aico_connect::private`); `-wal`, `-shm`
+        // and journals take the database file's mode.
+        .define("SQLITE_DEFAULT_FILE_PERMISSIONS", "0600")
         .flag_if_supported("-msse4.2")
         .flag_if_supported("-maes")
         .warnings(false)

@@ -36,6 +36,14 @@ pub enum ConnectError {
         /// Why.
         source: std::io::Error,
     },
+    /// The database file to be created could not be.
+    #[error("cannot create the database file {path}: {source}")]
+    CreateFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The SQLite file a URL names does not exist (it is never created by accident).
     #[error("database file {path} does not exist; check the path, or add ?mode=rwc to create it")]
     Missing {
@@ -235,6 +243,7 @@ impl ConnectError {
             Self::UnsupportedScheme { .. } => "unsupported_url_scheme",
             Self::NoDataDir => "no_data_dir",
             Self::CreateDir { .. } => "cannot_create_dir",
+            Self::CreateFile { .. } => "cannot_create_file",
             Self::Missing { .. } => "database_missing",
             Self::Unreachable { .. } => "unreachable",
             Self::NoSuchSchema { .. } => "no_such_schema",
@@ -245,6 +254,7 @@ impl ConnectError {
             Self::Database { .. } => "database_error",
             Self::Encrypted { .. } => "encrypted_no_key",
             Self::WrongKey { .. } => "wrong_key",
+            Self::KeyUnreadable(crate::key::KeyError::OpenKeyFile(_)) => "key_file_permissions",
             Self::Key { .. } | Self::KeyUnreadable(_) => "key_unusable",
         }
     }

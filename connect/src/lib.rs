@@ -7,6 +7,7 @@
 //! | [`key`] | the key of an encrypted `aico.db`: derivation, salt file, keyring, lookup order, header |
 //! | [`dialect`] | the per-backend SQL (SQLite, PostgreSQL), chosen once per connection |
 //! | [`error`] | what can go wrong connecting, each case with a stable code |
+//! | [`private`] | files and directories the tool creates (0600, 0700), secret files others can read (refused) |
 //!
 //! The one SQLite: this crate depends on `aico-sqlite3mc`, so whatever depends on it links
 //! SQLite3 Multiple Ciphers (see the README, "Using the models from another crate", for the
@@ -17,6 +18,7 @@
 pub mod dialect;
 pub mod error;
 pub mod key;
+pub mod private;
 pub mod target;
 
 // Link SQLite3 Multiple Ciphers into every user of this crate (its build script puts the archive

@@ -17,6 +17,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
 
 use crate::error::{Cause, ConnectError};
 use crate::key::{self, DbKey, KeySource, KeySources, Lookup};
+use crate::private;
 
 /// The environment variable naming AICO's data directory.
 pub const DATA_DIR_ENV: &str = "AICO_DATA_DIR";
@@ -145,7 +146,8 @@ impl Target {
     }
 
     /// AICO's own database ([`aico_db_path`]) when it exists, never created; else the tool's own
-    /// ([`own_db_path`]), created with its directories when missing. Nothing is written where
+    /// ([`own_db_path`]), created with its directories when missing (0600, directories 0700:
+    /// see [`crate::private`]). Nothing is written where
     /// AICO keeps its data: a file there would stop AICO from creating its own.
     pub fn default_db() -> Result<Self, ConnectError> {
         let aico_db = aico_db_path()?;
@@ -245,13 +247,16 @@ impl Target {
                 }
                 if *create {
                     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                        std::fs::create_dir_all(dir)
+                        private::create_dir_all(dir)
                             .map_err(|source| ConnectError::CreateDir { path: dir.to_owned(), source })?;
                     }
                 } else if !path.exists() {
                     return Err(ConnectError::Missing { path: path.clone() });
                 }
                 key_used = self.key_for(path, keys)?;
+                if *create {
+                    create_private_db(path)?;
+                }
                 sqlite_options(path, *create, query.as_deref(), key_used.as_ref().map(|(key, _)| key.clone()))
             }
             Self::Postgres { url, .. } => {
@@ -331,6 +336,18 @@ impl Target {
             tracing::warn!("{self} is not encrypted: opening it without the key that was given");
         }
         Ok(None)
+    }
+}
+
+/// Make the SQLite file `path` that is about to be created, empty and with [`private::FILE_MODE`]
+/// (0600) whatever the umask, before SQLite opens it: SQLite would make it 0644 less the umask,
+/// and makes its `-wal` and `-shm` files with the database file's own mode. A file that exists
+/// (made meanwhile, or a moment ago by another process) is left as it is.
+fn create_private_db(path: &Path) -> Result<(), ConnectError> {
+    match private::create_file(path, private::FILE_MODE) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(ConnectError::CreateFile { path: path.to_owned(), source }),
     }
 }
 

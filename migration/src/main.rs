@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use aico_connect::error::ConnectError;
 use aico_connect::key::KeySources;
+use aico_connect::private::OpenSecrets;
 use aico_connect::target::Target;
 use aico_console::{Stdout, eprint};
 use clap::{Parser, Subcommand};
@@ -40,6 +41,11 @@ struct Cli {
     /// Read the key of an encrypted aico.db (64 hex digits) from this file; `-` reads standard input.
     #[arg(long, global = true, value_name = "PATH", conflicts_with = "db_key")]
     db_key_file: Option<std::path::PathBuf>,
+
+    /// Read a --db-key-file that other users can read or write (refused otherwise): only for a
+    /// read-only mount whose mode cannot be changed, such as a Docker secret (0444).
+    #[arg(long, global = true)]
+    allow_open_key_file: bool,
 
     /// Allow dropping tables that hold rows where no backup can be written (PostgreSQL).
     #[arg(long, global = true)]
@@ -98,7 +104,8 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
     if cli.db_key.is_some() {
         eprint(aico_connect::key::DB_KEY_FLAG_WARNING);
     }
-    let keys = KeySources::from_args(cli.db_key.as_deref(), cli.db_key_file.as_deref())
+    let open = if cli.allow_open_key_file { OpenSecrets::Allow } else { OpenSecrets::Refuse };
+    let keys = KeySources::from_args(cli.db_key.as_deref(), cli.db_key_file.as_deref(), open)
         .map_err(ConnectError::KeyUnreadable)?;
     let (db, key) = target.connect_keyed(cli.database_schema.as_deref(), &keys).await?;
     let layout = migration::catalog::Layout::detect(&db).await.map_err(|e| MigrateError::classify(&target, e))?;

@@ -2,7 +2,8 @@
 //!
 //! On SQLite a consistent copy of the whole database file is written beside it (`VACUUM INTO`,
 //! through a second, read-only connection, so it also works inside the migrator's transaction) and
-//! its path is logged. PostgreSQL has no file to copy: the step is refused unless the operator
+//! its path is logged. The copy is its owner's alone: made 0600 before anything is written into
+//! it, and never more open than the database itself. PostgreSQL has no file to copy: the step is refused unless the operator
 //! forced it (`--force`, or `AICO_FORCE_DROP=1`) after taking a `pg_dump` of their own.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use sea_orm_migration::sea_orm::{ConnectOptions, ConnectionTrait, Database};
 
 use aico_connect::dialect::{Dialect, RestorePoint};
 use aico_connect::key::DbKey;
+use aico_connect::private;
 use aico_connect::target;
 
 tokio::task_local! {
@@ -131,20 +133,61 @@ async fn snapshot(dialect: Dialect, source: &Path, dest: &Path) -> Result<(), Db
     let Some(stmt) = dialect.snapshot_into(dest) else {
         return Err(DbErr::Migration("this backend has no file snapshot".into()));
     };
+    let failed = |why: String| DbErr::Migration(format!("could not write the backup {}: {why}", dest.display()));
+    let mode = backup_mode(source);
+    // The copy goes into a file made empty first, for the owner alone (`VACUUM INTO` accepts an
+    // empty file, and would otherwise make it 0644 less the umask).
+    private::create_file(dest, private::FILE_MODE).map_err(|e| failed(e.to_string()))?;
     let key = KEY.try_with(Clone::clone).ok().flatten();
     let reader_key = key.clone();
     let mut opts = ConnectOptions::new(target::sqlite_url(source, target::SqliteMode::ReadOnly));
     opts.max_connections(1)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(move |o| aico_connect::key::keyed(o, reader_key.as_ref()));
-    let reader = Database::connect(opts).await?;
-    let result = reader.execute_raw(stmt).await;
-    reader.close().await?;
-    let failed = |why: String| DbErr::Migration(format!("could not write the backup {}: {why}", dest.display()));
-    result.map_err(|e| failed(e.to_string()))?;
+    let written = async {
+        let reader = Database::connect(opts).await?;
+        let result = reader.execute_raw(stmt).await;
+        reader.close().await?;
+        result
+    }
+    .await;
+    if let Err(e) = written {
+        // Never leave an empty or partial file that looks like a backup.
+        std::fs::remove_file(dest).ok();
+        return Err(failed(e.to_string()));
+    }
     if key.is_some() && !aico_connect::key::is_encrypted(dest).unwrap_or(false) {
         std::fs::remove_file(dest).ok();
         return Err(failed("it came out unencrypted and was deleted".into()));
     }
+    if mode != private::FILE_MODE {
+        // Narrower than 0600 (the source's own mode allows less): narrowing opens nothing.
+        private::narrow(dest, mode).map_err(|e| failed(e.to_string()))?;
+    }
     Ok(())
+}
+
+/// The mode of a backup of `source`: never more open than the source, and never wider than 0600
+/// (the source's owner bits at most; group and others never).
+fn backup_mode(source: &Path) -> u32 {
+    let source_mode = std::fs::metadata(source).ok().and_then(|m| private::mode_of(&m)).unwrap_or(private::FILE_MODE);
+    source_mode & private::FILE_MODE
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// A backup is never more open than its source, and never wider than 0600.
+    #[test]
+    fn a_backup_is_never_more_open_than_its_source() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let source = dir.path().join("aico.db");
+        std::fs::write(&source, b"x").expect("write");
+        for (source_mode, backup) in [(0o644, 0o600), (0o666, 0o600), (0o600, 0o600), (0o640, 0o600), (0o400, 0o400)] {
+            std::fs::set_permissions(&source, std::fs::Permissions::from_mode(source_mode)).expect("chmod");
+            assert_eq!(backup_mode(&source), backup, "{source_mode:o}");
+        }
+    }
 }

@@ -13,7 +13,19 @@ pub fn scratch_home() -> &'static Path {
 /// The workspace binary `name`, with HOME, AICO_DATA_DIR and XDG_DATA_HOME in [`scratch_home`],
 /// no database or store from the environment, and no colours.
 pub fn command(name: &str) -> std::process::Command {
-    let mut cmd = std::process::Command::new(workspace_bin(name));
+    as_user(std::process::Command::new(workspace_bin(name)))
+}
+
+/// [`command`], run with the file-creation mask `umask` (`022`, the usual default, or `000`),
+/// through `sh -c 'umask ...; exec ...'`: the test process's own umask is left alone.
+pub fn command_with_umask(name: &str, umask: u32) -> std::process::Command {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(format!("umask {umask:03o}; exec \"$0\" \"$@\"")).arg(workspace_bin(name));
+    as_user(cmd)
+}
+
+/// `cmd` with the environment of [`command`].
+fn as_user(mut cmd: std::process::Command) -> std::process::Command {
     cmd.env("HOME", scratch_home())
         .env("AICO_DATA_DIR", scratch_home())
         .env("XDG_DATA_HOME", scratch_home().join("xdg"))

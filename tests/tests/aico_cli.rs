@@ -471,7 +471,20 @@ async fn health_reports_coverage_confidence_and_consolidation(#[case] backend: B
     assert_eq!(keys(&all), set(&["target", "reachable", "stores"]));
     assert_eq!(all["target"], db.target.to_string());
     let h = &all["stores"]["sql"];
-    assert_eq!(keys(h), set(&["status", "total", "with_temporal", "coverage_percent", "confidence", "consolidation"]));
+    assert_eq!(
+        keys(h),
+        set(&[
+            "status",
+            "total",
+            "with_temporal",
+            "coverage_percent",
+            "confidence",
+            "consolidation",
+            "readable_by_others"
+        ])
+    );
+    // The test's database was made by the tool, its owner's alone: nothing to warn about.
+    assert_eq!(h["readable_by_others"], json!([]), "{}", db.name);
     assert_eq!((h["total"].clone(), h["with_temporal"].clone()), (json!(202), json!(200)), "{}", db.name);
     assert_eq!(h["coverage_percent"], json!(99.01));
     // fill_facts: confidence = (i % 100) / 100 for i in 1..=200.

@@ -80,6 +80,15 @@ async fn a_read_only_database_is_named_and_left_alone() {
     // migrator runs as `nobody`, for whom the mode binds, in a directory it may write (for the WAL).
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).expect("chmod file");
+    // The read-only run above leaves the `-wal` and `-shm` it cannot remove, made with the
+    // database's mode (0600, as the tool makes files): the same read-only mode as the file, so
+    // that `nobody` meets a read-only database, not one it cannot open at all.
+    for companion in ["aico.db-wal", "aico.db-shm"] {
+        let companion = dir.path().join(companion);
+        if companion.exists() {
+            std::fs::set_permissions(&companion, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        }
+    }
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod dir");
     let mut cmd = Command::new(workspace_bin("migration"));
     cmd.args(["-u", &url, "up"]).env_remove("DATABASE_URL").env("HOME", dir.path());

@@ -69,6 +69,7 @@ impl LocalServer {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         die_with_parent(&mut cmd);
+        private_files(&mut cmd);
         let mut child = cmd.spawn().map_err(|e| failed(e.to_string()))?;
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         if let Some(out) = child.stdout.take() {
@@ -219,6 +220,25 @@ fn die_with_parent(cmd: &mut Command) {
 /// killed.
 #[cfg(not(target_os = "linux"))]
 fn die_with_parent(_cmd: &mut Command) {}
+
+/// The server runs with the umask 077: whatever it creates in AICO's store while the tool serves
+/// it (files, segment directories) is its owner's alone, as everything the tool makes is (see
+/// `aico_connect::private`). Files that exist keep their modes.
+#[cfg(unix)]
+fn private_files(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the closure only calls umask, which is async-signal-safe and
+    // cannot fail, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o077);
+            Ok(())
+        })
+    };
+}
+
+#[cfg(not(unix))]
+fn private_files(_cmd: &mut Command) {}
 
 #[cfg(test)]
 mod tests {

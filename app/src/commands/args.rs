@@ -61,6 +61,11 @@ pub struct Common {
     #[arg(long, value_name = "PATH", conflicts_with = "db_key")]
     pub db_key_file: Option<PathBuf>,
 
+    /// Read a --db-key-file that other users can read or write (refused otherwise): only for a
+    /// read-only mount whose mode cannot be changed, such as a Docker secret (0444).
+    #[arg(long, requires = "db_key_file")]
+    pub allow_open_key_file: bool,
+
     /// Print the report as JSON (stable keys) instead of text; an error as `{"error": {...}}`.
     #[arg(long)]
     pub json: bool,
@@ -70,7 +75,11 @@ impl Common {
     /// Where to look for the key of an encrypted SQLite file: `--db-key` or `--db-key-file` (read
     /// here, once), the environment, the OS keyring.
     pub fn keys(&self) -> Result<aico_connect::key::KeySources, aico_connect::error::ConnectError> {
-        aico_connect::key::KeySources::from_args(self.db_key.as_deref(), self.db_key_file.as_deref())
+        let open = match self.allow_open_key_file {
+            true => aico_connect::private::OpenSecrets::Allow,
+            false => aico_connect::private::OpenSecrets::Refuse,
+        };
+        aico_connect::key::KeySources::from_args(self.db_key.as_deref(), self.db_key_file.as_deref(), open)
             .map_err(aico_connect::error::ConnectError::KeyUnreadable)
     }
 }

@@ -80,6 +80,14 @@ impl fmt::Display for HealthReport {
 }
 
 fn sql_health(f: &mut fmt::Formatter<'_>, h: &SqlHealth) -> fmt::Result {
+    for open in &h.readable_by_others {
+        let what = if open.what == "salt" { "the salt file" } else { "the database" };
+        writeln!(
+            f,
+            "warning: {what} {} has mode {}: other users of this machine can read it (AICO's memory);              `chmod 600 {}` keeps it yours alone (the tool never changes it)",
+            open.path, open.mode, open.path
+        )?;
+    }
     writeln!(f, "temporal metadata coverage: {} of {} facts ({:.2}%)", h.with_temporal, h.total, h.coverage_percent)?;
     let c = &h.confidence;
     writeln!(f, "confidence: high {}  medium {}  low {}", c.high, c.medium, c.low)?;

@@ -1,5 +1,6 @@
 //! The SQL store's health: the seed's monitoring queries — temporal metadata coverage, the confidence
-//! distribution, and the consolidation history.
+//! distribution, and the consolidation history — and whether other users can read the database
+//! file or its salt file.
 //!
 //! On AICO's own database the facts are `user_memories`, and the consolidation history is AICO's
 //! per-user `consolidation_state`, read as it is (one row per user).
@@ -51,6 +52,36 @@ pub struct SqlHealth {
     pub confidence: Confidence,
     /// The last ten consolidation runs (empty before Phase 2).
     pub consolidation: Vec<ConsolidationRun>,
+    /// The SQLite database file and its salt file (`<db>.salt`), when other users of this machine
+    /// can read them (a warning: they are never chmod-ed by the tool; empty on PostgreSQL).
+    pub readable_by_others: Vec<OpenFile>,
+}
+
+/// A file of the memory that other users of this machine can read.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct OpenFile {
+    /// The file.
+    pub path: String,
+    /// Its permission bits, in octal (`0644`).
+    pub mode: String,
+    /// What it is: `database` or `salt`.
+    pub what: &'static str,
+}
+
+/// The SQLite database file `db` and its salt file, each when others can read it. A file whose
+/// mode cannot be read is left out (the database itself was just opened).
+pub fn readable_by_others(db: &std::path::Path) -> Vec<OpenFile> {
+    let salt = aico_connect::key::salt_path(db);
+    [(db, "database"), (salt.as_path(), "salt")]
+        .into_iter()
+        .filter_map(|(path, what)| {
+            let mode = aico_connect::private::open_to_others(path)
+                .inspect_err(|e| tracing::debug!("cannot read the mode of {}: {e}", path.display()))
+                .ok()
+                .flatten()?;
+            Some(OpenFile { path: path.display().to_string(), mode: format!("{mode:04o}"), what })
+        })
+        .collect()
 }
 
 /// Measure `db`.
@@ -137,5 +168,6 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
             });
         }
     }
-    Ok(SqlHealth { total, with_temporal, coverage_percent, confidence, consolidation })
+    let readable_by_others = db.target.sqlite_path().map(readable_by_others).unwrap_or_default();
+    Ok(SqlHealth { total, with_temporal, coverage_percent, confidence, consolidation, readable_by_others })
 }

@@ -32,7 +32,10 @@ pub use derive::{DbKey, keyed};
 pub use header::is_encrypted;
 pub use keyring::{KEYRING_ENTRY, KEYRING_SERVICE, Keyring, MasterKeyStore};
 pub use salt::{read_salt, salt_path};
-pub use sources::{DB_KEY_ENV, DB_KEY_FLAG_WARNING, KeySource, KeySources, Lookup, MASTER_KEY_ENV, read_key_file};
+pub use sources::{
+    ALLOW_OPEN_KEY_FILE_FLAG, DB_KEY_ENV, DB_KEY_FLAG_WARNING, KeySource, KeySources, Lookup, MASTER_KEY_ENV,
+    read_key_file,
+};
 
 use salt::SALT_LEN;
 
@@ -69,6 +72,9 @@ pub enum KeyError {
         /// Why (never the file's content).
         source: std::io::Error,
     },
+    /// The key file (`--db-key-file`) can be read or written by group or others: refused, unread.
+    #[error(transparent)]
+    OpenKeyFile(crate::private::OpenSecretFile),
     /// The keyring could not be read (other than: it has no such entry).
     #[error(
         "cannot read AICO's master key from the OS keyring (service {KEYRING_SERVICE}, entry {KEYRING_ENTRY}): {detail}"

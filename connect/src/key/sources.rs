@@ -12,6 +12,7 @@ use super::KeyError;
 use super::derive::{DbKey, KEY_LEN, decode_hex32};
 use super::keyring::{Keyring, MasterKeyStore, ask_keyring};
 use super::salt::read_salt;
+use crate::private::{self, OpenSecrets, SecretFileError};
 
 /// The environment variable holding the derived database key (64 hex digits).
 pub const DB_KEY_ENV: &str = "AICO_DB_KEY";
@@ -67,16 +68,26 @@ impl fmt::Display for KeySource {
     }
 }
 
+/// The flag that accepts a key file others can read or write (a read-only mount: a Docker secret).
+pub const ALLOW_OPEN_KEY_FILE_FLAG: &str = "--allow-open-key-file";
+
 /// The text of the key file `path` (`-`: standard input), held in zeroizing memory; its content
-/// is checked later, by [`KeySources::resolve`], and never echoed.
-pub fn read_key_file(path: &Path) -> Result<Zeroizing<String>, KeyError> {
+/// is checked later, by [`KeySources::resolve`], and never echoed. A file that group or others
+/// can read or write is refused before it is read ([`KeyError::OpenKeyFile`]) unless `open` allows
+/// it ([`ALLOW_OPEN_KEY_FILE_FLAG`]); standard input is whatever feeds it, and is not checked.
+pub fn read_key_file(path: &Path, open: OpenSecrets) -> Result<Zeroizing<String>, KeyError> {
     use std::io::Read;
     let error = |source| KeyError::KeyFile { path: path.to_owned(), source };
     let mut bytes = Zeroizing::new(Vec::with_capacity(2 * KEY_LEN + 2));
     if path == Path::new("-") {
         std::io::stdin().lock().read_to_end(&mut bytes).map_err(error)?;
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(error)?;
+        let mut file = std::fs::File::open(path).map_err(error)?;
+        private::check_secret_file(&file, path, "key file", ALLOW_OPEN_KEY_FILE_FLAG, open).map_err(|e| match e {
+            SecretFileError::Open(open) => KeyError::OpenKeyFile(open),
+            SecretFileError::Io { source, .. } => error(source),
+        })?;
+        file.read_to_end(&mut bytes).map_err(error)?;
     }
     match std::str::from_utf8(&bytes) {
         Ok(text) => Ok(Zeroizing::new(text.to_owned())),
@@ -123,11 +134,12 @@ impl KeySources {
     }
 
     /// [`KeySources::from_env`], with the derived key given by `--db-key HEX` (`flag`) or read
-    /// from `--db-key-file PATH` (`file`; `-` reads standard input) when either is given.
-    pub fn from_args(flag: Option<&str>, file: Option<&Path>) -> Result<Self, KeyError> {
+    /// from `--db-key-file PATH` (`file`; `-` reads standard input) when either is given. A key
+    /// file that others can read or write is refused unless `open` allows it ([`read_key_file`]).
+    pub fn from_args(flag: Option<&str>, file: Option<&Path>, open: OpenSecrets) -> Result<Self, KeyError> {
         let mut keys = Self::from_env(flag);
         if let Some(path) = file {
-            keys.db_key = Some(read_key_file(path)?);
+            keys.db_key = Some(read_key_file(path, open)?);
         }
         Ok(keys)
     }
