@@ -26,6 +26,16 @@ use sea_schema::sqlite::discovery::SchemaDiscovery;
 /// migrations, and ours of their fingerprints.
 const NOT_MODELLED: [&str; 2] = ["seaql_migrations", migration::fingerprint::TABLE];
 
+/// Tables the migrations adopt as they find them (m0000 takes AICO's `semantic_facts` with only
+/// `id` and `created_at` required): their models allow NULL in every column but the key, so that
+/// they read every row such a table can hold, whatever our own migration would have declared.
+const ADOPTED_AS_FOUND: [&str; 1] = ["semantic_facts"];
+
+/// The Rust types sea-orm-codegen writes for timestamp columns, each replaced by the type that
+/// reads whatever such a column holds (SQLite keeps timestamps as free text):
+/// `entity::values::StoredTimestamp`, the instant or the unreadable text.
+const TIMESTAMP_TYPES: [&str; 3] = ["DateTimeWithTimeZone", "DateTimeUtc", "DateTime"];
+
 /// The tables of AICO's own database that the jobs use, modelled in `aico`.
 const AICO_MODELLED: [&str; 8] = [
     "user_memories",
@@ -49,6 +59,13 @@ fn main() {
         .expect("a tokio runtime for the build script");
     let generated = runtime.block_on(async {
         let seed = generate(&out_dir.join("schema.db"), None, |t| !NOT_MODELLED.contains(&t)).await?;
+        let adopted: Vec<String> = ADOPTED_AS_FOUND.iter().map(|t| format!("{t:?}")).collect();
+        let seed = format!(
+            "{seed}/// The tables the migrations adopt as they find them: their models allow NULL in every \
+             column but the key, so a live NOT NULL there is stricter than the model, not drift.\n\
+             pub const ADOPTED_AS_FOUND: &[&str] = &[{}];\n",
+            adopted.join(", ")
+        );
         let aico =
             generate(&out_dir.join("aico.db"), Some(include_str!("aico.sql")), |t| AICO_MODELLED.contains(&t)).await?;
         let aico: String =
@@ -100,6 +117,11 @@ async fn generate(db_path: &Path, setup: Option<&str>, keep: impl Fn(&str) -> bo
         .map(|mut t| {
             // A relation needs both models: a key to a table not modelled here is left out.
             t.foreign_keys.retain(|fk| keep(fk.table.as_str()));
+            if ADOPTED_AS_FOUND.contains(&t.name.as_str()) {
+                for column in t.columns.iter_mut().filter(|c| !c.primary_key) {
+                    column.not_null = false;
+                }
+            }
             t.write()
         })
         .collect();
@@ -141,7 +163,7 @@ async fn generate(db_path: &Path, setup: Option<&str>, keep: impl Fn(&str) -> bo
             .content
             .lines()
             .filter(|l| !l.starts_with("//!") && !l.starts_with("#!["))
-            .map(|l| format!("    {l}\n"))
+            .map(|l| format!("    {}\n", stored_timestamps(l)))
             .collect();
         let doc = if module == "prelude" {
             "The entities of every AMS table, by their table's name in CamelCase.".to_owned()
@@ -161,4 +183,14 @@ async fn generate(db_path: &Path, setup: Option<&str>, keep: impl Fn(&str) -> bo
         made.join(", ")
     ));
     Ok(code)
+}
+
+/// `line` of generated code with every timestamp type ([`TIMESTAMP_TYPES`]) replaced by
+/// `crate::values::StoredTimestamp`. sea-orm-codegen writes its tokens apart (`Option <
+/// DateTimeUtc >`), so whole tokens are compared.
+fn stored_timestamps(line: &str) -> String {
+    line.split(' ')
+        .map(|token| if TIMESTAMP_TYPES.contains(&token) { "crate :: values :: StoredTimestamp" } else { token })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

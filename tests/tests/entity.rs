@@ -5,10 +5,10 @@ use rstest::rstest;
 use std::collections::BTreeSet;
 
 use aico_tests::{Backend, TestDb, exec, schema};
-use chrono::{DateTime, FixedOffset};
+use chrono::DateTime;
 use entity::values::{
     ClassifiedCategories, ConsolidationState, ConsolidationStatus, PreferenceVector, Reward, SkillType,
-    TemporalMetadata, Timestamp, TriggerContext,
+    StoredTimestamp, TemporalMetadata, Timestamp, TriggerContext,
 };
 use entity::{
     CheckViolation, consolidation_state, context_preference_vectors, context_skill_stats, feedback_events,
@@ -18,7 +18,7 @@ use migration::runner::{self, Command};
 use sea_orm::sea_query::ColumnType;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, IdenStatic,
-    IntoActiveModel, Iterable,
+    IntoActiveModel, Iterable, QueryOrder,
 };
 use serde_json::json;
 
@@ -107,7 +107,19 @@ async fn generated_models_match_the_migrated_schema_on_every_backend(#[case] bac
     models.extend(model_lines::<context_preference_vectors::Entity>(backend));
     models.extend(model_lines::<feedback_events::Entity>(backend));
     models.extend(model_lines::<trajectories::Entity>(backend));
-    let live = live_columns(&conn).await;
+    // A table the migrations adopt as found has a model that allows NULL in every column but its
+    // key (it reads every row such a table can hold): what our own migration declares NOT NULL
+    // there is stricter than the model, and the only difference allowed.
+    let adopted = |line: &str| entity::ADOPTED_AS_FOUND.iter().any(|t| line.starts_with(&format!("column {t}.")));
+    let key = |line: &str| line.starts_with("column semantic_facts.id ");
+    let strict: Vec<_> = models.iter().filter(|l| adopted(l) && !key(l) && l.ends_with(" not null")).collect();
+    assert!(strict.is_empty(), "{}: NOT NULL in a model of an adopted table: {strict:#?}", db.name);
+    assert_eq!(entity::ADOPTED_AS_FOUND, ["semantic_facts"]);
+    let live: BTreeSet<String> = live_columns(&conn)
+        .await
+        .into_iter()
+        .map(|l| if adopted(&l) && !key(&l) { l.trim_end_matches(" not null").to_owned() } else { l })
+        .collect();
     assert_eq!(models.len(), 54, "{}: every column of the eight tables", db.name);
     let only_db: Vec<_> = live.difference(&models).collect();
     let only_model: Vec<_> = models.difference(&live).collect();
@@ -139,8 +151,8 @@ async fn all_columns_lists_every_table_the_migrations_make(#[case] backend: Back
     assert_eq!(listed, live, "{}: every table and column the migrations make, and nothing else", db.name);
 }
 
-fn at(s: &str) -> DateTime<FixedOffset> {
-    DateTime::parse_from_rfc3339(s).expect("timestamp")
+fn at(s: &str) -> StoredTimestamp {
+    DateTime::parse_from_rfc3339(s).expect("timestamp").into()
 }
 
 fn vector(seed: f64) -> PreferenceVector {
@@ -165,10 +177,10 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
     meta.extra.insert("decay_rate".into(), json!(0.125));
     let mut fact = semantic_facts::ActiveModel {
         id: Set("fact-1".into()),
-        user_id: Set("user-1".into()),
-        content: Set("likes ☕ at 7".into()),
-        created_at: Set(at("2025-11-07T18:00:00+02:00")),
-        updated_at: Set(at("2025-11-08T01:02:03.250Z")),
+        user_id: Set(Some("user-1".into())),
+        content: Set(Some("likes ☕ at 7".into())),
+        created_at: Set(Some(at("2025-11-07T18:00:00+02:00"))),
+        updated_at: Set(Some(at("2025-11-08T01:02:03.250Z"))),
         temporal_metadata: Set(None),
     };
     fact.set_temporal(&meta);
@@ -182,10 +194,10 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
     // A fact without metadata reads as None (NULL, not JSON null).
     let bare = semantic_facts::ActiveModel {
         id: Set("fact-2".into()),
-        user_id: Set("user-1".into()),
-        content: Set(String::new()),
-        created_at: Set(at("2025-01-01T00:00:00Z")),
-        updated_at: Set(at("2025-01-01T00:00:00Z")),
+        user_id: Set(Some("user-1".into())),
+        content: Set(Some(String::new())),
+        created_at: Set(Some(at("2025-01-01T00:00:00Z"))),
+        updated_at: Set(Some(at("2025-01-01T00:00:00Z"))),
         temporal_metadata: Set(None),
     }
     .insert(&conn)
@@ -432,4 +444,116 @@ async fn check_violations_name_the_broken_rule(#[case] backend: Backend) {
     ok.clone().insert(&conn).await.expect("a good row");
     let err = ok.insert(&conn).await.expect_err("duplicate key");
     assert_eq!(CheckViolation::of(&err), None, "{}: {err}", db.name);
+}
+
+/// A `created_at` of the model as the outside crate prints it: `parsed <RFC 3339 Z>`,
+/// `unreadable <the text>` or `null`.
+fn shown(created: Option<&StoredTimestamp>) -> String {
+    match created {
+        Some(StoredTimestamp::Parsed(ts)) => format!("parsed {ts}"),
+        Some(StoredTimestamp::Unreadable(text)) => format!("unreadable {text}"),
+        None => "null".into(),
+    }
+}
+
+/// What a seed-layout `semantic_facts` holds in `created_at` (its SQL literal) and what the model
+/// reads: every real form, NULL, and text no timestamp parser reads.
+const FREE_TEXT_CREATED: [(&str, &str); 14] = [
+    ("NULL", "null"),
+    ("'2025-13-45T99:00:00'", "unreadable 2025-13-45T99:00:00"),
+    ("'yesterday'", "unreadable yesterday"),
+    ("''", "unreadable "),
+    ("'2025-02-30 10:00:00'", "unreadable 2025-02-30 10:00:00"),
+    ("'2016-12-31T23:59:60Z'", "unreadable 2016-12-31T23:59:60Z"),
+    ("1762538400", "unreadable 1762538400"),
+    ("'2025-11-07T18:00:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07T18:00:00Z'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07T18:00:00+00:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07T20:00:00+02:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07 18:00:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07T18:00:00.123456'", "parsed 2025-11-07T18:00:00.123456Z"),
+    ("'2025-11-07 18:00:00.5+00:00'", "parsed 2025-11-07T18:00:00.500Z"),
+];
+
+/// The same on a PostgreSQL `timestamp with time zone` column (only instants; one beyond the
+/// years AICO reads), and on a `timestamp` column (naive, taken as UTC).
+const TIMESTAMPTZ_CREATED: [(&str, &str); 5] = [
+    ("NULL", "null"),
+    ("'2025-11-07T18:00:00Z'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07T20:00:00.123456+02:00'", "parsed 2025-11-07T18:00:00.123456Z"),
+    ("'2025-11-07 18:00:00+00:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'10000-01-01 00:00:00+00'", "unreadable +10000-01-01T00:00:00Z"),
+];
+const TIMESTAMP_CREATED: [(&str, &str); 4] = [
+    ("NULL", "null"),
+    ("'2025-11-07T18:00:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07 18:00:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07 18:00:00.123456'", "parsed 2025-11-07T18:00:00.123456Z"),
+];
+
+/// Issue 33: `find().all()` reads every row of an adopted seed-layout `semantic_facts`, whatever
+/// its `created_at` holds (and with NULL in every column but the key): each unreadable value is
+/// kept as its text, each NULL is `None`, the rest are their instants.
+#[rstest]
+#[case::sqlite_text(Backend::Sqlite, "TEXT", &FREE_TEXT_CREATED)]
+#[case::postgres_text(Backend::Postgres, "TEXT", &FREE_TEXT_CREATED)]
+#[case::postgres_timestamptz(Backend::Postgres, "timestamp with time zone", &TIMESTAMPTZ_CREATED)]
+#[case::postgres_timestamp(Backend::Postgres, "timestamp", &TIMESTAMP_CREATED)]
+#[tokio::test]
+async fn every_row_of_an_adopted_table_reads_whatever_its_timestamps_hold(
+    #[case] backend: Backend,
+    #[case] created_type: &str,
+    #[case] created: &[(&str, &str)],
+) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    exec(
+        &conn,
+        &format!(
+            "CREATE TABLE semantic_facts (id TEXT PRIMARY KEY, user_id TEXT, content TEXT, \
+             created_at {created_type}, updated_at {created_type}, extra_notes TEXT)"
+        ),
+    )
+    .await;
+    for (i, (literal, _)) in created.iter().enumerate() {
+        exec(
+            &conn,
+            &format!(
+                "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at) \
+                 VALUES ('f{i:02}', 'u', 'c', {literal}, {literal})"
+            ),
+        )
+        .await;
+    }
+    exec(&conn, "INSERT INTO semantic_facts (id) VALUES ('f99')").await;
+    runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("up adopts the table");
+
+    let facts = semantic_facts::Entity::find()
+        .order_by_asc(semantic_facts::Column::Id)
+        .all(&conn)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", db.name));
+    let read: Vec<(String, String, String)> =
+        facts.iter().map(|f| (f.id.clone(), shown(f.created_at.as_ref()), shown(f.updated_at.as_ref()))).collect();
+    let mut want: Vec<(String, String, String)> = created
+        .iter()
+        .enumerate()
+        .map(|(i, (_, shown))| (format!("f{i:02}"), (*shown).to_owned(), (*shown).to_owned()))
+        .collect();
+    want.push(("f99".into(), "null".into(), "null".into()));
+    assert_eq!(read, want, "{} ({created_type})", db.name);
+    let bare = facts.last().expect("f99");
+    assert_eq!((&bare.user_id, &bare.content, &bare.temporal_metadata), (&None, &None, &None));
+    // An unreadable value says why, and a parsed one is the instant a `Timestamp` holds.
+    for fact in &facts {
+        match &fact.created_at {
+            Some(StoredTimestamp::Unreadable(text)) => {
+                assert!(fact.created_at.as_ref().and_then(StoredTimestamp::instant).is_none());
+                let why = StoredTimestamp::Unreadable(text.clone()).to_timestamp().expect_err("unreadable");
+                assert!(why.to_string().contains(&format!("{text:?}")), "{why}");
+            }
+            Some(StoredTimestamp::Parsed(ts)) => assert_eq!(Timestamp::parse(&ts.to_string()), Ok(*ts)),
+            None => {}
+        }
+    }
 }

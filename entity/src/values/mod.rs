@@ -5,6 +5,7 @@ mod error;
 mod feedback;
 mod preference;
 mod skill;
+mod stored_timestamp;
 mod temporal;
 mod timestamp;
 
@@ -13,6 +14,7 @@ pub use error::ValueError;
 pub use feedback::{ClassifiedCategories, Reward};
 pub use preference::PreferenceVector;
 pub use skill::{SkillType, TriggerContext};
+pub use stored_timestamp::StoredTimestamp;
 pub use temporal::TemporalMetadata;
 pub use timestamp::{Timestamp, parse_timestamp};
 
