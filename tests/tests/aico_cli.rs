@@ -512,6 +512,59 @@ async fn verify_finds_a_column_whose_type_drifted(#[case] backend: Backend) {
     );
 }
 
+/// `verify` compares NOT NULL too: a column that allows NULL where the model cannot read one, and
+/// one that is NOT NULL where the model allows NULL, are each named. The adopted `semantic_facts`
+/// (whose model allows NULL in every column but its key, and whose `updated_at` allows NULL here)
+/// is no drift.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test]
+async fn verify_finds_a_column_whose_nullability_drifted(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    fill_facts(&conn, 10, false).await;
+    assert!(run(&db, &["migrate"]).status.success());
+    assert!(run(&db, &["backfill"]).status.success());
+    let out = run(&db, &["verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}: {}", db.name, String::from_utf8_lossy(&out.stdout));
+    // The same columns with the same types: one now allows NULL, the other no longer does.
+    let timestamp =
+        if backend == Backend::Sqlite { "timestamp_with_timezone_text" } else { "timestamp with time zone" };
+    exec(&conn, "ALTER TABLE trajectories DROP COLUMN ai_response").await;
+    exec(&conn, "ALTER TABLE trajectories ADD COLUMN ai_response TEXT").await;
+    exec(&conn, "ALTER TABLE user_skill_confidence DROP COLUMN last_used_at").await;
+    exec(
+        &conn,
+        &format!(
+            "ALTER TABLE user_skill_confidence ADD COLUMN last_used_at {timestamp} NOT NULL \
+             DEFAULT '2025-11-07T18:00:00Z'"
+        ),
+    )
+    .await;
+    let out = run(&db, &["verify", "--json"]);
+    let report = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{}: {report:#}", db.name);
+    let drift = report["checks"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["name"] == "schema matches the migrations")
+        .expect("the drift check")
+        .clone();
+    assert_eq!(drift["status"], "fail", "{drift:#}");
+    assert_eq!(
+        drift["details"],
+        json!([
+            "column trajectories.ai_response allows NULL, the model expects NOT NULL (a row holding NULL there \
+             cannot be read)",
+            "column user_skill_confidence.last_used_at is NOT NULL, the model allows NULL"
+        ]),
+        "{}",
+        db.name
+    );
+}
+
 /// A SQL database that cannot be opened, and the status `--store all` gives it.
 #[derive(Clone, Copy, Debug)]
 enum BadSql {

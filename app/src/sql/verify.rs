@@ -295,7 +295,7 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
     }
     let (facts, _) = layout.facts();
     let temporal_index = format!("idx_{facts}_temporal");
-    for ModelColumn { table, name: column, column_type: ty } in &expected {
+    for ModelColumn { table, name: column, column_type: ty, nullable } in &expected {
         // temporal_metadata comes with the migration that indexes it, the rest with their table.
         let created = if *column == FACT_METADATA {
             applied.owner_applied(|e| e.indexes.iter().any(|(i, _)| *i == temporal_index))
@@ -311,12 +311,32 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
                 .push(format!("column {table}.{column} is {live}, the model expects {}", Kind::of_model(ty).name())),
             Some(_) => {}
         }
+        if let Some(differs) = nullability(db, table, column, *nullable).await? {
+            drift.push(differs);
+        }
     }
     let name = "schema matches the migrations";
     Ok(if drift.is_empty() {
-        Check::new(name, Status::Pass, vec![format!("{} columns checked, names and types", expected.len())])
+        Check::new(name, Status::Pass, vec![format!("{} columns checked, names, types and NOT NULL", expected.len())])
     } else {
         Check::new(name, Status::Fail, drift)
+    })
+}
+
+/// Why `table.column`'s live nullability differs from the model's, if it does. A live column
+/// that allows NULL where the model does not is drift (the model cannot read such a row); one
+/// that is NOT NULL where the model allows NULL is drift too, except on a table the migrations
+/// adopt as found (`entity::ADOPTED_AS_FOUND`), whose model is deliberately the more permissive.
+async fn nullability(db: &Db, table: &str, column: &str, model_nullable: bool) -> Result<Option<String>, AppError> {
+    let live = db.dialect.column_nullable(&db.conn, table, column).await.map_err(|e| db.error(e))?;
+    Ok(match live {
+        Some(true) if !model_nullable => Some(format!(
+            "column {table}.{column} allows NULL, the model expects NOT NULL (a row holding NULL there cannot be read)"
+        )),
+        Some(false) if model_nullable && !entity::ADOPTED_AS_FOUND.contains(&table) => {
+            Some(format!("column {table}.{column} is NOT NULL, the model allows NULL"))
+        }
+        _ => None,
     })
 }
 
