@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use aico_tests::{Backend, TestDb, exec, schema};
 use chrono::DateTime;
 use entity::values::{
-    ClassifiedCategories, ConsolidationState, ConsolidationStatus, PreferenceVector, Reward, SkillType,
-    StoredTimestamp, TemporalMetadata, Timestamp, TriggerContext,
+    ClassifiedCategories, ConsolidationState, ConsolidationStatus, PreferenceVector, Reward, SkillType, StoredJson,
+    StoredTimestamp, TemporalMetadata, Timestamp, TriggerContext, ValueError,
 };
 use entity::{
     CheckViolation, consolidation_state, context_preference_vectors, context_skill_stats, feedback_events,
@@ -110,15 +110,37 @@ async fn generated_models_match_the_migrated_schema_on_every_backend(#[case] bac
     // A table the migrations adopt as found has a model that allows NULL in every column but its
     // key (it reads every row such a table can hold): what our own migration declares NOT NULL
     // there is stricter than the model, and the only difference allowed.
-    let adopted = |line: &str| entity::ADOPTED_AS_FOUND.iter().any(|t| line.starts_with(&format!("column {t}.")));
-    let key = |line: &str| line.starts_with("column semantic_facts.id ");
-    let strict: Vec<_> = models.iter().filter(|l| adopted(l) && !key(l) && l.ends_with(" not null")).collect();
+    let keys: BTreeSet<String> = schema(&conn)
+        .await
+        .into_iter()
+        .filter_map(|l| Some(l.strip_suffix(" pk")?.split(' ').nth(1)?.to_owned()))
+        .collect();
+    let adopted_column = |line: &str| {
+        let column = line.split(' ').nth(1).unwrap_or_default();
+        let table = column.split('.').next().unwrap_or_default();
+        entity::ADOPTED_AS_FOUND.contains(&table) && !keys.contains(column)
+    };
+    let strict: Vec<_> = models.iter().filter(|l| adopted_column(l) && l.ends_with(" not null")).collect();
     assert!(strict.is_empty(), "{}: NOT NULL in a model of an adopted table: {strict:#?}", db.name);
-    assert_eq!(entity::ADOPTED_AS_FOUND, ["semantic_facts"]);
+    assert_eq!(
+        entity::ADOPTED_AS_FOUND.iter().copied().collect::<BTreeSet<_>>(),
+        [
+            "semantic_facts",
+            "consolidation_state",
+            "skills",
+            "user_skill_confidence",
+            "context_skill_stats",
+            "context_preference_vectors",
+            "feedback_events",
+            "trajectories"
+        ]
+        .into(),
+        "every table the migrations make is one they adopt when it exists"
+    );
     let live: BTreeSet<String> = live_columns(&conn)
         .await
         .into_iter()
-        .map(|l| if adopted(&l) && !key(&l) { l.trim_end_matches(" not null").to_owned() } else { l })
+        .map(|l| if adopted_column(&l) { l.trim_end_matches(" not null").to_owned() } else { l })
         .collect();
     assert_eq!(models.len(), 54, "{}: every column of the eight tables", db.name);
     let only_db: Vec<_> = live.difference(&models).collect();
@@ -219,16 +241,16 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
     let row = row.insert(&conn).await.expect("insert state");
     let read = consolidation_state::Entity::find_by_id("c1").one(&conn).await.expect("select").expect("row");
     assert_eq!(read, row);
-    assert_eq!(read.state_json, seed_state, "{name}: state_json changed");
-    assert_eq!(read.state().expect("typed").status, ConsolidationStatus::Completed);
+    assert_eq!(read.state_json, Some(StoredJson::Parsed(seed_state)), "{name}: state_json changed");
+    assert_eq!(read.state().expect("typed").expect("some").status, ConsolidationStatus::Completed);
 
     // skills and preference vectors.
     let trigger = TriggerContext::from_json(&json!({"intent": ["greet"], "time_of_day": "morning", "mood": "calm"}))
         .expect("trigger");
     let mut skill = skills::ActiveModel {
         skill_id: Set("s1".into()),
-        skill_name: Set("greet".into()),
-        procedure_template: Set("say hello to {name}".into()),
+        skill_name: Set(Some("greet".into())),
+        procedure_template: Set(Some("say hello to {name}".into())),
         created_at: Set(Some(at("2025-11-07T18:00:00Z"))),
         updated_at: Set(None),
         ..Default::default()
@@ -239,9 +261,9 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
     let skill = skill.insert(&conn).await.expect("insert skill");
     let read = skills::Entity::find_by_id("s1").one(&conn).await.expect("select").expect("row");
     assert_eq!(read, skill);
-    assert_eq!(read.kind().expect("kind"), SkillType::UserCreated);
-    assert_eq!(read.trigger().expect("trigger"), trigger);
-    assert_eq!(read.vector().expect("vector"), vector(0.25));
+    assert_eq!(read.kind().expect("kind"), Some(SkillType::UserCreated));
+    assert_eq!(read.trigger().expect("trigger"), Some(trigger));
+    assert_eq!(read.vector().expect("vector"), Some(vector(0.25)));
 
     let mut prefs = context_preference_vectors::ActiveModel {
         user_id: Set("user-1".into()),
@@ -257,7 +279,7 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
         .expect("select")
         .expect("row");
     assert_eq!(read, prefs);
-    assert_eq!(read.vector().expect("vector"), vector(0.5));
+    assert_eq!(read.vector().expect("vector"), Some(vector(0.5)));
 
     // Thompson-sampling statistics and confidence.
     let stats = context_skill_stats::Model {
@@ -297,8 +319,8 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
         ClassifiedCategories::from_json(&json!({"too_verbose": 0.85, "off_topic": 0.1})).expect("categories");
     let mut event = feedback_events::ActiveModel {
         event_id: Set("e1".into()),
-        user_id: Set("user-1".into()),
-        message_id: Set("m1".into()),
+        user_id: Set(Some("user-1".into())),
+        message_id: Set(Some("m1".into())),
         skill_id: Set(Some("s1".into())),
         reason: Set(Some("too long".into())),
         free_text: Set(Some("é".repeat(300))),
@@ -311,17 +333,17 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
     let event = event.insert(&conn).await.expect("insert event");
     let read = feedback_events::Entity::find_by_id("e1").one(&conn).await.expect("select").expect("row");
     assert_eq!(read, event);
-    assert_eq!(read.reward_value().expect("reward"), Reward::Negative);
+    assert_eq!(read.reward_value().expect("reward"), Some(Reward::Negative));
     assert_eq!(read.categories().expect("categories"), Some(categories));
 
     let mut turn = trajectories::ActiveModel {
         trajectory_id: Set("t1".into()),
-        user_id: Set("user-1".into()),
-        conversation_id: Set("conv-1".into()),
-        turn_number: Set(7),
-        user_input: Set("hi".into()),
+        user_id: Set(Some("user-1".into())),
+        conversation_id: Set(Some("conv-1".into())),
+        turn_number: Set(Some(7)),
+        user_input: Set(Some("hi".into())),
         selected_skill_id: Set(None),
-        ai_response: Set("hello".into()),
+        ai_response: Set(Some("hello".into())),
         timestamp: Set(None),
         archived: Set(Some(false)),
         ..Default::default()
@@ -364,7 +386,7 @@ async fn metadata_written_in_any_timestamp_format_reads_and_rewrites_as_utc_z(#[
         let mut active = fact.into_active_model();
         active.set_temporal(&meta);
         let saved = active.update(&conn).await.expect("update");
-        let written = saved.temporal_metadata.expect("json");
+        let written = saved.temporal_metadata.as_ref().and_then(StoredJson::json).expect("json").clone();
         assert_eq!(written["created_at"], json!("2025-11-07T18:00:00Z"));
         assert_eq!(written["access_count"], json!(3));
         assert_eq!(written["origin"], json!("v0.9"), "{}: unknown key lost on rewrite", db.name);
@@ -390,9 +412,9 @@ async fn check_violations_name_the_broken_rule(#[case] backend: Backend) {
         (
             feedback_events::ActiveModel {
                 event_id: Set("e1".into()),
-                user_id: Set("u".into()),
-                message_id: Set("m".into()),
-                reward: Set(2),
+                user_id: Set(Some("u".into())),
+                message_id: Set(Some("m".into())),
+                reward: Set(Some(2)),
                 ..Default::default()
             },
             "ck_feedback_events_reward",
@@ -400,9 +422,9 @@ async fn check_violations_name_the_broken_rule(#[case] backend: Backend) {
         (
             feedback_events::ActiveModel {
                 event_id: Set("e2".into()),
-                user_id: Set("u".into()),
-                message_id: Set("m".into()),
-                reward: Set(1),
+                user_id: Set(Some("u".into())),
+                message_id: Set(Some("m".into())),
+                reward: Set(Some(1)),
                 free_text: Set(Some("x".repeat(301))),
                 ..Default::default()
             },
@@ -436,9 +458,9 @@ async fn check_violations_name_the_broken_rule(#[case] backend: Backend) {
     // Not every error is a CHECK violation: a duplicate key is not.
     let ok = feedback_events::ActiveModel {
         event_id: Set("e3".into()),
-        user_id: Set("u".into()),
-        message_id: Set("m".into()),
-        reward: Set(0),
+        user_id: Set(Some("u".into())),
+        message_id: Set(Some("m".into())),
+        reward: Set(Some(0)),
         ..Default::default()
     };
     ok.clone().insert(&conn).await.expect("a good row");
@@ -556,4 +578,72 @@ async fn every_row_of_an_adopted_table_reads_whatever_its_timestamps_hold(
             None => {}
         }
     }
+}
+
+/// Issue 33: the Phase 2 and Phase 3 tables are adopted as found too. Every row of an adopted
+/// `consolidation_state` and `skills` reads, with NULLs and text that is not JSON in their JSON
+/// columns: such text is kept, and the typed accessor says, for that row alone, what is wrong.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test]
+async fn adopted_json_columns_keep_text_that_is_not_json(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    exec(&conn, "CREATE TABLE consolidation_state (id TEXT PRIMARY KEY, state_json TEXT, updated_at TEXT)").await;
+    exec(
+        &conn,
+        "INSERT INTO consolidation_state (id, state_json, updated_at) VALUES \
+         ('c1', '{\"status\": \"paused\"}', '2025-11-07 18:00:00'), ('c2', '{\"status\": ', 'soon'), \
+         ('c3', NULL, NULL)",
+    )
+    .await;
+    exec(
+        &conn,
+        "CREATE TABLE skills (skill_id TEXT PRIMARY KEY, skill_name TEXT, skill_type TEXT, trigger_context TEXT, \
+         procedure_template TEXT, dimensions TEXT, created_at TEXT, updated_at TEXT)",
+    )
+    .await;
+    exec(
+        &conn,
+        "INSERT INTO skills (skill_id, skill_type, trigger_context, dimensions) VALUES \
+         ('s1', 'improvised', 'when asked', NULL), ('s2', NULL, NULL, '[1, 2]')",
+    )
+    .await;
+    runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("up adopts the tables");
+
+    let states = consolidation_state::Entity::find()
+        .order_by_asc(consolidation_state::Column::Id)
+        .all(&conn)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", db.name));
+    let read: Vec<_> =
+        states.iter().map(|s| (s.id.as_str(), s.state_json.clone(), shown(s.updated_at.as_ref()))).collect();
+    assert_eq!(
+        read,
+        [
+            ("c1", Some(StoredJson::Parsed(json!({"status": "paused"}))), "parsed 2025-11-07T18:00:00Z".to_owned()),
+            ("c2", Some(StoredJson::Unreadable("{\"status\": ".into())), "unreadable soon".to_owned()),
+            ("c3", None, "null".to_owned()),
+        ],
+        "{}",
+        db.name
+    );
+    assert_eq!(states[0].state().expect("typed").map(|s| s.status), Some(ConsolidationStatus::Paused));
+    let err = states[1].state().expect_err("not JSON");
+    assert!(err.to_string().contains("invalid consolidation state JSON"), "{err}");
+    assert_eq!(states[2].state(), Ok(None));
+
+    let skills = skills::Entity::find()
+        .order_by_asc(skills::Column::SkillId)
+        .all(&conn)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", db.name));
+    assert_eq!(skills.len(), 2, "{}", db.name);
+    assert_eq!(skills[0].trigger_context, Some(StoredJson::Unreadable("when asked".into())));
+    assert!(skills[0].trigger().is_err());
+    assert!(matches!(skills[0].kind(), Err(ValueError::SkillType { .. })));
+    assert_eq!(skills[0].vector(), Ok(None));
+    assert_eq!((skills[1].kind(), skills[1].trigger()), (Ok(None), Ok(None)));
+    assert!(matches!(skills[1].vector(), Err(ValueError::Dimensions { len: 2 })), "{:?}", skills[1].vector());
 }
