@@ -647,3 +647,44 @@ async fn adopted_json_columns_keep_text_that_is_not_json(#[case] backend: Backen
     assert_eq!((skills[1].kind(), skills[1].trigger()), (Ok(None), Ok(None)));
     assert!(matches!(skills[1].vector(), Err(ValueError::Dimensions { len: 2 })), "{:?}", skills[1].vector());
 }
+
+/// Issue 33 on AICO's own database: every row of `user_memories` as AICO writes it
+/// (`CURRENT_TIMESTAMP` and naive `isoformat()` texts) reads through `entity::aico`, and so do rows
+/// whose `created_at` is NULL, unreadable, or a number (AICO's `TIMESTAMP` columns have numeric
+/// affinity: SQLite keeps `1762538400` as an integer there).
+#[tokio::test]
+async fn every_row_of_aicos_user_memories_reads_whatever_its_timestamps_hold() {
+    use aico_tests::aico::{self, AicoVersion};
+    use entity::aico::user_memories;
+    let db = TestDb::sqlite();
+    let conn = db.connect().await;
+    aico::build(&conn, AicoVersion::V13, 20).await;
+    runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("up");
+    let odd = [
+        (0, "NULL", "null"),
+        (1, "'2025-13-45T99:00:00'", "unreadable 2025-13-45T99:00:00"),
+        (2, "1762538400", "unreadable 1762538400"),
+    ];
+    for (i, literal, _) in odd {
+        exec(&conn, &format!("UPDATE user_memories SET created_at = {literal} WHERE fact_id = '{}'", aico::uuid4(i)))
+            .await;
+    }
+    let stored = column_of_types(&conn).await;
+    assert!(stored.contains(&"integer".to_owned()), "the number is kept as an integer: {stored:?}");
+
+    let facts = user_memories::Entity::find().all(&conn).await.expect("every row reads");
+    assert_eq!(facts.len(), 20);
+    for fact in &facts {
+        let i = (0..20).find(|&i| aico::uuid4(i) == fact.fact_id).expect("a fixture fact") as usize;
+        let want = match odd.iter().find(|(n, _, _)| *n as usize == i) {
+            Some((_, _, shown)) => (*shown).to_owned(),
+            None => format!("parsed {}", Timestamp::parse(&aico::created_at(i)).expect("AICO's text")),
+        };
+        assert_eq!(shown(fact.created_at.as_ref()), want, "fact {i}");
+    }
+}
+
+/// The storage classes of `user_memories.created_at` (`typeof`).
+async fn column_of_types(conn: &DatabaseConnection) -> Vec<String> {
+    aico_tests::column_of(conn, "SELECT DISTINCT typeof(created_at) FROM user_memories").await
+}

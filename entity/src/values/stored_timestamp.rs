@@ -155,17 +155,19 @@ impl TryGetable for StoredTimestamp {
             Err(TryGetError::Null(column)) => return Err(TryGetError::Null(column)),
             Err(e) => e,
         };
-        if let Ok(dt) = DateTime::<Utc>::try_get_by(res, idx) {
-            return Ok(dt.into());
-        }
-        if let Ok(naive) = NaiveDateTime::try_get_by(res, idx) {
-            return Ok(naive.and_utc().into());
-        }
+        // A number first: SQLite's driver would read one as a Unix time, which neither AICO nor
+        // `Timestamp` does (and SQLite's own date functions take a bare number as a Julian day).
         if let Ok(n) = i64::try_get_by(res, idx) {
             return Ok(Self::Unreadable(n.to_string()));
         }
         if let Ok(x) = f64::try_get_by(res, idx) {
             return Ok(Self::Unreadable(x.to_string()));
+        }
+        if let Ok(dt) = DateTime::<Utc>::try_get_by(res, idx) {
+            return Ok(dt.into());
+        }
+        if let Ok(naive) = NaiveDateTime::try_get_by(res, idx) {
+            return Ok(naive.and_utc().into());
         }
         Err(first)
     }
