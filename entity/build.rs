@@ -26,6 +26,25 @@ use sea_schema::sqlite::discovery::SchemaDiscovery;
 /// migrations, and ours of their fingerprints.
 const NOT_MODELLED: [&str; 2] = ["seaql_migrations", migration::fingerprint::TABLE];
 
+/// The tables the migrations adopt as they find them on the seed's layout: every table of the
+/// catalog (m0000 takes AICO's `semantic_facts` with only `id` and `created_at` required, m0002
+/// and m0003 an existing table with the columns they make, whatever its NOT NULLs). Their models
+/// allow NULL in every column but the key, so that they read every row such a table can hold,
+/// whatever our own migration would have declared.
+fn adopted_as_found() -> Vec<&'static str> {
+    migration::catalog::CATALOG.iter().flat_map(|entry| entry.tables.iter().copied()).collect()
+}
+
+/// The Rust types sea-orm-codegen writes for timestamp and JSON columns, each replaced by the type
+/// that reads whatever such a column holds (SQLite keeps them as free text): the value, or the
+/// text that is not one, kept (`entity::values::StoredTimestamp`, `StoredJson`).
+const STORED_TYPES: [(&str, &str); 4] = [
+    ("DateTimeWithTimeZone", "crate :: values :: StoredTimestamp"),
+    ("DateTimeUtc", "crate :: values :: StoredTimestamp"),
+    ("DateTime", "crate :: values :: StoredTimestamp"),
+    ("Json", "crate :: values :: StoredJson"),
+];
+
 /// The tables of AICO's own database that the jobs use, modelled in `aico`.
 const AICO_MODELLED: [&str; 8] = [
     "user_memories",
@@ -48,9 +67,18 @@ fn main() {
         .build()
         .expect("a tokio runtime for the build script");
     let generated = runtime.block_on(async {
-        let seed = generate(&out_dir.join("schema.db"), None, |t| !NOT_MODELLED.contains(&t)).await?;
+        let seed =
+            generate(&out_dir.join("schema.db"), None, |t| !NOT_MODELLED.contains(&t), &adopted_as_found()).await?;
+        let adopted: Vec<String> = adopted_as_found().iter().map(|t| format!("{t:?}")).collect();
+        let seed = format!(
+            "{seed}/// The tables the migrations adopt as they find them: their models allow NULL in every \
+             column but the key, so a live NOT NULL there is stricter than the model, not drift.\n\
+             pub const ADOPTED_AS_FOUND: &[&str] = &[{}];\n",
+            adopted.join(", ")
+        );
         let aico =
-            generate(&out_dir.join("aico.db"), Some(include_str!("aico.sql")), |t| AICO_MODELLED.contains(&t)).await?;
+            generate(&out_dir.join("aico.db"), Some(include_str!("aico.sql")), |t| AICO_MODELLED.contains(&t), &[])
+                .await?;
         let aico: String =
             aico.lines().map(|l| if l.is_empty() { "\n".to_owned() } else { format!("    {l}\n") }).collect();
         Ok::<_, String>(format!(
@@ -72,8 +100,14 @@ fn main() {
 }
 
 /// The models of the tables `keep` accepts, in a scratch database at `db_path` where `setup` (SQL)
-/// ran before the migrations.
-async fn generate(db_path: &Path, setup: Option<&str>, keep: impl Fn(&str) -> bool) -> Result<String, String> {
+/// ran before the migrations; those of the tables in `adopted` allow NULL in every column but the
+/// key.
+async fn generate(
+    db_path: &Path,
+    setup: Option<&str>,
+    keep: impl Fn(&str) -> bool,
+    adopted: &[&str],
+) -> Result<String, String> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db_path.display()));
     }
@@ -100,6 +134,11 @@ async fn generate(db_path: &Path, setup: Option<&str>, keep: impl Fn(&str) -> bo
         .map(|mut t| {
             // A relation needs both models: a key to a table not modelled here is left out.
             t.foreign_keys.retain(|fk| keep(fk.table.as_str()));
+            if adopted.contains(&t.name.as_str()) {
+                for column in t.columns.iter_mut().filter(|c| !c.primary_key) {
+                    column.not_null = false;
+                }
+            }
             t.write()
         })
         .collect();
@@ -141,7 +180,7 @@ async fn generate(db_path: &Path, setup: Option<&str>, keep: impl Fn(&str) -> bo
             .content
             .lines()
             .filter(|l| !l.starts_with("//!") && !l.starts_with("#!["))
-            .map(|l| format!("    {l}\n"))
+            .map(|l| format!("    {}\n", stored_types(l)))
             .collect();
         let doc = if module == "prelude" {
             "The entities of every AMS table, by their table's name in CamelCase.".to_owned()
@@ -161,4 +200,14 @@ async fn generate(db_path: &Path, setup: Option<&str>, keep: impl Fn(&str) -> bo
         made.join(", ")
     ));
     Ok(code)
+}
+
+/// `line` of generated code with every timestamp and JSON type replaced ([`STORED_TYPES`]).
+/// sea-orm-codegen writes its tokens apart (`Option < DateTimeUtc >`), so whole tokens are
+/// compared.
+fn stored_types(line: &str) -> String {
+    line.split(' ')
+        .map(|token| STORED_TYPES.iter().find(|(from, _)| *from == token).map_or(token, |(_, to)| *to))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

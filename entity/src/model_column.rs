@@ -12,6 +12,8 @@ pub struct ModelColumn {
     pub name: &'static str,
     /// Its type, as the model declares it.
     pub column_type: ColumnType,
+    /// Whether the model reads NULL here (an `Option` field).
+    pub nullable: bool,
 }
 
 impl ModelColumn {
@@ -19,7 +21,10 @@ impl ModelColumn {
     pub fn of<E: EntityTrait>() -> Vec<Self> {
         let table = E::default().table_name();
         E::Column::iter()
-            .map(|c| Self { table, name: c.as_str(), column_type: c.def().get_column_type().clone() })
+            .map(|c| {
+                let def = c.def();
+                Self { table, name: c.as_str(), column_type: def.get_column_type().clone(), nullable: def.is_null() }
+            })
             .collect()
     }
 }

@@ -525,6 +525,52 @@ async fn verify_finds_a_column_whose_type_drifted(#[case] backend: Backend) {
     );
 }
 
+/// `verify` compares NOT NULL too: a column that allows NULL where the model cannot read one is
+/// named. The tables of the seed's layout are adopted as found, so their models allow NULL in
+/// every column but the key, and a live NOT NULL there (as our own migrations make them, or here
+/// added by hand) is no drift. (The other direction, on AICO's tables: `aico_schema.rs`.)
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test]
+async fn verify_finds_a_column_whose_nullability_drifted(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    fill_facts(&conn, 10, false).await;
+    assert!(run(&db, &["migrate"]).status.success());
+    assert!(run(&db, &["backfill"]).status.success());
+    let out = run(&db, &["verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}: {}", db.name, String::from_utf8_lossy(&out.stdout));
+    // The same columns with the same types: a key that allows NULL, and a column that no longer does.
+    exec(&conn, "CREATE TABLE skills_was AS SELECT * FROM skills").await;
+    exec(&conn, "DROP TABLE skills").await;
+    exec(
+        &conn,
+        "CREATE TABLE skills (skill_id TEXT, skill_name TEXT NOT NULL, skill_type TEXT, trigger_context json, \
+         procedure_template TEXT, dimensions json, created_at TEXT, updated_at TEXT)",
+    )
+    .await;
+    let out = run(&db, &["verify", "--json"]);
+    let report = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{}: {report:#}", db.name);
+    let drift = report["checks"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["name"] == "schema matches the migrations")
+        .expect("the drift check")
+        .clone();
+    assert_eq!(drift["status"], "fail", "{drift:#}");
+    assert_eq!(
+        drift["details"],
+        json!([
+            "column skills.skill_id allows NULL, the model expects NOT NULL (a row holding NULL there cannot be read)"
+        ]),
+        "{}",
+        db.name
+    );
+}
+
 /// A SQL database that cannot be opened, and the status `--store all` gives it.
 #[derive(Clone, Copy, Debug)]
 enum BadSql {

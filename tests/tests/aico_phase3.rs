@@ -291,17 +291,20 @@ async fn models_read_what_aico_wrote(db: &DatabaseConnection) {
         user_skill_confidence,
     };
     use sea_orm::ModelTrait;
-    let at = |t: &str| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").expect("time").and_utc();
+    let at = |t: &str| {
+        let naive = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").expect("time");
+        entity::values::StoredTimestamp::from(naive.and_utc())
+    };
     let (user, skill_id) = (aico::USER.to_owned(), "concise_response".to_owned());
 
     let skill = skills::Entity::find_by_id(&skill_id).one(db).await.expect("read skills").expect("the skill");
     assert_eq!((skill.skill_type.as_str(), skill.skill_name.as_str()), ("base", "Concise Response"));
     assert_eq!(skill.dimension_vector, python_json(&DIMS));
-    assert_eq!((skill.created_at, skill.updated_at), (Some(at(T0)), Some(at(T0))));
+    assert_eq!((&skill.created_at, &skill.updated_at), (&Some(at(T0)), &Some(at(T0))));
 
     let turn = trajectories::Entity::find_by_id("traj-1").one(db).await.expect("read trajectories").expect("turn");
     assert_eq!(turn.message_id.as_deref(), Some("msg-1"));
-    assert_eq!((turn.turn_number, turn.archived, turn.timestamp), (1, Some(false), Some(at(T1))));
+    assert_eq!((turn.turn_number, turn.archived, &turn.timestamp), (1, Some(false), &Some(at(T1))));
     assert_eq!(skill.find_related(trajectories::Entity).all(db).await.expect("related"), [turn]);
 
     let event = ams_behavioral_feedback::Entity::find_by_id("event-1").one(db).await.expect("read").expect("event");

@@ -358,6 +358,17 @@ async fn generated_aico_models_match_a_database_built_the_way_aico_builds_it(#[c
     let out = aico(&db, &["verify"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("column skills.dimension_vector is missing"), "{}", text(&out));
+    // And NOT NULL where AICO's model, which follows AICO's own statements, allows NULL.
+    assert!(!text(&out).contains("error_message"), "{}", text(&out));
+    exec(&conn, "ALTER TABLE consolidation_state DROP COLUMN error_message").await;
+    exec(&conn, "ALTER TABLE consolidation_state ADD COLUMN error_message TEXT NOT NULL DEFAULT ''").await;
+    let out = aico(&db, &["verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("column consolidation_state.error_message is NOT NULL, the model allows NULL"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// At version 13, a Phase 3 table of another shape where AICO's is expected (here the seed's

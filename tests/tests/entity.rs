@@ -5,10 +5,10 @@ use rstest::rstest;
 use std::collections::BTreeSet;
 
 use aico_tests::{Backend, TestDb, exec, schema};
-use chrono::{DateTime, FixedOffset};
+use chrono::DateTime;
 use entity::values::{
-    ClassifiedCategories, ConsolidationState, ConsolidationStatus, PreferenceVector, Reward, SkillType,
-    TemporalMetadata, Timestamp, TriggerContext,
+    ClassifiedCategories, ConsolidationState, ConsolidationStatus, PreferenceVector, Reward, SkillType, StoredJson,
+    StoredTimestamp, TemporalMetadata, Timestamp, TriggerContext, ValueError,
 };
 use entity::{
     CheckViolation, consolidation_state, context_preference_vectors, context_skill_stats, feedback_events,
@@ -18,7 +18,7 @@ use migration::runner::{self, Command};
 use sea_orm::sea_query::ColumnType;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, IdenStatic,
-    IntoActiveModel, Iterable,
+    IntoActiveModel, Iterable, QueryOrder,
 };
 use serde_json::json;
 
@@ -107,7 +107,41 @@ async fn generated_models_match_the_migrated_schema_on_every_backend(#[case] bac
     models.extend(model_lines::<context_preference_vectors::Entity>(backend));
     models.extend(model_lines::<feedback_events::Entity>(backend));
     models.extend(model_lines::<trajectories::Entity>(backend));
-    let live = live_columns(&conn).await;
+    // A table the migrations adopt as found has a model that allows NULL in every column but its
+    // key (it reads every row such a table can hold): what our own migration declares NOT NULL
+    // there is stricter than the model, and the only difference allowed.
+    let keys: BTreeSet<String> = schema(&conn)
+        .await
+        .into_iter()
+        .filter_map(|l| Some(l.strip_suffix(" pk")?.split(' ').nth(1)?.to_owned()))
+        .collect();
+    let adopted_column = |line: &str| {
+        let column = line.split(' ').nth(1).unwrap_or_default();
+        let table = column.split('.').next().unwrap_or_default();
+        entity::ADOPTED_AS_FOUND.contains(&table) && !keys.contains(column)
+    };
+    let strict: Vec<_> = models.iter().filter(|l| adopted_column(l) && l.ends_with(" not null")).collect();
+    assert!(strict.is_empty(), "{}: NOT NULL in a model of an adopted table: {strict:#?}", db.name);
+    assert_eq!(
+        entity::ADOPTED_AS_FOUND.iter().copied().collect::<BTreeSet<_>>(),
+        [
+            "semantic_facts",
+            "consolidation_state",
+            "skills",
+            "user_skill_confidence",
+            "context_skill_stats",
+            "context_preference_vectors",
+            "feedback_events",
+            "trajectories"
+        ]
+        .into(),
+        "every table the migrations make is one they adopt when it exists"
+    );
+    let live: BTreeSet<String> = live_columns(&conn)
+        .await
+        .into_iter()
+        .map(|l| if adopted_column(&l) { l.trim_end_matches(" not null").to_owned() } else { l })
+        .collect();
     assert_eq!(models.len(), 54, "{}: every column of the eight tables", db.name);
     let only_db: Vec<_> = live.difference(&models).collect();
     let only_model: Vec<_> = models.difference(&live).collect();
@@ -139,8 +173,8 @@ async fn all_columns_lists_every_table_the_migrations_make(#[case] backend: Back
     assert_eq!(listed, live, "{}: every table and column the migrations make, and nothing else", db.name);
 }
 
-fn at(s: &str) -> DateTime<FixedOffset> {
-    DateTime::parse_from_rfc3339(s).expect("timestamp")
+fn at(s: &str) -> StoredTimestamp {
+    DateTime::parse_from_rfc3339(s).expect("timestamp").into()
 }
 
 fn vector(seed: f64) -> PreferenceVector {
@@ -165,10 +199,10 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
     meta.extra.insert("decay_rate".into(), json!(0.125));
     let mut fact = semantic_facts::ActiveModel {
         id: Set("fact-1".into()),
-        user_id: Set("user-1".into()),
-        content: Set("likes ☕ at 7".into()),
-        created_at: Set(at("2025-11-07T18:00:00+02:00")),
-        updated_at: Set(at("2025-11-08T01:02:03.250Z")),
+        user_id: Set(Some("user-1".into())),
+        content: Set(Some("likes ☕ at 7".into())),
+        created_at: Set(Some(at("2025-11-07T18:00:00+02:00"))),
+        updated_at: Set(Some(at("2025-11-08T01:02:03.250Z"))),
         temporal_metadata: Set(None),
     };
     fact.set_temporal(&meta);
@@ -182,10 +216,10 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
     // A fact without metadata reads as None (NULL, not JSON null).
     let bare = semantic_facts::ActiveModel {
         id: Set("fact-2".into()),
-        user_id: Set("user-1".into()),
-        content: Set(String::new()),
-        created_at: Set(at("2025-01-01T00:00:00Z")),
-        updated_at: Set(at("2025-01-01T00:00:00Z")),
+        user_id: Set(Some("user-1".into())),
+        content: Set(Some(String::new())),
+        created_at: Set(Some(at("2025-01-01T00:00:00Z"))),
+        updated_at: Set(Some(at("2025-01-01T00:00:00Z"))),
         temporal_metadata: Set(None),
     }
     .insert(&conn)
@@ -207,16 +241,16 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
     let row = row.insert(&conn).await.expect("insert state");
     let read = consolidation_state::Entity::find_by_id("c1").one(&conn).await.expect("select").expect("row");
     assert_eq!(read, row);
-    assert_eq!(read.state_json, seed_state, "{name}: state_json changed");
-    assert_eq!(read.state().expect("typed").status, ConsolidationStatus::Completed);
+    assert_eq!(read.state_json, Some(StoredJson::Parsed(seed_state)), "{name}: state_json changed");
+    assert_eq!(read.state().expect("typed").expect("some").status, ConsolidationStatus::Completed);
 
     // skills and preference vectors.
     let trigger = TriggerContext::from_json(&json!({"intent": ["greet"], "time_of_day": "morning", "mood": "calm"}))
         .expect("trigger");
     let mut skill = skills::ActiveModel {
         skill_id: Set("s1".into()),
-        skill_name: Set("greet".into()),
-        procedure_template: Set("say hello to {name}".into()),
+        skill_name: Set(Some("greet".into())),
+        procedure_template: Set(Some("say hello to {name}".into())),
         created_at: Set(Some(at("2025-11-07T18:00:00Z"))),
         updated_at: Set(None),
         ..Default::default()
@@ -227,9 +261,9 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
     let skill = skill.insert(&conn).await.expect("insert skill");
     let read = skills::Entity::find_by_id("s1").one(&conn).await.expect("select").expect("row");
     assert_eq!(read, skill);
-    assert_eq!(read.kind().expect("kind"), SkillType::UserCreated);
-    assert_eq!(read.trigger().expect("trigger"), trigger);
-    assert_eq!(read.vector().expect("vector"), vector(0.25));
+    assert_eq!(read.kind().expect("kind"), Some(SkillType::UserCreated));
+    assert_eq!(read.trigger().expect("trigger"), Some(trigger));
+    assert_eq!(read.vector().expect("vector"), Some(vector(0.25)));
 
     let mut prefs = context_preference_vectors::ActiveModel {
         user_id: Set("user-1".into()),
@@ -245,7 +279,7 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
         .expect("select")
         .expect("row");
     assert_eq!(read, prefs);
-    assert_eq!(read.vector().expect("vector"), vector(0.5));
+    assert_eq!(read.vector().expect("vector"), Some(vector(0.5)));
 
     // Thompson-sampling statistics and confidence.
     let stats = context_skill_stats::Model {
@@ -285,8 +319,8 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
         ClassifiedCategories::from_json(&json!({"too_verbose": 0.85, "off_topic": 0.1})).expect("categories");
     let mut event = feedback_events::ActiveModel {
         event_id: Set("e1".into()),
-        user_id: Set("user-1".into()),
-        message_id: Set("m1".into()),
+        user_id: Set(Some("user-1".into())),
+        message_id: Set(Some("m1".into())),
         skill_id: Set(Some("s1".into())),
         reason: Set(Some("too long".into())),
         free_text: Set(Some("é".repeat(300))),
@@ -299,17 +333,17 @@ async fn every_model_and_typed_value_round_trips(#[case] backend: Backend) {
     let event = event.insert(&conn).await.expect("insert event");
     let read = feedback_events::Entity::find_by_id("e1").one(&conn).await.expect("select").expect("row");
     assert_eq!(read, event);
-    assert_eq!(read.reward_value().expect("reward"), Reward::Negative);
+    assert_eq!(read.reward_value().expect("reward"), Some(Reward::Negative));
     assert_eq!(read.categories().expect("categories"), Some(categories));
 
     let mut turn = trajectories::ActiveModel {
         trajectory_id: Set("t1".into()),
-        user_id: Set("user-1".into()),
-        conversation_id: Set("conv-1".into()),
-        turn_number: Set(7),
-        user_input: Set("hi".into()),
+        user_id: Set(Some("user-1".into())),
+        conversation_id: Set(Some("conv-1".into())),
+        turn_number: Set(Some(7)),
+        user_input: Set(Some("hi".into())),
         selected_skill_id: Set(None),
-        ai_response: Set("hello".into()),
+        ai_response: Set(Some("hello".into())),
         timestamp: Set(None),
         archived: Set(Some(false)),
         ..Default::default()
@@ -352,7 +386,7 @@ async fn metadata_written_in_any_timestamp_format_reads_and_rewrites_as_utc_z(#[
         let mut active = fact.into_active_model();
         active.set_temporal(&meta);
         let saved = active.update(&conn).await.expect("update");
-        let written = saved.temporal_metadata.expect("json");
+        let written = saved.temporal_metadata.as_ref().and_then(StoredJson::json).expect("json").clone();
         assert_eq!(written["created_at"], json!("2025-11-07T18:00:00Z"));
         assert_eq!(written["access_count"], json!(3));
         assert_eq!(written["origin"], json!("v0.9"), "{}: unknown key lost on rewrite", db.name);
@@ -378,9 +412,9 @@ async fn check_violations_name_the_broken_rule(#[case] backend: Backend) {
         (
             feedback_events::ActiveModel {
                 event_id: Set("e1".into()),
-                user_id: Set("u".into()),
-                message_id: Set("m".into()),
-                reward: Set(2),
+                user_id: Set(Some("u".into())),
+                message_id: Set(Some("m".into())),
+                reward: Set(Some(2)),
                 ..Default::default()
             },
             "ck_feedback_events_reward",
@@ -388,9 +422,9 @@ async fn check_violations_name_the_broken_rule(#[case] backend: Backend) {
         (
             feedback_events::ActiveModel {
                 event_id: Set("e2".into()),
-                user_id: Set("u".into()),
-                message_id: Set("m".into()),
-                reward: Set(1),
+                user_id: Set(Some("u".into())),
+                message_id: Set(Some("m".into())),
+                reward: Set(Some(1)),
                 free_text: Set(Some("x".repeat(301))),
                 ..Default::default()
             },
@@ -424,12 +458,233 @@ async fn check_violations_name_the_broken_rule(#[case] backend: Backend) {
     // Not every error is a CHECK violation: a duplicate key is not.
     let ok = feedback_events::ActiveModel {
         event_id: Set("e3".into()),
-        user_id: Set("u".into()),
-        message_id: Set("m".into()),
-        reward: Set(0),
+        user_id: Set(Some("u".into())),
+        message_id: Set(Some("m".into())),
+        reward: Set(Some(0)),
         ..Default::default()
     };
     ok.clone().insert(&conn).await.expect("a good row");
     let err = ok.insert(&conn).await.expect_err("duplicate key");
     assert_eq!(CheckViolation::of(&err), None, "{}: {err}", db.name);
+}
+
+/// A `created_at` of the model as the outside crate prints it: `parsed <RFC 3339 Z>`,
+/// `unreadable <the text>` or `null`.
+fn shown(created: Option<&StoredTimestamp>) -> String {
+    match created {
+        Some(StoredTimestamp::Parsed(ts)) => format!("parsed {ts}"),
+        Some(StoredTimestamp::Unreadable(text)) => format!("unreadable {text}"),
+        None => "null".into(),
+    }
+}
+
+/// What a seed-layout `semantic_facts` holds in `created_at` (its SQL literal) and what the model
+/// reads: every real form, NULL, and text no timestamp parser reads.
+const FREE_TEXT_CREATED: [(&str, &str); 14] = [
+    ("NULL", "null"),
+    ("'2025-13-45T99:00:00'", "unreadable 2025-13-45T99:00:00"),
+    ("'yesterday'", "unreadable yesterday"),
+    ("''", "unreadable "),
+    ("'2025-02-30 10:00:00'", "unreadable 2025-02-30 10:00:00"),
+    ("'2016-12-31T23:59:60Z'", "unreadable 2016-12-31T23:59:60Z"),
+    ("1762538400", "unreadable 1762538400"),
+    ("'2025-11-07T18:00:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07T18:00:00Z'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07T18:00:00+00:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07T20:00:00+02:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07 18:00:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07T18:00:00.123456'", "parsed 2025-11-07T18:00:00.123456Z"),
+    ("'2025-11-07 18:00:00.5+00:00'", "parsed 2025-11-07T18:00:00.500Z"),
+];
+
+/// The same on a PostgreSQL `timestamp with time zone` column (only instants; one beyond the
+/// years AICO reads), and on a `timestamp` column (naive, taken as UTC).
+const TIMESTAMPTZ_CREATED: [(&str, &str); 5] = [
+    ("NULL", "null"),
+    ("'2025-11-07T18:00:00Z'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07T20:00:00.123456+02:00'", "parsed 2025-11-07T18:00:00.123456Z"),
+    ("'2025-11-07 18:00:00+00:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'10000-01-01 00:00:00+00'", "unreadable +10000-01-01T00:00:00Z"),
+];
+const TIMESTAMP_CREATED: [(&str, &str); 4] = [
+    ("NULL", "null"),
+    ("'2025-11-07T18:00:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07 18:00:00'", "parsed 2025-11-07T18:00:00Z"),
+    ("'2025-11-07 18:00:00.123456'", "parsed 2025-11-07T18:00:00.123456Z"),
+];
+
+/// Issue 33: `find().all()` reads every row of an adopted seed-layout `semantic_facts`, whatever
+/// its `created_at` holds (and with NULL in every column but the key): each unreadable value is
+/// kept as its text, each NULL is `None`, the rest are their instants.
+#[rstest]
+#[case::sqlite_text(Backend::Sqlite, "TEXT", &FREE_TEXT_CREATED)]
+#[case::postgres_text(Backend::Postgres, "TEXT", &FREE_TEXT_CREATED)]
+#[case::postgres_timestamptz(Backend::Postgres, "timestamp with time zone", &TIMESTAMPTZ_CREATED)]
+#[case::postgres_timestamp(Backend::Postgres, "timestamp", &TIMESTAMP_CREATED)]
+#[tokio::test]
+async fn every_row_of_an_adopted_table_reads_whatever_its_timestamps_hold(
+    #[case] backend: Backend,
+    #[case] created_type: &str,
+    #[case] created: &[(&str, &str)],
+) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    exec(
+        &conn,
+        &format!(
+            "CREATE TABLE semantic_facts (id TEXT PRIMARY KEY, user_id TEXT, content TEXT, \
+             created_at {created_type}, updated_at {created_type}, extra_notes TEXT)"
+        ),
+    )
+    .await;
+    for (i, (literal, _)) in created.iter().enumerate() {
+        exec(
+            &conn,
+            &format!(
+                "INSERT INTO semantic_facts (id, user_id, content, created_at, updated_at) \
+                 VALUES ('f{i:02}', 'u', 'c', {literal}, {literal})"
+            ),
+        )
+        .await;
+    }
+    exec(&conn, "INSERT INTO semantic_facts (id) VALUES ('f99')").await;
+    runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("up adopts the table");
+
+    let facts = semantic_facts::Entity::find()
+        .order_by_asc(semantic_facts::Column::Id)
+        .all(&conn)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", db.name));
+    let read: Vec<(String, String, String)> =
+        facts.iter().map(|f| (f.id.clone(), shown(f.created_at.as_ref()), shown(f.updated_at.as_ref()))).collect();
+    let mut want: Vec<(String, String, String)> = created
+        .iter()
+        .enumerate()
+        .map(|(i, (_, shown))| (format!("f{i:02}"), (*shown).to_owned(), (*shown).to_owned()))
+        .collect();
+    want.push(("f99".into(), "null".into(), "null".into()));
+    assert_eq!(read, want, "{} ({created_type})", db.name);
+    let bare = facts.last().expect("f99");
+    assert_eq!((&bare.user_id, &bare.content, &bare.temporal_metadata), (&None, &None, &None));
+    // An unreadable value says why, and a parsed one is the instant a `Timestamp` holds.
+    for fact in &facts {
+        match &fact.created_at {
+            Some(StoredTimestamp::Unreadable(text)) => {
+                assert!(fact.created_at.as_ref().and_then(StoredTimestamp::instant).is_none());
+                let why = StoredTimestamp::Unreadable(text.clone()).to_timestamp().expect_err("unreadable");
+                assert!(why.to_string().contains(&format!("{text:?}")), "{why}");
+            }
+            Some(StoredTimestamp::Parsed(ts)) => assert_eq!(Timestamp::parse(&ts.to_string()), Ok(*ts)),
+            None => {}
+        }
+    }
+}
+
+/// Issue 33: the Phase 2 and Phase 3 tables are adopted as found too. Every row of an adopted
+/// `consolidation_state` and `skills` reads, with NULLs and text that is not JSON in their JSON
+/// columns: such text is kept, and the typed accessor says, for that row alone, what is wrong.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test]
+async fn adopted_json_columns_keep_text_that_is_not_json(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    exec(&conn, "CREATE TABLE consolidation_state (id TEXT PRIMARY KEY, state_json TEXT, updated_at TEXT)").await;
+    exec(
+        &conn,
+        "INSERT INTO consolidation_state (id, state_json, updated_at) VALUES \
+         ('c1', '{\"status\": \"paused\"}', '2025-11-07 18:00:00'), ('c2', '{\"status\": ', 'soon'), \
+         ('c3', NULL, NULL)",
+    )
+    .await;
+    exec(
+        &conn,
+        "CREATE TABLE skills (skill_id TEXT PRIMARY KEY, skill_name TEXT, skill_type TEXT, trigger_context TEXT, \
+         procedure_template TEXT, dimensions TEXT, created_at TEXT, updated_at TEXT)",
+    )
+    .await;
+    exec(
+        &conn,
+        "INSERT INTO skills (skill_id, skill_type, trigger_context, dimensions) VALUES \
+         ('s1', 'improvised', 'when asked', NULL), ('s2', NULL, NULL, '[1, 2]')",
+    )
+    .await;
+    runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("up adopts the tables");
+
+    let states = consolidation_state::Entity::find()
+        .order_by_asc(consolidation_state::Column::Id)
+        .all(&conn)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", db.name));
+    let read: Vec<_> =
+        states.iter().map(|s| (s.id.as_str(), s.state_json.clone(), shown(s.updated_at.as_ref()))).collect();
+    assert_eq!(
+        read,
+        [
+            ("c1", Some(StoredJson::Parsed(json!({"status": "paused"}))), "parsed 2025-11-07T18:00:00Z".to_owned()),
+            ("c2", Some(StoredJson::Unreadable("{\"status\": ".into())), "unreadable soon".to_owned()),
+            ("c3", None, "null".to_owned()),
+        ],
+        "{}",
+        db.name
+    );
+    assert_eq!(states[0].state().expect("typed").map(|s| s.status), Some(ConsolidationStatus::Paused));
+    let err = states[1].state().expect_err("not JSON");
+    assert!(err.to_string().contains("invalid consolidation state JSON"), "{err}");
+    assert_eq!(states[2].state(), Ok(None));
+
+    let skills = skills::Entity::find()
+        .order_by_asc(skills::Column::SkillId)
+        .all(&conn)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", db.name));
+    assert_eq!(skills.len(), 2, "{}", db.name);
+    assert_eq!(skills[0].trigger_context, Some(StoredJson::Unreadable("when asked".into())));
+    assert!(skills[0].trigger().is_err());
+    assert!(matches!(skills[0].kind(), Err(ValueError::SkillType { .. })));
+    assert_eq!(skills[0].vector(), Ok(None));
+    assert_eq!((skills[1].kind(), skills[1].trigger()), (Ok(None), Ok(None)));
+    assert!(matches!(skills[1].vector(), Err(ValueError::Dimensions { len: 2 })), "{:?}", skills[1].vector());
+}
+
+/// Issue 33 on AICO's own database: every row of `user_memories` as AICO writes it
+/// (`CURRENT_TIMESTAMP` and naive `isoformat()` texts) reads through `entity::aico`, and so do rows
+/// whose `created_at` is NULL, unreadable, or a number (AICO's `TIMESTAMP` columns have numeric
+/// affinity: SQLite keeps `1762538400` as an integer there).
+#[tokio::test]
+async fn every_row_of_aicos_user_memories_reads_whatever_its_timestamps_hold() {
+    use aico_tests::aico::{self, AicoVersion};
+    use entity::aico::user_memories;
+    let db = TestDb::sqlite();
+    let conn = db.connect().await;
+    aico::build(&conn, AicoVersion::V13, 20).await;
+    runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("up");
+    let odd = [
+        (0, "NULL", "null"),
+        (1, "'2025-13-45T99:00:00'", "unreadable 2025-13-45T99:00:00"),
+        (2, "1762538400", "unreadable 1762538400"),
+    ];
+    for (i, literal, _) in odd {
+        exec(&conn, &format!("UPDATE user_memories SET created_at = {literal} WHERE fact_id = '{}'", aico::uuid4(i)))
+            .await;
+    }
+    let stored = column_of_types(&conn).await;
+    assert!(stored.contains(&"integer".to_owned()), "the number is kept as an integer: {stored:?}");
+
+    let facts = user_memories::Entity::find().all(&conn).await.expect("every row reads");
+    assert_eq!(facts.len(), 20);
+    for fact in &facts {
+        let i = (0..20).find(|&i| aico::uuid4(i) == fact.fact_id).expect("a fixture fact") as usize;
+        let want = match odd.iter().find(|(n, _, _)| *n as usize == i) {
+            Some((_, _, shown)) => (*shown).to_owned(),
+            None => format!("parsed {}", Timestamp::parse(&aico::created_at(i)).expect("AICO's text")),
+        };
+        assert_eq!(shown(fact.created_at.as_ref()), want, "fact {i}");
+    }
+}
+
+/// The storage classes of `user_memories.created_at` (`typeof`).
+async fn column_of_types(conn: &DatabaseConnection) -> Vec<String> {
+    aico_tests::column_of(conn, "SELECT DISTINCT typeof(created_at) FROM user_memories").await
 }

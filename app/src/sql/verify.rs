@@ -286,14 +286,19 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
     // on AICO's database the seed's facts table is AICO's `user_memories`, and AICO's own tables
     // come from the models generated from a database built as AICO builds it.
     let (seed_facts, _) = Layout::Seed.facts();
-    let expected: Vec<ModelColumn> = match layout {
-        Layout::Seed => entity::all_columns(),
+    // With each column, whether its model is the permissive one of a table the migrations adopt as
+    // found (`entity::ADOPTED_AS_FOUND`, the seed's tables; AICO's models follow AICO's statements).
+    let seed = entity::all_columns().into_iter().map(|c| {
+        let adopted = entity::ADOPTED_AS_FOUND.contains(&c.table);
+        (c, adopted)
+    });
+    let expected: Vec<(ModelColumn, bool)> = match layout {
+        Layout::Seed => seed.collect(),
         // No models of AICO's PostgreSQL tables yet: AICO's columns are checked below.
         Layout::AicoPostgres => Vec::new(),
-        Layout::Aico { .. } => entity::all_columns()
-            .into_iter()
-            .filter(|c| c.table != seed_facts && !aicos.contains(&c.table))
-            .chain(entity::aico::all_columns())
+        Layout::Aico { .. } => seed
+            .filter(|(c, _)| c.table != seed_facts && !aicos.contains(&c.table))
+            .chain(entity::aico::all_columns().into_iter().map(|c| (c, false)))
             .collect(),
     };
     let mut drift = Vec::new();
@@ -310,7 +315,7 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
     }
     let (facts, _) = layout.facts();
     let temporal_index = format!("idx_{facts}_temporal");
-    for ModelColumn { table, name: column, column_type: ty } in &expected {
+    for (ModelColumn { table, name: column, column_type: ty, nullable }, adopted) in &expected {
         // temporal_metadata comes with the migration that indexes it, the rest with their table.
         let created = if *column == FACT_METADATA {
             applied.owner_applied(|e| e.indexes.iter().any(|(i, _)| *i == temporal_index))
@@ -326,12 +331,38 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
                 .push(format!("column {table}.{column} is {live}, the model expects {}", Kind::of_model(ty).name())),
             Some(_) => {}
         }
+        if let Some(differs) = nullability(db, table, column, *nullable, *adopted).await? {
+            drift.push(differs);
+        }
     }
     let name = "schema matches the migrations";
     Ok(if drift.is_empty() {
-        Check::new(name, Status::Pass, vec![format!("{} columns checked, names and types", expected.len())])
+        Check::new(name, Status::Pass, vec![format!("{} columns checked, names, types and NOT NULL", expected.len())])
     } else {
         Check::new(name, Status::Fail, drift)
+    })
+}
+
+/// Why `table.column`'s live nullability differs from the model's, if it does. A live column
+/// that allows NULL where the model does not is drift (the model cannot read such a row); one
+/// that is NOT NULL where the model allows NULL is drift too, except where the model is that of a
+/// table the migrations adopt as found (`adopted`), deliberately the more permissive.
+async fn nullability(
+    db: &Db,
+    table: &str,
+    column: &str,
+    model_nullable: bool,
+    adopted: bool,
+) -> Result<Option<String>, AppError> {
+    let live = db.dialect.column_nullable(&db.conn, table, column).await.map_err(|e| db.error(e))?;
+    Ok(match live {
+        Some(true) if !model_nullable => Some(format!(
+            "column {table}.{column} allows NULL, the model expects NOT NULL (a row holding NULL there cannot be read)"
+        )),
+        Some(false) if model_nullable && !adopted => {
+            Some(format!("column {table}.{column} is NOT NULL, the model allows NULL"))
+        }
+        _ => None,
     })
 }
 

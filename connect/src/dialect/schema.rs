@@ -139,6 +139,35 @@ impl Dialect {
         }
     }
 
+    /// Whether `table.column` may hold NULL (no NOT NULL constraint), if the column exists. A
+    /// SQLite primary-key column counts as NOT NULL: SQLite's legacy NULL keys (a `TEXT PRIMARY
+    /// KEY` without NOT NULL) are not a shape anyone declares on purpose.
+    pub async fn column_nullable<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        table: &str,
+        column: &str,
+    ) -> Result<Option<bool>, DbErr> {
+        let stmt = match self {
+            Self::Sqlite => Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "SELECT CAST(\"notnull\" = 0 AND pk = 0 AS INTEGER) AS n FROM pragma_table_info(?) WHERE name = ?",
+                [table.into(), column.into()],
+            ),
+            Self::Postgres => Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT CAST(CASE WHEN a.attnotnull THEN 0 ELSE 1 END AS bigint) AS n FROM pg_attribute a \
+                 WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attname = $2 AND a.attnum > 0 \
+                 AND NOT a.attisdropped",
+                [table.into(), column.into()],
+            ),
+        };
+        match conn.query_one_raw(stmt).await? {
+            Some(row) => Ok(Some(row.try_get::<i64>("", "n")? != 0)),
+            None => Ok(None),
+        }
+    }
+
     /// The column names of `table` (on PostgreSQL: the first table of that name on the search
     /// path), in their order; empty when the table does not exist.
     pub async fn column_names<C: ConnectionTrait>(self, conn: &C, table: &str) -> Result<Vec<String>, DbErr> {

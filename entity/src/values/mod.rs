@@ -5,6 +5,8 @@ mod error;
 mod feedback;
 mod preference;
 mod skill;
+mod stored_json;
+mod stored_timestamp;
 mod temporal;
 mod timestamp;
 
@@ -13,6 +15,8 @@ pub use error::ValueError;
 pub use feedback::{ClassifiedCategories, Reward};
 pub use preference::PreferenceVector;
 pub use skill::{SkillType, TriggerContext};
+pub use stored_json::StoredJson;
+pub use stored_timestamp::StoredTimestamp;
 pub use temporal::TemporalMetadata;
 pub use timestamp::{Timestamp, parse_timestamp};
 
