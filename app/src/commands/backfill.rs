@@ -100,7 +100,7 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
             stores.working_memory = Some(outcome);
         }
     }
-    let on_pg = !matches!(memories, Memories::Stores);
+    let on_pg = matches!(memories, Memories::AicoPostgres(_));
     memories.close().await;
     if args.stores.includes(StoreChoice::WorkingMemory) && !on_pg {
         let (batch, dir) = (args.batch_size as usize, lmdb::working_dir(args.stores.memory_dir.as_deref()));

@@ -53,7 +53,7 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
     if args.stores.includes(StoreChoice::WorkingMemory) {
         stores.working_memory = memories.job(&args.stores, async |db| sql::working::coverage(db).await).await?;
     }
-    let on_pg = !matches!(memories, Memories::Stores);
+    let on_pg = matches!(memories, Memories::AicoPostgres(_));
     memories.close().await;
     if args.stores.includes(StoreChoice::WorkingMemory) && !on_pg {
         let dir = lmdb::working_dir(args.stores.memory_dir.as_deref());

@@ -198,15 +198,14 @@ enum Memories {
     AicoPostgres(crate::sql::Db),
     /// A 2025 install: the Chroma collection and the LMDB environment.
     Stores,
-    /// The SQL target is PostgreSQL, and could not be opened or read (under `--store all`).
-    Failed(Outcome<()>),
 }
 
 impl Memories {
     /// Find them: AICO's PostgreSQL database when the SQL target is PostgreSQL with AICO's
     /// layout, else Chroma and LMDB (a SQLite target, or none that can be read: as before). The
     /// target line is printed when `print_target` (the facts print it otherwise). An error ends
-    /// the command unless `--store all` is chosen, where it becomes the memories' status.
+    /// the command unless `--store all` is chosen: then the facts report it (the `sql` store's
+    /// status) and Chroma and LMDB are tried, as before.
     async fn find(
         common: &args::Common,
         stores: &args::StoreArgs,
@@ -245,7 +244,12 @@ impl Memories {
                 db.conn.close().await.ok();
                 Ok(Self::Stores)
             }
-            Err(e) if stores.store == StoreChoice::All => Ok(Self::Failed(sql_outcome(e))),
+            Err(e) if stores.store == StoreChoice::All => {
+                tracing::info!(
+                    "the SQL target could not be read ({e}): segments and working memory are Chroma and LMDB"
+                );
+                Ok(Self::Stores)
+            }
             Err(e) => Err(e),
         }
     }
@@ -259,7 +263,6 @@ impl Memories {
     ) -> Result<Option<Outcome<T>>, AppError> {
         match self {
             Self::Stores => Ok(None),
-            Self::Failed(outcome) => Ok(Some(retyped(outcome))),
             Self::AicoPostgres(db) => match job(db).await {
                 Ok(t) => Ok(Some(Outcome::Done(t))),
                 Err(e) if stores.store == args::StoreChoice::All => Ok(Some(sql_outcome(e))),
@@ -281,15 +284,5 @@ impl Memories {
         if let Self::AicoPostgres(db) = self {
             db.conn.close().await.ok();
         }
-    }
-}
-
-/// A store's status that was not `done`, for another job's findings.
-fn retyped<T>(outcome: &Outcome<()>) -> Outcome<T> {
-    match outcome {
-        Outcome::NotConfigured { detail } => Outcome::NotConfigured { detail: detail.clone() },
-        Outcome::Unreachable { detail } => Outcome::Unreachable { detail: detail.clone() },
-        Outcome::Failed { detail } => Outcome::Failed { detail: detail.clone() },
-        Outcome::Done(()) => Outcome::Failed { detail: "not run".into() },
     }
 }

@@ -95,7 +95,7 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
             None => {}
         }
     }
-    let on_pg = !matches!(memories, Memories::Stores);
+    let on_pg = matches!(memories, Memories::AicoPostgres(_));
     memories.close().await;
     if args.stores.includes(StoreChoice::WorkingMemory) && !on_pg {
         let dir = lmdb::working_dir(args.stores.memory_dir.as_deref());
