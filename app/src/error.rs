@@ -36,6 +36,28 @@ pub enum AppError {
         /// What is missing.
         what: String,
     },
+    /// A table of AICO's that a job needs is not there.
+    #[error("{target} has no table {table}: is this AICO's database?")]
+    MissingTable {
+        /// The database.
+        target: String,
+        /// The table.
+        table: &'static str,
+    },
+    /// AICO's index, set aside for a backfill, could not be put back as it was.
+    #[error(
+        "{target}: AICO's index {index} {detail}; its definition is kept in {record}: run the backfill again to build it"
+    )]
+    AicoIndex {
+        /// The database.
+        target: String,
+        /// The index.
+        index: &'static str,
+        /// What is wrong.
+        detail: String,
+        /// Where its definition is recorded.
+        record: String,
+    },
 }
 
 impl From<MigrateError> for AppError {
@@ -58,7 +80,8 @@ impl AppError {
         match self {
             Self::Connect(e) => u8::try_from(e.exit_code()).unwrap_or(1),
             Self::Migrate(e) => u8::try_from(e.exit_code()).unwrap_or(1),
-            Self::Database { .. } => 1,
+            Self::Database { .. } | Self::AicoIndex { .. } => 1,
+            Self::MissingTable { .. } => 2,
             Self::NotMigrated { .. } | Self::Chroma(_) => 2,
         }
     }
@@ -71,6 +94,8 @@ impl AppError {
             Self::Migrate(e) => e.code(),
             Self::Database { .. } => "query_failed",
             Self::NotMigrated { .. } => "not_migrated",
+            Self::MissingTable { .. } => "missing_table",
+            Self::AicoIndex { .. } => "aico_index",
             Self::Chroma(e) => match e {
                 ChromaError::NoServerProgram { .. } => "chroma_program_missing",
                 ChromaError::NoStore { .. } => "chroma_store_missing",

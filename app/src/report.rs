@@ -30,6 +30,16 @@ pub enum Outcome<T> {
 }
 
 impl<T> Outcome<T> {
+    /// The same outcome for another job's findings: `Done` mapped by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        match self {
+            Self::Done(t) => Outcome::Done(f(t)),
+            Self::NotConfigured { detail } => Outcome::NotConfigured { detail },
+            Self::Unreachable { detail } => Outcome::Unreachable { detail },
+            Self::Failed { detail } => Outcome::Failed { detail },
+        }
+    }
+
     /// The findings, when the job ran.
     pub fn done(&self) -> Option<&T> {
         match self {
@@ -49,9 +59,11 @@ impl<T> Outcome<T> {
     }
 }
 
-/// Each chosen store's outcome, for one command; a store that was not chosen is left out.
+/// Each chosen store's outcome, for one command; a store that was not chosen is left out. On
+/// AICO's PostgreSQL database the segments and the working memory are tables (`G`, `W`), reported
+/// as `segments` and `working_memory`; on a 2025 install they are Chroma and LMDB.
 #[derive(Clone, Debug, Serialize)]
-pub struct PerStore<S, L, C> {
+pub struct PerStore<S, L, C, G = (), W = ()> {
     /// The SQL database (its facts table: the seed's `semantic_facts`, or `user_memories` on
     /// AICO's own database).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,11 +74,17 @@ pub struct PerStore<S, L, C> {
     /// The Chroma collection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chroma: Option<Outcome<C>>,
+    /// `conversation_segments` on AICO's PostgreSQL database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Outcome<G>>,
+    /// `working_memory_messages` on AICO's PostgreSQL database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_memory: Option<Outcome<W>>,
 }
 
-impl<S, L, C> Default for PerStore<S, L, C> {
+impl<S, L, C, G, W> Default for PerStore<S, L, C, G, W> {
     fn default() -> Self {
-        Self { sql: None, lmdb: None, chroma: None }
+        Self { sql: None, lmdb: None, chroma: None, segments: None, working_memory: None }
     }
 }
 

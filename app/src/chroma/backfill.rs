@@ -71,14 +71,24 @@ pub fn missing_fields(meta: &Map<String, Value>) -> Result<Option<Map<String, Va
         Some((k, other)) => return Err(format!("{k} is not a timestamp string: {other}")),
         None => return Err("no created_at or timestamp in the metadata".into()),
     };
+    let mut add = flat_fields(created);
+    add.retain(|k, _| !meta.contains_key(k));
+    Ok(Some(add))
+}
+
+/// The seed's flat temporal fields ([`FIELDS`], in its order) of a memory created at `created`:
+/// the values of [`TemporalMetadata::initial`]. The one definition of the flat fields, for
+/// Chroma's records and AICO's PostgreSQL segments alike.
+pub fn flat_fields(created: Timestamp) -> Map<String, Value> {
     let initial = TemporalMetadata::initial(created).to_json();
-    Ok(Some(
-        FIELDS
-            .iter()
-            .filter(|k| !meta.contains_key(**k))
-            .filter_map(|k| initial.get(*k).map(|v| ((*k).to_owned(), v.clone())))
-            .collect(),
-    ))
+    FIELDS.iter().filter_map(|k| initial.get(*k).map(|v| ((*k).to_owned(), v.clone()))).collect()
+}
+
+/// [`flat_fields`] as JSON text for a sentinel instant, and the sentinel's own text: replace the
+/// one with a creation time's canonical text (in SQL) to get that time's flat fields.
+pub fn flat_fields_template() -> (String, String) {
+    let sentinel = Timestamp::UNIX_EPOCH;
+    (Value::Object(flat_fields(sentinel)).to_string(), sentinel.to_rfc3339())
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use backfill::{FIELDS, backfill, missing_fields};
+pub use backfill::{FIELDS, backfill, flat_fields, flat_fields_template, missing_fields};
 pub use format::StoreFormat;
 pub use program::{Chosen, ServerProgram};
 pub use server::LocalServer;

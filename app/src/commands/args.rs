@@ -159,26 +159,53 @@ pub struct BackfillArgs {
     /// Count what would be filled and which rows cannot be, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// AICO's HNSW index on `conversation_segments` (AICO's PostgreSQL database) while segments
+    /// are filled: its definition is recorded in `aico_ams.parked_indexes` before it is dropped,
+    /// and it is built again from that record.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub segments_index: IndexChoice,
 }
 
-/// A store, or all of them.
+/// A memory, or all of them: named for what it holds. Where each is depends on the installation:
+/// on AICO's PostgreSQL database (2026) all three are tables of the SQL target; on a 2025 install
+/// the segments are the Chroma collection and the working memory is the LMDB environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StoreChoice {
-    /// `semantic_facts` in the SQL database.
-    Sql,
-    /// The LMDB working memory.
-    Lmdb,
-    /// The ChromaDB collection.
-    Chroma,
+    /// The facts: `ams_user_memories` (AICO's PostgreSQL), `user_memories` (AICO's aico.db) or
+    /// `semantic_facts` in the SQL database (alias `sql`).
+    #[value(alias = "sql")]
+    Facts,
+    /// The conversation segments: `conversation_segments` on AICO's PostgreSQL database, else the
+    /// Chroma collection (alias `chroma`).
+    #[value(alias = "chroma")]
+    Segments,
+    /// The working memory: `working_memory_messages` on AICO's PostgreSQL database, else the LMDB
+    /// environment (alias `lmdb`).
+    #[value(name = "working-memory", alias = "lmdb")]
+    WorkingMemory,
     /// All three.
     All,
+}
+
+/// What to do with AICO's nearest-neighbour index on `conversation_segments` while its segments
+/// are filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IndexChoice {
+    /// Set it aside and build it again when many segments need filling (cheaper than updating it
+    /// once per row), else keep it.
+    Auto,
+    /// Keep it: every filled segment enters it again.
+    Keep,
+    /// Set it aside and build it again whenever a segment needs filling.
+    Rebuild,
 }
 
 /// Which stores, and where.
 #[derive(Debug, Args, Clone)]
 pub struct StoreArgs {
     /// Which store(s).
-    #[arg(long, value_enum, default_value = "sql")]
+    #[arg(long, value_enum, default_value = "facts")]
     pub store: StoreChoice,
 
     /// AICO's memory directory (its `working/` LMDB environment and `semantic/` Chroma store); default

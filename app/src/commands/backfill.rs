@@ -7,16 +7,22 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::args::{BackfillArgs, StoreChoice};
+use super::args::{BackfillArgs, IndexChoice, StoreChoice};
 use super::output::Stdout;
-use super::{Labels, emit, render_stores};
+use super::{Labels, Memories, emit, render_stores};
 use crate::error::AppError;
 use crate::report::PerStore;
 use crate::sql::{self, Progress};
 use crate::{chroma, lmdb};
 
 /// Each chosen store's backfill.
-pub type BackfillStores = PerStore<sql::SqlBackfill, lmdb::LmdbBackfill, chroma::ChromaReport>;
+pub type BackfillStores = PerStore<
+    sql::SqlBackfill,
+    lmdb::LmdbBackfill,
+    chroma::ChromaReport,
+    sql::segments::SegmentsBackfill,
+    sql::working::WorkingBackfill,
+>;
 
 /// The outcome of `aico-ams backfill`, all stores.
 #[derive(Clone, Debug, Serialize)]
@@ -43,7 +49,7 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
     let mut stores = BackfillStores::default();
     let mut target = None;
     let mut complete = true;
-    if args.stores.includes(StoreChoice::Sql) {
+    if args.stores.includes(StoreChoice::Facts) {
         let (sql_target, outcome) = super::sql_store(&args.common, &args.stores, out, async |db| {
             let bar = (!json && std::io::stderr().is_terminal()).then(|| {
                 let bar = indicatif::ProgressBar::new(0);
@@ -69,14 +75,40 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
         stores.sql = Some(outcome);
         target = sql_target;
     }
-    if args.stores.includes(StoreChoice::Lmdb) {
+    let memories = Memories::find(&args.common, &args.stores, out, !args.stores.includes(StoreChoice::Facts)).await?;
+    target = target.or_else(|| memories.target());
+    let (batch, dry_run) = (args.batch_size, args.dry_run);
+    if args.stores.includes(StoreChoice::Segments) {
+        let index = match args.segments_index {
+            IndexChoice::Auto => sql::segments::IndexChoice::Auto,
+            IndexChoice::Keep => sql::segments::IndexChoice::Keep,
+            IndexChoice::Rebuild => sql::segments::IndexChoice::Rebuild,
+        };
+        let outcome = memories
+            .job(&args.stores, async |db| sql::segments::backfill(db, batch, dry_run, index, |_| {}).await)
+            .await?;
+        if let Some(outcome) = outcome {
+            complete &= outcome.done().is_some_and(|r| r.bad.is_empty());
+            stores.segments = Some(outcome);
+        }
+    }
+    if args.stores.includes(StoreChoice::WorkingMemory) {
+        let outcome =
+            memories.job(&args.stores, async |db| sql::working::backfill(db, batch, dry_run, |_| {}).await).await?;
+        if let Some(outcome) = outcome {
+            complete &= outcome.done().is_some_and(|r| r.bad.is_empty());
+            stores.working_memory = Some(outcome);
+        }
+    }
+    let on_pg = matches!(memories, Memories::AicoPostgres(_));
+    memories.close().await;
+    if args.stores.includes(StoreChoice::WorkingMemory) && !on_pg {
         let (batch, dir) = (args.batch_size as usize, lmdb::working_dir(args.stores.memory_dir.as_deref()));
         let outcome = lmdb::run(dir, |m| lmdb::backfill(m, batch, args.dry_run, |_| {}));
         complete &= outcome.done().is_some_and(|r| r.bad.is_empty() && r.changed_meanwhile == 0);
         stores.lmdb = Some(outcome);
     }
-    if args.stores.includes(StoreChoice::Chroma) {
-        let (batch, dry_run) = (args.batch_size, args.dry_run);
+    if args.stores.includes(StoreChoice::Segments) && !on_pg {
         let outcome = args.stores.chroma_job(|c| async move { chroma::backfill(&c, batch, dry_run).await }).await?;
         complete &= outcome.done().is_some_and(|r| r.bad.is_empty());
         stores.chroma = Some(outcome);
@@ -130,6 +162,43 @@ impl fmt::Display for BackfillReport {
             r.bad.items.iter().try_for_each(|b| writeln!(f, "    {}: {}", b.id, b.reason))
         };
         render_stores(f, &self.stores, &labels, sql, lmdb, chroma)?;
+        let bad = |f: &mut fmt::Formatter<'_>, bad: &crate::report::BadItems<crate::report::BadItem>| {
+            bad.items.iter().try_for_each(|b| writeln!(f, "    {}: {}", b.id, b.reason))
+        };
+        match &self.stores.segments {
+            Some(crate::report::Outcome::Done(r)) => {
+                let index = match r.index {
+                    sql::segments::IndexPlan::Kept => "kept in place".to_owned(),
+                    sql::segments::IndexPlan::Rebuilt => format!("set aside and rebuilt ({:.2}s)", r.index_seconds),
+                    sql::segments::IndexPlan::Absent => "absent".to_owned(),
+                };
+                writeln!(
+                    f,
+                    "segments ({}){dry}: {} segments, {} lacked temporal keys; {verb} {} in {} batches; AICO's index {index}{}",
+                    r.table,
+                    r.total,
+                    r.without_temporal,
+                    r.filled,
+                    r.batches,
+                    if r.resumed { " (an interrupted run resumed)" } else { "" }
+                )?;
+                bad(f, &r.bad)?;
+            }
+            Some(other) => writeln!(f, "segments: {}", other.problem().unwrap_or_default())?,
+            None => {}
+        }
+        match &self.stores.working_memory {
+            Some(crate::report::Outcome::Done(r)) => {
+                writeln!(
+                    f,
+                    "working memory ({}){dry}: {} messages, {} lacked temporal_metadata; {verb} {} in {} batches",
+                    r.table, r.total, r.without_temporal, r.filled, r.batches
+                )?;
+                bad(f, &r.bad)?;
+            }
+            Some(other) => writeln!(f, "working memory: {}", other.problem().unwrap_or_default())?,
+            None => {}
+        }
         writeln!(f, "({:.2}s)", self.seconds)?;
         if !self.complete {
             writeln!(f, "incomplete: fix what is listed above, then run the backfill again")?;

@@ -8,14 +8,20 @@ use serde::Serialize;
 
 use super::args::{ReportArgs, StoreChoice};
 use super::output::Stdout;
-use super::{Labels, emit, render_stores};
+use super::{Labels, Memories, emit, render_stores};
 use crate::error::AppError;
 use crate::report::PerStore;
 use crate::sql::{self, SqlHealth};
 use crate::{chroma, lmdb};
 
 /// Each chosen store's health.
-pub type HealthStores = PerStore<SqlHealth, lmdb::LmdbHealth, chroma::ChromaReport>;
+pub type HealthStores = PerStore<
+    SqlHealth,
+    lmdb::LmdbHealth,
+    chroma::ChromaReport,
+    sql::segments::SegmentsCoverage,
+    sql::working::WorkingCoverage,
+>;
 
 /// The outcome of `aico-ams health`, all stores.
 #[derive(Clone, Debug, Serialize)]
@@ -33,28 +39,69 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
     let json = args.common.json;
     let mut stores = HealthStores::default();
     let mut target = None;
-    if args.stores.includes(StoreChoice::Sql) {
+    if args.stores.includes(StoreChoice::Facts) {
         let (sql_target, outcome) =
             super::sql_store(&args.common, &args.stores, out, async |db| sql::health(db).await).await?;
         stores.sql = Some(outcome);
         target = sql_target;
     }
-    if args.stores.includes(StoreChoice::Lmdb) {
+    let memories = Memories::find(&args.common, &args.stores, out, !args.stores.includes(StoreChoice::Facts)).await?;
+    target = target.or_else(|| memories.target());
+    if args.stores.includes(StoreChoice::Segments) {
+        stores.segments = memories.job(&args.stores, async |db| sql::segments::coverage(db).await).await?;
+    }
+    if args.stores.includes(StoreChoice::WorkingMemory) {
+        stores.working_memory = memories.job(&args.stores, async |db| sql::working::coverage(db).await).await?;
+    }
+    let on_pg = matches!(memories, Memories::AicoPostgres(_));
+    memories.close().await;
+    if args.stores.includes(StoreChoice::WorkingMemory) && !on_pg {
         let dir = lmdb::working_dir(args.stores.memory_dir.as_deref());
         stores.lmdb = Some(lmdb::run(dir, |m| lmdb::health(m, chrono::Utc::now())));
     }
-    if args.stores.includes(StoreChoice::Chroma) {
+    if args.stores.includes(StoreChoice::Segments) && !on_pg {
         stores.chroma = Some(args.stores.chroma_job(|c| async move { chroma::health(&c).await }).await?);
     }
     let reachable = stores.sql.as_ref().is_none_or(|o| o.done().is_some())
         && stores.lmdb.as_ref().is_none_or(|o| o.done().is_some())
-        && stores.chroma.as_ref().is_none_or(|o| o.done().is_some());
+        && stores.chroma.as_ref().is_none_or(|o| o.done().is_some())
+        && stores.segments.as_ref().is_none_or(|o| o.done().is_some())
+        && stores.working_memory.as_ref().is_none_or(|o| o.done().is_some());
     let report = HealthReport { target, reachable, stores };
     Ok(emit(out, json, &report, report.reachable))
 }
 
 impl fmt::Display for HealthReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render_stores(f)?;
+        match &self.stores.segments {
+            Some(crate::report::Outcome::Done(c)) => writeln!(
+                f,
+                "segments (conversation_segments): {} of {} with temporal keys ({:.2}%), embedding {}, {} without an offset, AICO's index {}",
+                c.with_temporal,
+                c.total,
+                c.coverage_percent,
+                c.embedding_width.map_or_else(|| "vector".to_owned(), |w| format!("vector({w})")),
+                c.without_offset,
+                if c.index_valid { "valid" } else { "MISSING or not valid" }
+            )?,
+            Some(other) => writeln!(f, "segments: {}", other.problem().unwrap_or_default())?,
+            None => {}
+        }
+        match &self.stores.working_memory {
+            Some(crate::report::Outcome::Done(c)) => writeln!(
+                f,
+                "working memory (working_memory_messages): {} of {} with temporal metadata ({:.2}%), {} without an offset",
+                c.with_temporal, c.total, c.coverage_percent, c.without_offset
+            ),
+            Some(other) => writeln!(f, "working memory: {}", other.problem().unwrap_or_default()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl HealthReport {
+    fn render_stores(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let labels = Labels { sql: "sql", lmdb: "working memory (LMDB)", chroma: "semantic memory (Chroma)" };
         render_stores(
             f,

@@ -111,9 +111,9 @@ struct Labels {
 
 /// Render each chosen store of `stores`, in store order: its findings by the given function, or
 /// one line saying why it was not done.
-fn render_stores<S, L, C>(
+fn render_stores<S, L, C, G, W>(
     f: &mut fmt::Formatter<'_>,
-    stores: &PerStore<S, L, C>,
+    stores: &PerStore<S, L, C, G, W>,
     labels: &Labels,
     sql: impl Fn(&mut fmt::Formatter<'_>, &S) -> fmt::Result,
     lmdb: impl Fn(&mut fmt::Formatter<'_>, &L) -> fmt::Result,
@@ -160,7 +160,7 @@ async fn sql_store<T>(
 ) -> Result<(Option<String>, Outcome<T>), AppError> {
     let db = match open_sql(common, out).await {
         Ok(db) => db,
-        Err(e) if stores.store == args::StoreChoice::Sql => return Err(e),
+        Err(e) if stores.store == args::StoreChoice::Facts => return Err(e),
         Err(e) => {
             let target = aico_connect::target::Target::resolve(common.database_url.as_deref()).ok();
             return Ok((target.map(|t| t.to_string()), sql_outcome(e)));
@@ -171,7 +171,7 @@ async fn sql_store<T>(
     let target = Some(db.target.to_string());
     match done {
         Ok(t) => Ok((target, Outcome::Done(t))),
-        Err(e) if stores.store == args::StoreChoice::Sql => Err(e),
+        Err(e) if stores.store == args::StoreChoice::Facts => Err(e),
         Err(e) => Ok((target, sql_outcome(e))),
     }
 }
@@ -188,5 +188,101 @@ fn sql_outcome<T>(e: AppError) -> Outcome<T> {
         }
         AppError::Connect(ConnectError::Missing { .. } | ConnectError::NoDataDir) => Outcome::NotConfigured { detail },
         _ => Outcome::Failed { detail },
+    }
+}
+
+/// Where the segments and the working memory are (see [`args::StoreChoice`]).
+enum Memories {
+    /// AICO's PostgreSQL database (the SQL target): its `conversation_segments` and
+    /// `working_memory_messages`.
+    AicoPostgres(crate::sql::Db),
+    /// A 2025 install: the Chroma collection and the LMDB environment.
+    Stores,
+}
+
+impl Memories {
+    /// Find them: AICO's PostgreSQL database when the SQL target is PostgreSQL with AICO's
+    /// layout, else Chroma and LMDB (a SQLite target, or none that can be read: as before). The
+    /// target line is printed when `print_target` (the facts print it otherwise). An error ends
+    /// the command unless `--store all` is chosen: then the facts report it (the `sql` store's
+    /// status) and Chroma and LMDB are tried, as before.
+    async fn find(
+        common: &args::Common,
+        stores: &args::StoreArgs,
+        out: &mut Stdout,
+        print_target: bool,
+    ) -> Result<Self, AppError> {
+        use args::StoreChoice;
+        if !stores.includes(StoreChoice::Segments) && !stores.includes(StoreChoice::WorkingMemory) {
+            return Ok(Self::Stores);
+        }
+        let Ok(target) = aico_connect::target::Target::resolve(common.database_url.as_deref()) else {
+            return Ok(Self::Stores);
+        };
+        if target.sqlite_path().is_some() {
+            return Ok(Self::Stores);
+        }
+        let opened = async {
+            let db = match print_target {
+                true => open_sql(common, out).await?,
+                false => {
+                    crate::sql::Db::open(
+                        common.database_url.as_deref(),
+                        common.database_schema.as_deref(),
+                        &common.keys()?,
+                    )
+                    .await?
+                }
+            };
+            let layout = db.layout().await;
+            Ok::<_, AppError>((db, layout?))
+        }
+        .await;
+        match opened {
+            Ok((db, migration::catalog::Layout::AicoPostgres)) => Ok(Self::AicoPostgres(db)),
+            Ok((db, _)) => {
+                db.conn.close().await.ok();
+                Ok(Self::Stores)
+            }
+            Err(e) if stores.store == StoreChoice::All => {
+                tracing::info!(
+                    "the SQL target could not be read ({e}): segments and working memory are Chroma and LMDB"
+                );
+                Ok(Self::Stores)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The outcome of `job` on AICO's PostgreSQL database (None on a 2025 install). A failed job
+    /// ends the command unless `--store all` is chosen, where it becomes the memory's status.
+    async fn job<T>(
+        &self,
+        stores: &args::StoreArgs,
+        job: impl AsyncFnOnce(&crate::sql::Db) -> Result<T, AppError>,
+    ) -> Result<Option<Outcome<T>>, AppError> {
+        match self {
+            Self::Stores => Ok(None),
+            Self::AicoPostgres(db) => match job(db).await {
+                Ok(t) => Ok(Some(Outcome::Done(t))),
+                Err(e) if stores.store == args::StoreChoice::All => Ok(Some(sql_outcome(e))),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// The SQL target, when the memories are on it.
+    fn target(&self) -> Option<String> {
+        match self {
+            Self::AicoPostgres(db) => Some(db.target.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Close the connection.
+    async fn close(self) {
+        if let Self::AicoPostgres(db) = self {
+            db.conn.close().await.ok();
+        }
     }
 }

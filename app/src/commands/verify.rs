@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use super::args::{ReportArgs, StoreChoice};
-use super::emit;
 use super::output::Stdout;
+use super::{Memories, emit};
 use crate::error::AppError;
 use crate::report::{Check, Outcome, Status};
 use crate::sql;
@@ -22,7 +22,18 @@ pub struct VerifyReport {
     pub passed: bool,
     /// Every check, in order.
     pub checks: Vec<Check>,
+    /// AICO's PostgreSQL database: the segments' coverage, the embedding's width, AICO's index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<sql::segments::SegmentsCoverage>,
+    /// AICO's PostgreSQL database: the working memory's coverage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_memory: Option<sql::working::WorkingCoverage>,
 }
+
+/// The name of the segments' check on AICO's PostgreSQL database.
+const SEGMENTS_CHECK: &str = "segments: flat temporal keys (conversation_segments)";
+/// The name of the working memory's check on AICO's PostgreSQL database.
+const WORKING_CHECK: &str = "working memory: temporal_metadata (working_memory_messages)";
 
 /// The name of the check that stands for the SQL store when it could not be checked at all.
 const SQL_CHECK: &str = "SQL database";
@@ -30,8 +41,9 @@ const SQL_CHECK: &str = "SQL database";
 /// Run `aico-ams verify` on the chosen stores.
 pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
     let json = args.common.json;
-    let mut report = VerifyReport { target: None, passed: true, checks: Vec::new() };
-    if args.stores.includes(StoreChoice::Sql) {
+    let mut report =
+        VerifyReport { target: None, passed: true, checks: Vec::new(), segments: None, working_memory: None };
+    if args.stores.includes(StoreChoice::Facts) {
         let (target, outcome) =
             super::sql_store(&args.common, &args.stores, out, async |db| sql::verify(db).await).await?;
         report.target = target;
@@ -40,12 +52,57 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
             other => report.checks.push(Check::new(SQL_CHECK, Status::Fail, vec![other.problem().unwrap_or_default()])),
         }
     }
-    if args.stores.includes(StoreChoice::Lmdb) {
+    let memories = Memories::find(&args.common, &args.stores, out, !args.stores.includes(StoreChoice::Facts)).await?;
+    report.target = report.target.take().or_else(|| memories.target());
+    if args.stores.includes(StoreChoice::Segments) {
+        match memories.job(&args.stores, async |db| sql::segments::coverage(db).await).await? {
+            Some(Outcome::Done(c)) => {
+                let details = vec![
+                    format!("{} of {} segments have every key ({:.2}%)", c.with_temporal, c.total, c.coverage_percent),
+                    format!(
+                        "embedding: {}",
+                        c.embedding_width.map_or_else(|| "vector (no width)".to_owned(), |w| format!("vector({w})"))
+                    ),
+                    format!("{} segments have a created_at or last_accessed without an offset", c.without_offset),
+                    format!(
+                        "AICO's index {}: {}",
+                        sql::segments::AICO_INDEX,
+                        if c.index_valid { "valid" } else { "MISSING or not valid" }
+                    ),
+                ];
+                report.checks.push(Check::pass_if(
+                    SEGMENTS_CHECK,
+                    c.with_temporal == c.total && c.index_valid,
+                    details,
+                ));
+                report.segments = Some(c);
+            }
+            Some(other) => report.checks.push(Check::of_outcome(SEGMENTS_CHECK, other.map(|_| unreachable_check()))),
+            None => {}
+        }
+    }
+    if args.stores.includes(StoreChoice::WorkingMemory) {
+        match memories.job(&args.stores, async |db| sql::working::coverage(db).await).await? {
+            Some(Outcome::Done(c)) => {
+                let details = vec![
+                    format!("{} of {} messages have it ({:.2}%)", c.with_temporal, c.total, c.coverage_percent),
+                    format!("{} messages have a created_at or last_accessed without an offset", c.without_offset),
+                ];
+                report.checks.push(Check::pass_if(WORKING_CHECK, c.with_temporal == c.total, details));
+                report.working_memory = Some(c);
+            }
+            Some(other) => report.checks.push(Check::of_outcome(WORKING_CHECK, other.map(|_| unreachable_check()))),
+            None => {}
+        }
+    }
+    let on_pg = matches!(memories, Memories::AicoPostgres(_));
+    memories.close().await;
+    if args.stores.includes(StoreChoice::WorkingMemory) && !on_pg {
         let dir = lmdb::working_dir(args.stores.memory_dir.as_deref());
         let outcome = lmdb::run(dir, |m| lmdb::verify(m, chrono::Utc::now()));
         report.checks.push(Check::of_outcome(lmdb::CHECK, outcome));
     }
-    if args.stores.includes(StoreChoice::Chroma) {
+    if args.stores.includes(StoreChoice::Segments) && !on_pg {
         let outcome = args.stores.chroma_job(|c| async move { chroma::verify(&c).await }).await?;
         report.checks.push(Check::of_outcome(chroma::CHECK, outcome));
     }
@@ -68,4 +125,9 @@ impl std::fmt::Display for VerifyReport {
         }
         writeln!(f, "{}", if self.passed { "verify: all checks passed" } else { "verify: FAILED" })
     }
+}
+
+/// Never made: a `done` outcome is handled before (see [`Outcome::map`]).
+fn unreachable_check() -> Check {
+    Check::new("", Status::Fail, Vec::new())
 }

@@ -6,10 +6,12 @@
 //!
 //! - `sql`: fragments of SQL (JSON access, expression indexes, timestamps as canonical text);
 //! - `schema`: what the database holds (indexes, query plans, column types, storage order);
+//! - `index`: an index set aside while its table is rewritten, and rebuilt as it was (PostgreSQL);
 //! - `locking`: the transactions that write, and the lock that keeps migrators apart;
 //! - `backup`: what must happen before rows are destroyed.
 
 mod backup;
+mod index;
 mod locking;
 mod schema;
 mod sql;
@@ -17,6 +19,7 @@ mod sql;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 pub use backup::RestorePoint;
+pub use index::IndexState;
 pub use schema::StorageOrder;
 
 /// A database backend the AMS schema supports.
