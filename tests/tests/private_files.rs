@@ -261,12 +261,18 @@ async fn health_warns_when_others_can_read_aicos_database() {
 
 /// Chroma's own server, started by the tool on AICO's store, runs with the umask 077, so that
 /// whatever it creates there is its owner's alone: a stand-in `chroma` records its umask.
-#[test]
-fn the_chroma_server_the_tool_starts_creates_private_files() {
+#[tokio::test]
+async fn the_chroma_server_the_tool_starts_creates_private_files() {
     let user = User::new(0o022);
     let store = user.home.path().join("semantic");
     std::fs::create_dir_all(&store).expect("dir");
-    std::fs::write(store.join("chroma.sqlite3"), b"").expect("store");
+    // A store's database with the format chromadb 1.0.20 writes: enough for the format check,
+    // which the stand-in is started for first.
+    let url = format!("sqlite://{}?mode=rwc", store.join("chroma.sqlite3").display());
+    let made = sea_orm::Database::connect(url.as_str()).await.expect("store");
+    aico_tests::exec(&made, "CREATE TABLE migrations (dir TEXT, version INTEGER)").await;
+    aico_tests::exec(&made, "INSERT INTO migrations VALUES ('embeddings_queue', 2), ('metadb', 5), ('sysdb', 9)").await;
+    made.close().await.ok();
     let seen = user.home.path().join("umask-seen");
     let fake = user.home.path().join("chroma");
     std::fs::write(&fake, format!("#!/bin/sh\numask > '{}'\nexit 3\n", seen.display())).expect("script");
