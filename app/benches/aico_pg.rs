@@ -15,7 +15,9 @@
 //!
 //! Goals: segments ≥ 2.0 ×, working memory ≥ 1.0 ×.
 
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aico_tests::{AicoPg, TestDb, aico_pg18, psql, psql_program};
@@ -91,23 +93,13 @@ impl Drop for Copy {
 }
 
 fn run_psql(url: &str, sql: &str) -> Duration {
-    let mut command = Command::new(psql_program());
-    command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]);
-    timed(command)
-}
-
-fn timed(mut command: Command) -> Duration {
-    let started = Instant::now();
-    let output = command.stdout(Stdio::null()).output().expect("spawn");
-    let time = started.elapsed();
-    assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    time
+    common::psql_with(&psql_program(), url, sql)
 }
 
 fn ours(url: &str, store: &str) -> Duration {
     let mut command = Command::new(env!("CARGO_BIN_EXE_aico-ams"));
     command.env("NO_COLOR", "1").args(["backfill", "--store", store, "--database-url", url]);
-    timed(command)
+    common::timed(command)
 }
 
 fn line(template: &TestDb, admin: &str, what: &str, rows: u64, store: &str, update: &str, goal: f64) {

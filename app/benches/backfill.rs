@@ -37,6 +37,8 @@
 //! - `postgres`: ≥ 1.0 × the set-based `UPDATE ... json_build_object(...)` run by `psql -c`, on a
 //!   copy of the migrated database (`CREATE DATABASE ... TEMPLATE`), so with the same indexes.
 
+mod common;
+
 use std::ffi::{CString, c_char};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -112,34 +114,23 @@ fn baseline_process(args: &[String]) -> ! {
     std::process::exit(0)
 }
 
-/// Run `command` to its end (it must succeed): its wall time, start to exit.
-fn timed(mut command: Command) -> Duration {
-    let started = Instant::now();
-    let output = command.stdout(Stdio::null()).output().expect("spawn");
-    let time = started.elapsed();
-    assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    time
-}
-
 /// This bench as the baseline's process, on `file` (with `key`, if any).
 fn baseline(file: &Path, sql: &str, key: Option<&str>) -> Duration {
     let mut command = Command::new(std::env::current_exe().expect("this bench"));
     command.arg("baseline").arg(file).arg(sql).args(key);
-    timed(command)
+    common::timed(command)
 }
 
 /// The system's `sqlite3` shell running `sql` on `file`.
 fn shell(file: &Path, sql: &str) -> Duration {
     let mut command = Command::new("sqlite3");
     command.arg(file).arg(sql);
-    timed(command)
+    common::timed(command)
 }
 
 /// `psql` running `sql` on the database `url`.
 fn psql(url: &str, sql: &str) -> Duration {
-    let mut command = Command::new("psql");
-    command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]);
-    timed(command)
+    common::psql_with(Path::new("psql"), url, sql)
 }
 
 /// What one run of `aico-ams backfill` took.

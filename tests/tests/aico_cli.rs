@@ -433,13 +433,7 @@ async fn verify_checks_every_table_the_migrations_made(#[case] backend: Backend)
     let out = run(&db, &["verify", "--json"]);
     let report = json_of(&out);
     assert_eq!(out.status.code(), Some(1), "{}: {report:#}", db.name);
-    let drift = report["checks"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{}: no checks in {report:#}", db.name))
-        .iter()
-        .find(|c| c["name"] == "schema matches the migrations")
-        .expect("the drift check")
-        .clone();
+    let drift = drift_check(&report);
     assert_eq!(drift["status"], "fail", "{drift:#}");
     let details: Vec<&str> = drift["details"].as_array().expect("list").iter().filter_map(Value::as_str).collect();
     for (table, column) in &swapped {
@@ -509,13 +503,7 @@ async fn verify_finds_a_column_whose_type_drifted(#[case] backend: Backend) {
     let out = run(&db, &["verify", "--json"]);
     let report = json_of(&out);
     assert_eq!(out.status.code(), Some(1), "{}: {report:#}", db.name);
-    let drift = report["checks"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|c| c["name"] == "schema matches the migrations")
-        .expect("the drift check")
-        .clone();
+    let drift = drift_check(&report);
     assert_eq!(drift["status"], "fail", "{drift:#}");
     assert_eq!(
         drift["details"],
@@ -553,13 +541,7 @@ async fn verify_finds_a_column_whose_nullability_drifted(#[case] backend: Backen
     let out = run(&db, &["verify", "--json"]);
     let report = json_of(&out);
     assert_eq!(out.status.code(), Some(1), "{}: {report:#}", db.name);
-    let drift = report["checks"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|c| c["name"] == "schema matches the migrations")
-        .expect("the drift check")
-        .clone();
+    let drift = drift_check(&report);
     assert_eq!(drift["status"], "fail", "{drift:#}");
     assert_eq!(
         drift["details"],
@@ -649,4 +631,10 @@ fn with_store_all_an_unopenable_sql_database_is_that_stores_status_and_the_other
         assert_eq!(code, 2, "{name}: {}", aico_tests::text(&out));
         assert!(line.contains(&named), "{name}: {line}");
     }
+}
+
+/// The drift check ("schema matches the migrations") of a `verify --json` report.
+fn drift_check(report: &Value) -> Value {
+    let checks = report["checks"].as_array().unwrap_or_else(|| panic!("no checks in {report:#}"));
+    checks.iter().find(|c| c["name"] == "schema matches the migrations").expect("the drift check").clone()
 }
