@@ -10,7 +10,7 @@
 //! | [`private`] | files and directories the tool creates (0600, 0700), secret files others can read (refused) |
 //!
 //! The one SQLite: this crate depends on `aico-sqlite3mc`, so whatever depends on it links
-//! SQLite3 Multiple Ciphers (see the README, "Using the models from another crate", for the
+//! SQLite3 Multiple Ciphers (see docs/entity.md, "Using the models from another crate", for the
 //! three lines of `.cargo/config.toml` that tell sqlx's `libsqlite3-sys` to link it). Nothing
 //! here prints: messages go through `tracing`, and errors carry what a user must act on.
 #![warn(missing_docs)]

@@ -328,7 +328,7 @@ c.commit()
     assert!(!is_plain(backup), "the backup must be encrypted");
     assert_eq!(pair.dump(backup, &pair.key_hex, "skills", "skill_id").lines().count(), 1);
 
-    // Restore as the README says: copy it over aico.db (and drop the old WAL).
+    // Restore as docs/migrations.md says: copy it over aico.db (and drop the old WAL).
     for suffix in ["-wal", "-shm"] {
         let mut side = pair.enc.clone().into_os_string();
         side.push(suffix);

@@ -39,7 +39,7 @@ pub const PARKED: &str = "parked_indexes";
 pub const PARK_MIN_ROWS: u64 = 2_000;
 /// ... and unless at least one segment in this many needs filling: measured, a row updated with the
 /// index in place costs about as much as rebuilding the index costs per row of the table times
-/// this (8 ms against 2 ms; see the README).
+/// this (8 ms against 2 ms; see docs/stores.md, "AICO's HNSW index").
 pub const PARK_ONE_IN: u64 = 4;
 
 /// What to do with AICO's index while segments are filled.
