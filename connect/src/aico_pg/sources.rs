@@ -82,8 +82,11 @@ pub struct PasswordSources {
     /// The keyring, asked last.
     keyring: Option<Box<dyn PasswordStore>>,
     /// What was found, for which user.
-    found: Mutex<Option<(String, Option<(PgPassword, PasswordSource)>)>>,
+    found: Mutex<Option<(String, Found)>>,
 }
+
+/// A password and where it came from, or none.
+type Found = Option<(PgPassword, PasswordSource)>;
 
 impl fmt::Debug for PasswordSources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -157,7 +160,7 @@ impl PasswordSources {
     /// ([`keyring_entry`]); `None` when no source has one (a keyring that cannot be read counts
     /// as none, logged). A secret file that others can read, or a named one that cannot be
     /// read, is an error. Trailing whitespace (a file's newline) is not part of the password.
-    pub fn resolve(&self, user: &str) -> Result<Option<(PgPassword, PasswordSource)>, PasswordError> {
+    pub fn resolve(&self, user: &str) -> Result<Found, PasswordError> {
         let mut found = self.found.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, answer)) = found.as_ref().filter(|(u, _)| u == user) {
             return Ok(answer.clone());
@@ -167,7 +170,7 @@ impl PasswordSources {
         Ok(answer)
     }
 
-    fn look_up(&self, user: &str) -> Result<Option<(PgPassword, PasswordSource)>, PasswordError> {
+    fn look_up(&self, user: &str) -> Result<Found, PasswordError> {
         let trimmed =
             |text: &str| Some(text.trim_end()).filter(|t| !t.is_empty()).map(|t| Zeroizing::new(t.to_owned()));
         if let Some(text) = self.env.as_deref().and_then(|t| trimmed(t)) {
