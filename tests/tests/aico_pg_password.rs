@@ -10,8 +10,8 @@ use std::process::{Command, Output};
 
 use aico_tests::secret_service::{SecretService, Session};
 use aico_tests::{
-    AicoPg, PASSWORD_GROUP, TestDb, aico_pg18, cleanup_on, column_of, failed, pg18_with_passwords, python_with_keyring,
-    text, workspace_bin,
+    AicoPg, PASSWORD_GROUP, TestDb, aico_pg18, cleanup_on, column_of, failed, json_of, pg18_with_passwords,
+    python_with_keyring, text, workspace_bin,
 };
 
 /// `bytes` random bytes as hex.
@@ -209,6 +209,18 @@ async fn a_wrong_password_names_its_source_exits_2_and_is_never_printed(#[case] 
         assert_never_printed(&out, &wrong);
         assert_never_printed(&out, &role.password);
     }
+    // The same as JSON: a kind that scripts match on, and still no password.
+    let mut cmd = plain("aico-ams", dir.path());
+    cmd.args(["verify", "--json", "--database-url", &role.url()]);
+    role.aico_settings(&mut cmd);
+    match source {
+        Source::Env => cmd.env("AICO_PG_PASSWORD", &wrong),
+        _ => cmd.arg("--pg-password-file").arg(dir.path().join("pg_password")),
+    };
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(json_of(&out)["error"]["kind"], "wrong_password", "{}", text(&out));
+    assert_never_printed(&out, &wrong);
     assert!(role.applied().await.is_empty(), "nothing was applied");
 }
 
