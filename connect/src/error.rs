@@ -139,6 +139,39 @@ pub enum ConnectError {
     /// The key given for an encrypted file could not be read (`--db-key-file`).
     #[error(transparent)]
     KeyUnreadable(crate::key::KeyError),
+    /// AICO's PostgreSQL settings (`AICO_PG_HOST`, `AICO_PG_PORT`, ...) cannot be used.
+    #[error("cannot use AICO's PostgreSQL settings: {0}")]
+    AicoPgSetting(crate::aico_pg::BadSetting),
+    /// AICO's database password could not be read (a secret file others can read, or one that
+    /// cannot be read).
+    #[error("{target}: {source}")]
+    PgPassword {
+        /// The database (password hidden).
+        target: String,
+        /// What went wrong (never the password).
+        source: crate::aico_pg::PasswordError,
+    },
+    /// The server refused the password.
+    #[error(
+        "{target}: the server refused the password from {source_name} (password authentication failed): \
+         check that password, or give the right one{hint}"
+    )]
+    WrongPassword {
+        /// The database (password hidden).
+        target: String,
+        /// Where the password came from (the URL, `AICO_PG_PASSWORD`, the secret file, the keyring).
+        source_name: String,
+        /// Where else a password may be given, starting with `; ` (empty for a URL's own).
+        hint: String,
+    },
+    /// The server asks for a password and none was found.
+    #[error("{target}: the server asks for a password and none was given: {hint}")]
+    PasswordNeeded {
+        /// The database (password hidden).
+        target: String,
+        /// Where a password may be given.
+        hint: String,
+    },
     /// Any other database error.
     #[error("{target}: {source}")]
     Database {
@@ -256,6 +289,11 @@ impl ConnectError {
             Self::WrongKey { .. } => "wrong_key",
             Self::KeyUnreadable(crate::key::KeyError::OpenKeyFile(_)) => "key_file_permissions",
             Self::Key { .. } | Self::KeyUnreadable(_) => "key_unusable",
+            Self::AicoPgSetting(_) => "aico_pg_setting",
+            Self::PgPassword { source: crate::aico_pg::PasswordError::OpenFile(_), .. } => "password_file_permissions",
+            Self::PgPassword { .. } => "password_unreadable",
+            Self::WrongPassword { .. } => "wrong_password",
+            Self::PasswordNeeded { .. } => "password_needed",
         }
     }
 

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`target`] | which database: a URL, else AICO's `aico.db`, else the tool's own; connecting to it |
 //! | [`key`] | the key of an encrypted `aico.db`: derivation, salt file, keyring, lookup order, header |
+//! | [`aico_pg`] | AICO's PostgreSQL database: where its settings put it, its password's sources and their order |
 //! | [`dialect`] | the per-backend SQL (SQLite, PostgreSQL), chosen once per connection |
 //! | [`error`] | what can go wrong connecting, each case with a stable code |
 //! | [`private`] | files and directories the tool creates (0600, 0700), secret files others can read (refused) |
@@ -15,6 +16,7 @@
 //! here prints: messages go through `tracing`, and errors carry what a user must act on.
 #![warn(missing_docs)]
 
+pub mod aico_pg;
 pub mod dialect;
 pub mod error;
 pub mod key;

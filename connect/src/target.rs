@@ -1,5 +1,6 @@
 //! Which database a tool works on: a `DATABASE_URL`, else AICO's own `aico.db` when it
-//! exists, else the tool's own database.
+//! exists, else AICO's PostgreSQL database when AICO's settings name it, else the tool's own
+//! database.
 //!
 //! AICO keeps its data in `$AICO_DATA_DIR`, else the platform's user data directory for the app
 //! `aico` (Linux: `~/.local/share/aico`), and its database in `<data dir>/data/aico.db`. Nothing
@@ -7,6 +8,13 @@
 //! on a machine without it the default is `<user data dir>/aico-ams/ams.db` (Linux:
 //! `$XDG_DATA_HOME/aico-ams/ams.db`, else `~/.local/share/aico-ams/ams.db`). `AICO_DATA_DIR` is
 //! AICO's variable and says where AICO's data is; it does not move the tool's own database.
+//!
+//! AICO's PostgreSQL database (2026, see [`crate::aico_pg`]) is the default when AICO's settings
+//! are present: `AICO_PG_HOST`, `AICO_PG_PORT`, `AICO_PG_DB_NAME` or `AICO_POSTGRES_DATABASE` set,
+//! or one of its password's sources holding something (`AICO_PG_PASSWORD`, the secret file
+//! `/run/secrets/pg_password`, AICO's keyring entry). A URL without a password that names AICO's
+//! database gets its password from those sources, put into the driver's options (never into the
+//! URL).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -15,6 +23,9 @@ use std::time::Duration;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
 
+use sea_orm::sqlx::postgres::PgConnectOptions;
+
+use crate::aico_pg::{self, AicoPgSettings, BadSetting, PasswordSource, PasswordSources, PgPassword};
 use crate::error::{Cause, ConnectError};
 use crate::key::{self, DbKey, KeySource, KeySources, Lookup};
 use crate::private;
@@ -62,6 +73,12 @@ pub enum Target {
         url: String,
         /// The URL with its password replaced by `***`.
         redacted: String,
+        /// The URL names AICO's database (as AICO's settings say): without a password of its own,
+        /// it gets one from AICO's password sources ([`crate::aico_pg`]).
+        aicos: bool,
+        /// Set when no URL named it: why it is AICO's PostgreSQL database (which of AICO's
+        /// settings are present).
+        default: Option<String>,
     },
 }
 
@@ -137,22 +154,58 @@ fn with_user_query(url: String, query: Option<&str>) -> String {
 }
 
 impl Target {
-    /// The target named by `url`, else the default database ([`Target::default_db`]).
+    /// The target named by `url`, else the default database ([`Target::default_db`]), with AICO's
+    /// PostgreSQL settings as the environment gives them ([`AicoPgSettings::from_env`],
+    /// [`PasswordSources::default`]).
     pub fn resolve(url: Option<&str>) -> Result<Self, ConnectError> {
+        Self::resolve_in(url, AicoPgSettings::from_env(), &PasswordSources::default())
+    }
+
+    /// [`Target::resolve`] with AICO's PostgreSQL settings `aico` (an unusable setting is an
+    /// error only where it is needed: choosing the default) and its password sources `passwords`
+    /// (asked, without reading a file, whether one holds something).
+    pub fn resolve_in(
+        url: Option<&str>,
+        aico: Result<AicoPgSettings, BadSetting>,
+        passwords: &PasswordSources,
+    ) -> Result<Self, ConnectError> {
         match url.map(str::trim).filter(|u| !u.is_empty()) {
-            Some(url) => Self::from_url(url),
-            None => Self::default_db(),
+            Some(url) => {
+                let mut target = Self::from_url(url)?;
+                if let (Self::Postgres { url, aicos, .. }, Ok(aico)) = (&mut target, &aico) {
+                    *aicos = url::Url::parse(url).is_ok_and(|u| u.password().is_none() && aico.names(&u));
+                }
+                Ok(target)
+            }
+            None => Self::default_db(aico, passwords),
         }
     }
 
-    /// AICO's own database ([`aico_db_path`]) when it exists, never created; else the tool's own
-    /// ([`own_db_path`]), created with its directories when missing (0600, directories 0700:
-    /// see [`crate::private`]). Nothing is written where
-    /// AICO keeps its data: a file there would stop AICO from creating its own.
-    pub fn default_db() -> Result<Self, ConnectError> {
+    /// AICO's own database ([`aico_db_path`]) when it exists, never created; else AICO's
+    /// PostgreSQL database when its settings are present ([`AicoPgSettings::set`], or one of
+    /// `passwords` holding something); else the tool's own ([`own_db_path`]), created with its
+    /// directories when missing (0600, directories 0700: see [`crate::private`]). Nothing is
+    /// written where AICO keeps its data: a file there would stop AICO from creating its own.
+    pub fn default_db(
+        aico: Result<AicoPgSettings, BadSetting>,
+        passwords: &PasswordSources,
+    ) -> Result<Self, ConnectError> {
         let aico_db = aico_db_path()?;
         if aico_db.exists() {
             return Ok(Self::Sqlite { path: aico_db, create: false, query: None, default: Some(DefaultDb::Aico) });
+        }
+        let aico = aico.map_err(ConnectError::AicoPgSetting)?;
+        let why = match aico.set.is_empty() {
+            false => Some(format!("{} set", aico.set.join(", "))),
+            true => passwords.present(&aico.user).map(|source| match source {
+                PasswordSource::File(path) => format!("the secret file {} exists", path.display()),
+                PasswordSource::Keyring { entry } => format!("the keyring entry {entry} (service AICO) exists"),
+                other => format!("{other} set"),
+            }),
+        };
+        if let Some(why) = why {
+            let url = aico.url().map_err(ConnectError::AicoPgSetting)?.to_string();
+            return Ok(Self::Postgres { redacted: url.clone(), url, aicos: true, default: Some(why) });
         }
         Ok(Self::Sqlite { path: own_db_path()?, create: true, query: None, default: Some(DefaultDb::Own { aico_db }) })
     }
@@ -165,8 +218,88 @@ impl Target {
             Self::Sqlite { default: Some(DefaultDb::Own { aico_db }), .. } => {
                 format!("{self} (the tool's own database: AICO's {} does not exist)", aico_db.display())
             }
+            Self::Postgres { default: Some(why), .. } => format!("{self} (AICO's PostgreSQL: {why})"),
             _ => self.to_string(),
         }
+    }
+
+    /// [`Target::described`], and for AICO's PostgreSQL database where its password comes from
+    /// (looked up in `keys`, as [`Target::connect_keyed`] will; the source, never the password).
+    pub fn described_with(&self, keys: &KeySources) -> String {
+        let Self::Postgres { aicos: true, default, .. } = self else { return self.described() };
+        let password = match self.pg_password(keys) {
+            Ok(Some((_, source))) => format!("password from {source}"),
+            Ok(None) => "no password found".to_owned(),
+            Err(_) => "its password cannot be read".to_owned(),
+        };
+        match default {
+            Some(why) => format!("{self} (AICO's PostgreSQL: {why}; {password})"),
+            None => format!("{self} (AICO's database: {password})"),
+        }
+    }
+
+    /// The password to connect to this PostgreSQL target with, from AICO's sources in `keys`
+    /// (`None` for SQLite, a URL with its own password, or a database not AICO's).
+    fn pg_password(&self, keys: &KeySources) -> Result<Option<(PgPassword, PasswordSource)>, ConnectError> {
+        let Self::Postgres { url, aicos: true, .. } = self else { return Ok(None) };
+        keys.pg_password
+            .resolve(&pg_user(url))
+            .map_err(|source| ConnectError::PgPassword { target: self.to_string(), source })
+    }
+
+    /// The error for a refused password (SQLSTATE 28P01) on this target, given where the
+    /// password came from; `None` for any other error.
+    fn password_refused(
+        &self,
+        err: &DbErr,
+        source: Option<&PasswordSource>,
+        keys: &KeySources,
+    ) -> Option<ConnectError> {
+        use sea_orm::sqlx::Error as SqlxError;
+        let (DbErr::Conn(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e))) = err else { return None };
+        let SqlxError::Database(db) = e.as_ref() else { return None };
+        if db.code().as_deref() != Some("28P01") {
+            return None;
+        }
+        let Self::Postgres { url, aicos, .. } = self else { return None };
+        let user = pg_user(url);
+        let aico_hint = || {
+            format!(
+                "give it in {}, in the secret file {} (or --pg-password-file PATH), or in AICO's keyring entry \
+                 (service AICO, entry {}), or in the URL",
+                aico_pg::PASSWORD_ENV,
+                keys.pg_password.file().map_or_else(|| aico_pg::PASSWORD_FILE.into(), |p| p.display().to_string()),
+                aico_pg::keyring_entry(&user),
+            )
+        };
+        let target = self.to_string();
+        Some(match (source, aicos) {
+            (Some(PasswordSource::Url), _) => ConnectError::WrongPassword {
+                target,
+                source_name: PasswordSource::Url.to_string(),
+                hint: String::new(),
+            },
+            (Some(source), _) => ConnectError::WrongPassword {
+                target,
+                source_name: source.to_string(),
+                hint: format!(" (AICO's order: {}, then the secret file, then the keyring)", aico_pg::PASSWORD_ENV),
+            },
+            (None, true) => ConnectError::PasswordNeeded { target, hint: aico_hint() },
+            (None, false) => ConnectError::PasswordNeeded {
+                target,
+                hint: format!(
+                    "put it in the URL (postgres://USER:PASSWORD@HOST/DB; or PGPASSWORD, ~/.pgpass); AICO's password \
+                     sources ({}, the secret file, the keyring) apply only to the database AICO's settings name \
+                     ({}, {}, {} or {}; default {})",
+                    aico_pg::PASSWORD_ENV,
+                    aico_pg::HOST_ENV,
+                    aico_pg::PORT_ENV,
+                    aico_pg::DB_NAME_ENV,
+                    aico_pg::POSTGRES_DATABASE_ENV,
+                    AicoPgSettings::default().url().map(|u| u.to_string()).unwrap_or_default(),
+                ),
+            },
+        })
     }
 
     /// The target a database URL names: `sqlite://PATH` (or `sqlite:PATH`), `postgres://...`.
@@ -192,7 +325,7 @@ impl Target {
                 if parsed.host_str().is_none_or(str::is_empty) {
                     return Err(ConnectError::MalformedUrl { url: redact(&parsed), reason: "it names no host".into() });
                 }
-                Ok(Self::Postgres { url: url.to_owned(), redacted: redact(&parsed) })
+                Ok(Self::Postgres { url: url.to_owned(), redacted: redact(&parsed), aicos: false, default: None })
             }
             _ => Err(ConnectError::UnsupportedScheme { url: redact(&parsed) }),
         }
@@ -237,6 +370,8 @@ impl Target {
         keys: &KeySources,
     ) -> Result<(DatabaseConnection, Option<DbKey>), ConnectError> {
         let mut key_used = None;
+        let mut password: Option<PgPassword> = None;
+        let mut password_source: Option<PasswordSource> = None;
         let opts = match self {
             Self::Sqlite { path, create, query, .. } => {
                 if path.is_dir() {
@@ -263,7 +398,21 @@ impl Target {
                 let asked = schema.unwrap_or("public");
                 // Our schema is made on AICO's database only when the run can use it.
                 let ours = schema.is_none_or(|s| s == AICO_PG_SCHEMA);
-                let found = probe_postgres(url, asked, ours).await.map_err(|e| ConnectError::classify(self, e))?;
+                let found = self.pg_password(keys)?;
+                let has_own = url::Url::parse(url).is_ok_and(|u| u.password().is_some());
+                password_source =
+                    found.as_ref().map(|(_, source)| source.clone()).or(has_own.then_some(PasswordSource::Url));
+                password = found.map(|(password, _)| password);
+                let mut pg: PgConnectOptions = url
+                    .parse()
+                    .map_err(|e| ConnectError::MalformedUrl { url: self.to_string(), reason: format!("{e}") })?;
+                if let Some(password) = &password {
+                    pg = pg.password(password.expose());
+                }
+                let found = probe_postgres(pg, asked, ours).await.map_err(|e| {
+                    self.password_refused(&e, password_source.as_ref(), keys)
+                        .unwrap_or_else(|| ConnectError::classify(self, e))
+                })?;
                 let search_path = if found.aico_core {
                     // AICO's own database: the AMS is AICO's, in `aico_core`; what is ours (the
                     // migration table, the fingerprints) goes into a schema of ours, first on the
@@ -281,6 +430,10 @@ impl Target {
                     return Err(ConnectError::NoSuchSchema { target: self.to_string(), schema: asked.to_owned() });
                 };
                 let mut opts = ConnectOptions::new(url.clone());
+                if let Some(password) = password.clone() {
+                    // The password goes into the driver's options, never into the URL's text.
+                    opts.map_sqlx_postgres_opts(move |o| o.password(password.expose()));
+                }
                 // SeaORM writes `SET search_path = <this>` as text, pasting a value that starts
                 // with `"` as it is: so it gets identifiers, each quoted with every `"` doubled,
                 // never the flag's raw text.
@@ -298,8 +451,13 @@ impl Target {
             (Err(e), Some((_, source))) if Cause::of(&e) == Cause::NotADatabase => {
                 return Err(ConnectError::WrongKey { target: self.to_string(), source_name: source.to_string() });
             }
-            (Err(e), _) => return Err(ConnectError::classify(self, e)),
+            (Err(e), _) => {
+                return Err(self
+                    .password_refused(&e, password_source.as_ref(), keys)
+                    .unwrap_or_else(|| ConnectError::classify(self, e)));
+            }
         };
+        drop(password);
         Ok((db, key_used.map(|(key, _)| key)))
     }
 
@@ -384,10 +542,10 @@ struct Probed {
 /// (a pool would retry until its acquire timeout and then only say that it timed out); whether
 /// the schema `schema` exists (asked with the name as a bound parameter), and whether the database
 /// is AICO's own; on AICO's database, when `make_ours`, [`OWN_PG_SCHEMA`] is made if missing.
-async fn probe_postgres(url: &str, schema: &str, make_ours: bool) -> Result<Probed, DbErr> {
+async fn probe_postgres(options: PgConnectOptions, schema: &str, make_ours: bool) -> Result<Probed, DbErr> {
     use sea_orm::sqlx::{self, Connection, PgConnection};
     let conn_err = |e| DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(e)));
-    let attempt = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(url)).await;
+    let attempt = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&options)).await;
     match attempt {
         Ok(Ok(mut conn)) => {
             let found = sqlx::query_as::<_, (bool, bool)>(
@@ -412,6 +570,14 @@ async fn probe_postgres(url: &str, schema: &str, make_ours: bool) -> Result<Prob
         Ok(Err(e)) => Err(conn_err(e)),
         Err(_) => Err(DbErr::Conn(RuntimeErr::Internal("timed out after 10s".into()))),
     }
+}
+
+/// The PostgreSQL user the URL `url` connects as, as the driver reads it (its default: `PGUSER`,
+/// else the operating system's user).
+fn pg_user(url: &str) -> String {
+    url.parse::<PgConnectOptions>()
+        .map(|o| o.get_username().to_owned())
+        .unwrap_or_else(|_| aico_pg::DEFAULT_USER.into())
 }
 
 impl fmt::Display for Target {

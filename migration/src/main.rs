@@ -42,8 +42,15 @@ struct Cli {
     #[arg(long, global = true, value_name = "PATH", conflicts_with = "db_key")]
     db_key_file: Option<std::path::PathBuf>,
 
-    /// Read a --db-key-file that other users can read or write (refused otherwise): only for a
-    /// read-only mount whose mode cannot be changed, such as a Docker secret (0444).
+    /// Read AICO's PostgreSQL password from this file, in place of AICO's Docker secret
+    /// /run/secrets/pg_password: for a URL without a password that names AICO's database (after
+    /// AICO_PG_PASSWORD, before AICO's keyring entry).
+    #[arg(long, global = true, value_name = "PATH")]
+    pg_password_file: Option<std::path::PathBuf>,
+
+    /// Read a --db-key-file or password file that other users can read or write (refused
+    /// otherwise): only for a read-only mount whose mode cannot be changed, such as a Docker
+    /// secret (0444).
     #[arg(long, global = true)]
     allow_open_key_file: bool,
 
@@ -100,13 +107,14 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
     let target = Target::resolve(cli.database_url.as_deref())?;
-    out.line(format_args!("target: {}", target.described()));
+    let open = if cli.allow_open_key_file { OpenSecrets::Allow } else { OpenSecrets::Refuse };
+    let keys = KeySources::from_args(cli.db_key.as_deref(), cli.db_key_file.as_deref(), open)
+        .map_err(ConnectError::KeyUnreadable)?
+        .with_pg_password_file(cli.pg_password_file.as_deref());
+    out.line(format_args!("target: {}", target.described_with(&keys)));
     if cli.db_key.is_some() {
         eprint(aico_connect::key::DB_KEY_FLAG_WARNING);
     }
-    let open = if cli.allow_open_key_file { OpenSecrets::Allow } else { OpenSecrets::Refuse };
-    let keys = KeySources::from_args(cli.db_key.as_deref(), cli.db_key_file.as_deref(), open)
-        .map_err(ConnectError::KeyUnreadable)?;
     let (db, key) = target.connect_keyed(cli.database_schema.as_deref(), &keys).await?;
     let layout = migration::catalog::Layout::detect(&db).await.map_err(|e| MigrateError::classify(&target, e))?;
     if let Some(note) = layout.target_note() {

@@ -11,7 +11,7 @@ pub fn scratch_home() -> &'static Path {
 }
 
 /// The workspace binary `name`, with HOME, AICO_DATA_DIR and XDG_DATA_HOME in [`scratch_home`],
-/// no database or store from the environment, and no colours.
+/// no database, store or AICO PostgreSQL setting from the environment, and no colours.
 pub fn command(name: &str) -> std::process::Command {
     as_user(std::process::Command::new(workspace_bin(name)))
 }
@@ -38,6 +38,11 @@ fn as_user(mut cmd: std::process::Command) -> std::process::Command {
         "CHROMA_CA_CERT",
         "AICO_CHROMA_BIN",
         "AICO_MEMORY_DIR",
+        "AICO_PG_HOST",
+        "AICO_PG_PORT",
+        "AICO_PG_DB_NAME",
+        "AICO_POSTGRES_DATABASE",
+        "AICO_PG_PASSWORD",
     ] {
         cmd.env_remove(var);
     }

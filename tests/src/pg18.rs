@@ -42,6 +42,23 @@ pub fn pg18_admin_url() -> Option<String> {
     url
 }
 
+/// The admin URL of the PostgreSQL 18 server of `.ci/pg18` with password authentication made real:
+/// members of the role group [`PASSWORD_GROUP`] must give their password (scram-sha-256), all else
+/// stays trust. Runs `.ci/pg18` (once per test process; it rewrites `pg_hba.conf` and reloads a
+/// running server when the rule is missing), whatever `AICO_TEST_PG18` says. `None` (a skip
+/// outside CI, a failure under CI) when the script fails.
+pub fn pg18_with_passwords() -> Option<String> {
+    static URL: OnceLock<Option<String>> = OnceLock::new();
+    let url = URL.get_or_init(|| run_script("start")).clone();
+    if url.is_none() {
+        unavailable_because("PostgreSQL 18 with password authentication", "`.ci/pg18` could not configure it");
+    }
+    url
+}
+
+/// The role group whose members `.ci/pg18` makes give a password (`scram-sha-256`).
+pub const PASSWORD_GROUP: &str = "aico_pw";
+
 /// Run `.ci/pg18 ARG`; the last line it prints, or `None` (its stderr shown) when it fails.
 fn run_script(arg: &str) -> Option<String> {
     let out = Command::new("bash").arg(PG18_SCRIPT).arg(arg).stdin(Stdio::null()).output().ok()?;

@@ -95,17 +95,24 @@ impl SecretService {
     /// Write AICO's entry (service `AICO`, username `master_key`) holding `master_hex`, with
     /// Python's `keyring` as AICO does, in an unlocked session.
     pub fn set_aico_master_key(&self, python: &Path, master_hex: &str) {
-        let script = "import keyring, sys; keyring.set_password('AICO', 'master_key', sys.stdin.read())";
+        self.set_aico_entry(python, "master_key", master_hex);
+    }
+
+    /// Write AICO's entry `entry` (service `AICO`; e.g. `postgres_postgres_password`, where AICO's
+    /// key manager keeps its database password) holding `secret`, with Python's `keyring` as AICO
+    /// does, in an unlocked session. The secret goes through standard input, never the arguments.
+    pub fn set_aico_entry(&self, python: &Path, entry: &str, secret: &str) {
+        let script = "import keyring, sys; keyring.set_password('AICO', sys.argv[1], sys.stdin.read())";
         let mut cmd = self.command(Session::Unlocked, python);
         let mut child = cmd
-            .args(["-c", script])
+            .args(["-c", script, entry])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("start python in a D-Bus session");
         let mut stdin = child.stdin.take().expect("stdin");
-        std::io::Write::write_all(&mut stdin, master_hex.as_bytes()).expect("write the key");
+        std::io::Write::write_all(&mut stdin, secret.as_bytes()).expect("write the secret");
         drop(stdin);
         let out = child.wait_with_output().expect("python");
         assert!(out.status.success(), "keyring.set_password failed: {}", crate::text(&out));

@@ -345,8 +345,7 @@ async fn the_master_key_in_aicos_keyring_entry_opens_it() {
     let Some(pair) = Pair::new() else { return };
     let store = keyring_core::mock::Store::new().expect("mock store");
     let target = Target::from_url(&url(&pair.enc)).expect("url");
-    let keys =
-        || KeySources { db_key: None, master_key: None, keyring: Some(Box::new(Keyring::with_store(store.clone()))) };
+    let keys = || KeySources { keyring: Some(Box::new(Keyring::with_store(store.clone()))), ..KeySources::none() };
 
     // No entry yet: the file is encrypted and no key is found.
     let err = target.connect_with(None, &keys()).await.expect_err("no key");

@@ -61,9 +61,16 @@ pub struct Common {
     #[arg(long, value_name = "PATH", conflicts_with = "db_key")]
     pub db_key_file: Option<PathBuf>,
 
-    /// Read a --db-key-file that other users can read or write (refused otherwise): only for a
-    /// read-only mount whose mode cannot be changed, such as a Docker secret (0444).
-    #[arg(long, requires = "db_key_file")]
+    /// Read AICO's PostgreSQL password from this file, in place of AICO's Docker secret
+    /// /run/secrets/pg_password: for a URL without a password that names AICO's database (after
+    /// AICO_PG_PASSWORD, before AICO's keyring entry).
+    #[arg(long, value_name = "PATH")]
+    pub pg_password_file: Option<PathBuf>,
+
+    /// Read a --db-key-file or password file that other users can read or write (refused
+    /// otherwise): only for a read-only mount whose mode cannot be changed, such as a Docker
+    /// secret (0444).
+    #[arg(long)]
     pub allow_open_key_file: bool,
 
     /// Print the report as JSON (stable keys) instead of text; an error as `{"error": {...}}`.
@@ -73,13 +80,15 @@ pub struct Common {
 
 impl Common {
     /// Where to look for the key of an encrypted SQLite file: `--db-key` or `--db-key-file` (read
-    /// here, once), the environment, the OS keyring.
+    /// here, once), the environment, the OS keyring; and for AICO's PostgreSQL password:
+    /// `AICO_PG_PASSWORD`, `--pg-password-file` (else AICO's secret file), the OS keyring.
     pub fn keys(&self) -> Result<aico_connect::key::KeySources, aico_connect::error::ConnectError> {
         let open = match self.allow_open_key_file {
             true => aico_connect::private::OpenSecrets::Allow,
             false => aico_connect::private::OpenSecrets::Refuse,
         };
         aico_connect::key::KeySources::from_args(self.db_key.as_deref(), self.db_key_file.as_deref(), open)
+            .map(|keys| keys.with_pg_password_file(self.pg_password_file.as_deref()))
             .map_err(aico_connect::error::ConnectError::KeyUnreadable)
     }
 }

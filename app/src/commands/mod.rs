@@ -143,7 +143,7 @@ async fn open_sql(common: &args::Common, out: &mut Stdout) -> Result<crate::sql:
     let db = crate::sql::Db::open(common.database_url.as_deref(), common.database_schema.as_deref(), &keys).await?;
     if !common.json {
         let note = db.layout().await?.target_note().map(|n| format!(" ({n})")).unwrap_or_default();
-        out.line(format_args!("target: {}{note}", db.target.described()));
+        out.line(format_args!("target: {}{note}", db.target.described_with(&keys)));
     }
     Ok(db)
 }

@@ -1,5 +1,6 @@
-//! The OS keyring, where AICO keeps its master key: [`MasterKeyStore`], AICO's entry in a
-//! `keyring-core` store ([`Keyring`]), and the platform's native stores.
+//! The OS keyring, where AICO keeps its master key and its PostgreSQL password:
+//! [`MasterKeyStore`] and [`PasswordStore`], AICO's entries in a `keyring-core` store
+//! ([`Keyring`]), and the platform's native stores.
 
 use std::sync::Arc;
 
@@ -69,15 +70,40 @@ fn keyring_error(e: keyring_core::Error) -> KeyError {
     KeyError::Keyring { detail: e.to_string() }
 }
 
-impl MasterKeyStore for Keyring {
-    fn master_key_hex(&self) -> Result<Option<Zeroizing<String>>, KeyError> {
+impl Keyring {
+    /// The secret of AICO's entry `entry` (service [`KEYRING_SERVICE`]), `None` when there is none.
+    fn entry(&self, entry: &str) -> Result<Option<Zeroizing<String>>, KeyError> {
         let store = self.store()?;
-        let entry = store.build(KEYRING_SERVICE, KEYRING_ENTRY, None).map_err(keyring_error)?;
+        let entry = store.build(KEYRING_SERVICE, entry, None).map_err(keyring_error)?;
         match entry.get_password() {
-            Ok(hex) => Ok(Some(Zeroizing::new(hex))),
+            Ok(secret) => Ok(Some(Zeroizing::new(secret))),
             Err(keyring_core::Error::NoEntry) => Ok(None),
             Err(e) => Err(keyring_error(e)),
         }
+    }
+}
+
+impl MasterKeyStore for Keyring {
+    fn master_key_hex(&self) -> Result<Option<Zeroizing<String>>, KeyError> {
+        self.entry(KEYRING_ENTRY)
+    }
+}
+
+/// Where AICO's database password may be read from, besides the environment and the secret file:
+/// AICO's key manager keeps it in the OS keyring (service [`KEYRING_SERVICE`], the entry named by
+/// [`crate::aico_pg::keyring_entry`]).
+pub trait PasswordStore: Send + Sync {
+    /// The password in AICO's entry `entry`, or `None` when the store has no such entry. An error
+    /// carries the keyring's words, never a secret.
+    fn password(&self, entry: &str) -> Result<Option<Zeroizing<String>>, String>;
+}
+
+impl PasswordStore for Keyring {
+    fn password(&self, entry: &str) -> Result<Option<Zeroizing<String>>, String> {
+        self.entry(entry).map_err(|e| match e {
+            KeyError::Keyring { detail } => detail,
+            other => other.to_string(),
+        })
     }
 }
 
@@ -86,6 +112,11 @@ impl MasterKeyStore for Keyring {
 /// entry, [`KeyError::Keyring`] when it cannot be read (locked, or no Secret Service on a
 /// headless machine), which the caller reports beside the other ways to give the key.
 pub(crate) fn ask_keyring(keyring: &dyn MasterKeyStore) -> Result<Option<Zeroizing<String>>, KeyError> {
-    let answer = std::thread::scope(|s| s.spawn(|| keyring.master_key_hex()).join());
-    answer.unwrap_or_else(|_| Err(KeyError::Keyring { detail: "its client panicked".into() }))
+    on_own_thread(|| keyring.master_key_hex())
+        .unwrap_or_else(|| Err(KeyError::Keyring { detail: "its client panicked".into() }))
+}
+
+/// `ask` run on a thread of its own (see [`ask_keyring`]); `None` when it panicked.
+pub(crate) fn on_own_thread<T: Send>(ask: impl FnOnce() -> T + Send) -> Option<T> {
+    std::thread::scope(|s| s.spawn(ask).join()).ok()
 }

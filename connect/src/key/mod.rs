@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`derive`] | [`DbKey`]: AICO's PBKDF2 derivation, the hex form, `PRAGMA key` on sqlx's options |
 //! | [`salt`] | the salt file beside the database (`<db>.salt`) |
-//! | [`keyring`] | the OS keyring: [`MasterKeyStore`], [`Keyring`], the native stores |
+//! | [`keyring`] | the OS keyring: [`MasterKeyStore`], [`PasswordStore`], [`Keyring`], the native stores |
 //! | [`sources`] | [`KeySources`]: the lookup order (flags, environment, key file, keyring) |
 //! | [`header`] | sniffing a file's header: [`is_encrypted`] |
 //!
@@ -30,7 +30,7 @@ pub mod sources;
 
 pub use derive::{DbKey, keyed};
 pub use header::is_encrypted;
-pub use keyring::{KEYRING_ENTRY, KEYRING_SERVICE, Keyring, MasterKeyStore};
+pub use keyring::{KEYRING_ENTRY, KEYRING_SERVICE, Keyring, MasterKeyStore, PasswordStore};
 pub use salt::{read_salt, salt_path};
 pub use sources::{
     ALLOW_OPEN_KEY_FILE_FLAG, DB_KEY_ENV, DB_KEY_FLAG_WARNING, KeySource, KeySources, Lookup, MASTER_KEY_ENV,

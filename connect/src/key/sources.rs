@@ -12,6 +12,7 @@ use super::KeyError;
 use super::derive::{DbKey, KEY_LEN, decode_hex32};
 use super::keyring::{Keyring, MasterKeyStore, ask_keyring};
 use super::salt::read_salt;
+use crate::aico_pg::PasswordSources;
 use crate::private::{self, OpenSecrets, SecretFileError};
 
 /// The environment variable holding the derived database key (64 hex digits).
@@ -95,7 +96,7 @@ pub fn read_key_file(path: &Path, open: OpenSecrets) -> Result<Zeroizing<String>
     }
 }
 
-/// Where to look for the key of an encrypted database.
+/// Where to look for the key of an encrypted database, and for AICO's PostgreSQL password.
 pub struct KeySources {
     /// The derived key as given on the command line (`--db-key`), else [`DB_KEY_ENV`].
     pub db_key: Option<Zeroizing<String>>,
@@ -103,6 +104,8 @@ pub struct KeySources {
     pub master_key: Option<Zeroizing<String>>,
     /// The keyring, asked last.
     pub keyring: Option<Box<dyn MasterKeyStore>>,
+    /// Where AICO's PostgreSQL password is looked for (a URL without one, on AICO's database).
+    pub pg_password: PasswordSources,
 }
 
 impl fmt::Debug for KeySources {
@@ -111,6 +114,7 @@ impl fmt::Debug for KeySources {
             .field("db_key", &self.db_key.as_ref().map(|_| "***"))
             .field("master_key", &self.master_key.as_ref().map(|_| "***"))
             .field("keyring", &self.keyring.as_ref().map(|_| "..."))
+            .field("pg_password", &self.pg_password)
             .finish()
     }
 }
@@ -130,6 +134,7 @@ impl KeySources {
             db_key: db_key.map(|k| Zeroizing::new(k.to_owned())).or_else(|| env(DB_KEY_ENV)),
             master_key: env(MASTER_KEY_ENV),
             keyring: Some(Box::new(Keyring::native())),
+            pg_password: PasswordSources::default(),
         }
     }
 
@@ -138,6 +143,7 @@ impl KeySources {
     /// file that others can read or write is refused unless `open` allows it ([`read_key_file`]).
     pub fn from_args(flag: Option<&str>, file: Option<&Path>, open: OpenSecrets) -> Result<Self, KeyError> {
         let mut keys = Self::from_env(flag);
+        keys.pg_password = PasswordSources::from_env(None, open);
         if let Some(path) = file {
             keys.db_key = Some(read_key_file(path, open)?);
         }
@@ -146,7 +152,14 @@ impl KeySources {
 
     /// No key anywhere (plain files only).
     pub fn none() -> Self {
-        Self { db_key: None, master_key: None, keyring: None }
+        Self { db_key: None, master_key: None, keyring: None, pg_password: PasswordSources::none() }
+    }
+
+    /// These sources, with AICO's PostgreSQL password read from `file` (`--pg-password-file`)
+    /// in place of `/run/secrets/pg_password` when given.
+    pub fn with_pg_password_file(mut self, file: Option<&Path>) -> Self {
+        self.pg_password = self.pg_password.with_file(file);
+        self
     }
 
     /// Whether a key was given outright (`--db-key` / [`DB_KEY_ENV`]): it then also encrypts a
