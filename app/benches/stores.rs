@@ -9,41 +9,32 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aico_tests::stores::lmdb_working_memory;
 use aico_tests::{ChromaServer, python, run_python};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, EnvOpenOptions};
 
 const META: &[u8] = br#", "temporal_metadata": {"created_at":"2025-11-07T18:00:00Z","last_updated":"2025-11-07T18:00:00Z","last_accessed":"2025-11-07T18:00:00Z","access_count":0,"confidence":1.0,"version":1,"superseded_by":null}"#;
 
+/// AICO's working memory of `n` messages without temporal metadata, in `dir` (the tests' own
+/// fixture, with a map large enough for a million).
 fn build_env(dir: &Path, n: u32) {
-    std::fs::create_dir_all(dir).expect("mkdir");
-    // SAFETY: heed requires that an environment is open once at a time in a process and that its
-    // files are not truncated while mapped: nothing else here has `dir` open, and `env` is dropped
-    // when this function returns, before anyone else opens it.
-    let env = unsafe { EnvOpenOptions::new().map_size(4 << 30).max_dbs(4).open(dir) }.expect("env");
-    let wtxn = env.write_txn().expect("txn");
-    let db: Database<Bytes, Bytes> = env
-        .create_databases_and_commit(wtxn, |wdo, wtxn| {
-            wdo.create_database(wtxn, Some("session_memory")).map(CommitOrAbort::<_, ()>::Commit)
-        })
-        .expect("db")
-        .unwrap_commit();
-    let mut wtxn = env.write_txn().expect("txn");
-    for i in 0..n {
+    let entries = (0..n).map(|i| {
         let key = format!("conv-{:04}:2025-11-07T18:{:02}:{:02}.{i:07}Z", i % 1000, (i / 60) % 60, i % 60);
         let value = format!(
             r#"{{"message_id": "m{i}", "user_id": "u1", "conversation_id": "conv-{}", "content": "message number {i}", "role": "user", "timestamp": "2025-11-07T18:00:00Z", "message_type": "user_input", "_stored_at": "2025-11-07T18:00:00"}}"#,
             i % 1000
         );
-        db.put(&mut wtxn, key.as_bytes(), value.as_bytes()).expect("put");
-    }
-    wtxn.commit().expect("commit");
+        (key, value)
+    });
+    lmdb_working_memory(dir, 4096, entries);
 }
 
 /// The ceiling: read 1000 entries, write them back with the key inserted, repeat.
 fn heed_loop(dir: &Path) -> Duration {
     let started = Instant::now();
-    // SAFETY: as in `build_env`: the only environment of `dir` open in this process, dropped on return.
+    // SAFETY: heed requires that an environment is open once at a time in a process and that its
+    // files are not truncated while mapped: `build_env` closed it, and `env` is dropped on return.
     let env = unsafe { EnvOpenOptions::new().map_size(4 << 30).max_dbs(4).open(dir) }.expect("env");
     let rtxn = env.read_txn().expect("txn");
     let db: Database<Bytes, Bytes> = env

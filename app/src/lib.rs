@@ -1,17 +1,22 @@
 //! The `aico-ams` command's library: one module per store, each doing its jobs and returning report
 //! values, and one thin layer for the command line.
 //!
-//! - [`commands`]: the command line — clap's arguments, target lines, printing, `--json`, exit codes;
-//! - [`sql`]: the SQL database (`semantic_facts` and the AMS tables): `migrate`, `backfill`,
-//!   `verify` (one function per check), `health`;
-//! - [`lmdb`]: AICO's LMDB working memory: `backfill`, `verify`, `health`;
-//! - [`chroma`]: AICO's ChromaDB collection: `backfill`, `verify`, `health`;
-//! - [`report`]: the pieces every store's report is made of (`Outcome`, `PerStore`, `Check`); each
-//!   command's report, covering every store, is beside its command;
-//! - [`error`]: what goes wrong, its exit status and its `--json` kind.
+//! | module | holds |
+//! |---|---|
+//! | [`commands`] | the command line: clap's arguments, target lines, printing, `--json`, exit codes |
+//! | [`sql`] | the SQL database: the facts and the AMS tables (on AICO's PostgreSQL also its other memories) |
+//! | [`lmdb`] | AICO's LMDB working memory |
+//! | [`chroma`] | AICO's ChromaDB collection |
+//! | [`report`] | the pieces every store's report is made of (`Outcome`, `PerStore`, `Check`) |
+//! | [`error`] | what goes wrong, its exit status and its `--json` kind |
 //!
-//! Below it: `aico-connect` finds and opens the database (targets, keys, the per-backend SQL),
-//! `migration` migrates it, `entity` has its models; `aico-console` is what the binary starts with.
+//! Every store has the same files for the same jobs: how it is reached (`config.rs`, `client.rs`),
+//! `backfill`, `verify`, `health`, and its errors (`error.rs`; the SQL store's are [`error::AppError`]'s).
+//! Each command's report, covering every store, sits beside its command in [`commands`].
+//!
+//! Below it: `aico-connect` finds and opens the database (targets, keys, the per-backend SQL every
+//! crate shares), `migration` migrates it, `entity` has its models; `aico-console` is what the
+//! binary starts with.
 #![warn(missing_docs)]
 
 pub mod chroma;

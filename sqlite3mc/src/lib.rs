@@ -6,7 +6,6 @@
 //! that connects to a database links it.
 //! It is compiled with AES-256-CBC as the default cipher (AICO's, through python libsql) and with
 //! `SQLITE_DQS=0`.
+//! The release compiled in is the one `sqlite3mc-src` ships (pinned in `Cargo.toml`); SQLite
+//! reports it as `sqlite3mc_version()`.
 #![no_std]
-
-/// The SQLite3 Multiple Ciphers release compiled in.
-pub const SQLITE3MC_VERSION: &str = "2.6.1";

@@ -12,7 +12,9 @@
 //!   builds it or drifted, and AICO-shaped rows in it;
 //! - [`secret_service`]: a real Secret Service (gnome-keyring on a D-Bus session bus).
 //!
-//! Everything is also re-exported here, so that a test imports `aico_tests::{TestDb, exec, ...}`.
+//! The helpers most tests use (those of `bins`, `db`, `pg18`, `python`, `schema`, `skip`, and a few of
+//! `shaped` and `stores`) are also re-exported here, so that a test imports
+//! `aico_tests::{TestDb, exec, ...}`; the rest by their module.
 #![warn(missing_docs)]
 
 pub mod aico;

@@ -128,6 +128,65 @@ async fn backfill_dates_every_fact_so_that_aicos_index_functions_read_the_same_i
     conn.close().await.ok();
 }
 
+/// The facts whose metadata holds an instant without an offset (AICO's index functions cast it to
+/// `timestamptz` in the session's TimeZone) are counted by `verify` and `health`, as the segments'
+/// and the working memory's are; an offset written as `+00:00` or `+0530` is one.
+#[tokio::test]
+async fn verify_and_health_count_the_facts_whose_instants_lack_an_offset() {
+    let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
+    let conn = connect(&db).await;
+    insert_aico_rows(&conn, 40).await;
+    assert!(migrator(&db.url, &["up"]).status().expect("up").success());
+    let out = command("aico-ams").args(["backfill", "--json"]).env("DATABASE_URL", &db.url).output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let naive = |db: &TestDb| {
+        let verify = command("aico-ams").args(["verify", "--json"]).env("DATABASE_URL", &db.url).output().expect("run");
+        let verify = json_of(&verify);
+        let check = verify["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["name"] == "facts with temporal metadata")
+            .cloned()
+            .expect("the coverage check");
+        let health = command("aico-ams").args(["health", "--json"]).env("DATABASE_URL", &db.url).output().expect("run");
+        (check, json_of(&health)["stores"]["sql"]["without_offset"].clone(), verify["passed"].clone())
+    };
+    let (check, health, passed) = naive(&db);
+    assert_eq!(check["details"][1], "0 facts have a created_at or last_accessed without an offset", "{check}");
+    assert_eq!((health, passed), (serde_json::json!(0), serde_json::json!(true)));
+
+    // Five facts as AICO's naive `isoformat()` writes every instant, three with only a naive
+    // `last_accessed`, two with an offset other than `Z`.
+    let some = |offset: u32, limit: u32| {
+        format!(
+            "fact_id IN (SELECT fact_id FROM aico_core.ams_user_memories ORDER BY fact_id OFFSET {offset} LIMIT {limit})"
+        )
+    };
+    let set = |key: &str, value: &str, rows: String| {
+        format!(
+            "UPDATE aico_core.ams_user_memories SET temporal_metadata = \
+             jsonb_set(CAST(temporal_metadata AS jsonb), '{{{key}}}', '\"{value}\"')::text WHERE {rows}"
+        )
+    };
+    aico_tests::exec(
+        &conn,
+        &format!(
+            "UPDATE aico_core.ams_user_memories SET temporal_metadata = replace(temporal_metadata, 'Z\"', '\"') WHERE {}",
+            some(0, 5)
+        ),
+    )
+    .await;
+    aico_tests::exec(&conn, &set("last_accessed", "2025-11-07T18:00:00.250", some(5, 3))).await;
+    aico_tests::exec(&conn, &set("created_at", "2025-11-07T18:00:00+00:00", some(8, 1))).await;
+    aico_tests::exec(&conn, &set("last_accessed", "2025-11-07T23:30:00+0530", some(9, 1))).await;
+    let (check, health, passed) = naive(&db);
+    assert_eq!(check["details"][1], "8 facts have a created_at or last_accessed without an offset", "{check}");
+    assert_eq!(check["status"], "pass", "counted, as the segments' are, not failed");
+    assert_eq!((health, passed), (serde_json::json!(8), serde_json::json!(true)));
+    conn.close().await.ok();
+}
+
 #[tokio::test]
 async fn missing_objects_are_made_exactly_as_aicos_file_makes_them() {
     let Some(reference) = aico_pg18(AicoPg::AsFile).await else { return };

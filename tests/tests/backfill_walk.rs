@@ -32,7 +32,7 @@ async fn backfill_matches_rust(db: &TestDb, batch: u64) -> aico_ams::sql::SqlBac
     let conn = db.connect().await;
     runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("migrate");
     let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
-    let report = backfill(&app, batch, false, |_| {}).await.expect("backfill");
+    let report = backfill(&app, app.layout().await.expect("layout"), batch, false, |_| {}).await.expect("backfill");
     let rows = metadata(&conn).await;
     assert_eq!(rows.len() as u64, ROWS);
     for (created_at, meta) in &rows {
@@ -95,7 +95,7 @@ async fn a_row_moved_during_the_walk_is_filled() {
         .await;
 
     let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
-    let report = backfill(&app, 64, false, |_| {}).await.expect("backfill");
+    let report = backfill(&app, app.layout().await.expect("layout"), 64, false, |_| {}).await.expect("backfill");
     let moved = column_of(&conn, "SELECT was || ' -> ' || became FROM moved").await;
     assert!(matches!(&moved[..], [m] if m.contains(" -> ")), "the trigger ran: {moved:?}");
     let pending = "SELECT CAST(COUNT(*) AS TEXT) FROM semantic_facts WHERE temporal_metadata IS NULL";

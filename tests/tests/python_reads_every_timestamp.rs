@@ -177,7 +177,9 @@ async fn sql_backfill_is_read_by_python(db: TestDb) {
     let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
 
     let started = std::time::Instant::now();
-    let report = aico_ams::sql::backfill::backfill(&app, 5000, false, |_| {}).await.expect("backfill");
+    let report = aico_ams::sql::backfill::backfill(&app, app.layout().await.expect("layout"), 5000, false, |_| {})
+        .await
+        .expect("backfill");
     eprintln!("{}: backfill of {ROWS} rows in {:.1?}", db.name, started.elapsed());
     assert_eq!(report.without_temporal, ROWS as u64);
     assert_eq!(report.filled + report.bad.count, ROWS as u64, "{}: every row filled or listed", db.name);

@@ -5,6 +5,7 @@
 //! including the near misses AICO's reader must never be handed (years 0 and 10000 after an
 //! offset, second 60, fractions finer than Python's microseconds).
 
+use aico_ams::sql::dialect::StoreDialect;
 use aico_connect::dialect::Dialect;
 use aico_tests::{TestDb, exec, insert_texts, near_miss_timestamps};
 use entity::values::Timestamp;

@@ -4,11 +4,31 @@
 //! `max_batch_size` (its pre-flight check; the server itself does not enforce it).
 
 use entity::values::{TemporalMetadata, Timestamp};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::report::BadItem;
+use super::wire::UpdateRequest;
+use super::{Chroma, ChromaError};
+use crate::report::{BadItem, BadItems};
 
-use super::{Chroma, ChromaError, ChromaReport, UpdateRequest};
+/// What a Chroma backfill did, or what `health` found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ChromaReport {
+    /// Where the collection is: the server's URL (password hidden), or the store served for the
+    /// run and the program serving it.
+    pub at: String,
+    /// Records in the collection.
+    pub total: u64,
+    /// Records that had every temporal field.
+    pub with_temporal: u64,
+    /// Records this run filled (dry run: would fill; 0 for health).
+    pub filled: u64,
+    /// Records without a usable time: left as they were (by id).
+    #[serde(flatten)]
+    pub bad: BadItems<BadItem>,
+    /// The batch size used (the server's `max_batch_size` caps it).
+    pub batch_size: u64,
+}
 
 /// The flat temporal fields of the seed, in its order.
 pub const FIELDS: [&str; 5] = ["created_at", "confidence", "version", "last_accessed", "access_count"];

@@ -83,7 +83,8 @@ impl LocalServer {
         tracing::info!(pid = server.child.id(), url = server.url, "started Chroma's server on {}", path.display());
         let last_lines = || tail.lock().map(|t| Vec::from(t.clone()).join(" | ")).unwrap_or_default();
         let heartbeat = format!("{}/api/v2/heartbeat", server.url);
-        let http = super::http_client().timeout(Duration::from_secs(2)).build().map_err(|e| failed(e.to_string()))?;
+        let http =
+            super::client::http_client().timeout(Duration::from_secs(2)).build().map_err(|e| failed(e.to_string()))?;
         let deadline = Instant::now() + STARTUP;
         loop {
             if let Ok(Some(status)) = server.child.try_wait() {

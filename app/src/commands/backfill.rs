@@ -50,7 +50,7 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
     let mut target = None;
     let mut complete = true;
     if args.stores.includes(StoreChoice::Facts) {
-        let (sql_target, outcome) = super::sql_store(&args.common, &args.stores, out, async |db| {
+        let (sql_target, outcome) = super::sql_store(&args.common, &args.stores, out, async |db, layout| {
             let bar = (!json && std::io::stderr().is_terminal()).then(|| {
                 let bar = indicatif::ProgressBar::new(0);
                 bar.set_style(
@@ -59,7 +59,7 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
                 );
                 bar
             });
-            let filled = sql::backfill(db, args.batch_size, args.dry_run, |p| match (p, &bar) {
+            let filled = sql::backfill(db, layout, args.batch_size, args.dry_run, |p| match (p, &bar) {
                 (Progress::Total(n), Some(bar)) => bar.set_length(n),
                 (Progress::Done(n), Some(bar)) => bar.set_position(n),
                 _ => {}

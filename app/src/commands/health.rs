@@ -41,7 +41,7 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
     let mut target = None;
     if args.stores.includes(StoreChoice::Facts) {
         let (sql_target, outcome) =
-            super::sql_store(&args.common, &args.stores, out, async |db| sql::health(db).await).await?;
+            super::sql_store(&args.common, &args.stores, out, async |db, layout| sql::health(db, layout).await).await?;
         stores.sql = Some(outcome);
         target = sql_target;
     }
@@ -136,6 +136,9 @@ fn sql_health(f: &mut fmt::Formatter<'_>, h: &SqlHealth) -> fmt::Result {
         )?;
     }
     writeln!(f, "temporal metadata coverage: {} of {} facts ({:.2}%)", h.with_temporal, h.total, h.coverage_percent)?;
+    if let Some(n) = h.without_offset {
+        writeln!(f, "facts with a created_at or last_accessed without an offset: {n}")?;
+    }
     let c = &h.confidence;
     writeln!(f, "confidence: high {}  medium {}  low {}", c.high, c.medium, c.low)?;
     if h.consolidation.is_empty() {

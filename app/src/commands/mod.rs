@@ -17,6 +17,7 @@ use std::fmt;
 use std::process::ExitCode;
 
 use clap::Parser;
+use migration::catalog::Layout;
 use serde_json::json;
 
 use self::args::{Cli, Command};
@@ -137,18 +138,37 @@ fn render_stores<S, L, C, G, W>(
 }
 
 /// Open the SQL database `common` names (the key of an encrypted file from `--db-key`, the
-/// environment or the keyring) and, in a text report, say which it is first.
-async fn open_sql(common: &args::Common, out: &mut Stdout) -> Result<crate::sql::Db, AppError> {
+/// environment or the keyring), find its layout (once: the jobs are handed it) and, in a text
+/// report, say which it is first.
+async fn open_sql_with_layout(common: &args::Common, out: &mut Stdout) -> Result<(crate::sql::Db, Layout), AppError> {
     let keys = common.keys()?;
     let db = crate::sql::Db::open(common.database_url.as_deref(), common.database_schema.as_deref(), &keys).await?;
+    let layout = match db.layout().await {
+        Ok(layout) => layout,
+        Err(e) => {
+            db.conn.close().await.ok();
+            return Err(e);
+        }
+    };
     if !common.json {
-        let note = db.layout().await?.target_note().map(|n| format!(" ({n})")).unwrap_or_default();
+        let note = layout.target_note().map(|n| format!(" ({n})")).unwrap_or_default();
         out.line(format_args!("target: {}{note}", db.target.described_with(&keys)));
     }
-    Ok(db)
+    Ok((db, layout))
 }
 
-/// The SQL store's part of `backfill`, `verify` or `health`: `job` on the database `common` names;
+/// The SQL database for `migrate`, which needs no layout: found only for the target line of a
+/// text report (a migration may change it).
+async fn open_sql(common: &args::Common, out: &mut Stdout) -> Result<crate::sql::Db, AppError> {
+    if !common.json {
+        return open_sql_with_layout(common, out).await.map(|(db, _)| db);
+    }
+    let keys = common.keys()?;
+    crate::sql::Db::open(common.database_url.as_deref(), common.database_schema.as_deref(), &keys).await
+}
+
+/// The SQL store's part of `backfill`, `verify` or `health`: `job` on the database `common` names
+/// and its layout;
 /// the target (password hidden, when the URL could be read) and the outcome. Chosen alone
 /// (`--store sql`), an error ends the command as before (exit 2 for a connection error); beside
 /// other stores it becomes the SQL store's status, and the other stores still run.
@@ -156,17 +176,17 @@ async fn sql_store<T>(
     common: &args::Common,
     stores: &args::StoreArgs,
     out: &mut Stdout,
-    job: impl AsyncFnOnce(&crate::sql::Db) -> Result<T, AppError>,
+    job: impl AsyncFnOnce(&crate::sql::Db, Layout) -> Result<T, AppError>,
 ) -> Result<(Option<String>, Outcome<T>), AppError> {
-    let db = match open_sql(common, out).await {
-        Ok(db) => db,
+    let (db, layout) = match open_sql_with_layout(common, out).await {
+        Ok(opened) => opened,
         Err(e) if stores.store == args::StoreChoice::Facts => return Err(e),
         Err(e) => {
             let target = aico_connect::target::Target::resolve(common.database_url.as_deref()).ok();
             return Ok((target.map(|t| t.to_string()), sql_outcome(e)));
         }
     };
-    let done = job(&db).await;
+    let done = job(&db, layout).await;
     db.conn.close().await.ok();
     let target = Some(db.target.to_string());
     match done {
@@ -223,23 +243,17 @@ impl Memories {
             return Ok(Self::Stores);
         }
         let opened = async {
-            let db = match print_target {
-                true => open_sql(common, out).await?,
-                false => {
-                    crate::sql::Db::open(
-                        common.database_url.as_deref(),
-                        common.database_schema.as_deref(),
-                        &common.keys()?,
-                    )
-                    .await?
-                }
-            };
+            if print_target {
+                return open_sql_with_layout(common, out).await;
+            }
+            let (url, schema) = (common.database_url.as_deref(), common.database_schema.as_deref());
+            let db = crate::sql::Db::open(url, schema, &common.keys()?).await?;
             let layout = db.layout().await;
             Ok::<_, AppError>((db, layout?))
         }
         .await;
         match opened {
-            Ok((db, migration::catalog::Layout::AicoPostgres)) => Ok(Self::AicoPostgres(db)),
+            Ok((db, Layout::AicoPostgres)) => Ok(Self::AicoPostgres(db)),
             Ok((db, _)) => {
                 db.conn.close().await.ok();
                 Ok(Self::Stores)

@@ -30,11 +30,6 @@ pub struct VerifyReport {
     pub working_memory: Option<sql::working::WorkingCoverage>,
 }
 
-/// The name of the segments' check on AICO's PostgreSQL database.
-const SEGMENTS_CHECK: &str = "segments: flat temporal keys (conversation_segments)";
-/// The name of the working memory's check on AICO's PostgreSQL database.
-const WORKING_CHECK: &str = "working memory: temporal_metadata (working_memory_messages)";
-
 /// The name of the check that stands for the SQL store when it could not be checked at all.
 const SQL_CHECK: &str = "SQL database";
 
@@ -45,7 +40,7 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
         VerifyReport { target: None, passed: true, checks: Vec::new(), segments: None, working_memory: None };
     if args.stores.includes(StoreChoice::Facts) {
         let (target, outcome) =
-            super::sql_store(&args.common, &args.stores, out, async |db| sql::verify(db).await).await?;
+            super::sql_store(&args.common, &args.stores, out, async |db, layout| sql::verify(db, layout).await).await?;
         report.target = target;
         match outcome {
             Outcome::Done(checks) => report.checks = checks,
@@ -57,41 +52,24 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
     if args.stores.includes(StoreChoice::Segments) {
         match memories.job(&args.stores, async |db| sql::segments::coverage(db).await).await? {
             Some(Outcome::Done(c)) => {
-                let details = vec![
-                    format!("{} of {} segments have every key ({:.2}%)", c.with_temporal, c.total, c.coverage_percent),
-                    format!(
-                        "embedding: {}",
-                        c.embedding_width.map_or_else(|| "vector (no width)".to_owned(), |w| format!("vector({w})"))
-                    ),
-                    format!("{} segments have a created_at or last_accessed without an offset", c.without_offset),
-                    format!(
-                        "AICO's index {}: {}",
-                        sql::segments::AICO_INDEX,
-                        if c.index_valid { "valid" } else { "MISSING or not valid" }
-                    ),
-                ];
-                report.checks.push(Check::pass_if(
-                    SEGMENTS_CHECK,
-                    c.with_temporal == c.total && c.index_valid,
-                    details,
-                ));
+                report.checks.push(sql::segments::check(&c));
                 report.segments = Some(c);
             }
-            Some(other) => report.checks.push(Check::of_outcome(SEGMENTS_CHECK, other.map(|_| unreachable_check()))),
+            Some(other) => {
+                report.checks.push(Check::of_outcome(sql::segments::CHECK, other.map(|_| unreachable_check())))
+            }
             None => {}
         }
     }
     if args.stores.includes(StoreChoice::WorkingMemory) {
         match memories.job(&args.stores, async |db| sql::working::coverage(db).await).await? {
             Some(Outcome::Done(c)) => {
-                let details = vec![
-                    format!("{} of {} messages have it ({:.2}%)", c.with_temporal, c.total, c.coverage_percent),
-                    format!("{} messages have a created_at or last_accessed without an offset", c.without_offset),
-                ];
-                report.checks.push(Check::pass_if(WORKING_CHECK, c.with_temporal == c.total, details));
+                report.checks.push(sql::working::check(&c));
                 report.working_memory = Some(c);
             }
-            Some(other) => report.checks.push(Check::of_outcome(WORKING_CHECK, other.map(|_| unreachable_check()))),
+            Some(other) => {
+                report.checks.push(Check::of_outcome(sql::working::CHECK, other.map(|_| unreachable_check())))
+            }
             None => {}
         }
     }

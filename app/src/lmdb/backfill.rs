@@ -4,12 +4,30 @@
 use entity::values::{TemporalMetadata, Timestamp};
 use heed::types::Bytes;
 use heed::{Database, MdbError};
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::report::BadItem;
+use super::client::{MIN_MAP_SIZE, round_to_page, time_of};
+use super::{WorkingMemory, WorkingMemoryError};
+use crate::report::{BadItem, BadItems};
 
-use super::{LmdbBackfill, MIN_MAP_SIZE, WorkingMemory, WorkingMemoryError, round_to_page, time_of};
-
+/// What a working-memory backfill did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LmdbBackfill {
+    /// Entries in `session_memory`.
+    pub total: u64,
+    /// Entries that already had temporal metadata.
+    pub with_temporal: u64,
+    /// Entries this run filled (dry run: would fill).
+    pub filled: u64,
+    /// Entries changed by someone else between read and write: left for the next run.
+    pub changed_meanwhile: u64,
+    /// Entries that are not JSON objects or have no usable time (by key).
+    #[serde(flatten)]
+    pub bad: BadItems<BadItem>,
+    /// Times the map was grown.
+    pub map_resizes: u32,
+}
 /// Add temporal metadata to every message lacking it, `batch` entries per write transaction.
 pub fn backfill(
     memory: &WorkingMemory,

@@ -1,11 +1,28 @@
 //! The working memory's health: coverage, bad values and expired entries, read in one pass.
 
 use entity::values::TemporalMetadata;
+use serde::Serialize;
 use serde_json::Value;
 
-use super::{LmdbHealth, WorkingMemory, WorkingMemoryError, time_of};
-use crate::report::{BadItem, percent};
+use super::client::time_of;
+use super::{WorkingMemory, WorkingMemoryError};
+use crate::report::{BadItem, BadItems, percent};
 
+/// What the working memory holds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LmdbHealth {
+    /// Entries in `session_memory`.
+    pub total: u64,
+    /// Entries with temporal metadata.
+    pub with_temporal: u64,
+    /// `with_temporal` as a percentage of `total` (two decimals).
+    pub coverage_percent: f64,
+    /// Entries whose value is not a JSON object, or whose metadata lacks a required key (by key).
+    #[serde(flatten)]
+    pub bad: BadItems<BadItem>,
+    /// Entries whose `_expires_at` has passed.
+    pub expired: u64,
+}
 /// Coverage, bad values and expired entries, read in one pass.
 pub fn health(memory: &WorkingMemory, now: chrono::DateTime<chrono::Utc>) -> Result<LmdbHealth, WorkingMemoryError> {
     let mut h = LmdbHealth::default();

@@ -11,6 +11,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use crate::error::AppError;
 use crate::sql::Db;
+use crate::sql::dialect::StoreDialect;
 
 /// Batches written at once: PostgreSQL runs each connection's statement in a process of its own.
 const AT_ONCE: usize = 2;

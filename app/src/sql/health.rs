@@ -8,6 +8,8 @@
 use migration::catalog::{FACT_METADATA, Layout};
 use serde::Serialize;
 
+use super::reads;
+pub use super::reads::ConsolidationRun;
 use crate::error::AppError;
 use crate::sql::Db;
 
@@ -20,23 +22,6 @@ pub struct Confidence {
     pub medium: i64,
     /// Below 0.5, or not a number.
     pub low: i64,
-}
-
-/// One consolidation run, newest first (on AICO's database: each user's last run).
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct ConsolidationRun {
-    /// AICO's database: the user (null on the seed's table, which is not per user).
-    pub user_id: Option<String>,
-    /// Its status (`pending`, `completed`, ... on AICO's database; the seed's `state_json.status`).
-    pub status: Option<String>,
-    /// When it ran.
-    pub last_run: Option<String>,
-    /// Users it completed.
-    pub completed_users: Option<f64>,
-    /// Users it failed on.
-    pub failed_users: Option<f64>,
-    /// Experiences it processed.
-    pub processed_experiences: Option<f64>,
 }
 
 /// The SQL store's health.
@@ -55,6 +40,11 @@ pub struct SqlHealth {
     /// The SQLite database file and its salt file (`<db>.salt`), when other users of this machine
     /// can read them (a warning: they are never chmod-ed by the tool; empty on PostgreSQL).
     pub readable_by_others: Vec<OpenFile>,
+    /// AICO's PostgreSQL database: facts whose `temporal_metadata.created_at` or `.last_accessed`
+    /// has no offset, which AICO's index functions read in the session's TimeZone (absent
+    /// elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub without_offset: Option<u64>,
 }
 
 /// A file of the memory that other users of this machine can read.
@@ -84,37 +74,35 @@ pub fn readable_by_others(db: &std::path::Path) -> Vec<OpenFile> {
         .collect()
 }
 
-/// Measure `db`.
-pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
-    let d = db.dialect;
-    let layout = db.layout().await?;
+/// Measure `db`, whose facts follow `layout`.
+pub async fn health(db: &Db, layout: Layout) -> Result<SqlHealth, AppError> {
     let (table, _) = layout.facts();
-    if d.column_type(&db.conn, table, FACT_METADATA).await.map_err(|e| db.error(e))?.is_none() {
-        return Err(AppError::NotMigrated {
-            target: db.target.to_string(),
-            what: format!("{table}.temporal_metadata"),
-        });
-    }
-    // Seed: temporal metadata coverage.
-    // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
-    let rows =
-        db.rows(&format!("SELECT COUNT(*) AS total, COUNT(temporal_metadata) AS with_temporal FROM {table}")).await?;
-    let (total, with_temporal): (i64, i64) = match rows.first() {
-        Some(r) => {
-            (r.try_get("", "total").map_err(|e| db.error(e))?, r.try_get("", "with_temporal").map_err(|e| db.error(e))?)
-        }
-        None => (0, 0),
+    reads::require_metadata_column(db, table).await?;
+    let coverage = reads::coverage(db, table).await?;
+    let consolidation = match db.has_table(layout.consolidation_table()).await? {
+        true => reads::consolidation(db, layout, 10).await?,
+        false => Vec::new(),
     };
-    let coverage_percent =
-        if total == 0 { 0.0 } else { (with_temporal as f64 * 10_000.0 / total as f64).round() / 100.0 };
+    Ok(SqlHealth {
+        total: coverage.total,
+        with_temporal: coverage.with_temporal,
+        coverage_percent: coverage.percent(),
+        confidence: confidence(db, layout).await?,
+        consolidation,
+        readable_by_others: db.target.sqlite_path().map(readable_by_others).unwrap_or_default(),
+        without_offset: without_offset(db, layout).await?,
+    })
+}
 
-    // Seed: confidence distribution.
-    let conf = d.json_number(layout.fact_metadata_json(), "confidence");
-    // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
+/// Seed: the confidence distribution of the facts with metadata.
+async fn confidence(db: &Db, layout: Layout) -> Result<Confidence, AppError> {
+    let (table, _) = layout.facts();
+    let conf = db.dialect.json_number(layout.fact_metadata_json(), "confidence");
+    // `table` is the catalog's name for the facts table (`Layout::facts`), never input.
     let rows = db
         .rows(&format!(
-            "SELECT CASE WHEN {conf} >= 0.8 THEN 'high' WHEN {conf} >= 0.5 THEN 'medium' ELSE 'low' END AS confidence_level, \
-             COUNT(*) AS n FROM {table} WHERE temporal_metadata IS NOT NULL GROUP BY 1"
+            "SELECT CASE WHEN {conf} >= 0.8 THEN 'high' WHEN {conf} >= 0.5 THEN 'medium' ELSE 'low' END \
+             AS confidence_level, COUNT(*) AS n FROM {table} WHERE {FACT_METADATA} IS NOT NULL GROUP BY 1"
         ))
         .await?;
     let mut confidence = Confidence::default();
@@ -127,47 +115,14 @@ pub async fn health(db: &Db) -> Result<SqlHealth, AppError> {
             _ => confidence.low += n,
         }
     }
+    Ok(confidence)
+}
 
-    // Seed: consolidation history.
-    let mut consolidation = Vec::new();
-    let (table, state) = (layout.consolidation_table(), layout.consolidation_json());
-    if db.has_table(table).await? {
-        let sql = match layout {
-            Layout::Aico { .. } => "SELECT user_id, status, CAST(last_consolidation_at AS TEXT) AS last_run, \
-                 NULL AS completed, NULL AS failed, messages_consolidated AS experiences \
-                 FROM consolidation_state ORDER BY updated_at DESC LIMIT 10"
-                .to_owned(),
-            // The seed's shape (on AICO's PostgreSQL database, under AICO's name). Only the
-            // migrations' own table and column names and JSON keys are pasted here.
-            Layout::Seed | Layout::AicoPostgres => format!(
-                "SELECT NULL AS user_id, {} AS status, {} AS last_run, {} AS completed, {} AS failed, \
-                 {} AS experiences FROM {table} ORDER BY updated_at DESC LIMIT 10",
-                d.json_text(state, "status"),
-                d.json_text(state, "last_run"),
-                d.json_number(state, "progress.completed_users"),
-                d.json_number(state, "progress.failed_users"),
-                d.json_number(state, "progress.processed_experiences"),
-            ),
-        };
-        let rows = db.rows(&sql).await?;
-        for r in rows {
-            let num = |c: &str| {
-                r.try_get::<Option<f64>>("", c)
-                    .ok()
-                    .flatten()
-                    .or_else(|| r.try_get::<Option<i64>>("", c).ok().flatten().map(|v| v as f64))
-            };
-            let text = |c: &str| r.try_get::<Option<String>>("", c).ok().flatten();
-            consolidation.push(ConsolidationRun {
-                user_id: text("user_id"),
-                status: text("status"),
-                last_run: r.try_get::<Option<String>>("", "last_run").ok().flatten(),
-                completed_users: num("completed"),
-                failed_users: num("failed"),
-                processed_experiences: num("experiences"),
-            });
-        }
+/// On AICO's PostgreSQL database, the facts whose `created_at` or `last_accessed` has no offset
+/// ([`reads::facts_without_offset`]); None elsewhere.
+async fn without_offset(db: &Db, layout: Layout) -> Result<Option<u64>, AppError> {
+    match layout {
+        Layout::AicoPostgres => reads::facts_without_offset(db, layout).await.map(Some),
+        _ => Ok(None),
     }
-    let readable_by_others = db.target.sqlite_path().map(readable_by_others).unwrap_or_default();
-    Ok(SqlHealth { total, with_temporal, coverage_percent, confidence, consolidation, readable_by_others })
 }

@@ -12,9 +12,11 @@ use migration::runner;
 use sea_orm::QueryResult;
 use sea_orm::sea_query::ColumnType;
 
+use super::reads;
 use crate::error::AppError;
 use crate::report::{Check, Status};
 use crate::sql::Db;
+use crate::sql::dialect::StoreDialect;
 
 /// Keys every temporal metadata value must have (non-null).
 const REQUIRED_KEYS: [&str; 6] =
@@ -49,14 +51,13 @@ impl Applied {
     }
 }
 
-/// Run every check on `db`, in order.
-pub async fn verify(db: &Db) -> Result<Vec<Check>, AppError> {
-    let layout = db.layout().await?;
+/// Run every check on `db`, whose facts follow `layout`, in order.
+pub async fn verify(db: &Db, layout: Layout) -> Result<Vec<Check>, AppError> {
     let applied = Applied::of(db, layout).await?;
     let facts = layout.facts();
     let mut checks = vec![temporal_column(db, facts).await?];
     if checks[0].status == Status::Pass {
-        checks.push(coverage(db, facts).await?);
+        checks.push(coverage(db, layout).await?);
         let json = layout.fact_metadata_json();
         checks.push(sample(db, facts, json).await);
         checks.push(valid_metadata(db, facts, json).await);
@@ -82,8 +83,7 @@ fn text(row: &QueryResult, c: &str) -> String {
 /// Seed: `PRAGMA table_info(semantic_facts)` — the column exists.
 async fn temporal_column(db: &Db, (table, _): Facts) -> Result<Check, AppError> {
     let name = "temporal_metadata column";
-    let column = db.dialect.column_type(&db.conn, table, FACT_METADATA).await.map_err(|e| db.error(e))?;
-    Ok(match column {
+    Ok(match reads::metadata_column(db, table).await? {
         Some(ty) => Check::new(name, Status::Pass, vec![format!("{table}.temporal_metadata ({ty})")]),
         None => Check::new(
             name,
@@ -93,15 +93,17 @@ async fn temporal_column(db: &Db, (table, _): Facts) -> Result<Check, AppError> 
     })
 }
 
-/// Seed: facts with temporal metadata.
-async fn coverage(db: &Db, (table, _): Facts) -> Result<Check, AppError> {
-    // `table` (and `key`) are the catalog's names for the facts table (`Layout::facts`), never input.
-    let rows = db.rows(&format!("SELECT COUNT(*) AS n, COUNT(temporal_metadata) AS m FROM {table}")).await?;
-    let (total, with): (i64, i64) = match rows.first() {
-        Some(r) => (r.try_get("", "n").map_err(|e| db.error(e))?, r.try_get("", "m").map_err(|e| db.error(e))?),
-        None => (0, 0),
-    };
-    Ok(Check::new("facts with temporal metadata", Status::Pass, vec![format!("{with} of {total}")]))
+/// Seed: facts with temporal metadata; on AICO's PostgreSQL database also how many have an
+/// instant without an offset ([`reads::facts_without_offset`]).
+async fn coverage(db: &Db, layout: Layout) -> Result<Check, AppError> {
+    let (table, _) = layout.facts();
+    let c = reads::coverage(db, table).await?;
+    let mut details = vec![format!("{} of {}", c.with_temporal, c.total)];
+    if matches!(layout, Layout::AicoPostgres) {
+        let naive = reads::facts_without_offset(db, layout).await?;
+        details.push(format!("{naive} facts have a created_at or last_accessed without an offset"));
+    }
+    Ok(Check::new("facts with temporal metadata", Status::Pass, details))
 }
 
 /// Seed: sample temporal metadata (five facts); `json` reads the metadata as JSON.
@@ -111,7 +113,7 @@ async fn sample(db: &Db, (table, key): Facts, json: &str) -> Check {
     let sample = db
         .rows(&format!(
             "SELECT CAST({key} AS TEXT) AS id, {} AS created, CAST({} AS TEXT) AS confidence, \
-             CAST({} AS TEXT) AS accesses FROM {table} WHERE temporal_metadata IS NOT NULL ORDER BY {key} LIMIT 5",
+             CAST({} AS TEXT) AS accesses FROM {table} WHERE {FACT_METADATA} IS NOT NULL ORDER BY {key} LIMIT 5",
             d.json_text(json, "created_at"),
             d.json_number(json, "confidence"),
             d.json_text(json, "access_count"),
@@ -210,31 +212,17 @@ async fn consolidation(db: &Db, layout: Layout, applied: &Applied) -> Result<Vec
             vec![format!("{} is recorded as applied but the table is missing", phase2.migration)],
         )]);
     }
-    let d = db.dialect;
-    let sql = match layout {
-        // AICO's per-user table: one row per user, its status and last run in columns.
-        Layout::Aico { .. } => "SELECT user_id AS id, status, CAST(last_consolidation_at AS TEXT) AS last_run, \
-             CAST(updated_at AS TEXT) AS updated_at FROM consolidation_state ORDER BY updated_at DESC LIMIT 1"
-            .to_owned(),
-        // The seed's shape (on AICO's PostgreSQL database, under AICO's name). Only the
-        // migrations' own table and column names and JSON keys are pasted here.
-        Layout::Seed | Layout::AicoPostgres => format!(
-            "SELECT id, {} AS status, {} AS last_run, CAST(updated_at AS TEXT) AS updated_at \
-             FROM {table} ORDER BY updated_at DESC LIMIT 1",
-            d.json_text(layout.consolidation_json(), "status"),
-            d.json_text(layout.consolidation_json(), "last_run")
-        ),
-    };
-    let rows = db.rows(&sql).await?;
-    let mut details: Vec<String> = rows
+    let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "null".into());
+    let mut details: Vec<String> = reads::consolidation(db, layout, 1)
+        .await?
         .iter()
         .map(|r| {
             format!(
                 "{}: status {}, last run {}, updated {}",
-                text(r, "id"),
-                text(r, "status"),
-                text(r, "last_run"),
-                text(r, "updated_at")
+                text(&r.id),
+                text(&r.status),
+                text(&r.last_run),
+                text(&r.updated_at)
             )
         })
         .collect();

@@ -1,17 +1,20 @@
-//! How each backend says the few things that differ between SQLite and PostgreSQL.
+//! How each backend says the few things that differ between SQLite and PostgreSQL, for every
+//! crate of the workspace (`migration`, `entity`'s build script, `aico-ams`): call sites ask a
+//! [`Dialect`] for SQL and never `match` on the backend (as sea-query keeps each dialect in one
+//! backend module). The SQL only `aico-ams`'s SQL store speaks (the backfill's timestamps and
+//! fill, AICO's index set aside) is in that store's own dialect module, `app/src/sql/dialect.rs`.
+//! By job:
 //!
-//! The per-backend SQL of the project lives here (as sea-query keeps each dialect in one backend
-//! module): call sites ask a [`Dialect`] for SQL. One choice is made outside, by the SQL backfill
-//! (`app/src/sql/backfill.rs`): which walk suits the table's storage order on this backend. By job:
-//!
-//! - `sql`: fragments of SQL (JSON access, expression indexes, timestamps as canonical text);
+//! - `sql`: fragments of SQL the migrations and the reports share (JSON access, expression
+//!   indexes, checks);
 //! - `schema`: what the database holds (indexes, query plans, column types, storage order);
-//! - `index`: an index set aside while its table is rewritten, and rebuilt as it was (PostgreSQL);
+//! - `aico`: which of AICO's databases this is (AICO's PostgreSQL database, AICO's schema
+//!   version);
 //! - `locking`: the transactions that write, and the lock that keeps migrators apart;
 //! - `backup`: what must happen before rows are destroyed.
 
+mod aico;
 mod backup;
-mod index;
 mod locking;
 mod schema;
 mod sql;
@@ -19,9 +22,7 @@ mod sql;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 pub use backup::RestorePoint;
-pub use index::IndexState;
 pub use schema::StorageOrder;
-
 /// A database backend the AMS schema supports.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Dialect {

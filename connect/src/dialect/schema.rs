@@ -188,33 +188,6 @@ impl Dialect {
         conn.query_all_raw(stmt).await?.iter().map(|row| row.try_get::<String>("", "c")).collect()
     }
 
-    /// Whether this is AICO's own PostgreSQL database ([`crate::target::AICO_PG_FACTS`] exists);
-    /// false on SQLite.
-    pub async fn is_aico_postgres<C: ConnectionTrait>(self, conn: &C) -> Result<bool, DbErr> {
-        if self != Self::Postgres {
-            return Ok(false);
-        }
-        let stmt = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT to_regclass($1) IS NOT NULL AS found",
-            [crate::target::AICO_PG_FACTS.into()],
-        );
-        match conn.query_one_raw(stmt).await? {
-            Some(row) => row.try_get::<bool>("", "found"),
-            None => Ok(false),
-        }
-    }
-
-    /// AICO's schema version as stored (`_aico_schema_metadata`, key `schema_version`), if the row
-    /// exists. The table must exist.
-    pub async fn aico_schema_version<C: ConnectionTrait>(self, conn: &C) -> Result<Option<String>, DbErr> {
-        let sql = "SELECT CAST(value AS TEXT) AS v FROM _aico_schema_metadata WHERE key = 'schema_version'";
-        match conn.query_one_raw(self.stmt(sql)).await? {
-            Some(row) => Ok(row.try_get::<Option<String>>("", "v")?),
-            None => Ok(None),
-        }
-    }
-
     /// Rows of `table` whose `column` is not valid JSON (up to `limit` ids), for an error that
     /// names them. PostgreSQL 15 has no cheap validity test in SQL, so it reports none.
     pub async fn invalid_json_ids<C: ConnectionTrait>(

@@ -17,12 +17,15 @@ use super::facts::{Facts, commit_batch};
 use super::walk::Walk;
 use crate::error::AppError;
 use crate::sql::Db;
+use crate::sql::dialect::StoreDialect;
 
 /// How many batches are written at once (see [`Walk::at_once`]).
 const BATCHES_AT_ONCE: usize = 2;
 
 /// Ranges of `per_batch` heap blocks, from block 0 up to the table's end when the walk began.
 pub(super) struct Blocks {
+    /// About how many facts a batch holds, and how many the sweep judges per transaction.
+    batch_size: u64,
     /// Blocks per batch.
     per_batch: i64,
     /// The table's blocks when the walk began.
@@ -36,19 +39,19 @@ impl Blocks {
         let end = db.dialect.table_blocks(&db.conn, table).await.map_err(|e| db.error(e))?;
         let rows = i64::try_from(Ord::max(candidates, 1)).unwrap_or(i64::MAX);
         let size = i64::try_from(batch_size).unwrap_or(i64::MAX);
-        Ok(Self { per_batch: Ord::max(size.saturating_mul(end) / rows, 1), end })
+        Ok(Self { batch_size, per_batch: Ord::max(size.saturating_mul(end) / rows, 1), end })
     }
 }
 
 impl Walk for Blocks {
-    /// Up to the table's end when the walk began: past it are only rows written since (by AICO,
-    /// or by this run: a rewritten row moves), which the sweep reads.
-    async fn batch_end<C: ConnectionTrait>(
-        &self,
-        _conn: &C,
-        after: Option<&Value>,
-        _batch_size: u64,
-    ) -> Result<Option<Value>, DbErr> {
+    fn batch_size(&self) -> u64 {
+        self.batch_size
+    }
+
+    /// `per_batch` blocks past `after`, up to the table's end when the walk began: past it are
+    /// only rows written since (by AICO, or by this run: a rewritten row moves), which the sweep
+    /// reads.
+    async fn batch_end<C: ConnectionTrait>(&self, _conn: &C, after: Option<&Value>) -> Result<Option<Value>, DbErr> {
         let upto = block(after).unwrap_or(0).saturating_add(self.per_batch);
         Ok((upto < self.end).then(|| Value::from(upto)))
     }
@@ -89,7 +92,6 @@ impl Walk for Blocks {
         &self,
         db: &Db,
         facts: &Facts,
-        batch_size: u64,
         report: &mut SqlBackfill,
         mut done: impl FnMut(u64),
     ) -> Result<(), AppError> {
@@ -109,7 +111,7 @@ impl Walk for Blocks {
                 read += 1;
             }
             // A batch is `batch_size` facts judged (those filled are among them).
-            if judged >= batch_size || row.is_none() {
+            if judged >= self.batch_size || row.is_none() {
                 if !rows.is_empty() {
                     let txn = db.dialect.begin_batch(&db.conn).await.map_err(|e| db.error(e))?;
                     let began = Instant::now();

@@ -5,10 +5,13 @@
 //! SQLite's own automatic checkpoint runs inside the commit that pushes the log past 1000 pages,
 //! on the writing connection: every other batch waited for it (about 45 ms of writing pages and
 //! two fsyncs, on 300,000 facts). So for the run the writing connection's automatic checkpoint is
-//! off (`PRAGMA wal_autocheckpoint = 0`, a setting of that connection alone, restored at the end),
-//! and after each commit a `PRAGMA wal_checkpoint(PASSIVE)` starts on the second connection. A
-//! passive checkpoint never blocks a writer or a reader (AICO's included): it copies what no
-//! reader still needs and leaves the rest for the next one.
+//! off (`PRAGMA wal_autocheckpoint = 0`, restored at the end). That setting belongs to one
+//! connection and is made through the pool: it reaches the writing connection because on SQLite
+//! the run never uses two of the pool's connections at once (one batch in flight,
+//! [`super::walk::Walk::at_once`]), so the pool opens one and hands it out every time. After each
+//! commit a `PRAGMA wal_checkpoint(PASSIVE)` starts on the second connection. A passive
+//! checkpoint never blocks a writer or a reader (AICO's included): it copies what no reader still
+//! needs and leaves the rest for the next one.
 //!
 //! The log can be started over from its beginning only by a write that begins after a checkpoint
 //! has copied all of it; with the next batch always begun while the last one is being copied, the
@@ -17,7 +20,6 @@
 //! about that size plus a batch, where SQLite's default would keep it near 1000 pages, and is
 //! removed when the last connection closes, as always.
 
-use aico_connect::dialect::Dialect;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 use tokio::task::JoinHandle;
 
@@ -50,11 +52,9 @@ pub(super) struct Checkpoints {
 
 impl Checkpoints {
     /// Take the checkpoints of `db`'s writes over, for a run, starting the log over once it holds
-    /// `restart_frames` pages: None on PostgreSQL, which has none of these.
+    /// `restart_frames` pages: None on PostgreSQL, which has none of these (and no second
+    /// connection of this kind, [`aico_connect::target::Target::connect_again`]).
     pub(super) async fn start(db: &Db, restart_frames: i64) -> Result<Option<Self>, AppError> {
-        if db.dialect != Dialect::Sqlite {
-            return Ok(None);
-        }
         let Some(conn) = db.target.connect_again(db.key.as_ref()).await else { return Ok(None) };
         let conn = conn?;
         let autocheckpoint = pragma(&db.conn, "PRAGMA wal_autocheckpoint").await.map_err(|e| db.error(e))?;

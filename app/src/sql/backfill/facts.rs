@@ -12,6 +12,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 
 use crate::error::AppError;
 use crate::sql::Db;
+use crate::sql::dialect::{Fill, StoreDialect};
 
 /// The column the backfill writes.
 const METADATA: &str = migration::catalog::FACT_METADATA;
@@ -19,31 +20,11 @@ const METADATA: &str = migration::catalog::FACT_METADATA;
 /// The same metadata built by SQL from `timestamp` (SQL giving the canonical RFC 3339 text): the
 /// JSON Rust writes for a sentinel instant with the sentinel's text replaced, so both paths write
 /// the same bytes and the layout is defined once, by [`TemporalMetadata`].
-pub(super) fn initial_metadata_sql(dialect: Dialect, timestamp: &str) -> String {
+pub(crate) fn initial_metadata_sql(dialect: Dialect, timestamp: &str) -> String {
     let (template, sentinel) = TemporalMetadata::initial_json_template();
     // Rust's own JSON for a fixed instant, as SQL string literals ('' doubled).
     let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
     dialect.json_from_text(&format!("replace({}, {}, {timestamp})", literal(template), literal(sentinel)))
-}
-
-/// How a batch's set-based `UPDATE` builds the metadata, per backend (chosen in
-/// [`super::backfill`]).
-pub(super) enum Fill {
-    /// SQL that builds the metadata from the row, NULL where it cannot (SQLite: the Rust of
-    /// `initial_metadata`, run inside SQLite), in the `UPDATE`'s `SET` and `WHERE`.
-    InPlace {
-        /// The metadata, or NULL.
-        metadata: String,
-    },
-    /// The canonical timestamp, a long expression, computed once per row in a subquery that the
-    /// planner keeps apart, and the metadata built from it (PostgreSQL); the rows are found
-    /// again by `ctid`.
-    ByRowId {
-        /// The canonical timestamp from `created_at`, NULL where SQL cannot read it.
-        timestamp: String,
-        /// The metadata from `b.ts`, that timestamp.
-        metadata: String,
-    },
 }
 
 impl Fill {

@@ -14,8 +14,9 @@
 //! the key for a SQLite table without a rowid and on PostgreSQL before 14), `blocks.rs`
 //! (PostgreSQL's heap blocks, with the sweep that ends that walk); `dry_run.rs` runs any of them
 //! without writing; `checkpoint.rs` moves SQLite's checkpoints beside the batches. What every walk
-//! reads and writes of the facts table is in `facts.rs`. The backend is asked once, in
-//! [`backfill`], where the walk and the fill are chosen.
+//! reads and writes of the facts table is in `facts.rs`. The dialect says how the backend fills
+//! the metadata in SQL ([`crate::sql::dialect::StoreDialect::metadata_fill`]) and the order it
+//! stores rows in; [`backfill`] builds the walk for that order, with its batch size.
 //!
 //! The facts table is the seed's `semantic_facts` (keyed by `id`) or, on AICO's own database,
 //! `user_memories` (keyed by `fact_id`, a uuid4).
@@ -26,22 +27,24 @@ mod dry_run;
 mod facts;
 mod walk;
 
-use aico_connect::dialect::{Dialect, StorageOrder};
+use aico_connect::dialect::StorageOrder;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
-use migration::catalog::FACT_METADATA;
+use migration::catalog::Layout;
 use sea_orm::sea_query::{Value, ValueTuple};
 use serde::Serialize;
 
 use self::blocks::Blocks;
 use self::checkpoint::Checkpoints;
 use self::dry_run::DryRun;
-use self::facts::{Facts, Fill, initial_metadata_sql};
+use self::facts::Facts;
+pub(crate) use self::facts::initial_metadata_sql;
 use self::walk::{Batches, KeyOrder, Rowids, Walk};
 use crate::error::AppError;
 use crate::report::BadItems;
-use crate::sql::Db;
-use crate::sql::initial_metadata::{SQLITE_FUNCTION, initial_metadata};
+use crate::sql::dialect::StoreDialect;
+use crate::sql::initial_metadata::initial_metadata;
+use crate::sql::{Db, reads};
 
 /// A fact the backfill left as it was, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -121,7 +124,7 @@ pub enum Progress {
     Done(u64),
 }
 
-/// Backfill the facts table (`semantic_facts`, or AICO's `user_memories`) on `db` in batches of
+/// Backfill the facts table of `layout` (`semantic_facts`, or AICO's `user_memories`) on `db` in batches of
 /// `batch_size`; `progress` hears the number of facts handled so far (and the total, once) as the
 /// run goes.
 ///
@@ -134,34 +137,22 @@ pub enum Progress {
 /// bad.
 pub async fn backfill(
     db: &Db,
+    layout: Layout,
     batch_size: u64,
     dry_run: bool,
     mut progress: impl FnMut(Progress),
 ) -> Result<SqlBackfill, AppError> {
-    let layout = db.layout().await?;
     let (table, key) = layout.facts();
     let missing =
         |column: &str| AppError::NotMigrated { target: db.target.to_string(), what: format!("{table}.{column}") };
-    let type_of = |column| db.dialect.column_type(&db.conn, table, column);
-    if type_of(FACT_METADATA).await.map_err(|e| db.error(e))?.is_none() {
-        return Err(missing(FACT_METADATA));
-    }
+    reads::require_metadata_column(db, table).await?;
     let (created, declared) = fact_time(db, table, layout.fact_dated_by(), missing).await?;
     // How the backend builds the metadata in SQL (NULL where it cannot: those rows are Rust's).
-    let fill = match db.dialect {
-        // The Rust that judges every row, run inside SQLite (see `initial_metadata`).
-        Dialect::Sqlite => Fill::InPlace { metadata: format!("{SQLITE_FUNCTION}({created})") },
-        // Built from `b.ts`, the canonical timestamp computed once per row (see `Facts::fill`).
-        Dialect::Postgres => Fill::ByRowId {
-            timestamp: Dialect::postgres_canonical_timestamp(&created, &declared),
-            metadata: initial_metadata_sql(db.dialect, "\"b\".\"ts\""),
-        },
-    };
+    let fill = db.dialect.metadata_fill(&created, &declared);
     let facts = Facts::new(db.dialect, table, key, db.dialect.timestamp_text(&created, &declared), fill);
     let mut run = Run {
         db,
         facts: &facts,
-        batch_size,
         dry_run,
         report: SqlBackfill {
             without_temporal: facts.count(&db.conn, facts.missing()).await.map_err(|e| db.error(e))?,
@@ -172,12 +163,12 @@ pub async fn backfill(
     };
     // The walk: the order the backend stores rows in, where it can range over it, else the key.
     match db.dialect.storage_order(&db.conn, table).await.map_err(|e| db.error(e))? {
-        Some(StorageOrder::Column(column)) => run.walk(Rowids::new(table, column)).await?,
+        Some(StorageOrder::Column(column)) => run.walk(Rowids::new(table, column, batch_size)).await?,
         Some(StorageOrder::Blocks) => {
             let walk = Blocks::new(db, table, run.report.without_temporal, batch_size).await?;
             run.walk(walk).await?
         }
-        None => run.walk(KeyOrder::new(table, key)).await?,
+        None => run.walk(KeyOrder::new(table, key, batch_size)).await?,
     }
     Ok(run.report)
 }
@@ -214,7 +205,6 @@ async fn fact_time(
 struct Run<'a, P: FnMut(Progress)> {
     db: &'a Db,
     facts: &'a Facts,
-    batch_size: u64,
     /// Whether to count what a run would fill, and write nothing.
     dry_run: bool,
     report: SqlBackfill,
@@ -230,7 +220,7 @@ impl<P: FnMut(Progress)> Run<'_, P> {
         (self.progress)(Progress::Total(self.report.without_temporal));
         let dry_run = self.dry_run.then(|| DryRun::new(self.facts, walk.order()));
         // A run of one batch leaves its checkpoint to SQLite (a second connection would cost more).
-        let mut checkpoints = match dry_run.is_none() && self.report.without_temporal > self.batch_size {
+        let mut checkpoints = match dry_run.is_none() && self.report.without_temporal > walk.batch_size() {
             true => Checkpoints::start(db, checkpoint::RESTART_FRAMES).await?,
             false => None,
         };
@@ -241,7 +231,7 @@ impl<P: FnMut(Progress)> Run<'_, P> {
         walked?;
         if dry_run.is_none() {
             let (handled, progress) = (&mut self.handled, &mut self.progress);
-            walk.finish(db, self.facts, self.batch_size, &mut self.report, |rows| {
+            walk.finish(db, self.facts, &mut self.report, |rows| {
                 *handled += rows;
                 progress(Progress::Done(*handled));
             })
@@ -261,7 +251,7 @@ impl<P: FnMut(Progress)> Run<'_, P> {
     ) -> Result<(), AppError> {
         let (db, facts) = (self.db, self.facts);
         let at_once = if dry_run.is_some() { 1 } else { walk.at_once() };
-        let mut batches = Batches::new(walk, self.batch_size);
+        let mut batches = Batches::new(walk);
         let mut in_flight = FuturesOrdered::new();
         let mut walked = false;
         loop {

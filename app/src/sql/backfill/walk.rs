@@ -14,14 +14,12 @@ use crate::sql::Db;
 
 /// A way through the facts table in batches.
 pub(super) trait Walk {
-    /// The position `batch_size` rows past `after` in the walk's order (None: the batch after
-    /// `after` is the last).
-    async fn batch_end<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        after: Option<&Value>,
-        batch_size: u64,
-    ) -> Result<Option<Value>, DbErr>;
+    /// About how many facts a batch holds, as the walk was built with.
+    fn batch_size(&self) -> u64;
+
+    /// The end of the batch after `after` in the walk's order (None: the batch after `after` is
+    /// the last).
+    async fn batch_end<C: ConnectionTrait>(&self, conn: &C, after: Option<&Value>) -> Result<Option<Value>, DbErr>;
 
     /// `pending` narrowed to the rows between `after` and `upto` (a bound that is None is open).
     fn bound(&self, pending: Condition, after: Option<&Value>, upto: Option<&Value>) -> Condition;
@@ -77,7 +75,6 @@ pub(super) trait Walk {
         &self,
         _db: &Db,
         _facts: &Facts,
-        _batch_size: u64,
         _report: &mut SqlBackfill,
         _done: impl FnMut(u64),
     ) -> Result<(), AppError> {
@@ -89,16 +86,15 @@ pub(super) trait Walk {
 /// metadata.
 pub(super) struct Batches<'w, W> {
     walk: &'w W,
-    batch_size: u64,
     /// The end of the last batch.
     after: Option<Value>,
     done: bool,
 }
 
 impl<'w, W: Walk> Batches<'w, W> {
-    /// The batches of `batch_size` rows along `walk`.
-    pub(super) fn new(walk: &'w W, batch_size: u64) -> Self {
-        Self { walk, batch_size, after: None, done: false }
+    /// The batches along `walk`.
+    pub(super) fn new(walk: &'w W) -> Self {
+        Self { walk, after: None, done: false }
     }
 
     /// The next batch: `missing`, the facts without metadata, narrowed to it.
@@ -110,7 +106,7 @@ impl<'w, W: Walk> Batches<'w, W> {
         if self.done {
             return Ok(None);
         }
-        let upper = self.walk.batch_end(conn, self.after.as_ref(), self.batch_size).await?;
+        let upper = self.walk.batch_end(conn, self.after.as_ref()).await?;
         let pending = self.walk.bound(missing, self.after.take().as_ref(), upper.as_ref());
         match upper {
             Some(hi) => self.after = Some(hi),
@@ -126,6 +122,7 @@ impl<'w, W: Walk> Batches<'w, W> {
 pub(super) struct Along<P> {
     table: &'static str,
     column: &'static str,
+    batch_size: u64,
     position: PhantomData<P>,
 }
 
@@ -140,9 +137,9 @@ pub(super) type Rowids = Along<i64>;
 pub(super) type KeyOrder = Along<String>;
 
 impl<P> Along<P> {
-    /// The walk along `table`'s column `column`.
-    pub(super) fn new(table: &'static str, column: &'static str) -> Self {
-        Self { table, column, position: PhantomData }
+    /// The walk along `table`'s column `column`, `batch_size` rows a batch.
+    pub(super) fn new(table: &'static str, column: &'static str, batch_size: u64) -> Self {
+        Self { table, column, batch_size, position: PhantomData }
     }
 
     /// The column as SQL.
@@ -152,18 +149,18 @@ impl<P> Along<P> {
 }
 
 impl<P: TryGetable + Into<Value>> Walk for Along<P> {
-    async fn batch_end<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        after: Option<&Value>,
-        batch_size: u64,
-    ) -> Result<Option<Value>, DbErr> {
+    fn batch_size(&self) -> u64 {
+        self.batch_size
+    }
+
+    /// The position `batch_size` rows past `after`.
+    async fn batch_end<C: ConnectionTrait>(&self, conn: &C, after: Option<&Value>) -> Result<Option<Value>, DbErr> {
         let mut stmt = Query::select();
         stmt.expr_as(self.expr(), "k").from(Alias::new(self.table));
         if let Some(lo) = after {
             stmt.and_where(self.expr().gt(lo.clone()));
         }
-        stmt.order_by_expr(self.expr(), Order::Asc).offset(batch_size.saturating_sub(1)).limit(1);
+        stmt.order_by_expr(self.expr(), Order::Asc).offset(self.batch_size.saturating_sub(1)).limit(1);
         let Some(row) = conn.query_one(&stmt).await? else { return Ok(None) };
         Ok(Some(row.try_get::<P>("", "k")?.into()))
     }

@@ -1,26 +1,14 @@
-//! AICO's working memory on its PostgreSQL database (`working_memory_messages`, the successor of
-//! its LMDB store): each message whose `payload_json` lacks `temporal_metadata` gains the object
-//! the LMDB store wrote into each message ([`TemporalMetadata`], as `crate::lmdb::backfill` writes
-//! it), from the row's own columns: `created_at` and `last_updated` from `stored_at`,
-//! `last_accessed` from `last_accessed_at` (else `stored_at`), `access_count` from
-//! `access_count`; confidence 1.0, version 1, not superseded. Instants are RFC 3339 UTC with `Z`.
-//!
-//! `jsonb`'s `||` adds the one key and keeps every other as it was; the statement touches only
-//! payloads that lack it (even a `null` one counts as present), and writes no other column.
-//! Batched over the table's blocks ([`super::blockwise`]), each batch its own transaction.
+//! The working memory's backfill: `temporal_metadata` for each message that lacks it, from the
+//! row's own columns, batched over the table's blocks.
 
-use aico_connect::dialect::Dialect;
 use entity::values::{TemporalMetadata, Timestamp};
 use serde::Serialize;
 
-use super::blockwise::{BLOCKS, BlockUpdate};
-use super::segments::without_offset;
+use super::{MISSING, TABLE, times};
 use crate::error::AppError;
-use crate::report::{BadItem, BadItems, LISTED_BAD_ITEMS, percent};
+use crate::report::{BadItem, BadItems, LISTED_BAD_ITEMS};
 use crate::sql::Db;
-
-/// AICO's working-memory table.
-pub const TABLE: &str = "working_memory_messages";
+use crate::sql::blockwise::{BLOCKS, BlockUpdate};
 
 /// The access count of the template (a number no instant's text holds).
 const COUNT_SENTINEL: u64 = 4_242_424_242;
@@ -43,19 +31,6 @@ pub struct WorkingBackfill {
     pub bad: BadItems<BadItem>,
 }
 
-/// Working memory's coverage, for `verify` and `health`.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct WorkingCoverage {
-    /// Messages.
-    pub total: u64,
-    /// Of those, whose payload has `temporal_metadata`.
-    pub with_temporal: u64,
-    /// `with_temporal` of `total`, in percent.
-    pub coverage_percent: f64,
-    /// Messages whose `temporal_metadata.created_at` or `.last_accessed` has no offset.
-    pub without_offset: u64,
-}
-
 /// The metadata's JSON text for sentinel values, and the sentinels' texts (created, accessed,
 /// count): replace them (in SQL) with a message's own to get its metadata. Built by
 /// [`TemporalMetadata`] itself, so the layout is defined once.
@@ -68,23 +43,6 @@ pub fn metadata_template() -> (String, String, String, String) {
         ..TemporalMetadata::initial(created)
     };
     (meta.to_json_string(), created.to_rfc3339(), accessed.to_rfc3339(), COUNT_SENTINEL.to_string())
-}
-
-/// SQL true for a message whose payload lacks the key (and is an object).
-const MISSING: &str = "(jsonb_typeof(payload_json) = 'object' AND NOT jsonb_exists(payload_json, 'temporal_metadata'))";
-
-/// The canonical texts of `stored_at` and of `last_accessed_at` (else `stored_at`).
-async fn times(db: &Db) -> Result<(String, String), AppError> {
-    let declared = |column: &'static str| async move {
-        db.dialect
-            .column_type(&db.conn, TABLE, column)
-            .await
-            .map_err(|e| db.error(e))?
-            .ok_or_else(|| AppError::MissingTable { target: db.target.to_string(), table: TABLE })
-    };
-    let stored = Dialect::postgres_canonical_timestamp("stored_at", &declared("stored_at").await?);
-    let accessed = Dialect::postgres_canonical_timestamp("last_accessed_at", &declared("last_accessed_at").await?);
-    Ok((stored.clone(), format!("(CASE WHEN last_accessed_at IS NULL THEN {stored} ELSE {accessed} END)")))
 }
 
 /// Fill the working memory of AICO's PostgreSQL database (see the module's doc), in batches of
@@ -145,34 +103,6 @@ pub async fn backfill(
     report.filled = walked.rows;
     report.batches = walked.batches;
     Ok(report)
-}
-
-/// Working memory's coverage (for `verify` and `health`).
-pub async fn coverage(db: &Db) -> Result<WorkingCoverage, AppError> {
-    times(db).await?;
-    let naive = format!(
-        "jsonb_typeof(payload_json -> 'temporal_metadata') = 'object' AND ({} OR {})",
-        without_offset("(payload_json #>> '{temporal_metadata,created_at}')"),
-        without_offset("(payload_json #>> '{temporal_metadata,last_accessed}')"),
-    );
-    let rows = db
-        .rows(&format!(
-            "SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE jsonb_typeof(payload_json) = 'object' \
-             AND jsonb_exists(payload_json, 'temporal_metadata')) AS with_temporal, \
-             COUNT(*) FILTER (WHERE {naive}) AS naive FROM {TABLE}"
-        ))
-        .await?;
-    let get = |c: &str| -> Result<u64, AppError> {
-        let n = rows.first().map(|r| r.try_get::<i64>("", c)).transpose().map_err(|e| db.error(e))?;
-        Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
-    };
-    let (total, with_temporal) = (get("total")?, get("with_temporal")?);
-    Ok(WorkingCoverage {
-        total,
-        with_temporal,
-        coverage_percent: percent(with_temporal, total),
-        without_offset: get("naive")?,
-    })
 }
 
 #[cfg(test)]
