@@ -80,7 +80,7 @@ pub async fn health(db: &Db, layout: Layout) -> Result<SqlHealth, AppError> {
     reads::require_metadata_column(db, table).await?;
     let coverage = reads::coverage(db, table).await?;
     let consolidation = match db.has_table(layout.consolidation_table()).await? {
-        true => reads::consolidation(db, layout, 10).await?,
+        true => reads::consolidation(db, layout, 10, reads::RunFigures::Progress).await?,
         false => Vec::new(),
     };
     Ok(SqlHealth {

@@ -78,17 +78,36 @@ pub struct ConsolidationRun {
     pub processed_experiences: Option<f64>,
 }
 
+/// What of a consolidation run [`consolidation`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunFigures {
+    /// Its status and times only (`verify`: the columns every shape of the table has).
+    Status,
+    /// Its progress too (`health`).
+    Progress,
+}
+
 /// Seed: the consolidation history, the `limit` newest rows first. The table must exist
-/// ([`Db::has_table`] of [`Layout::consolidation_table`]).
-pub async fn consolidation(db: &Db, layout: Layout, limit: u32) -> Result<Vec<ConsolidationRun>, AppError> {
+/// ([`Db::has_table`] of [`Layout::consolidation_table`]). With [`RunFigures::Status`] the
+/// progress columns are not read (they are None), so a table missing one still answers.
+pub async fn consolidation(
+    db: &Db,
+    layout: Layout,
+    limit: u32,
+    figures: RunFigures,
+) -> Result<Vec<ConsolidationRun>, AppError> {
     let d = db.dialect;
     let (table, state) = (layout.consolidation_table(), layout.consolidation_json());
+    let experiences = match figures {
+        RunFigures::Progress => "messages_consolidated",
+        RunFigures::Status => "NULL",
+    };
     let sql = match layout {
         // AICO's per-user table: one row per user, its status and last run in columns.
         Layout::Aico { .. } => format!(
             "SELECT user_id AS id, user_id, status, CAST(last_consolidation_at AS TEXT) AS last_run, \
              CAST(updated_at AS TEXT) AS updated_at, NULL AS completed, NULL AS failed, \
-             messages_consolidated AS experiences FROM {table} ORDER BY {table}.updated_at DESC LIMIT {limit}"
+             {experiences} AS experiences FROM {table} ORDER BY {table}.updated_at DESC LIMIT {limit}"
         ),
         // The seed's shape (on AICO's PostgreSQL database, under AICO's name). Only the
         // migrations' own table and column names and JSON keys are pasted here.

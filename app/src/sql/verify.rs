@@ -213,7 +213,7 @@ async fn consolidation(db: &Db, layout: Layout, applied: &Applied) -> Result<Vec
         )]);
     }
     let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "null".into());
-    let mut details: Vec<String> = reads::consolidation(db, layout, 1)
+    let mut details: Vec<String> = reads::consolidation(db, layout, 1, reads::RunFigures::Status)
         .await?
         .iter()
         .map(|r| {
