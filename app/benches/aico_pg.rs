@@ -176,6 +176,7 @@ fn run_psql(url: &str, sql: &str) -> Duration {
 /// Run `command` to its end (it must exit 0): its wall time, start to exit, and its peak RSS in
 /// MiB: `ru_maxrss`, which the kernel reports for the child reaped by `wait4`.
 #[cfg(target_os = "linux")]
+#[allow(clippy::zombie_processes, reason = "the child is reaped by `wait4`, which std cannot see")]
 fn timed_with_peak_rss(mut command: Command) -> (Duration, f64) {
     let started = Instant::now();
     let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
