@@ -143,7 +143,12 @@ impl Dialect {
     /// column does not exist, is not declared with a width (a plain `vector`, or another type's
     /// modifier-less declaration) or the backend is SQLite. Read it only for a `vector` column: the
     /// type modifier means something else for other types (`varchar(n)` keeps n + 4).
-    pub async fn vector_width<C: ConnectionTrait>(self, conn: &C, table: &str, column: &str) -> Result<Option<i64>, DbErr> {
+    pub async fn vector_width<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        table: &str,
+        column: &str,
+    ) -> Result<Option<i64>, DbErr> {
         match self {
             Self::Sqlite => Ok(None),
             Self::Postgres => {
