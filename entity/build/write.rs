@@ -1,7 +1,7 @@
 //! The models of a set of tables (sea-orm-codegen), as the code of one module's contents: a module
 //! per table, `prelude`, and `all_columns()`.
 
-use sea_orm::sea_query::TableCreateStatement;
+use sea_orm::sea_query::{ColumnType, TableCreateStatement};
 use sea_orm_codegen::{
     BannerVersion, BigIntegerType, DateTimeCrate, EntityFormat, EntityTransformer, EntityWriterContext, WithPrelude,
     WithSerde,
@@ -21,6 +21,7 @@ const STORED_TYPES: [(&str, &str); 4] = [
 /// The models of `tables` (in schema `schema` when given: the models then name it in every
 /// query); `all_columns()` lists the columns of every table but those in `unlisted`.
 pub fn models(tables: Vec<TableCreateStatement>, schema: Option<&str>, unlisted: &[&str]) -> Result<String, String> {
+    let vectors = vector_columns(&tables);
     let writer = EntityTransformer::transform(tables).map_err(|e| format!("transforming the schema: {e}"))?;
     let context = EntityWriterContext::new(
         EntityFormat::Compact,
@@ -53,8 +54,8 @@ pub fn models(tables: Vec<TableCreateStatement>, schema: Option<&str>, unlisted:
             continue;
         }
         // Inner attributes and docs cannot stand inside an inline module: drop them.
-        let body: String = file
-            .content
+        let content = with_vector_widths(&file.content, vectors.iter().filter(|(t, _, _)| t == module));
+        let body: String = content
             .lines()
             .filter(|l| !l.starts_with("//!") && !l.starts_with("#!["))
             .map(|l| format!("    {}\n", stored_types(l)))
@@ -87,4 +88,32 @@ fn stored_types(line: &str) -> String {
         .map(|token| STORED_TYPES.iter().find(|(from, _)| *from == token).map_or(token, |(_, to)| *to))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Every pgvector column of `tables` declared with a width: (table, column, width).
+fn vector_columns(tables: &[TableCreateStatement]) -> Vec<(String, String, u32)> {
+    let mut found = Vec::new();
+    for table in tables {
+        let Some(name) = table.get_table_name() else { continue };
+        for column in table.get_columns() {
+            if let Some(ColumnType::Vector(Some(width))) = column.get_column_type() {
+                found.push((name.sea_orm_table().to_string(), column.get_column_name(), *width));
+            }
+        }
+    }
+    found
+}
+
+/// `code` (a model) with the width of each of its `vectors` declared on the field: sea-orm-codegen
+/// writes a `PgVector` field without one, whose column type is then `vector` of any width, and
+/// `verify`'s drift check compares the width.
+fn with_vector_widths<'a>(code: &str, vectors: impl Iterator<Item = &'a (String, String, u32)>) -> String {
+    let mut code = code.to_owned();
+    for (_, column, width) in vectors {
+        let attribute = format!("# [sea_orm (column_type = \"Vector(Some({width}))\")] ");
+        for field in [format!("pub {column} : PgVector"), format!("pub {column} : Option < PgVector >")] {
+            code = code.replace(&field, &format!("{attribute}{field}"));
+        }
+    }
+    code
 }

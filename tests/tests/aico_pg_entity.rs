@@ -9,6 +9,7 @@ use aico_tests::pg18::{AICO_SCHEMA_FILE, AicoPg, aico_pg18, embedding, fact_crea
 use aico_tests::{column_of, command, json_of, migrator, text};
 use entity::aico_pg::{ams_user_memories, conversation_segments, working_memory_messages};
 use entity::values::{StoredJson, StoredTimestamp};
+use sea_orm::sea_query::ColumnType;
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
 
@@ -79,8 +80,9 @@ fn micros(value: Option<&StoredTimestamp>) -> String {
 #[tokio::test]
 async fn the_models_read_every_row_as_aico_writes_it() {
     let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
-    // A plain connection, its search_path PostgreSQL's default: the models name `aico_core`.
-    let conn = sea_orm::Database::connect(db.url.as_str()).await.expect("connect");
+    // Connected as the tool connects (`aico_connect`'s target: the search_path reaches `aico_core`,
+    // where AICO's file puts the `vector` type, which the driver must name as `vector`).
+    let conn = db.connect().await;
     let n = 40;
     let rows = insert_aico_rows(&conn, n).await;
     assert_eq!(rows.dims, 768);
@@ -167,7 +169,10 @@ async fn verify_holds_aicos_tables_to_the_models() {
     let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
     let (status, details) = drift_check(&db.url);
     assert_eq!(status, "pass", "{details:#?}");
-    let columns = entity::aico_pg::all_columns().len();
+    let columns = entity::aico_pg::all_columns();
+    let embedding = columns.iter().find(|c| c.table == "conversation_segments" && c.name == "embedding");
+    assert_eq!(embedding.map(|c| c.column_type.clone()), Some(ColumnType::Vector(Some(768))));
+    let columns = columns.len();
     assert_eq!(columns, 29 + 9 + 13);
     assert!(details[0].starts_with(&format!("{columns} columns checked")), "{details:#?}");
     assert_eq!(details.len(), 1, "{details:#?}");
