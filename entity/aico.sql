@@ -1,7 +1,7 @@
 -- AICO's own tables that the AMS jobs read, as AICO's migrator leaves them at its schema version 13
 -- (shared/aico/data/schemas/core.py: facts_metadata of version 5, extended by 6 and 7, renamed
 -- user_memories by 11, temporal_metadata added by 12; the per-user consolidation_state of 13).
--- entity/build.rs runs this on a scratch database, then the migrations (which create Phase 3 there
+-- entity/build/ runs this on a scratch database, then the migrations (which create Phase 3 there
 -- from AICO's own statements of its versions 14, 15 and 18), and generates the `entity::aico`
 -- models from the result. AICO's users table is left out: the models need the columns, not AICO's
 -- users (the Phase 3 tables' foreign keys to it are left out of the models).

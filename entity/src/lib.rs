@@ -7,7 +7,9 @@
 //! - typed accessors on the models (`fact.temporal()`, `skill.vector()`, ...), in `typed`;
 //! - [`CheckViolation`]: which CHECK rule a rejected row broke;
 //! - [`all_columns`] (and [`aico::all_columns`]), generated: every column of every table the
-//!   migrations make, as [`ModelColumn`]s.
+//!   migrations make, as [`ModelColumn`]s;
+//! - [`aico_pg`], generated from AICO's own statements (`aico_pg.sql`): AICO's PostgreSQL facts,
+//!   segments (the embedding a pgvector `PgVector`) and working memory, in schema `aico_core`.
 #![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 

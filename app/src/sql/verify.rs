@@ -256,8 +256,9 @@ async fn catalog_objects(db: &Db, applied: &Applied, entry: &Entry) -> Result<Ch
     })
 }
 
-/// Drift: every column the models (generated from the migrations) expect is in the live schema,
-/// with a type of the same kind.
+/// Drift: every column the models (generated from the migrations, and from AICO's statements on
+/// AICO's databases) expect is in the live schema, with a type of the same kind; a pgvector
+/// column's width that differs from the model's is noted.
 async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppError> {
     // AICO's tables (Phase 3 included, whoever made it: AICO, or `m0003` at AICO's version 13 from
     // AICO's own statements) are checked against AICO's models and columns; the rest against the
@@ -282,14 +283,16 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
     });
     let expected: Vec<(ModelColumn, bool)> = match layout {
         Layout::Seed => seed.collect(),
-        // No models of AICO's PostgreSQL tables yet: AICO's columns are checked below.
-        Layout::AicoPostgres => Vec::new(),
+        // AICO's facts, segments and working memory, modelled from AICO's schema file.
+        Layout::AicoPostgres => entity::aico_pg::all_columns().into_iter().map(|c| (c, false)).collect(),
         Layout::Aico { .. } => seed
             .filter(|(c, _)| c.table != seed_facts && !aicos.contains(&c.table))
             .chain(entity::aico::all_columns().into_iter().map(|c| (c, false)))
             .collect(),
     };
     let mut drift = Vec::new();
+    // What differs from the model and still reads: reported, not failed.
+    let mut notes = Vec::new();
     for (table, columns) in layout.aico_tables() {
         if !aicos.contains(&table) || !applied.owner_applied(|e| e.tables.contains(&table)) {
             continue;
@@ -314,10 +317,16 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
             continue;
         }
         match db.dialect.column_type(&db.conn, table, column).await.map_err(|e| db.error(e))? {
+            // Said once: AICO's columns that are missing are named above.
+            None if drift.iter().any(|d| d.starts_with(&format!("column {table}.{column} "))) => continue,
             None => drift.push(format!("column {table}.{column} is missing")),
             Some(live) if !Kind::of_model(ty).accepts(Kind::of_live(&live)) => drift
                 .push(format!("column {table}.{column} is {live}, the model expects {}", Kind::of_model(ty).name())),
-            Some(_) => {}
+            Some(_) => {
+                if let Some(differs) = vector_width(db, table, column, ty).await? {
+                    notes.push(differs);
+                }
+            }
         }
         if let Some(differs) = nullability(db, table, column, *nullable, *adopted).await? {
             drift.push(differs);
@@ -325,9 +334,29 @@ async fn drift(db: &Db, layout: Layout, applied: &Applied) -> Result<Check, AppE
     }
     let name = "schema matches the migrations";
     Ok(if drift.is_empty() {
-        Check::new(name, Status::Pass, vec![format!("{} columns checked, names, types and NOT NULL", expected.len())])
+        let checked = format!("{} columns checked, names, types and NOT NULL", expected.len());
+        Check::new(name, Status::Pass, std::iter::once(checked).chain(notes).collect())
     } else {
-        Check::new(name, Status::Fail, drift)
+        Check::new(name, Status::Fail, drift.into_iter().chain(notes).collect())
+    })
+}
+
+/// How the width of pgvector's `table.column` differs from the model's `vector(N)`, if the model
+/// declares one and it does: a note, not drift, since the model's `PgVector` reads a vector of any
+/// width (AICO's nearest-neighbour queries then need embeddings of the live width).
+async fn vector_width(db: &Db, table: &str, column: &str, model: &ColumnType) -> Result<Option<String>, AppError> {
+    let ColumnType::Vector(Some(width)) = model else { return Ok(None) };
+    let live = db.dialect.vector_width(&db.conn, table, column).await.map_err(|e| db.error(e))?;
+    Ok(match live {
+        Some(live) if live == i64::from(*width) => None,
+        Some(live) => Some(format!(
+            "column {table}.{column} is vector({live}), the model (AICO's schema file) says vector({width}): it \
+             reads, but AICO's embedder writes {width}-d vectors"
+        )),
+        None => Some(format!(
+            "column {table}.{column} is a vector without a width, the model (AICO's schema file) says \
+             vector({width}): it reads, but AICO's HNSW index needs a width"
+        )),
     })
 }
 
@@ -365,6 +394,8 @@ enum Kind {
     Json,
     Timestamp,
     Binary,
+    /// pgvector's `vector` (its width: [`vector_width`]).
+    Vector,
     /// A type this check does not judge.
     Other,
 }
@@ -387,6 +418,7 @@ impl Kind {
             ColumnType::Json | ColumnType::JsonBinary => Self::Json,
             ColumnType::DateTime | ColumnType::Timestamp | ColumnType::TimestampWithTimeZone => Self::Timestamp,
             ColumnType::Blob | ColumnType::Binary(_) | ColumnType::VarBinary(_) => Self::Binary,
+            ColumnType::Vector(_) => Self::Vector,
             _ => Self::Other,
         }
     }
@@ -394,7 +426,10 @@ impl Kind {
     /// The kind of a live column's declared type (lower case), as either backend reports it.
     fn of_live(declared: &str) -> Self {
         let has = |part: &str| declared.contains(part);
-        if has("json") {
+        // `aico_core.vector` where the session's search_path does not reach the extension's schema.
+        if declared == "vector" || declared.ends_with(".vector") {
+            Self::Vector
+        } else if has("json") {
             Self::Json
         } else if has("timestamp") || has("datetime") {
             Self::Timestamp
@@ -433,6 +468,7 @@ impl Kind {
             Self::Json => "JSON",
             Self::Timestamp => "a timestamp",
             Self::Binary => "binary",
+            Self::Vector => "a vector",
             Self::Other => "any type",
         }
     }
@@ -487,6 +523,7 @@ mod tests {
             ("boolean", Kind::Boolean),
             ("text", Kind::Text),
             ("character varying", Kind::Text),
+            ("vector", Kind::Vector),
         ] {
             assert_eq!(Kind::of_live(declared), kind, "{declared}");
         }
@@ -495,5 +532,6 @@ mod tests {
         assert!(!Kind::Boolean.accepts(Kind::Real));
         assert!(Kind::Boolean.accepts(Kind::Integer), "AICO keeps booleans as 0/1");
         assert!(!Kind::Integer.accepts(Kind::Boolean));
+        assert!(!Kind::Vector.accepts(Kind::Text), "an embedding kept as text is no vector");
     }
 }

@@ -139,6 +139,34 @@ impl Dialect {
         }
     }
 
+    /// The width pgvector's `table.column` is declared with (`vector(768)`: 768): `None` when the
+    /// column does not exist, is not declared with a width (a plain `vector`, or another type's
+    /// modifier-less declaration) or the backend is SQLite. Read it only for a `vector` column: the
+    /// type modifier means something else for other types (`varchar(n)` keeps n + 4).
+    pub async fn vector_width<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        table: &str,
+        column: &str,
+    ) -> Result<Option<i64>, DbErr> {
+        match self {
+            Self::Sqlite => Ok(None),
+            Self::Postgres => {
+                let stmt = Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT CAST(NULLIF(a.atttypmod, -1) AS bigint) AS w FROM pg_attribute a \
+                     WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attname = $2 AND a.attnum > 0 \
+                     AND NOT a.attisdropped",
+                    [table.into(), column.into()],
+                );
+                match conn.query_one_raw(stmt).await? {
+                    Some(row) => row.try_get::<Option<i64>>("", "w"),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
     /// Whether `table.column` may hold NULL (no NOT NULL constraint), if the column exists. A
     /// SQLite primary-key column counts as NOT NULL: SQLite's legacy NULL keys (a `TEXT PRIMARY
     /// KEY` without NOT NULL) are not a shape anyone declares on purpose.

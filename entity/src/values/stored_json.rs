@@ -4,7 +4,7 @@
 //! On SQLite a JSON column is text, and a table the migrations adopt as found may hold text that
 //! is not JSON in it; a model whose column were `serde_json::Value` would fail the whole
 //! `find().all()` on one such row. Every JSON column of the generated models is this type instead
-//! (`entity/build.rs`); the typed accessors (`fact.temporal()`, ...) read it per row.
+//! (`entity/build/`); the typed accessors (`fact.temporal()`, ...) read it per row.
 
 use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, ValueType, ValueTypeErr};
 use sea_orm::{ColIdx, QueryResult, TryGetError, TryGetable, Value};

@@ -4,7 +4,7 @@
 //! SQLite keeps a timestamp column as free text (AICO's naive `isoformat()`, SQLite's
 //! `CURRENT_TIMESTAMP`, `...Z`, offsets, and whatever a hand-run script wrote), so a model whose
 //! column were a chrono type would fail the whole `find().all()` on one unreadable row. Every
-//! timestamp column of the generated models is this type instead (`entity/build.rs`).
+//! timestamp column of the generated models is this type instead (`entity/build/`).
 
 use std::fmt;
 
