@@ -32,6 +32,7 @@ pub mod aico_phase3;
 pub mod catalog;
 pub mod error;
 pub mod fingerprint;
+pub mod options;
 pub mod runner;
 pub mod safety;
 
@@ -42,19 +43,23 @@ mod m0001_temporal_metadata;
 mod m0002_consolidation_state;
 mod m0003_behavioral_learning;
 
-use phase::Atomic;
+use phase::{Atomic, Phase};
 
-/// The AMS migrations, oldest first, each atomic ([`phase`]).
+/// The AMS migrations, oldest first: the one list. The catalog, the fingerprints and the tests
+/// derive from it; adding a migration is a new file and a line here.
+pub(crate) const MIGRATIONS: &[&dyn Phase] = &[
+    &m0000_semantic_facts_baseline::Migration,
+    &m0001_temporal_metadata::Migration,
+    &m0002_consolidation_state::Migration,
+    &m0003_behavioral_learning::Migration,
+];
+
+/// The AMS migrations ([`MIGRATIONS`]), each atomic ([`phase`]).
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(Atomic(m0000_semantic_facts_baseline::Migration)),
-            Box::new(Atomic(m0001_temporal_metadata::Migration)),
-            Box::new(Atomic(m0002_consolidation_state::Migration)),
-            Box::new(Atomic(m0003_behavioral_learning::Migration)),
-        ]
+        MIGRATIONS.iter().map(|m| Box::new(Atomic(*m)) as Box<dyn MigrationTrait>).collect()
     }
 }
