@@ -10,12 +10,13 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | this file | the ordered list of migrations ([`Migrator`]); a new migration is added here |
+//! | this file | the ordered list of migrations (`MIGRATIONS`, [`Migrator`]); a new migration is a line here |
 //! | `m0000_*` … `m0003_*` | one migration each: what it makes, as a `phase::Phase` |
 //! | `phase` | what every migration shares: one transaction each, the dialect and layout handed in |
 //! | [`aico_phase3`] | AICO's own Phase 3 statements (versions 14, 15, 18), which `m0003` runs |
 //! | [`catalog`] | what the migrations make (tables, indexes), and which layout a database has |
 //! | [`runner`] | runs them safely: one locked transaction per run, fingerprints checked |
+//! | [`options`] | what a run needs, handed to [`runner::run`]: force, the file's key, mode, rehearsals |
 //! | [`safety`] | a backup before a destructive step |
 //! | [`fingerprint`] | what each applied migration made, recorded and compared |
 //! | [`error`] | what can go wrong migrating |
