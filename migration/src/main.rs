@@ -1,4 +1,4 @@
-//! `cargo run -p migration -- [up|down|status|fresh|refresh|reset]`: the sea-orm-migration CLI on
+//! `cargo run -p migration -- [up|down|status|repair|fresh|refresh|reset]`: the runner's commands on
 //! AICO's `aico.db` when it exists, else the tool's own database (or `DATABASE_URL` / `-u`), run
 //! the safe way.
 
