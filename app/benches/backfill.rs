@@ -259,7 +259,8 @@ async fn connect(url: &str) -> DatabaseConnection {
 async fn seed_database(url: &str, rows: u64, keys: Keys, timestamps: Timestamps) {
     let conn = connect(url).await;
     shaped::fill(&conn, Table::Seed, rows, keys, timestamps).await;
-    runner::run(&conn, &Target::from_url(url).expect("url"), Run::Up { steps: None }, |_| {}).await.expect("migrate");
+    let target = Target::from_url(url).expect("url");
+    runner::run(&conn, &target, Run::Up { steps: None }, &Default::default(), |_| {}).await.expect("migrate");
     let settle = match conn.get_database_backend() {
         DbBackend::Postgres => "VACUUM ANALYZE semantic_facts",
         _ => "PRAGMA wal_checkpoint(TRUNCATE)",
@@ -282,7 +283,8 @@ async fn aico_template(path: &Path, rows: u64) {
     let conn = connect(&url).await;
     aico_db::build(&conn, AicoVersion::V13, 0).await;
     shaped::fill(&conn, Table::Aico, rows, Keys::Uuid4, Timestamps::Aico).await;
-    runner::run(&conn, &Target::from_url(&url).expect("url"), Run::Up { steps: None }, |_| {}).await.expect("migrate");
+    let target = Target::from_url(&url).expect("url");
+    runner::run(&conn, &target, Run::Up { steps: None }, &Default::default(), |_| {}).await.expect("migrate");
     exec(&conn, "PRAGMA wal_checkpoint(TRUNCATE)").await;
     conn.close().await.expect("close");
 }

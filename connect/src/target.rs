@@ -363,7 +363,7 @@ impl Target {
 
     /// [`Target::connect_with`], also handing back the key an encrypted file was opened with
     /// (`None` for a plain file or PostgreSQL): a step that writes a backup of the file needs it
-    /// to encrypt the copy (migration's `safety::with_key` scopes it to a run).
+    /// to encrypt the copy (migration's runner gets it in `Options::key`).
     pub async fn connect_keyed(
         &self,
         schema: Option<&str>,

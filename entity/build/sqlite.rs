@@ -30,7 +30,9 @@ pub async fn discover(
         db.execute_unprepared(sql).await.map_err(|e| format!("{}: {e}", db_path.display()))?;
     }
     // The error names the migration that failed and why.
-    runner::run(&db, &target, Command::Up { steps: None }, |_| {}).await.map_err(|e| e.to_string())?;
+    runner::run(&db, &target, Command::Up { steps: None }, &Default::default(), |_| {})
+        .await
+        .map_err(|e| e.to_string())?;
 
     let pool = db.get_sqlite_connection_pool().clone();
     let schema = SchemaDiscovery::new(pool)

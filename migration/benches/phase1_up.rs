@@ -74,7 +74,7 @@ fn time_ours(rt: &tokio::runtime::Runtime, template: &Path) -> Duration {
         let started = Instant::now();
         let conn = target.connect(None).await.expect("connect");
         // m0000 adopts the table, m0001 is Phase 1.
-        runner::run(&conn, &target, Run::Up { steps: Some(2) }, |_| {}).await.expect("up");
+        runner::run(&conn, &target, Run::Up { steps: Some(2) }, &Default::default(), |_| {}).await.expect("up");
         conn.close().await.expect("close");
         started.elapsed()
     })

@@ -70,8 +70,8 @@ impl MigrateError {
         }
     }
 
-    /// The process exit status for this error: 2 for usage and connection problems, 1 when a
-    /// migration itself failed.
+    /// The process exit status for this error: 2 for usage and connection problems and for
+    /// applied migrations that changed (nothing was run), 1 when a migration itself failed.
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Connect(e) => e.exit_code(),

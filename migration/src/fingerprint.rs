@@ -24,7 +24,8 @@
 //! a schema, only the right to make temporary tables, which PostgreSQL gives every role by
 //! default), read back the same way.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{
@@ -320,6 +321,45 @@ async fn index_line<C: ConnectionTrait>(dialect: Dialect, conn: &C, index: &str)
     Ok(Some(format!("index {index} {}", def.as_deref().unwrap_or("missing"))))
 }
 
+/// Which rehearsal: of one set of migrations, on one backend, for one layout.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Rehearsal {
+    /// The migrator, by its type's name (its migrations are its code).
+    migrator: &'static str,
+    /// Where it is rehearsed: the SQLite library, or the PostgreSQL server of this URL.
+    on: Option<String>,
+    layout: Layout,
+}
+
+/// What sets of migrations make from empty, each rehearsed once ([`rehearse`]) and then kept: the
+/// same for every run that shares this value (`aico-ams migrate` runs, then lists the status).
+/// A clone shares the rehearsals done (and to be done) with the original.
+#[derive(Clone, Debug, Default)]
+pub struct Rehearsals(Arc<Mutex<HashMap<Rehearsal, Vec<Option<Fingerprint>>>>>);
+
+impl Rehearsals {
+    /// What each migration of `M` makes from empty on `target`'s backend and `layout`, in order
+    /// ([`rehearse`]), rehearsed the first time it is asked.
+    pub async fn of<M: MigratorTrait>(
+        &self,
+        target: &Target,
+        layout: Layout,
+    ) -> Result<Vec<Option<Fingerprint>>, DbErr> {
+        let on = match target {
+            Target::Sqlite { .. } => None,
+            Target::Postgres { url, .. } => Some(url.clone()),
+        };
+        let key = Rehearsal { migrator: std::any::type_name::<M>(), on, layout };
+        // A poisoned lock only means another rehearsal panicked; the map holds whole entries.
+        if let Some(done) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(done.clone());
+        }
+        let all = rehearse(target, layout, &M::migrations()).await?;
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(key, all.clone());
+        Ok(all)
+    }
+}
+
 /// What each of `migrations` makes from empty on a database of `layout` (the backend of
 /// `target`), in order: `None` for a migration that cannot run from empty there (on AICO's
 /// layout, a phase adopted as AICO made it). Runs on a scratch database; changes nothing.
@@ -532,6 +572,32 @@ mod tests {
     fn table_items_are_split_at_top_level_commas() {
         let items = table_items(&canonical_sql("CREATE TABLE t (a TEXT, b REAL DEFAULT (1, 2), CHECK (a IN ('x,y')))"));
         assert_eq!(items, Some(vec!["a text".into(), "b real default(1,2)".into(), "check(a in('x,y'))".into()]));
+    }
+
+    /// The AMS's migrations under a type of this test's alone.
+    struct Once;
+
+    impl MigratorTrait for Once {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            crate::Migrator::migrations()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_set_of_migrations_is_rehearsed_once_per_value() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = Target::from_url(&format!("sqlite://{}", dir.path().join("a.db").display())).expect("target");
+        let rehearsals = Rehearsals::default();
+        let made = rehearsals.of::<Once>(&target, Layout::Seed).await.expect("rehearsal");
+        assert!(made[0].is_some(), "the first migration runs from empty");
+        // What a clone hears comes from the first rehearsal, not from a new one.
+        let key = Rehearsal { migrator: std::any::type_name::<Once>(), on: None, layout: Layout::Seed };
+        rehearsals.0.lock().expect("rehearsals").get_mut(&key).expect("kept").fill(None);
+        let again = rehearsals.clone().of::<Once>(&target, Layout::Seed).await.expect("rehearsal");
+        assert_eq!(again[0], None);
+        // Another value rehearses again.
+        let fresh = Rehearsals::default().of::<Once>(&target, Layout::Seed).await.expect("rehearsal");
+        assert!(fresh[0].is_some());
     }
 
     #[test]

@@ -10,12 +10,13 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | this file | the ordered list of migrations ([`Migrator`]); a new migration is added here |
+//! | this file | the ordered list of migrations (`MIGRATIONS`, [`Migrator`]); a new migration is a line here |
 //! | `m0000_*` … `m0003_*` | one migration each: what it makes, as a `phase::Phase` |
 //! | `phase` | what every migration shares: one transaction each, the dialect and layout handed in |
 //! | [`aico_phase3`] | AICO's own Phase 3 statements (versions 14, 15, 18), which `m0003` runs |
 //! | [`catalog`] | what the migrations make (tables, indexes), and which layout a database has |
 //! | [`runner`] | runs them safely: one locked transaction per run, fingerprints checked |
+//! | [`options`] | what a run needs, handed to [`runner::run`]: force, the file's key, mode, rehearsals |
 //! | [`safety`] | a backup before a destructive step |
 //! | [`fingerprint`] | what each applied migration made, recorded and compared |
 //! | [`error`] | what can go wrong migrating |
@@ -32,6 +33,7 @@ pub mod aico_phase3;
 pub mod catalog;
 pub mod error;
 pub mod fingerprint;
+pub mod options;
 pub mod runner;
 pub mod safety;
 
@@ -42,19 +44,23 @@ mod m0001_temporal_metadata;
 mod m0002_consolidation_state;
 mod m0003_behavioral_learning;
 
-use phase::Atomic;
+use phase::{Atomic, Phase};
 
-/// The AMS migrations, oldest first, each atomic ([`phase`]).
+/// The AMS migrations, oldest first: the one list. The catalog, the fingerprints and the tests
+/// derive from it; adding a migration is a new file and a line here.
+pub(crate) const MIGRATIONS: &[&dyn Phase] = &[
+    &m0000_semantic_facts_baseline::Migration,
+    &m0001_temporal_metadata::Migration,
+    &m0002_consolidation_state::Migration,
+    &m0003_behavioral_learning::Migration,
+];
+
+/// The AMS migrations ([`MIGRATIONS`]), each atomic ([`phase`]).
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(Atomic(m0000_semantic_facts_baseline::Migration)),
-            Box::new(Atomic(m0001_temporal_metadata::Migration)),
-            Box::new(Atomic(m0002_consolidation_state::Migration)),
-            Box::new(Atomic(m0003_behavioral_learning::Migration)),
-        ]
+        MIGRATIONS.iter().map(|m| Box::new(Atomic(*m)) as Box<dyn MigrationTrait>).collect()
     }
 }

@@ -7,7 +7,6 @@ use sea_orm_migration::prelude::*;
 
 use crate::catalog::{self, AICO_PHASE2, Entry, Layout, Makes};
 use crate::phase::{On, Phase};
-use crate::safety;
 
 pub(crate) const NAME: &str = "m0002_consolidation_state";
 const INDEX_UPDATED: &str = "idx_consolidation_state_updated";
@@ -61,6 +60,14 @@ impl Phase for Migration {
         crate::aico_pg::PHASE2
     }
 
+    fn drops(&self, layout: Layout) -> Vec<&'static str> {
+        match layout {
+            // AICO's table, made by AICO's version 13.
+            Layout::Aico { .. } => Vec::new(),
+            _ => vec!["consolidation_state"],
+        }
+    }
+
     async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
         let (conn, layout, manager) = (on.conn, on.layout, on.manager);
         if let Layout::Aico { .. } = layout {
@@ -97,13 +104,10 @@ impl Phase for Migration {
     }
 
     async fn down(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
-        let manager = on.manager;
-        if let Layout::Aico { .. } = on.layout {
-            // AICO's table, made by AICO's version 13.
-            return Ok(());
+        for table in self.drops(on.layout) {
+            on.manager.drop_table(Table::drop().table(Alias::new(table)).if_exists().to_owned()).await?;
         }
-        safety::guard_drop(manager, &["consolidation_state"], "m0002").await?;
-        manager.drop_table(Table::drop().table(ConsolidationState::Table).if_exists().to_owned()).await
+        Ok(())
     }
 }
 

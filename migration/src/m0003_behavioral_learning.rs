@@ -19,7 +19,6 @@ use sea_orm_migration::sea_orm::ConnectionTrait;
 use crate::aico_phase3;
 use crate::catalog::{self, AICO_PHASE2, AICO_PHASE3_DONE, Entry, Layout, Makes};
 use crate::phase::{On, Phase};
-use crate::safety;
 use aico_connect::dialect::Dialect;
 
 /// The number of explicit dimensions of a preference vector.
@@ -371,6 +370,19 @@ impl Phase for Migration {
         crate::aico_pg::PHASE3
     }
 
+    fn drops(&self, layout: Layout) -> Vec<&'static str> {
+        if layout.aico_applied(NAME) {
+            // AICO's tables, made by its own versions 14 to 18.
+            return Vec::new();
+        }
+        // Ours: the seed's, or AICO's shape made at AICO's version 13; never the Memory Album's
+        // feedback_events. Children first.
+        match layout {
+            Layout::Seed | Layout::AicoPostgres => TABLES.to_vec(),
+            Layout::Aico { .. } => aico_phase3::TABLES.iter().rev().copied().collect(),
+        }
+    }
+
     async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
         let (manager, conn, dialect, layout) = (on.manager, on.conn, on.dialect, on.layout);
         match layout {
@@ -412,20 +424,8 @@ impl Phase for Migration {
     }
 
     async fn down(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
-        let (manager, layout) = (on.manager, on.layout);
-        if layout.aico_applied(NAME) {
-            // AICO's tables, made by its own versions 14 to 18.
-            return Ok(());
-        }
-        // Ours: the seed's, or AICO's shape made at AICO's version 13; never the Memory Album's
-        // feedback_events. Children first.
-        let tables: Vec<&str> = match layout {
-            Layout::Seed | Layout::AicoPostgres => TABLES.to_vec(),
-            Layout::Aico { .. } => aico_phase3::TABLES.iter().rev().copied().collect(),
-        };
-        safety::guard_drop(manager, &tables, "m0003").await?;
-        for table in tables {
-            manager.drop_table(Table::drop().table(Alias::new(table)).if_exists().to_owned()).await?;
+        for table in self.drops(on.layout) {
+            on.manager.drop_table(Table::drop().table(Alias::new(table)).if_exists().to_owned()).await?;
         }
         Ok(())
     }

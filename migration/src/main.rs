@@ -1,4 +1,4 @@
-//! `cargo run -p migration -- [up|down|status|fresh|refresh|reset]`: the sea-orm-migration CLI on
+//! `cargo run -p migration -- [up|down|status|repair|fresh|refresh|reset]`: the runner's commands on
 //! AICO's `aico.db` when it exists, else the tool's own database (or `DATABASE_URL` / `-u`), run
 //! the safe way.
 
@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use migration::Migrator;
 use migration::error::MigrateError;
 use migration::fingerprint::Check;
-use migration::runner::{self, Command, Progress};
+use migration::runner::{self, Command, Options, Progress};
 use migration::safety;
 
 #[derive(Parser)]
@@ -93,8 +93,8 @@ fn main() -> ExitCode {
     aico_console::init_logging(if cli.verbose { "debug" } else { "warn" }, cli.verbose);
     // A closed stdout (`migration status | head -1`) ends the output, never the run.
     let mut out = Stdout::default();
-    let force = cli.force;
-    let code = match aico_console::block_on(safety::forcing(force, run(cli, &mut out))) {
+    let force = cli.force || safety::forces(std::env::var(safety::FORCE_ENV).ok().as_deref());
+    let code = match aico_console::block_on(run(cli, force, &mut out)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprint(format_args!("error: {e}"));
@@ -105,7 +105,7 @@ fn main() -> ExitCode {
     out.finish(code)
 }
 
-async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
+async fn run(cli: Cli, force: bool, out: &mut Stdout) -> Result<(), MigrateError> {
     let target = Target::resolve(cli.database_url.as_deref())?;
     let open = if cli.allow_open_key_file { OpenSecrets::Allow } else { OpenSecrets::Refuse };
     let keys = KeySources::from_args(cli.db_key.as_deref(), cli.db_key_file.as_deref(), open)
@@ -120,6 +120,7 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
     if let Some(note) = layout.target_note() {
         out.line(format_args!("  {note}"));
     }
+    let opts = Options { force, key, ..Options::default() };
     let command = match cli.command.unwrap_or(Sub::Up { num: None }) {
         Sub::Status => {
             if let Some(aico) = runner::aico_schema(&db, &target).await? {
@@ -129,7 +130,7 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
                     false => println!("  applied by AICO itself (adopted as is): {}", aico.applied_by_aico.join(", ")),
                 }
             }
-            for m in runner::status::<Migrator>(&db, &target).await? {
+            for m in runner::status::<Migrator>(&db, &target, &opts.rehearsals).await? {
                 let (check, differs) = match &m.fingerprint {
                     Some(Check::Changed(objects)) => (Some("changed"), objects.clone()),
                     other => (other.as_ref().map(Check::as_str), Vec::new()),
@@ -140,7 +141,7 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
             return Ok(());
         }
         Sub::Repair => {
-            let repaired = runner::repair::<Migrator>(&db, &target).await?;
+            let repaired = runner::repair::<Migrator>(&db, &target, &opts.rehearsals).await?;
             if repaired.is_empty() {
                 out.line("nothing applied: no fingerprint to re-record");
             }
@@ -153,7 +154,7 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
         Sub::Refresh => Command::Refresh,
         Sub::Reset => Command::Reset,
     };
-    let run = runner::run(&db, &target, command, |p| match p {
+    let result = runner::run(&db, &target, command, &opts, |p| match p {
         Progress::Waiting => out.line("another migrator holds the lock on this database; waiting"),
         Progress::Plan(steps) if steps.is_empty() => out.line("nothing to do: the schema is up to date"),
         Progress::Plan(steps) => {
@@ -165,8 +166,8 @@ async fn run(cli: Cli, out: &mut Stdout) -> Result<(), MigrateError> {
         Progress::Started(_) => {}
         Progress::Finished(step, took) => out.line(format_args!("done: {step} ({took:.2?})")),
         Progress::Recorded(names) => out.line(runner::recorded_line(&names)),
-    });
-    let result = safety::with_key(key, run).await;
+    })
+    .await;
     db.close().await.ok();
     result.map(|_| ())
 }

@@ -39,20 +39,34 @@ pub(crate) trait Phase: MigrationName + Send + Sync {
     async fn down(&self, on: &On<'_, '_>) -> Result<(), DbErr>;
     /// AICO's objects in `aico_core` that this phase is on AICO's PostgreSQL database.
     fn aico_pg(&self) -> &'static [aico_pg::Object];
+    /// The tables its `down` drops on a database of `layout`, in the order it drops them: the
+    /// runner backs them up first where they hold rows ([`crate::safety::guard_drop`]).
+    fn drops(&self, _layout: Layout) -> Vec<&'static str> {
+        Vec::new()
+    }
+}
+
+/// The tables the rollback of migration `name` drops on a database of `layout` (none on AICO's
+/// PostgreSQL database, where every phase is AICO's, nor for a migration not the AMS's).
+pub(crate) fn rollback_drops(name: &str, layout: Layout) -> Vec<&'static str> {
+    match layout {
+        Layout::AicoPostgres => Vec::new(),
+        _ => crate::MIGRATIONS.iter().find(|m| m.name() == name).map_or_else(Vec::new, |m| m.drops(layout)),
+    }
 }
 
 /// A [`Phase`] as sea-orm-migration runs it: atomic (`use_transaction`), so that a failure half-way
 /// leaves nothing behind, under our runner and under sea-orm's own CLI alike.
-pub(crate) struct Atomic<P>(pub P);
+pub(crate) struct Atomic(pub &'static dyn Phase);
 
-impl<P: Phase> MigrationName for Atomic<P> {
+impl MigrationName for Atomic {
     fn name(&self) -> &str {
         self.0.name()
     }
 }
 
 #[async_trait::async_trait]
-impl<P: Phase> MigrationTrait for Atomic<P> {
+impl MigrationTrait for Atomic {
     fn use_transaction(&self) -> Option<bool> {
         Some(true)
     }

@@ -4,7 +4,6 @@
 //! The `migration` binary and `aico-ams migrate` both run through here; the migrations themselves
 //! are the stock sea-orm-migration ones and also run under sea-orm's own CLI.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use sea_orm_migration::prelude::*;
@@ -14,7 +13,8 @@ use sea_orm_migration::seaql_migrations;
 use crate::Migrator;
 use crate::catalog::Layout;
 use crate::error::MigrateError;
-use crate::fingerprint::{self, Check, Fingerprint, How};
+use crate::fingerprint::{self, Check, Fingerprint, How, Rehearsals};
+pub use crate::options::{Mode, Options};
 use crate::safety;
 use aico_connect::dialect::Dialect;
 use aico_connect::target::Target;
@@ -110,11 +110,6 @@ impl MigrationState {
     }
 }
 
-/// The names of all migrations, in order.
-pub fn migration_names() -> Vec<String> {
-    names::<Migrator>()
-}
-
 fn names<M: MigratorTrait>() -> Vec<String> {
     M::migrations().iter().map(|m| m.name().to_owned()).collect()
 }
@@ -124,52 +119,23 @@ struct Expected<'a> {
     target: &'a Target,
     layout: Layout,
     names: Vec<String>,
+    rehearsals: &'a Rehearsals,
 }
-
-/// What a set of migrations makes from empty: the same in every run of one process, so rehearsed
-/// once per process (`aico-ams migrate` runs, then lists the status; `verify` lists it again).
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Rehearsal {
-    /// The migrator, by its type's name (its migrations are its code).
-    migrator: &'static str,
-    /// Where it is rehearsed: the SQLite library, or the PostgreSQL server of this URL.
-    on: Option<String>,
-    layout: Layout,
-}
-
-/// The rehearsals done in this process.
-static REHEARSED: std::sync::LazyLock<std::sync::Mutex<HashMap<Rehearsal, Vec<Option<Fingerprint>>>>> =
-    std::sync::LazyLock::new(Default::default);
 
 impl<'a> Expected<'a> {
-    fn new<M: MigratorTrait>(target: &'a Target, layout: Layout) -> Self {
-        Self { target, layout, names: names::<M>() }
+    fn new<M: MigratorTrait>(target: &'a Target, layout: Layout, rehearsals: &'a Rehearsals) -> Self {
+        Self { target, layout, names: names::<M>(), rehearsals }
     }
 
     /// What `name` makes from empty; `None` where it cannot run from empty (adopted from AICO).
     async fn of<M: MigratorTrait>(&self, name: &str) -> Result<Option<Fingerprint>, MigrateError> {
-        let rehearsed = self.rehearse::<M>().await?;
-        let at = self.names.iter().position(|n| n == name);
-        Ok(at.and_then(|i| rehearsed.get(i).cloned().flatten()))
-    }
-
-    /// The rehearsal of `M`'s migrations for this target's backend and layout, done once per
-    /// process.
-    async fn rehearse<M: MigratorTrait>(&self) -> Result<Vec<Option<Fingerprint>>, MigrateError> {
-        let on = match self.target {
-            Target::Sqlite { .. } => None,
-            Target::Postgres { url, .. } => Some(url.clone()),
-        };
-        let key = Rehearsal { migrator: std::any::type_name::<M>(), on, layout: self.layout };
-        // A poisoned lock only means another rehearsal panicked; the map holds whole entries.
-        if let Some(done) = REHEARSED.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            return Ok(done.clone());
-        }
-        let all = fingerprint::rehearse(self.target, self.layout, &M::migrations())
+        let rehearsed = self
+            .rehearsals
+            .of::<M>(self.target, self.layout)
             .await
             .map_err(|e| MigrateError::in_migration(self.target, "fingerprint rehearsal", e))?;
-        REHEARSED.lock().unwrap_or_else(|p| p.into_inner()).insert(key, all.clone());
-        Ok(all)
+        let at = self.names.iter().position(|n| n == name);
+        Ok(at.and_then(|i| rehearsed.get(i).cloned().flatten()))
     }
 
     /// Record what the database behind `conn` holds of `name`, applied or adopted.
@@ -216,10 +182,12 @@ pub fn status_line(name: &str, state: &str, at: Option<&str>, check: Option<&str
 
 /// Every migration of `M` (the AMS's: [`Migrator`]) with its state and fingerprint check.
 /// Changes nothing and takes no lock; what the migrations make is rehearsed on a scratch database
-/// (on PostgreSQL the session's temporary schema, in a transaction that is rolled back).
+/// (on PostgreSQL the session's temporary schema, in a transaction that is rolled back), once per
+/// `rehearsals` value.
 pub async fn status<M: MigratorTrait>(
     db: &DatabaseConnection,
     target: &Target,
+    rehearsals: &Rehearsals,
 ) -> Result<Vec<MigrationState>, MigrateError> {
     let err = |e| MigrateError::classify(target, e);
     let manager = SchemaManager::new(db);
@@ -230,7 +198,7 @@ pub async fn status<M: MigratorTrait>(
     };
     let records = fingerprint::records(db).await.map_err(err)?;
     let layout = Layout::detect(db).await.map_err(err)?;
-    let expected = Expected::new::<M>(target, layout);
+    let expected = Expected::new::<M>(target, layout, rehearsals);
     let mut out = Vec::new();
     for name in names::<M>() {
         let applied_at = applied.iter().find(|m| m.version == name).map(|m| m.applied_at);
@@ -266,7 +234,11 @@ pub struct Repaired {
 /// Re-record the fingerprints of all applied migrations of `M` (the AMS's: [`Migrator`]) from
 /// the database as it is now, under the migrators' lock, after a user has checked a schema that
 /// `up` reported as changed. Changes no schema (only the fingerprint table, created if missing).
-pub async fn repair<M: MigratorTrait>(db: &DatabaseConnection, target: &Target) -> Result<Vec<Repaired>, MigrateError> {
+pub async fn repair<M: MigratorTrait>(
+    db: &DatabaseConnection,
+    target: &Target,
+    rehearsals: &Rehearsals,
+) -> Result<Vec<Repaired>, MigrateError> {
     let err = |e| MigrateError::classify(target, e);
     let dialect = Dialect::of_conn(db).map_err(err)?;
     let txn = dialect.begin_locked(db, || {}).await.map_err(err)?;
@@ -276,7 +248,7 @@ pub async fn repair<M: MigratorTrait>(db: &DatabaseConnection, target: &Target) 
     fingerprint::install(&txn).await.map_err(err)?;
     let before = fingerprint::records(&txn).await.map_err(err)?;
     let layout = Layout::detect(&txn).await.map_err(err)?;
-    let expected = Expected::new::<M>(target, layout);
+    let expected = Expected::new::<M>(target, layout, rehearsals);
     let applied: Vec<String> =
         M::get_applied_migrations(&txn).await.map_err(err)?.iter().map(|m| m.name().to_owned()).collect();
     let mut out = Vec::new();
@@ -311,50 +283,40 @@ pub async fn aico_schema(db: &DatabaseConnection, target: &Target) -> Result<Opt
         Layout::Seed | Layout::AicoPostgres => Ok(None),
         layout @ Layout::Aico { version } => Ok(Some(AicoSchema {
             version,
-            applied_by_aico: migration_names().into_iter().filter(|m| layout.aico_applied(m)).collect(),
+            applied_by_aico: names::<Migrator>().into_iter().filter(|m| layout.aico_applied(m)).collect(),
         })),
     }
 }
 
-/// Whether a run keeps its work.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Commit the run.
-    Apply,
-    /// Do everything, then roll it all back: nothing changes (to see the SQL a run would execute).
-    DryRun,
-}
-
 /// Run `command` on `db` (the database `target` names) in one transaction under the migrators'
-/// lock. `progress` hears the plan before any change, and each step as it goes. Returns the
-/// steps taken.
+/// lock, as `opts` say (force, the file's key, commit or roll back, the rehearsals to share).
+/// `progress` hears the plan before any change, and each step as it goes. Returns the steps taken.
 pub async fn run(
     db: &DatabaseConnection,
     target: &Target,
     command: Command,
+    opts: &Options,
     progress: impl FnMut(Progress),
 ) -> Result<Vec<Step>, MigrateError> {
-    run_with::<Migrator>(db, target, command, Mode::Apply, progress).await
+    run_with::<Migrator>(db, target, command, opts, progress).await
 }
 
-/// [`run`] with the migrations of `M` (the AMS's: [`Migrator`]; tests run a changed set), or with
-/// [`Mode::DryRun`] the same run rolled back at the end (and no backup written: there is nothing
-/// to restore).
+/// [`run`] with the migrations of `M` (the AMS's: [`Migrator`]; tests run a changed set).
 pub async fn run_with<M: MigratorTrait>(
     db: &DatabaseConnection,
     target: &Target,
     command: Command,
-    mode: Mode,
+    opts: &Options,
     progress: impl FnMut(Progress),
 ) -> Result<Vec<Step>, MigrateError> {
-    safety::rehearsing(mode == Mode::DryRun, run_steps::<M>(db, target, command, mode, progress)).await
+    run_steps::<M>(db, target, command, opts, progress).await
 }
 
 async fn run_steps<M: MigratorTrait>(
     db: &DatabaseConnection,
     target: &Target,
     command: Command,
-    mode: Mode,
+    opts: &Options,
     mut progress: impl FnMut(Progress),
 ) -> Result<Vec<Step>, MigrateError> {
     let err = |e| MigrateError::classify(target, e);
@@ -370,7 +332,7 @@ async fn run_steps<M: MigratorTrait>(
     let applied: Vec<String> =
         M::get_applied_migrations(&txn).await.map_err(err)?.iter().map(|m| m.name().to_owned()).collect();
     let layout = Layout::detect(&txn).await.map_err(err)?;
-    let expected = Expected::new::<M>(target, layout);
+    let expected = Expected::new::<M>(target, layout, &opts.rehearsals);
     if let Command::Up { .. } = command {
         check_fingerprints::<M>(&txn, target, &applied, &expected, &mut progress).await?;
     }
@@ -406,6 +368,13 @@ async fn run_steps<M: MigratorTrait>(
                 expected.record::<M, _>(&txn, name).await?;
             }
             Step::Rollback(name) => {
+                // Nothing lost: the tables this rollback drops, if they hold rows, are backed up
+                // first (or the step is refused).
+                let drops = crate::phase::rollback_drops(name, layout);
+                let label = name.split('_').next().unwrap_or(name);
+                safety::guard_drop(&SchemaManager::new(&txn), &drops, label, opts)
+                    .await
+                    .map_err(|e| MigrateError::in_migration(target, name, e))?;
                 M::down(&txn, Some(1)).await.map_err(|e| MigrateError::in_migration(target, name, e))?;
                 fingerprint::forget(&txn, name).await.map_err(err)?;
             }
@@ -422,7 +391,7 @@ async fn run_steps<M: MigratorTrait>(
                     ));
                 }
                 let manager = SchemaManager::new(&txn);
-                safety::restorable(&manager, "drop every table (fresh)", "fresh")
+                safety::restorable(&manager, "drop every table (fresh)", "fresh", opts)
                     .await
                     .map_err(|e| MigrateError::in_migration(target, "fresh", e))?;
                 M::fresh(&txn).await.map_err(|e| MigrateError::in_migration(target, "fresh", e))?;
@@ -439,7 +408,7 @@ async fn run_steps<M: MigratorTrait>(
         }
         progress(Progress::Finished(step.clone(), started.elapsed()));
     }
-    match mode {
+    match opts.mode {
         Mode::Apply => txn.commit().await.map_err(err)?,
         Mode::DryRun => txn.rollback().await.map_err(err)?,
     }
@@ -479,32 +448,4 @@ async fn check_fingerprints<M: MigratorTrait>(
         progress(Progress::Recorded(unrecorded));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The AMS's migrations under a type of this test's alone, so no other test shares its entry.
-    struct Once;
-
-    impl MigratorTrait for Once {
-        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-            Migrator::migrations()
-        }
-    }
-
-    #[tokio::test]
-    async fn a_migrator_is_rehearsed_once_per_process() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let target = Target::from_url(&format!("sqlite://{}", dir.path().join("a.db").display())).expect("target");
-        let first = names::<Once>().remove(0);
-        let made = Expected::new::<Once>(&target, Layout::Seed).of::<Once>(&first).await.expect("rehearsal");
-        assert!(made.is_some(), "the first migration runs from empty");
-        // What the next run hears comes from the first rehearsal, not from a new one.
-        let key = Rehearsal { migrator: std::any::type_name::<Once>(), on: None, layout: Layout::Seed };
-        REHEARSED.lock().expect("rehearsals").get_mut(&key).expect("kept").fill(None);
-        let again = Expected::new::<Once>(&target, Layout::Seed).of::<Once>(&first).await.expect("rehearsal");
-        assert_eq!(again, None);
-    }
 }

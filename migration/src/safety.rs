@@ -3,8 +3,9 @@
 //! On SQLite a consistent copy of the whole database file is written beside it (`VACUUM INTO`,
 //! through a second, read-only connection, so it also works inside the migrator's transaction) and
 //! its path is logged. The copy is its owner's alone: made 0600 before anything is written into
-//! it, and never more open than the database itself. PostgreSQL has no file to copy: the step is refused unless the operator
-//! forced it (`--force`, or `AICO_FORCE_DROP=1`) after taking a `pg_dump` of their own.
+//! it, and never more open than the database itself. PostgreSQL has no file to copy: the step is
+//! refused unless the operator forced it ([`Options::force`]: `--force`, or `AICO_FORCE_DROP=1`
+//! as the binaries read it) after taking a `pg_dump` of their own.
 
 use std::path::{Path, PathBuf};
 
@@ -16,51 +17,27 @@ use aico_connect::key::DbKey;
 use aico_connect::private;
 use aico_connect::target;
 
-tokio::task_local! {
-    /// Set while a dry run rehearses: its transaction is rolled back, so nothing needs restoring.
-    static REHEARSAL: bool;
-    /// Set while a run may drop tables holding rows where no backup can be written (`--force`).
-    static FORCED: bool;
-    /// The key the run's encrypted SQLite file was opened with: its backup is encrypted with it.
-    static KEY: Option<DbKey>;
-}
-
-/// Run `job` on a SQLite file opened with `key` (`None`: a plain file): a backup it writes is
-/// read and encrypted with that key. Scoped to `job`'s task; without it an encrypted file's
-/// backup cannot be read, and the step that needs it is refused.
-pub async fn with_key<F: Future>(key: Option<DbKey>, job: F) -> F::Output {
-    KEY.scope(key, job).await
-}
-
-/// Run `job` as a rehearsal (`yes`): a step that would write a backup says so and writes none,
-/// as the run it belongs to will be rolled back. Scoped to `job`'s task, so other runs in the same
-/// process are not affected.
-pub async fn rehearsing<F: Future>(yes: bool, job: F) -> F::Output {
-    REHEARSAL.scope(yes, job).await
-}
-
-fn rehearsal() -> bool {
-    REHEARSAL.try_with(|yes| *yes).unwrap_or(false)
-}
+use crate::options::Options;
 
 /// The environment variable that, set to `1`, allows dropping tables holding rows where no
-/// backup can be written (PostgreSQL).
+/// backup can be written (PostgreSQL). Read by the binaries (`migration`, `aico-ams migrate`)
+/// into [`Options::force`], never by this library.
 pub const FORCE_ENV: &str = "AICO_FORCE_DROP";
 
-/// Run `job` allowing (`yes`) destructive steps where no backup can be written (`--force`).
-/// Scoped to `job`'s task, as [`rehearsing`] is: nothing is set for the whole process.
-pub async fn forcing<F: Future>(yes: bool, job: F) -> F::Output {
-    FORCED.scope(yes, job).await
-}
-
-fn forced() -> bool {
-    FORCED.try_with(|yes| *yes).unwrap_or(false) || std::env::var(FORCE_ENV).is_ok_and(|v| v == "1")
+/// Whether the value of [`FORCE_ENV`] (as the binaries read it) forces: only `1` does.
+pub fn forces(value: Option<&str>) -> bool {
+    value == Some("1")
 }
 
 /// Before dropping `tables`: if any of them holds rows, write a restorable backup (SQLite) or
 /// refuse unless forced (PostgreSQL). `label` names the step in the backup's file name.
 /// Returns the backup written, if one was.
-pub async fn guard_drop(manager: &SchemaManager<'_>, tables: &[&str], label: &str) -> Result<Option<PathBuf>, DbErr> {
+pub async fn guard_drop(
+    manager: &SchemaManager<'_>,
+    tables: &[&str],
+    label: &str,
+    opts: &Options,
+) -> Result<Option<PathBuf>, DbErr> {
     let conn = manager.get_connection();
     let dialect = Dialect::of_conn(conn)?;
     let mut holding = Vec::new();
@@ -81,16 +58,22 @@ pub async fn guard_drop(manager: &SchemaManager<'_>, tables: &[&str], label: &st
     if holding.is_empty() {
         return Ok(None);
     }
-    restorable(manager, &format!("drop tables holding rows ({})", holding.join(", ")), label).await
+    restorable(manager, &format!("drop tables holding rows ({})", holding.join(", ")), label, opts).await
 }
 
 /// Make the database restorable before `what` happens, whatever it holds: write a backup
-/// (SQLite) or refuse unless forced (PostgreSQL).
-pub async fn restorable(manager: &SchemaManager<'_>, what: &str, label: &str) -> Result<Option<PathBuf>, DbErr> {
+/// (SQLite) or refuse unless forced (PostgreSQL). In a rehearsal ([`Options::rehearsal`]) a step
+/// that would write a backup says so and writes none, as its run will be rolled back.
+pub async fn restorable(
+    manager: &SchemaManager<'_>,
+    what: &str,
+    label: &str,
+    opts: &Options,
+) -> Result<Option<PathBuf>, DbErr> {
     let conn = manager.get_connection();
     let dialect = Dialect::of_conn(conn)?;
     match dialect.restore_point(conn).await? {
-        RestorePoint::CopyFile { source } if rehearsal() => {
+        RestorePoint::CopyFile { source } if opts.rehearsal() => {
             tracing::warn!(
                 "about to {what}: a real run writes a backup of {} first (not in a dry run)",
                 source.display()
@@ -99,7 +82,7 @@ pub async fn restorable(manager: &SchemaManager<'_>, what: &str, label: &str) ->
         }
         RestorePoint::CopyFile { source } => {
             let dest = backup_path(&source, label);
-            snapshot(dialect, &source, &dest).await?;
+            snapshot(dialect, &source, &dest, opts.key.as_ref()).await?;
             tracing::warn!(
                 "about to {what}: backup written to {} (to restore, copy it over {})",
                 dest.display(),
@@ -107,7 +90,7 @@ pub async fn restorable(manager: &SchemaManager<'_>, what: &str, label: &str) ->
             );
             Ok(Some(dest))
         }
-        RestorePoint::RefuseUnlessForced if forced() => {
+        RestorePoint::RefuseUnlessForced if opts.force => {
             tracing::warn!("about to {what} without a backup: forced");
             Ok(None)
         }
@@ -127,9 +110,10 @@ fn backup_path(source: &Path, label: &str) -> PathBuf {
 
 /// Write a consistent copy of the SQLite file `source` to `dest` through a second, read-only
 /// connection (`VACUUM INTO` cannot run inside the migrator's own transaction). An encrypted file
-/// is read with the key the run opened it with ([`with_key`]), and SQLite3 Multiple Ciphers writes the copy
-/// encrypted with that same key; a copy that came out plain is deleted, never left beside it.
-async fn snapshot(dialect: Dialect, source: &Path, dest: &Path) -> Result<(), DbErr> {
+/// is read with the key the run opened it with (`key`, [`Options::key`]), and SQLite3 Multiple
+/// Ciphers writes the copy encrypted with that same key; a copy that came out plain is deleted,
+/// never left beside it.
+async fn snapshot(dialect: Dialect, source: &Path, dest: &Path, key: Option<&DbKey>) -> Result<(), DbErr> {
     let Some(stmt) = dialect.snapshot_into(dest) else {
         return Err(DbErr::Migration("this backend has no file snapshot".into()));
     };
@@ -138,8 +122,7 @@ async fn snapshot(dialect: Dialect, source: &Path, dest: &Path) -> Result<(), Db
     // The copy goes into a file made empty first, for the owner alone (`VACUUM INTO` accepts an
     // empty file, and would otherwise make it 0644 less the umask).
     private::create_file(dest, private::FILE_MODE).map_err(|e| failed(e.to_string()))?;
-    let key = KEY.try_with(Clone::clone).ok().flatten();
-    let reader_key = key.clone();
+    let reader_key = key.cloned();
     let mut opts = ConnectOptions::new(target::sqlite_url(source, target::SqliteMode::ReadOnly));
     opts.max_connections(1)
         .sqlx_logging(false)

@@ -30,7 +30,7 @@ async fn metadata(conn: &DatabaseConnection) -> Vec<(Option<String>, Option<Stri
 /// Backfill `db` in batches of `batch` and check the outcome against Rust, row by row; the report.
 async fn backfill_matches_rust(db: &TestDb, batch: u64) -> aico_ams::sql::SqlBackfill {
     let conn = db.connect().await;
-    runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("migrate");
+    runner::run(&conn, &db.target, Command::Up { steps: None }, &Default::default(), |_| {}).await.expect("migrate");
     let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
     let report = backfill(&app, app.layout().await.expect("layout"), batch, false, |_| {}).await.expect("backfill");
     let rows = metadata(&conn).await;
@@ -75,7 +75,7 @@ async fn a_row_moved_during_the_walk_is_filled() {
     let Some(db) = TestDb::of(Backend::Postgres).await else { return };
     let conn = db.connect().await;
     shaped::fill(&conn, Table::Seed, ROWS, Keys::Uuid4, Timestamps::All(Form::Zulu)).await;
-    runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("migrate");
+    runner::run(&conn, &db.target, Command::Up { steps: None }, &Default::default(), |_| {}).await.expect("migrate");
     exec(
         &conn,
         "CREATE TABLE moved AS SELECT id, ctid::text AS was, CAST(NULL AS TEXT) AS became \

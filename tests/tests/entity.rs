@@ -24,7 +24,7 @@ use serde_json::json;
 
 async fn migrated(db: &TestDb) -> DatabaseConnection {
     let conn = db.connect().await;
-    runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("up");
+    runner::run(&conn, &db.target, Command::Up { steps: None }, &Default::default(), |_| {}).await.expect("up");
     conn
 }
 
@@ -548,7 +548,9 @@ async fn every_row_of_an_adopted_table_reads_whatever_its_timestamps_hold(
         .await;
     }
     exec(&conn, "INSERT INTO semantic_facts (id) VALUES ('f99')").await;
-    runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("up adopts the table");
+    runner::run(&conn, &db.target, Command::Up { steps: None }, &Default::default(), |_| {})
+        .await
+        .expect("up adopts the table");
 
     let facts = semantic_facts::Entity::find()
         .order_by_asc(semantic_facts::Column::Id)
@@ -610,7 +612,9 @@ async fn adopted_json_columns_keep_text_that_is_not_json(#[case] backend: Backen
          ('s1', 'improvised', 'when asked', NULL), ('s2', NULL, NULL, '[1, 2]')",
     )
     .await;
-    runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("up adopts the tables");
+    runner::run(&conn, &db.target, Command::Up { steps: None }, &Default::default(), |_| {})
+        .await
+        .expect("up adopts the tables");
 
     let states = consolidation_state::Entity::find()
         .order_by_asc(consolidation_state::Column::Id)
@@ -659,7 +663,7 @@ async fn every_row_of_aicos_user_memories_reads_whatever_its_timestamps_hold() {
     let db = TestDb::sqlite();
     let conn = db.connect().await;
     aico::build(&conn, AicoVersion::V13, 20).await;
-    runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("up");
+    runner::run(&conn, &db.target, Command::Up { steps: None }, &Default::default(), |_| {}).await.expect("up");
     let odd = [
         (0, "NULL", "null"),
         (1, "'2025-13-45T99:00:00'", "unreadable 2025-13-45T99:00:00"),

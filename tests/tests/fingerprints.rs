@@ -6,7 +6,7 @@
 use aico_connect::dialect::Dialect;
 use aico_tests::{Backend, TestDb, applied, column_of, exec, schema};
 use migration::fingerprint::{Check, How};
-use migration::runner::{self, Command, Mode, Progress, Step};
+use migration::runner::{self, Command, Progress, Step};
 use migration::{DbErr, MigrationName, MigrationTrait, Migrator, MigratorTrait, SchemaManager};
 use rstest::rstest;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -65,7 +65,7 @@ async fn run<M: MigratorTrait>(
     command: Command,
 ) -> Result<Vec<Progress>, migration::error::MigrateError> {
     let mut heard = Vec::new();
-    runner::run_with::<M>(conn, &db.target, command, Mode::Apply, |p| heard.push(p)).await?;
+    runner::run_with::<M>(conn, &db.target, command, &Default::default(), |p| heard.push(p)).await?;
     Ok(heard)
 }
 
@@ -75,7 +75,8 @@ async fn up<M: MigratorTrait>(db: &TestDb, conn: &DatabaseConnection, steps: Opt
 
 /// Each migration's fingerprint check, by name (`None` when pending).
 async fn checks<M: MigratorTrait>(db: &TestDb, conn: &DatabaseConnection) -> Vec<(String, Option<Check>)> {
-    let states = runner::status::<M>(conn, &db.target).await.unwrap_or_else(|e| panic!("{}: {e}", db.name));
+    let states =
+        runner::status::<M>(conn, &db.target, &Default::default()).await.unwrap_or_else(|e| panic!("{}: {e}", db.name));
     states.into_iter().map(|m| (m.name, m.fingerprint)).collect()
 }
 
@@ -137,7 +138,7 @@ async fn repair_re_records_what_the_database_holds(#[case] backend: Backend) {
     exec(&conn, &format!("DROP INDEX {INDEX}")).await;
     exec(&conn, &changed_index(dialect)).await;
     let schema_before = schema(&conn).await;
-    let repaired = runner::repair::<Changed>(&conn, &db.target).await.expect("repair");
+    let repaired = runner::repair::<Changed>(&conn, &db.target, &Default::default()).await.expect("repair");
     assert_eq!(schema(&conn).await, schema_before, "{}: repair changes no schema", db.name);
     assert_eq!(repaired.len(), 3, "{}: {repaired:?}", db.name);
     let phase1 = repaired.iter().find(|r| r.name == PHASE1).expect("Phase 1 re-recorded");
@@ -156,9 +157,9 @@ async fn repair_re_records_what_the_database_holds(#[case] backend: Backend) {
     let Some(db) = TestDb::of(backend).await else { return };
     let conn = db.connect().await;
     up::<Migrator>(&db, &conn, Some(3)).await;
-    let repaired = runner::repair::<Changed>(&conn, &db.target).await.expect("repair");
+    let repaired = runner::repair::<Changed>(&conn, &db.target, &Default::default()).await.expect("repair");
     assert_eq!(repaired.iter().find(|r| r.name == PHASE1).map(|r| r.how), Some(How::Adopted), "{}", db.name);
-    let status = runner::status::<Changed>(&conn, &db.target).await.expect("status");
+    let status = runner::status::<Changed>(&conn, &db.target, &Default::default()).await.expect("status");
     assert_eq!((status[1].state(), &status[1].fingerprint), ("adopted", &Some(Check::NotCompared)), "{}", db.name);
     up::<Changed>(&db, &conn, None).await;
     assert_eq!(applied(&conn).await.len(), 4, "{}", db.name);
@@ -346,9 +347,9 @@ async fn a_role_that_cannot_create_schemas_migrates_and_records_applied() {
     let conn = target.connect(None).await.expect("connect as the role");
     let denied = conn.execute_unprepared("CREATE SCHEMA ams_probe").await;
     assert!(denied.is_err(), "the role must not be able to create a schema");
-    let up = runner::run(&conn, &target, Command::Up { steps: None }, |_| {}).await;
+    let up = runner::run(&conn, &target, Command::Up { steps: None }, &Default::default(), |_| {}).await;
     assert!(up.is_ok(), "up as a role without CREATE on the database: {up:?}");
-    let states = runner::status::<Migrator>(&conn, &target).await.expect("status");
+    let states = runner::status::<Migrator>(&conn, &target, &Default::default()).await.expect("status");
     assert_eq!(states.len(), Migrator::migrations().len());
     for m in &states {
         assert_eq!((m.how, m.fingerprint.as_ref()), (Some(How::Applied), Some(&Check::Matches)), "{}", m.name);

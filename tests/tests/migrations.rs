@@ -14,7 +14,7 @@ const ALL: [&str; 4] = [
 ];
 
 async fn migrate(db: &TestDb, conn: &DatabaseConnection, command: Command) -> Result<(), String> {
-    runner::run(conn, &db.target, command, |_| {}).await.map(|_| ()).map_err(|e| e.to_string())
+    runner::run(conn, &db.target, command, &Default::default(), |_| {}).await.map(|_| ()).map_err(|e| e.to_string())
 }
 
 async fn up(db: &TestDb, conn: &DatabaseConnection) {

@@ -173,7 +173,7 @@ async fn sql_backfill_is_read_by_python(db: TestDb) {
     .await;
     let insert = "INSERT INTO semantic_facts (id, user_id, content, created_at) VALUES";
     insert_texts(&conn, insert, &inputs, |i, s| format!("('f{i:06}', 'u', 'c', {s})")).await;
-    runner::run(&conn, &db.target, Command::Up { steps: None }, |_| {}).await.expect("migrate");
+    runner::run(&conn, &db.target, Command::Up { steps: None }, &Default::default(), |_| {}).await.expect("migrate");
     let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
 
     let started = std::time::Instant::now();

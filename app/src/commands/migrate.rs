@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use migration::runner::{Progress, status_line};
+use migration::safety;
 
 use super::args::MigrateArgs;
 use super::emit;
@@ -23,7 +24,9 @@ pub async fn run(args: &MigrateArgs, out: &mut Stdout) -> Result<ExitCode, AppEr
         (_, true, _) => Action::Rollback,
         _ => Action::Migrate,
     };
-    let report = sql::migrate(&mut db, action, args.force, |p| {
+    // `AICO_FORCE_DROP=1` forces as `--force` does: read here, never by the migration library.
+    let force = args.force || safety::forces(std::env::var(safety::FORCE_ENV).ok().as_deref());
+    let report = sql::migrate(&mut db, action, force, |p| {
         if json {
             return;
         }

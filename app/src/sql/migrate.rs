@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use migration::Migrator;
 use migration::fingerprint::Check;
-use migration::runner::{self, Command, Mode, Progress, Step};
+use migration::runner::{self, Command, Mode, Options, Progress, Step};
 
 use serde::Serialize;
 
@@ -95,12 +95,8 @@ pub async fn migrate(
     force: bool,
     progress: impl FnMut(Progress),
 ) -> Result<MigrateReport, AppError> {
-    let key = db.key.clone();
-    migration::safety::forcing(force, migration::safety::with_key(key, migrate_in(db, action, progress))).await
-}
-
-/// [`migrate`], with `--force` and the file's key already scoped to the run.
-async fn migrate_in(db: &mut Db, action: Action, progress: impl FnMut(Progress)) -> Result<MigrateReport, AppError> {
+    // The run, then the status listed after it, share one rehearsal of the migrations.
+    let mut opts = Options { force, key: db.key.clone(), ..Options::default() };
     let mut steps = Vec::new();
     let statements = Arc::new(Mutex::new(Vec::new()));
     let run = match action {
@@ -111,6 +107,7 @@ async fn migrate_in(db: &mut Db, action: Action, progress: impl FnMut(Progress))
         Action::DryRun { rollback: true } => Some((Command::Down { steps: 1 }, Mode::DryRun)),
     };
     if let Some((command, mode)) = run {
+        opts.mode = mode;
         if mode == Mode::DryRun {
             let sink = Arc::clone(&statements);
             db.conn.set_metric_callback(move |info| {
@@ -126,13 +123,17 @@ async fn migrate_in(db: &mut Db, action: Action, progress: impl FnMut(Progress))
                 }
             });
         }
-        let taken = runner::run_with::<Migrator>(&db.conn, &db.target, command, mode, progress).await?;
+        let taken = runner::run(&db.conn, &db.target, command, &opts, progress).await?;
         steps = taken.iter().map(Step::to_string).collect();
     }
     if action == Action::Repair {
-        steps = runner::repair::<Migrator>(&db.conn, &db.target).await?.iter().map(ToString::to_string).collect();
+        steps = runner::repair::<Migrator>(&db.conn, &db.target, &opts.rehearsals)
+            .await?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
     }
-    let migrations = runner::status::<Migrator>(&db.conn, &db.target)
+    let migrations = runner::status::<Migrator>(&db.conn, &db.target, &opts.rehearsals)
         .await?
         .into_iter()
         .map(|m| MigrationLine {

@@ -32,7 +32,7 @@ struct Applied {
 
 impl Applied {
     async fn of(db: &Db, layout: Layout) -> Result<Self, AppError> {
-        let states = runner::status::<Migrator>(&db.conn, &db.target).await?;
+        let states = runner::status::<Migrator>(&db.conn, &db.target, &Default::default()).await?;
         Ok(Self {
             names: states.iter().filter(|m| m.applied_at.is_some()).map(|m| m.name.clone()).collect(),
             catalog: layout.catalog(),
