@@ -12,9 +12,15 @@ fn entity_build_script() -> PathBuf {
     let scripts = std::fs::read_dir(&build).expect("target/debug/build").filter_map(|entry| {
         let entry = entry.ok()?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let script = entry.path().join("build-script-build");
+        if !name.starts_with("entity-") {
+            return None;
+        }
+        // Cargo names the script after its file: `build/main.rs` is `build-script-main`.
+        let script = std::fs::read_dir(entry.path()).ok()?.filter_map(Result::ok).map(|f| f.path()).find(|f| {
+            f.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("build-script-") && !n.contains('.'))
+        })?;
         let modified = std::fs::metadata(&script).and_then(|m| m.modified()).ok()?;
-        name.starts_with("entity-").then_some((modified, script))
+        Some((modified, script))
     });
     scripts.max().map(|(_, script)| script).expect("entity's build script: run the tests with `cargo test --workspace`")
 }
