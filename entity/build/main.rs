@@ -33,7 +33,7 @@ const NOT_MODELLED: [&str; 2] = ["seaql_migrations", migration::fingerprint::TAB
 /// allow NULL in every column but the key, so that they read every row such a table can hold,
 /// whatever our own migration would have declared.
 fn adopted_as_found() -> Vec<&'static str> {
-    migration::catalog::CATALOG.iter().flat_map(|entry| entry.tables.iter().copied()).collect()
+    migration::catalog::seed().iter().flat_map(|entry| entry.tables.iter().copied()).collect()
 }
 
 /// The tables of AICO's own database that the jobs use, modelled in `aico`.

@@ -16,7 +16,7 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 pub const SCHEMA: &str = aico_connect::target::AICO_PG_SCHEMA;
 
 /// AICO's facts table.
-pub const FACTS: &str = crate::catalog::AICO_PG_FACTS;
+pub const FACTS: &str = crate::layout::AICO_PG_FACTS;
 
 /// One of AICO's objects: its name in `aico_core`, the shape AICO gives it, and AICO's statements
 /// that make it.

@@ -1,268 +1,110 @@
-//! What each migration puts in the database, by name: the tables and indexes `aico-ams verify`
-//! looks for, on the seed's layout and on AICO's own database, as each migration declares them in
-//! its own file ([`Makes`]). A test compares them with the schema the migrations really build. Also: which layout a database follows, and whether a table
-//! that exists has the shape a migration needs before it is adopted.
+//! What the migrations make, by name, read from the one list of migrations ([`crate::MIGRATIONS`]):
+//! the tables and indexes `aico-ams verify` looks for and the fingerprints read back, on the
+//! seed's layout and on AICO's own databases, as each migration declares them in its own file
+//! ([`Makes`], through its `Phase::makes`). A test compares them with the schema the migrations
+//! really build.
+//!
+//! This module sits above the migrations: it reads the list, and no migration reads it (each is
+//! handed the [`Catalog`] as it runs). The words it speaks in are [`crate::layout`]'s, re-exported
+//! here for the callers that name them by the catalog.
 
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr};
+use crate::MIGRATIONS;
+pub use crate::layout::{
+    AICO_FACT_KEY, AICO_FACTS, AICO_FEEDBACK, AICO_METADATA, AICO_PG_FACTS, AICO_PHASE1, AICO_PHASE2, AICO_PHASE3,
+    AICO_PHASE3_DONE, Catalog, Entry, FACT_CREATED, FACT_METADATA, Layout, Makes, Objects, adoptable, require_table,
+};
 
-use aico_connect::dialect::Dialect;
-
-/// One migration's tables and indexes.
-#[derive(Debug, Clone, Copy)]
-pub struct Entry {
-    /// The migration.
-    pub migration: &'static str,
-    /// The tables it creates (or adopts).
-    pub tables: &'static [&'static str],
-    /// Its indexes, with their tables.
-    pub indexes: &'static [(&'static str, &'static str)],
-    /// The columns of tables AICO makes that this migration relies on (on AICO's layout; empty on
-    /// the seed's, where each migration checks the tables it adopts itself).
-    pub columns: &'static [(&'static str, &'static [&'static str])],
+/// What every migration of the list makes, in migration order.
+pub fn catalog() -> Catalog {
+    Catalog::new(MIGRATIONS.iter().map(|&m| (m.name(), m.makes())))
 }
-
-/// What a migration makes, on the seed's layout and on AICO's own databases: declared once, in
-/// the migration's own file, and read here by the catalog, by the checks before adoption, by
-/// `aico-ams verify` and by the fingerprints.
-#[derive(Debug, Clone, Copy)]
-pub struct Makes {
-    /// On the seed's layout.
-    pub seed: Entry,
-    /// On AICO's own SQLite database (made, or adopted where AICO made it).
-    pub aico: Entry,
-    /// On AICO's own PostgreSQL database (2026; AICO's objects in `aico_core`, adopted, or made
-    /// with AICO's own statements where missing: see [`crate::aico_pg`]).
-    pub aico_pg: Entry,
-    /// The schema version at which AICO applies this phase itself (then it is adopted as AICO
-    /// made it).
-    pub aico_version: i64,
-}
-
-/// What each migration makes, in migration order.
-const MAKES: [Makes; 4] = [
-    crate::m0000_semantic_facts_baseline::MAKES,
-    crate::m0001_temporal_metadata::MAKES,
-    crate::m0002_consolidation_state::MAKES,
-    crate::m0003_behavioral_learning::MAKES,
-];
 
 /// Every migration's tables and indexes on the seed's layout, in migration order.
-pub const CATALOG: [Entry; 4] = [MAKES[0].seed, MAKES[1].seed, MAKES[2].seed, MAKES[3].seed];
-
-/// The column of a facts table that dates a fact: the backfill's source of time.
-pub const FACT_CREATED: &str = "created_at";
-/// The column of a facts table that holds its temporal metadata (JSON): what the backfill writes.
-pub const FACT_METADATA: &str = "temporal_metadata";
-
-/// AICO's facts table (`facts_metadata` until its version 11).
-pub const AICO_FACTS: &str = "user_memories";
-/// The primary key of AICO's facts table: a uuid4 in text.
-pub const AICO_FACT_KEY: &str = "fact_id";
-/// The AMS feedback table on an AICO database (AICO's version 18 name; its `feedback_events` is
-/// the Memory Album's, a table of another shape).
-pub const AICO_FEEDBACK: &str = "ams_behavioral_feedback";
-/// AICO's version table: key/value rows, `schema_version` among them. Never written here.
-pub const AICO_METADATA: &str = "_aico_schema_metadata";
-/// AICO's schema version that applied Phase 1 (`user_memories.temporal_metadata`).
-pub const AICO_PHASE1: i64 = 12;
-/// AICO's schema version that created its per-user `consolidation_state` (Phase 2).
-pub const AICO_PHASE2: i64 = 13;
-/// AICO's schema version that applied Phase 3 (its feedback table renamed by version 18).
-pub const AICO_PHASE3: i64 = 14;
-/// AICO's schema version that completed Phase 3: `trajectories.message_id` came with 15,
-/// `ams_behavioral_feedback` with 18.
-pub const AICO_PHASE3_DONE: i64 = 18;
-
-/// The columns AICO's own tables must have, as the migrations declare them ([`Entry::columns`] of
-/// each [`Makes::aico`]), table by table in migration order: what is checked before such a table
-/// is adopted, and by `aico-ams verify` afterwards.
-pub fn aico_tables() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
-    MAKES.iter().flat_map(|m| m.aico.columns.iter().copied())
+pub fn seed() -> Vec<Entry> {
+    catalog().entries(Layout::Seed)
 }
 
-/// AICO's columns of `table` that the migrations rely on (see [`aico_tables`]); empty for a
-/// table AICO does not make.
-pub fn aico_columns(table: &str) -> Vec<&'static str> {
-    aico_tables().filter(|(t, _)| *t == table).flat_map(|(_, columns)| columns.iter().copied()).collect()
-}
-
-/// AICO's facts table on PostgreSQL (in `aico_core`).
-pub const AICO_PG_FACTS: &str = "ams_user_memories";
-
-/// Whose schema the database follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Layout {
-    /// The seed's: `semantic_facts` keyed by `id`, the seed's `consolidation_state`.
-    Seed,
-    /// AICO's own SQLite database (2025), managed by AICO's migrator (`_aico_schema_metadata`) at
-    /// this schema version.
-    Aico {
-        /// `_aico_schema_metadata.schema_version`.
-        version: i64,
-    },
-    /// AICO's own PostgreSQL database (2026): everything in `aico_core`, made by AICO's schema
-    /// file, which has no versions (`aico_core.ams_user_memories` marks it).
-    AicoPostgres,
-}
-
+/// The catalog read for one layout (here, not in [`crate::layout`], because it reads the list).
 impl Layout {
-    /// The layout of the database behind `conn`: AICO's PostgreSQL one when
-    /// `aico_core.ams_user_memories` exists, AICO's SQLite one when `_aico_schema_metadata` exists,
-    /// else the seed's. Reads only.
-    pub async fn detect<C: ConnectionTrait>(conn: &C) -> Result<Self, DbErr> {
-        let dialect = Dialect::of_conn(conn)?;
-        if dialect == Dialect::Postgres && dialect.is_aico_postgres(conn).await? {
-            return Ok(Self::AicoPostgres);
-        }
-        if dialect.column_names(conn, AICO_METADATA).await?.is_empty() {
-            return Ok(Self::Seed);
-        }
-        match dialect.aico_schema_version(conn).await? {
-            None => Ok(Self::Aico { version: 0 }),
-            Some(text) => match text.trim().parse::<i64>() {
-                Ok(version) => Ok(Self::Aico { version }),
-                Err(_) => Err(DbErr::Migration(format!(
-                    "{AICO_METADATA}.schema_version is {text:?}, not a version number: is this AICO's database?"
-                ))),
-            },
-        }
-    }
-
-    /// The facts table and its key. With [`FACT_CREATED`] and [`FACT_METADATA`], everything the
-    /// backfill, verify and health need to know of a facts table: to make them work on another
-    /// table, this is the one place to change.
-    pub fn facts(self) -> (&'static str, &'static str) {
-        match self {
-            Self::Seed => ("semantic_facts", "id"),
-            Self::Aico { .. } => (AICO_FACTS, AICO_FACT_KEY),
-            Self::AicoPostgres => (AICO_PG_FACTS, AICO_FACT_KEY),
-        }
-    }
-
-    /// [`FACT_METADATA`] as JSON, to read its keys in SQL: the column itself where it is JSON;
-    /// on AICO's PostgreSQL database, where it is text, cast (AICO's index functions cast every
-    /// value that is not NULL, so every one there is JSON).
-    pub fn fact_metadata_json(self) -> &'static str {
-        match self {
-            Self::AicoPostgres => "CAST(temporal_metadata AS json)",
-            _ => FACT_METADATA,
-        }
-    }
-
-    /// Phase 1's index on (last accessed, confidence), which the seed's temporal query uses.
-    pub fn temporal_index(self) -> &'static str {
-        match self {
-            Self::Seed => "idx_semantic_facts_temporal",
-            Self::Aico { .. } | Self::AicoPostgres => "idx_user_memories_temporal",
-        }
-    }
-
-    /// What the target line adds about this layout, where the target alone does not say it.
-    pub fn target_note(self) -> Option<&'static str> {
-        match self {
-            Self::AicoPostgres => Some(
-                "AICO's own PostgreSQL database: the AMS is AICO's, in schema aico_core; this tool's \
-                 bookkeeping is in aico_ams",
-            ),
-            _ => None,
-        }
-    }
-
-    /// Phase 2's `state_json` as JSON, to read its keys in SQL (on AICO's PostgreSQL database it is
-    /// `jsonb`).
-    pub fn consolidation_json(self) -> &'static str {
-        match self {
-            Self::AicoPostgres => "CAST(state_json AS json)",
-            _ => "state_json",
-        }
-    }
-
-    /// The table of Phase 2, where consolidation records its state.
-    pub fn consolidation_table(self) -> &'static str {
-        match self {
-            Self::AicoPostgres => "ams_consolidation_state",
-            _ => "consolidation_state",
-        }
-    }
-
-    /// The columns that date a fact, in order of preference ([`FACT_CREATED`]; on AICO's
-    /// PostgreSQL database, where `created_at` may be NULL, then `valid_from`, which may not).
-    pub fn fact_dated_by(self) -> &'static [&'static str] {
-        match self {
-            Self::AicoPostgres => &[FACT_CREATED, "valid_from"],
-            _ => &[FACT_CREATED],
-        }
-    }
-
-    /// Whether AICO applied the phase of `migration` itself (then it is adopted as AICO made it).
-    /// On AICO's PostgreSQL database every phase is AICO's own (its schema file makes them all).
-    pub fn aico_applied(self, migration: &str) -> bool {
-        match self {
-            Self::Seed => false,
-            Self::Aico { version } => {
-                MAKES.iter().find(|m| m.aico.migration == migration).is_some_and(|m| version >= m.aico_version)
-            }
-            Self::AicoPostgres => MAKES.iter().any(|m| m.aico_pg.migration == migration),
-        }
-    }
-
     /// Every migration's tables and indexes on a database of this layout, in migration order.
     pub fn catalog(self) -> Vec<Entry> {
-        match self {
-            Self::Seed => CATALOG.to_vec(),
-            Self::Aico { .. } => MAKES.iter().map(|m| m.aico).collect(),
-            Self::AicoPostgres => MAKES.iter().map(|m| m.aico_pg).collect(),
-        }
+        catalog().entries(self)
     }
 
     /// The columns of AICO's tables that the migrations rely on on a database of this layout
     /// ([`Entry::columns`]), table by table in migration order; none on the seed's.
     pub fn aico_tables(self) -> Vec<(&'static str, &'static [&'static str])> {
-        match self {
-            Self::Seed => Vec::new(),
-            Self::Aico { .. } => aico_tables().collect(),
-            Self::AicoPostgres => MAKES.iter().flat_map(|m| m.aico_pg.columns.iter().copied()).collect(),
-        }
+        catalog().aico_tables(self)
     }
 
-    /// Stop unless the migrations can run here: an AICO database below version 12 must first be
-    /// brought to version 13 by AICO itself (adding Phase 1 now would make AICO's own migrator
-    /// fail at its version 12).
-    pub fn require_runnable(self, phase_version: i64) -> Result<(), DbErr> {
-        match self {
-            Self::Aico { version } if version < phase_version => Err(DbErr::Migration(format!(
-                "this is AICO's database at its schema version {version}, older than the AMS (version \
-                 {AICO_PHASE2}): start AICO once to bring the database to version {AICO_PHASE2}, then rerun"
-            ))),
-            _ => Ok(()),
-        }
+    /// Whether AICO applied the phase of `migration` itself (then it is adopted as AICO made it).
+    /// On AICO's PostgreSQL database every phase is AICO's own (its schema file makes them all).
+    pub fn aico_applied(self, migration: &str) -> bool {
+        catalog().aico_applied(self, migration)
     }
 }
 
-/// Whether `table` exists with every column in `needed`: false when it does not exist; an error
-/// naming the table and the missing columns when it exists with another shape (it is another
-/// table of the same name, and adopting it would break it and the AMS).
-pub async fn adoptable<C: ConnectionTrait>(conn: &C, table: &str, needed: &[&str]) -> Result<bool, DbErr> {
-    let have = Dialect::of_conn(conn)?.column_names(conn, table).await?;
-    if have.is_empty() {
-        return Ok(false);
+/// The tables the rollback of migration `name` drops on a database of `layout` (none on AICO's
+/// PostgreSQL database, where every phase is AICO's, nor for a migration not the AMS's).
+pub(crate) fn rollback_drops(name: &str, layout: Layout) -> Vec<&'static str> {
+    match layout {
+        Layout::AicoPostgres => Vec::new(),
+        _ => MIGRATIONS.iter().find(|m| m.name() == name).map_or_else(Vec::new, |m| m.drops(layout)),
     }
-    let missing: Vec<&str> = needed.iter().copied().filter(|c| !have.iter().any(|h| h == c)).collect();
-    if missing.is_empty() {
-        return Ok(true);
-    }
-    Err(DbErr::Migration(format!(
-        "table {table} exists without the column(s) {} that the AMS needs: it is another table of that name, \
-         left as it is",
-        missing.join(", ")
-    )))
 }
 
-/// [`adoptable`] for a table that must exist.
-pub async fn require_table<C: ConnectionTrait>(conn: &C, table: &str, needed: &[&str]) -> Result<(), DbErr> {
-    if adoptable(conn, table, needed).await? {
-        Ok(())
-    } else {
-        Err(DbErr::Migration(format!("table {table} is missing")))
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn the_list_is_in_name_order_and_every_migration_is_in_the_catalog_once() {
+        let names: Vec<&str> = MIGRATIONS.iter().map(|m| m.name()).collect();
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "applied in name order: {names:?}");
+        assert_eq!(catalog().names().collect::<Vec<_>>(), names);
+        assert_eq!(seed().len(), names.len());
+    }
+
+    /// The modules a file's code (not its comments) names as `crate::NAME`.
+    fn imports(text: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (at, _) in line.match_indices("crate::") {
+                let rest = &line[at + "crate::".len()..];
+                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let name = if name.is_empty() && rest.starts_with('{') { "{".to_owned() } else { name };
+                out.insert(name);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn no_file_the_migrations_import_reads_the_list() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let migrations: Vec<String> = MIGRATIONS.iter().map(|m| m.name().to_owned()).collect();
+        let (mut todo, mut below) = (migrations.clone(), BTreeSet::new());
+        while let Some(module) = todo.pop() {
+            let text = std::fs::read_to_string(src.join(format!("{module}.rs"))).expect("a module of the crate");
+            for name in imports(&text) {
+                assert!(name != "{", "{module}.rs: name each module it imports on its own (crate::NAME)");
+                if src.join(format!("{name}.rs")).exists() && !migrations.contains(&name) && below.insert(name.clone())
+                {
+                    todo.push(name);
+                }
+            }
+        }
+        assert!(below.contains("layout") && below.contains("phase"), "{below:?}");
+        for module in below.iter().chain(&migrations) {
+            let text = std::fs::read_to_string(src.join(format!("{module}.rs"))).expect("a module of the crate");
+            let names = imports(&text);
+            let list = |n: &String| {
+                (migrations.contains(n) && n != module) || ["catalog", "MIGRATIONS", "Migrator"].contains(&n.as_str())
+            };
+            assert!(!names.iter().any(list), "{module}.rs reads the list of migrations, or another one: {names:?}");
+        }
     }
 }

@@ -24,14 +24,14 @@ pub enum MigrateError {
     /// Applied migrations that make other objects now than when they were applied (their recorded
     /// fingerprint differs): `up` stops before changing anything.
     #[error(
-        "{target}: {changes}, since it was applied; nothing was changed: check the schema, then run \
+        "{target}: {changes}; nothing was changed: check the schema, then run \
          `aico-ams migrate --repair` (or `migration repair`) to re-record what the database holds"
     )]
     Changed {
         /// The database.
         target: String,
-        /// Each changed migration and the objects that differ, e.g. `migration m0001_x changed
-        /// (index idx_a differs)`.
+        /// Each changed migration and what differs, e.g. `migration m0001_x changed since it was
+        /// applied (index idx_a differ; recorded by version 0.1.0 of this tool at ...)`.
         changes: String,
     },
 }

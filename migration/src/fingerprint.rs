@@ -33,16 +33,12 @@ use sea_orm_migration::sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::catalog::{AICO_METADATA, Layout};
+use crate::catalog::{self, AICO_METADATA, Layout};
 use aico_connect::dialect::Dialect;
 use aico_connect::target::Target;
 
 /// The table where fingerprints are recorded (ours: `seaql_migrations` stays as SeaORM makes it).
 pub const TABLE: &str = "ams_migration_fingerprints";
-
-/// Columns that a migration adds to an earlier migration's table: (migration, column of the facts
-/// table). They count for the migration that adds them, not for the table's.
-const ADDED_COLUMNS: &[(&str, &str)] = &[(crate::m0001_temporal_metadata::NAME, crate::catalog::FACT_METADATA)];
 
 /// The version of this tool, recorded with each fingerprint.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -120,6 +116,27 @@ pub struct Record {
     pub tool_version: String,
     /// When, RFC 3339 UTC.
     pub recorded_at: String,
+}
+
+impl Record {
+    /// Which version of this tool recorded it, and when: `version 0.1.0 of this tool at
+    /// 2026-12-06T01:00:00Z`, for the message that says it no longer matches.
+    pub fn recorded_by(&self) -> String {
+        format!("version {} of this tool at {}", self.tool_version, self.recorded_at)
+    }
+}
+
+/// What differs in a changed fingerprint ([`Check::Changed`]), for a message: the objects whose
+/// lines differ; where no line differs, only the fingerprint (the lines were hashed otherwise, or
+/// a line holds what reading it back does not show), that.
+pub fn what_differs(objects: &[String]) -> String {
+    if objects.is_empty() {
+        "each of its object lines is the same, only its fingerprint differs: its definitions changed in a way \
+         no line shows, or the fingerprint is computed otherwise now"
+            .to_owned()
+    } else {
+        format!("{} differ", objects.join(", "))
+    }
 }
 
 /// Lower case outside string literals, identifier quotes (`"x"`, `` `x` ``, `[x]`) removed,
@@ -206,20 +223,21 @@ fn table_items(canonical: &str) -> Option<Vec<String>> {
 
 /// The canonical lines of `migration`'s objects on a database of `layout`, as `conn` holds them.
 pub async fn read<C: ConnectionTrait>(conn: &C, layout: Layout, migration: &str) -> Result<Fingerprint, DbErr> {
-    let Some(entry) = layout.catalog().into_iter().find(|e| e.migration == migration) else {
+    let catalog = catalog::catalog();
+    let Some(entry) = catalog.entries(layout).into_iter().find(|e| e.migration == migration) else {
         return Ok(Fingerprint::of([]));
     };
     let facts = layout.facts().0;
     let dialect = Dialect::of_conn(conn)?;
     let mut lines = Vec::new();
-    // Columns of the facts table that this migration adds, and those that others add.
-    let (mine, others): (Vec<_>, Vec<_>) = ADDED_COLUMNS.iter().partition(|(m, _)| *m == migration);
-    let skip: Vec<&str> = others.iter().map(|(_, c)| *c).collect();
+    // Columns of the facts table that this migration adds (they count for it, not for the
+    // table's migration), and those that others add.
+    let (mine, skip) = catalog.facts_columns_added(migration);
     for table in entry.tables {
         let skip = if *table == facts { skip.as_slice() } else { &[] };
         lines.extend(table_lines(dialect, conn, table, skip).await?);
     }
-    for (_, column) in mine {
+    for column in mine {
         let all = table_lines(dialect, conn, facts, &[]).await?;
         lines.extend(all.into_iter().filter(|l| l.split(' ').nth(3).is_some_and(|w| w == column)));
     }
@@ -519,7 +537,8 @@ pub async fn forget<C: ConnectionTrait>(conn: &C, migration: &str) -> Result<(),
 pub enum Check {
     /// Recorded as applied, and the migration still makes the same objects.
     Matches,
-    /// Recorded as applied, and the migration now makes other objects: these differ.
+    /// Recorded as applied, and the migration now makes other objects: these differ (none where
+    /// only the fingerprint differs: see [`what_differs`]).
     Changed(Vec<String>),
     /// Applied before fingerprints existed: the next `up` records it.
     NotRecorded,

@@ -11,10 +11,11 @@
 //! | module | holds |
 //! |---|---|
 //! | this file | the ordered list of migrations (`MIGRATIONS`, [`Migrator`]); a new migration is a line here |
-//! | `m0000_*` … `m0003_*` | one migration each: what it makes, as a `phase::Phase` |
-//! | `phase` | what every migration shares: one transaction each, the dialect and layout handed in |
+//! | `m0000_*` … `m0003_*` | one migration each, a `phase::Phase`: its `up`, `down`, and what it makes |
+//! | `phase` | what every migration shares: one transaction each; the dialect, layout and catalog handed in |
+//! | [`layout`] | below the migrations: [`layout::Layout`], what a migration makes ([`layout::Makes`]), AICO's names |
 //! | [`aico_phase3`] | AICO's own Phase 3 statements (versions 14, 15, 18), which `m0003` runs |
-//! | [`catalog`] | what the migrations make (tables, indexes), and which layout a database has |
+//! | [`catalog`] | what the migrations of the list make (tables, indexes), read from `MIGRATIONS` |
 //! | [`runner`] | runs them safely: one locked transaction per run, fingerprints checked |
 //! | [`options`] | what a run needs, handed to [`runner::run`]: force, the file's key, mode, rehearsals |
 //! | [`safety`] | a backup before a destructive step |
@@ -33,6 +34,7 @@ pub mod aico_phase3;
 pub mod catalog;
 pub mod error;
 pub mod fingerprint;
+pub mod layout;
 pub mod options;
 pub mod runner;
 pub mod safety;
@@ -43,6 +45,8 @@ mod m0000_semantic_facts_baseline;
 mod m0001_temporal_metadata;
 mod m0002_consolidation_state;
 mod m0003_behavioral_learning;
+
+use std::sync::Arc;
 
 use phase::{Atomic, Phase};
 
@@ -61,6 +65,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        MIGRATIONS.iter().map(|m| Box::new(Atomic(*m)) as Box<dyn MigrationTrait>).collect()
+        let catalog = Arc::new(catalog::catalog());
+        MIGRATIONS
+            .iter()
+            .map(|&phase| Box::new(Atomic { phase, catalog: catalog.clone() }) as Box<dyn MigrationTrait>)
+            .collect()
     }
 }

@@ -6,31 +6,28 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::catalog::{self, AICO_PHASE1, Entry, Layout, Makes};
+use crate::layout::{self, AICO_PHASE1, Layout, Makes, Objects, adoptable, require_table};
 use crate::phase::{On, Phase};
 
 /// The columns of `semantic_facts` the AMS relies on: `id` names a fact (keyset batches, reports)
 /// and `created_at` dates it (the backfill's source of time).
 const REQUIRED_COLUMNS: [&str; 2] = ["id", "created_at"];
 
-pub(crate) const NAME: &str = "m0000_semantic_facts_baseline";
-
 /// What this migration makes: the facts table (`user_memories` on AICO's database, AICO's own).
-pub(crate) const MAKES: Makes = Makes {
-    seed: Entry { migration: NAME, tables: &["semantic_facts"], indexes: &[], columns: &[] },
-    aico: Entry {
-        migration: NAME,
-        tables: &[catalog::AICO_FACTS],
+const MAKES: Makes = Makes {
+    seed: Objects { tables: &["semantic_facts"], indexes: &[], columns: &[] },
+    aico: Objects {
+        tables: &[layout::AICO_FACTS],
         indexes: &[],
-        columns: &[(catalog::AICO_FACTS, &[catalog::AICO_FACT_KEY, "created_at"])],
+        columns: &[(layout::AICO_FACTS, &[layout::AICO_FACT_KEY, "created_at"])],
     },
-    aico_pg: Entry {
-        migration: NAME,
-        tables: &[catalog::AICO_PG_FACTS],
+    aico_pg: Objects {
+        tables: &[layout::AICO_PG_FACTS],
         indexes: &[],
-        columns: &[(catalog::AICO_PG_FACTS, &["fact_id", "user_id", "created_at", "valid_from"])],
+        columns: &[(layout::AICO_PG_FACTS, &["fact_id", "user_id", "created_at", "valid_from"])],
     },
     aico_version: AICO_PHASE1,
+    adds_to_facts: &[],
 };
 
 /// Adopts or creates `semantic_facts`.
@@ -39,6 +36,10 @@ pub struct Migration;
 
 #[async_trait::async_trait]
 impl Phase for Migration {
+    fn makes(&self) -> &'static Makes {
+        &MAKES
+    }
+
     fn aico_pg(&self) -> &'static [crate::aico_pg::Object] {
         crate::aico_pg::PHASE0
     }
@@ -48,9 +49,9 @@ impl Phase for Migration {
         if let Layout::Aico { .. } = layout {
             layout.require_runnable(AICO_PHASE1)?;
             let (table, _) = layout.facts();
-            return catalog::require_table(conn, table, &catalog::aico_columns(table)).await;
+            return require_table(conn, table, &on.catalog.aico_columns(table)).await;
         }
-        if catalog::adoptable(conn, "semantic_facts", &REQUIRED_COLUMNS).await? {
+        if adoptable(conn, "semantic_facts", &REQUIRED_COLUMNS).await? {
             return Ok(());
         }
         on.manager

@@ -7,44 +7,38 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
 
-use crate::catalog::{self, Entry, Makes};
+use crate::layout::{self, AICO_PHASE1, Makes, Objects, require_table};
 use crate::phase::{On, Phase};
 use aico_connect::dialect::Dialect;
 
 const TABLE: &str = "semantic_facts";
-const COLUMN: &str = "temporal_metadata";
+const COLUMN: &str = layout::FACT_METADATA;
 const INDEX_TEMPORAL: &str = "idx_semantic_facts_temporal";
 const INDEX_SUPERSEDED: &str = "idx_semantic_facts_superseded";
-pub(crate) const NAME: &str = "m0001_temporal_metadata";
 
 /// What this migration makes: the two expression indexes (AICO's version 12 made its own two on
-/// `user_memories`); its column counts for the table's migration.
-pub(crate) const MAKES: Makes = Makes {
-    seed: Entry {
-        migration: NAME,
-        tables: &[],
-        indexes: &[(INDEX_TEMPORAL, TABLE), (INDEX_SUPERSEDED, TABLE)],
-        columns: &[],
-    },
-    aico: Entry {
-        migration: NAME,
+/// `user_memories`), and the column it adds to the facts table, which counts for this migration
+/// in the fingerprints, not for the table's.
+const MAKES: Makes = Makes {
+    seed: Objects { tables: &[], indexes: &[(INDEX_TEMPORAL, TABLE), (INDEX_SUPERSEDED, TABLE)], columns: &[] },
+    aico: Objects {
         tables: &[],
         indexes: &[
-            ("idx_user_memories_temporal", catalog::AICO_FACTS),
-            ("idx_user_memories_superseded", catalog::AICO_FACTS),
+            ("idx_user_memories_temporal", layout::AICO_FACTS),
+            ("idx_user_memories_superseded", layout::AICO_FACTS),
         ],
-        columns: &[(catalog::AICO_FACTS, &[COLUMN])],
+        columns: &[(layout::AICO_FACTS, &[COLUMN])],
     },
-    aico_pg: Entry {
-        migration: NAME,
+    aico_pg: Objects {
         tables: &[],
         indexes: &[
-            ("idx_user_memories_temporal", catalog::AICO_PG_FACTS),
-            ("idx_user_memories_superseded", catalog::AICO_PG_FACTS),
+            ("idx_user_memories_temporal", layout::AICO_PG_FACTS),
+            ("idx_user_memories_superseded", layout::AICO_PG_FACTS),
         ],
-        columns: &[(catalog::AICO_PG_FACTS, &[COLUMN])],
+        columns: &[(layout::AICO_PG_FACTS, &[COLUMN])],
     },
-    aico_version: catalog::AICO_PHASE1,
+    aico_version: AICO_PHASE1,
+    adds_to_facts: &[COLUMN],
 };
 
 /// Adds temporal metadata to semantic facts.
@@ -79,19 +73,23 @@ async fn explain_invalid_json<C: ConnectionTrait>(dialect: Dialect, conn: &C, er
 
 #[async_trait::async_trait]
 impl Phase for Migration {
+    fn makes(&self) -> &'static Makes {
+        &MAKES
+    }
+
     fn aico_pg(&self) -> &'static [crate::aico_pg::Object] {
         crate::aico_pg::PHASE1
     }
 
     async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
         let (conn, dialect, layout) = (on.conn, on.dialect, on.layout);
-        if layout.aico_applied(NAME) {
+        if MAKES.aico_applied(layout) {
             // AICO's version 12 is this phase on `user_memories`: adopt it as AICO made it.
             let (table, _) = layout.facts();
-            return catalog::require_table(conn, table, &catalog::aico_columns(table)).await;
+            return require_table(conn, table, &on.catalog.aico_columns(table)).await;
         }
-        layout.require_runnable(catalog::AICO_PHASE1)?;
-        catalog::require_table(conn, TABLE, &["id"]).await?;
+        layout.require_runnable(AICO_PHASE1)?;
+        require_table(conn, TABLE, &["id"]).await?;
         match dialect.column_type(conn, TABLE, COLUMN).await? {
             None => {
                 on.manager
@@ -118,7 +116,7 @@ impl Phase for Migration {
     }
 
     async fn down(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
-        if on.layout.aico_applied(NAME) {
+        if MAKES.aico_applied(on.layout) {
             // AICO's indexes: its own migrator owns them.
             return Ok(());
         }

@@ -5,23 +5,20 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::catalog::{self, AICO_PHASE2, Entry, Layout, Makes};
+use crate::layout::{AICO_PHASE2, Layout, Makes, Objects, adoptable, require_table};
 use crate::phase::{On, Phase};
 
-pub(crate) const NAME: &str = "m0002_consolidation_state";
 const INDEX_UPDATED: &str = "idx_consolidation_state_updated";
 
 /// What this migration makes: `consolidation_state` (on AICO's database, AICO's per-user one of
 /// its version 13, with its two indexes).
-pub(crate) const MAKES: Makes = Makes {
-    seed: Entry {
-        migration: NAME,
+const MAKES: Makes = Makes {
+    seed: Objects {
         tables: &["consolidation_state"],
         indexes: &[(INDEX_UPDATED, "consolidation_state")],
         columns: &[],
     },
-    aico: Entry {
-        migration: NAME,
+    aico: Objects {
         tables: &["consolidation_state"],
         indexes: &[
             ("idx_consolidation_status", "consolidation_state"),
@@ -41,13 +38,13 @@ pub(crate) const MAKES: Makes = Makes {
             ],
         )],
     },
-    aico_pg: Entry {
-        migration: NAME,
+    aico_pg: Objects {
         tables: &["ams_consolidation_state"],
         indexes: &[(INDEX_UPDATED, "ams_consolidation_state")],
         columns: &[("ams_consolidation_state", &["id", "state_json", "updated_at"])],
     },
     aico_version: AICO_PHASE2,
+    adds_to_facts: &[],
 };
 
 /// Creates the consolidation state table.
@@ -56,6 +53,10 @@ pub struct Migration;
 
 #[async_trait::async_trait]
 impl Phase for Migration {
+    fn makes(&self) -> &'static Makes {
+        &MAKES
+    }
+
     fn aico_pg(&self) -> &'static [crate::aico_pg::Object] {
         crate::aico_pg::PHASE2
     }
@@ -72,10 +73,10 @@ impl Phase for Migration {
         let (conn, layout, manager) = (on.conn, on.layout, on.manager);
         if let Layout::Aico { .. } = layout {
             layout.require_runnable(AICO_PHASE2)?;
-            return catalog::require_table(conn, "consolidation_state", &catalog::aico_columns("consolidation_state"))
-                .await;
+            let table = "consolidation_state";
+            return require_table(conn, table, &on.catalog.aico_columns(table)).await;
         }
-        catalog::adoptable(conn, "consolidation_state", &["id", "state_json", "updated_at"]).await?;
+        adoptable(conn, "consolidation_state", &["id", "state_json", "updated_at"]).await?;
         manager
             .create_table(
                 Table::create()

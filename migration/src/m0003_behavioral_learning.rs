@@ -17,7 +17,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
 
 use crate::aico_phase3;
-use crate::catalog::{self, AICO_PHASE2, AICO_PHASE3_DONE, Entry, Layout, Makes};
+use crate::layout::{self, AICO_PHASE2, AICO_PHASE3_DONE, Catalog, Layout, Makes, Objects, adoptable, require_table};
 use crate::phase::{On, Phase};
 use aico_connect::dialect::Dialect;
 
@@ -176,9 +176,8 @@ const SEED_INDEXES: [(&str, &str); 9] = [
 /// What this migration makes: the seed's six tables and their indexes; on AICO's database what
 /// AICO's versions 14, 15 and 18 make (made so at AICO's version 13 from the same statements,
 /// [`crate::aico_phase3`], adopted at 18).
-pub(crate) const MAKES: Makes = Makes {
-    seed: Entry {
-        migration: NAME,
+const MAKES: Makes = Makes {
+    seed: Objects {
         tables: &[
             "skills",
             "user_skill_confidence",
@@ -190,8 +189,7 @@ pub(crate) const MAKES: Makes = Makes {
         indexes: &SEED_INDEXES,
         columns: &[],
     },
-    aico: Entry {
-        migration: NAME,
+    aico: Objects {
         tables: &aico_phase3::TABLES,
         indexes: &[
             ("idx_skills_type", "skills"),
@@ -201,9 +199,9 @@ pub(crate) const MAKES: Makes = Makes {
             ("idx_context_stats_user_context", "context_skill_stats"),
             ("idx_preference_vectors_user", "context_preference_vectors"),
             ("idx_trajectories_message", "trajectories"),
-            ("idx_ams_behavioral_feedback_user", catalog::AICO_FEEDBACK),
-            ("idx_ams_behavioral_feedback_skill", catalog::AICO_FEEDBACK),
-            ("idx_ams_behavioral_feedback_processed", catalog::AICO_FEEDBACK),
+            ("idx_ams_behavioral_feedback_user", layout::AICO_FEEDBACK),
+            ("idx_ams_behavioral_feedback_skill", layout::AICO_FEEDBACK),
+            ("idx_ams_behavioral_feedback_processed", layout::AICO_FEEDBACK),
         ],
         // The columns AICO's behavioural code relies on. `trajectories.message_id` (AICO's version
         // 15) is among them: AICO's feedback endpoint finds a message's skill by it; at AICO's
@@ -237,7 +235,7 @@ pub(crate) const MAKES: Makes = Makes {
             ("context_skill_stats", &["user_id", "context_bucket", "skill_id", "alpha", "beta", "last_updated_at"]),
             ("context_preference_vectors", &["user_id", "context_bucket", "dimensions", "last_updated_at"]),
             (
-                catalog::AICO_FEEDBACK,
+                layout::AICO_FEEDBACK,
                 &[
                     "event_id",
                     "user_id",
@@ -268,8 +266,7 @@ pub(crate) const MAKES: Makes = Makes {
             ),
         ],
     },
-    aico_pg: Entry {
-        migration: NAME,
+    aico_pg: Objects {
         tables: &[
             "ams_behavioral_skills",
             "user_skill_confidence",
@@ -302,10 +299,9 @@ pub(crate) const MAKES: Makes = Makes {
             ("ams_trajectories", &["trajectory_id", "user_id", "message_id", "timestamp"]),
         ],
     },
-    aico_version: catalog::AICO_PHASE3,
+    aico_version: layout::AICO_PHASE3,
+    adds_to_facts: &[],
 };
-
-pub(crate) const NAME: &str = "m0003_behavioral_learning";
 
 /// The seed's indexes.
 fn indexes() -> Vec<IndexCreateStatement> {
@@ -344,14 +340,14 @@ fn indexes() -> Vec<IndexCreateStatement> {
 /// AICO's Phase 3 at AICO's version 13: every table of it that exists must have the columns AICO
 /// made it with (checked before anything changes); then AICO's own statements, each skipped where
 /// its object exists (`IF NOT EXISTS`; a column that is there is not added again).
-async fn aicos_phase3<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+async fn aicos_phase3<C: ConnectionTrait>(conn: &C, catalog: &Catalog) -> Result<(), DbErr> {
     let dialect = Dialect::of_conn(conn)?;
     let added: Vec<(&str, &str)> =
         aico_phase3::phase3().filter_map(|(table, sql)| Some((table, aico_phase3::added_column(sql)?))).collect();
     for table in aico_phase3::TABLES {
         let made_with: Vec<&str> =
-            catalog::aico_columns(table).iter().copied().filter(|c| !added.contains(&(table, *c))).collect();
-        catalog::adoptable(conn, table, &made_with).await?;
+            catalog.aico_columns(table).into_iter().filter(|c| !added.contains(&(table, *c))).collect();
+        adoptable(conn, table, &made_with).await?;
     }
     for (table, sql) in aico_phase3::phase3() {
         if let Some(column) = aico_phase3::added_column(sql)
@@ -366,12 +362,16 @@ async fn aicos_phase3<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
 
 #[async_trait::async_trait]
 impl Phase for Migration {
+    fn makes(&self) -> &'static Makes {
+        &MAKES
+    }
+
     fn aico_pg(&self) -> &'static [crate::aico_pg::Object] {
         crate::aico_pg::PHASE3
     }
 
     fn drops(&self, layout: Layout) -> Vec<&'static str> {
-        if layout.aico_applied(NAME) {
+        if MAKES.aico_applied(layout) {
             // AICO's tables, made by its own versions 14 to 18.
             return Vec::new();
         }
@@ -386,23 +386,23 @@ impl Phase for Migration {
     async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr> {
         let (manager, conn, dialect, layout) = (on.manager, on.conn, on.dialect, on.layout);
         match layout {
-            Layout::Aico { version } if layout.aico_applied(NAME) => {
+            Layout::Aico { version } if MAKES.aico_applied(layout) => {
                 if version < AICO_PHASE3_DONE {
                     return Err(DbErr::Migration(format!(
                         "this is AICO's database at its schema version {version}, with only part of AICO's \
                          Phase 3 (trajectories.message_id comes with its version 15, {} with 18): start AICO \
                          once to bring the database to version {AICO_PHASE3_DONE}, then rerun",
-                        catalog::AICO_FEEDBACK
+                        layout::AICO_FEEDBACK
                     )));
                 }
                 for table in aico_phase3::TABLES {
-                    catalog::require_table(conn, table, &catalog::aico_columns(table)).await?;
+                    require_table(conn, table, &on.catalog.aico_columns(table)).await?;
                 }
                 Ok(())
             }
             Layout::Aico { .. } => {
                 layout.require_runnable(AICO_PHASE2)?;
-                aicos_phase3(conn).await
+                aicos_phase3(conn, on.catalog).await
             }
             Layout::Seed | Layout::AicoPostgres => {
                 let tables = tables(dialect);
@@ -410,7 +410,7 @@ impl Phase for Migration {
                 for (name, table) in TABLES.iter().rev().zip(&tables) {
                     let columns: Vec<String> = table.get_columns().iter().map(|c| c.get_column_name()).collect();
                     let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-                    catalog::adoptable(conn, name, &columns).await?;
+                    adoptable(conn, name, &columns).await?;
                 }
                 for table in tables {
                     manager.create_table(table).await?;
@@ -504,4 +504,25 @@ enum Trajectories {
     FeedbackReward,
     Timestamp,
     Archived,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn makes_lists_the_tables_and_indexes_of_aicos_statements() {
+        let entry = MAKES.aico;
+        assert_eq!(entry.tables, aico_phase3::TABLES);
+        let mut made: Vec<(&str, &str)> = aico_phase3::phase3()
+            .filter_map(|(table, sql)| {
+                let name = sql.strip_prefix("CREATE INDEX IF NOT EXISTS ")?.split_whitespace().next()?;
+                Some((name, table))
+            })
+            .collect();
+        let mut listed = entry.indexes.to_vec();
+        made.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(listed, made);
+    }
 }

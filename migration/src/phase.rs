@@ -1,14 +1,17 @@
 //! What every AMS migration shares, written once: it runs in one transaction of its own, and it
-//! is handed the database as it finds it — the schema manager, the connection's [`Dialect`] and
-//! the database's [`Layout`] — so that each migration file holds only what it makes. On AICO's
+//! is handed the database as it finds it — the schema manager, the connection's [`Dialect`], the
+//! database's [`Layout`] and what every migration makes ([`Catalog`]) — so that each migration
+//! file holds only what it makes, and declares it ([`Phase::makes`]). On AICO's
 //! PostgreSQL database every phase is AICO's own: it adopts or makes its objects in `aico_core`
 //! ([`crate::aico_pg`]), and its rollback drops nothing.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager, SchemaManagerConnection};
 
+use std::sync::Arc;
+
 use crate::aico_pg;
-use crate::catalog::Layout;
+use crate::layout::{Catalog, Layout, Makes};
 use aico_connect::dialect::Dialect;
 
 /// The database a migration runs on.
@@ -21,18 +24,23 @@ pub(crate) struct On<'a, 'c> {
     pub dialect: Dialect,
     /// Whose schema the database follows (the seed's, or AICO's at a version).
     pub layout: Layout,
+    /// What every migration makes (e.g. the columns of AICO's tables that they rely on).
+    pub catalog: &'a Catalog,
 }
 
 impl<'a, 'c> On<'a, 'c> {
-    async fn of(manager: &'a SchemaManager<'c>) -> Result<Self, DbErr> {
+    async fn of(manager: &'a SchemaManager<'c>, catalog: &'a Catalog) -> Result<Self, DbErr> {
         let conn = manager.get_connection();
-        Ok(Self { manager, conn, dialect: Dialect::of_conn(conn)?, layout: Layout::detect(conn).await? })
+        Ok(Self { manager, conn, dialect: Dialect::of_conn(conn)?, layout: Layout::detect(conn).await?, catalog })
     }
 }
 
-/// One AMS migration: its `up` and `down` on the database as found.
+/// One AMS migration: its `up` and `down` on the database as found, and what it makes. Its name is
+/// its file's (`DeriveMigrationName`).
 #[async_trait::async_trait]
 pub(crate) trait Phase: MigrationName + Send + Sync {
+    /// What it makes, on each layout: declared once, beside its code.
+    fn makes(&self) -> &'static Makes;
     /// Apply it.
     async fn up(&self, on: &On<'_, '_>) -> Result<(), DbErr>;
     /// Roll it back.
@@ -46,22 +54,19 @@ pub(crate) trait Phase: MigrationName + Send + Sync {
     }
 }
 
-/// The tables the rollback of migration `name` drops on a database of `layout` (none on AICO's
-/// PostgreSQL database, where every phase is AICO's, nor for a migration not the AMS's).
-pub(crate) fn rollback_drops(name: &str, layout: Layout) -> Vec<&'static str> {
-    match layout {
-        Layout::AicoPostgres => Vec::new(),
-        _ => crate::MIGRATIONS.iter().find(|m| m.name() == name).map_or_else(Vec::new, |m| m.drops(layout)),
-    }
-}
-
 /// A [`Phase`] as sea-orm-migration runs it: atomic (`use_transaction`), so that a failure half-way
-/// leaves nothing behind, under our runner and under sea-orm's own CLI alike.
-pub(crate) struct Atomic(pub &'static dyn Phase);
+/// leaves nothing behind, under our runner and under sea-orm's own CLI alike; handed the catalog
+/// of every migration.
+pub(crate) struct Atomic {
+    /// The migration.
+    pub phase: &'static dyn Phase,
+    /// What every migration makes.
+    pub catalog: Arc<Catalog>,
+}
 
 impl MigrationName for Atomic {
     fn name(&self) -> &str {
-        self.0.name()
+        self.phase.name()
     }
 }
 
@@ -72,19 +77,19 @@ impl MigrationTrait for Atomic {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let on = On::of(manager).await?;
+        let on = On::of(manager, &self.catalog).await?;
         match on.layout {
-            Layout::AicoPostgres => aico_pg::adopt_or_make(on.conn, self.0.aico_pg()).await,
-            _ => self.0.up(&on).await,
+            Layout::AicoPostgres => aico_pg::adopt_or_make(on.conn, self.phase.aico_pg()).await,
+            _ => self.phase.up(&on).await,
         }
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let on = On::of(manager).await?;
+        let on = On::of(manager, &self.catalog).await?;
         match on.layout {
             // AICO's objects: AICO's schema file owns them.
             Layout::AicoPostgres => Ok(()),
-            _ => self.0.down(&on).await,
+            _ => self.phase.down(&on).await,
         }
     }
 }

@@ -370,7 +370,7 @@ async fn run_steps<M: MigratorTrait>(
             Step::Rollback(name) => {
                 // Nothing lost: the tables this rollback drops, if they hold rows, are backed up
                 // first (or the step is refused).
-                let drops = crate::phase::rollback_drops(name, layout);
+                let drops = crate::catalog::rollback_drops(name, layout);
                 let label = name.split('_').next().unwrap_or(name);
                 safety::guard_drop(&SchemaManager::new(&txn), &drops, label, opts)
                     .await
@@ -432,7 +432,8 @@ async fn check_fingerprints<M: MigratorTrait>(
             None => unrecorded.push(name.clone()),
             Some(r) if r.how == How::Applied => {
                 if let Check::Changed(objects) = Check::of(Some(r), expected.of::<M>(name).await?.as_ref()) {
-                    changes.push(format!("migration {name} makes other objects now ({} differ)", objects.join(", ")));
+                    let (what, by) = (fingerprint::what_differs(&objects), r.recorded_by());
+                    changes.push(format!("migration {name} changed since it was applied ({what}; recorded by {by})"));
                 }
             }
             Some(_) => {}

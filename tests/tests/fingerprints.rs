@@ -1,5 +1,6 @@
 //! Fingerprints of applied migrations, on every backend, through the library: a migration changed
-//! after it was applied stops `up` before any change and shows in `status`; `repair` re-records;
+//! after it was applied stops `up` before any change, naming what differs, and shows in `status`
+//! (so does a fingerprint that differs over the same lines); `repair` re-records;
 //! an old database is recorded once; two concurrent `up`s record once; the same objects spelled
 //! differently raise nothing; a PostgreSQL role that cannot create schemas migrates.
 
@@ -109,9 +110,10 @@ async fn a_changed_migration_stops_up_before_any_change_and_status_names_it(#[ca
     assert_eq!(err.exit_code(), 2, "{}: {err}", db.name);
     let message = err.to_string();
     assert!(!message.contains('\n'), "{}: one line: {message}", db.name);
-    for part in [PHASE1, &format!("index {INDEX}"), "--repair"] {
+    for part in [PHASE1, &format!("(index {INDEX} differ;"), "recorded by version", "--repair"] {
         assert!(message.contains(part), "{}: `{part}` missing in {message}", db.name);
     }
+    assert!(!message.contains("( differ)"), "{}: the objects named: {message}", db.name);
     // Nothing changed: m0003 is still pending, the schema and the records are as they were.
     assert_eq!(applied(&conn).await.len(), 3, "{}", db.name);
     assert_eq!(schema(&conn).await, schema_before, "{}", db.name);
@@ -121,6 +123,39 @@ async fn a_changed_migration_stops_up_before_any_change_and_status_names_it(#[ca
     assert_eq!(status[1], (PHASE1.to_owned(), Some(Check::Changed(vec![format!("index {INDEX}")]))), "{}", db.name);
     assert_eq!(status[0].1, Some(Check::Matches), "{}", db.name);
     assert_eq!(status[3].1, None, "{}: pending", db.name);
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test]
+async fn a_fingerprint_that_differs_over_the_same_lines_stops_up_and_says_so(#[case] backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else { return };
+    let conn = db.connect().await;
+    up::<Migrator>(&db, &conn, Some(3)).await;
+    // Recorded with the same lines under another hash, as a tool that hashed otherwise would.
+    exec(
+        &conn,
+        &format!("UPDATE ams_migration_fingerprints SET fingerprint = 'elsewise' WHERE migration = '{PHASE1}'"),
+    )
+    .await;
+    let schema_before = schema(&conn).await;
+
+    let err = run::<Migrator>(&db, &conn, Command::Up { steps: None }).await.expect_err("another hash stops up");
+    assert_eq!(err.exit_code(), 2, "{}: {err}", db.name);
+    let message = err.to_string();
+    let by = format!("recorded by version {} of this tool at ", migration::fingerprint::TOOL_VERSION);
+    for part in [PHASE1, "each of its object lines is the same", &by, "--repair"] {
+        assert!(message.contains(part), "{}: `{part}` missing in {message}", db.name);
+    }
+    assert!(!message.contains("( differ)"), "{}: {message}", db.name);
+    assert_eq!(schema(&conn).await, schema_before, "{}", db.name);
+    assert_eq!(
+        checks::<Migrator>(&db, &conn).await[1],
+        (PHASE1.to_owned(), Some(Check::Changed(vec![]))),
+        "{}",
+        db.name
+    );
 }
 
 #[rstest]

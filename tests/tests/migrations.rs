@@ -3,15 +3,14 @@
 
 use aico_tests::{Backend, TestDb, applied, column_of, exec, fingerprint, schema};
 use migration::runner::{self, Command};
+use migration::{Migrator, MigratorTrait};
 use rstest::rstest;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
 
-const ALL: [&str; 4] = [
-    "m0000_semantic_facts_baseline",
-    "m0001_temporal_metadata",
-    "m0002_consolidation_state",
-    "m0003_behavioral_learning",
-];
+/// Every AMS migration, in order, as the one list in `migration/src/lib.rs` has them.
+fn all() -> Vec<String> {
+    Migrator::migrations().iter().map(|m| m.name().to_owned()).collect()
+}
 
 async fn migrate(db: &TestDb, conn: &DatabaseConnection, command: Command) -> Result<(), String> {
     runner::run(conn, &db.target, command, &Default::default(), |_| {}).await.map(|_| ()).map_err(|e| e.to_string())
@@ -122,7 +121,7 @@ async fn fresh_up_builds_every_table_column_index_and_check(#[case] backend: Bac
         let line = if db.name == "sqlite" { sqlite } else { postgres };
         assert!(s.contains(*line), "{}: missing `{line}` in {s:#?}", db.name);
     }
-    assert_eq!(applied(&conn).await, ALL, "{}", db.name);
+    assert_eq!(applied(&conn).await, all(), "{}", db.name);
 }
 
 #[rstest]
@@ -233,7 +232,7 @@ async fn up_twice_changes_nothing_and_down_up_restores_the_schema_with_rows_inta
     up(&db, &conn).await;
     assert_eq!(schema(&conn).await, migrated, "{}: down+up differs", db.name);
     assert_eq!(fingerprint(&conn, "semantic_facts", &cols, "id").await, rows, "{}", db.name);
-    assert_eq!(applied(&conn).await, ALL);
+    assert_eq!(applied(&conn).await, all());
 }
 
 /// The seed's SQL as a user would have run it by hand (Phase 3 written as valid SQL).
@@ -310,7 +309,7 @@ async fn adopts_a_database_where_the_seed_sql_was_run_by_hand(#[case] backend: B
         fingerprint(&conn, "skills", &["skill_id", "trigger_context", "dimensions", "created_at"], "skill_id").await;
 
     up(&db, &conn).await;
-    assert_eq!(applied(&conn).await, ALL, "{}", db.name);
+    assert_eq!(applied(&conn).await, all(), "{}", db.name);
     assert_eq!(fingerprint(&conn, "semantic_facts", &cols, "id").await, facts, "{}", db.name);
     assert_eq!(fingerprint(&conn, "consolidation_state", &["id", "state_json", "updated_at"], "id").await, states);
     assert_eq!(
@@ -463,13 +462,13 @@ async fn down_of_phase_3_with_rows_writes_a_backup_on_sqlite_and_refuses_on_post
                 .await
                 .expect("open backup");
             assert_eq!(column_of(&restored, "SELECT skill_id FROM skills").await, ["keep-me"]);
-            assert_eq!(applied(&restored).await, ALL, "the backup is the state before the rollback");
+            assert_eq!(applied(&restored).await, all(), "the backup is the state before the rollback");
         }
         None => {
             let err = result.expect_err("postgres must refuse");
             assert!(err.contains("refusing") && err.contains("skills: 1 row"), "{err}");
             assert_eq!(column_of(&conn, "SELECT skill_id FROM skills").await, ["keep-me"]);
-            assert_eq!(applied(&conn).await, ALL);
+            assert_eq!(applied(&conn).await, all());
         }
     }
 }
@@ -504,8 +503,8 @@ async fn the_catalog_lists_exactly_what_the_migrations_build(#[case] backend: Ba
     up(&db, &conn).await;
     let live = schema(&conn).await;
     let mut listed = std::collections::BTreeSet::new();
-    for entry in migration::catalog::CATALOG {
-        assert!(ALL.contains(&entry.migration), "unknown migration {}", entry.migration);
+    for entry in migration::catalog::seed() {
+        assert!(all().iter().any(|m| m == entry.migration), "unknown migration {}", entry.migration);
         listed.extend(entry.tables.iter().map(|t| format!("table {t}")));
         listed.extend(entry.indexes.iter().map(|(i, t)| format!("index {i} on {t}")));
     }

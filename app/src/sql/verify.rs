@@ -488,9 +488,9 @@ fn fingerprints(applied: &Applied) -> Check {
             Some(Fingerprint::Changed(objects)) => {
                 failed = true;
                 details.push(format!(
-                    "{}: changed since it was applied ({} differ): check the schema, then run aico-ams migrate --repair",
+                    "{}: changed since it was applied ({}): check the schema, then run aico-ams migrate --repair",
                     m.name,
-                    objects.join(", ")
+                    migration::fingerprint::what_differs(objects)
                 ));
             }
             Some(check) => details.push(format!("{}: {}", m.name, check.as_str())),
