@@ -471,6 +471,31 @@ impl Target {
         Some(Database::connect(opts).await.map_err(|e| ConnectError::classify(self, e)))
     }
 
+    /// A read-only connection to a SQLite target's file, with the key it was opened with (`key`,
+    /// from [`Target::connect_keyed`]): for reading beside a connection that holds the write
+    /// transaction, such as writing a backup of the file. None for PostgreSQL.
+    pub async fn connect_read_only(&self, key: Option<&DbKey>) -> Option<Result<DatabaseConnection, ConnectError>> {
+        let Self::Sqlite { path, .. } = self else { return None };
+        let key = key.cloned();
+        let mut opts = ConnectOptions::new(sqlite_url(path, SqliteMode::ReadOnly));
+        opts.max_connections(1).sqlx_logging(false).map_sqlx_sqlite_opts(move |o| key::keyed(o, key.as_ref()));
+        Some(Database::connect(opts).await.map_err(|e| ConnectError::classify(self, e)))
+    }
+
+    /// A scratch database of this target's backend, for work that must change nothing (the
+    /// migrations' rehearsal): a SQLite database in memory, or one connection to this target's
+    /// PostgreSQL server (its URL as given), whose caller keeps its work in a transaction that it
+    /// rolls back. One connection, so that a session's temporary schema stays one.
+    pub async fn connect_scratch(&self) -> Result<DatabaseConnection, ConnectError> {
+        let url = match self {
+            Self::Sqlite { .. } => "sqlite::memory:".to_owned(),
+            Self::Postgres { url, .. } => url.clone(),
+        };
+        let mut opts = ConnectOptions::new(url);
+        opts.max_connections(1).min_connections(1).sqlx_logging(false);
+        Database::connect(opts).await.map_err(|e| ConnectError::classify(self, e))
+    }
+
     /// The key to open the SQLite file `path` with, if it needs one.
     fn key_for(&self, path: &Path, keys: &KeySources) -> Result<Option<(DbKey, KeySource)>, ConnectError> {
         let encrypted = key::is_encrypted(path)

@@ -28,12 +28,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement, TransactionTrait,
-};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{self, AICO_METADATA, Layout};
+use crate::dialect::{bound, index_line, marks, rehearsal_scope, table_lines};
 use aico_connect::dialect::Dialect;
 use aico_connect::target::Target;
 
@@ -139,88 +138,6 @@ pub fn what_differs(objects: &[String]) -> String {
     }
 }
 
-/// Lower case outside string literals, identifier quotes (`"x"`, `` `x` ``, `[x]`) removed,
-/// whitespace collapsed to one space and removed around punctuation, `IF NOT EXISTS` dropped.
-pub fn canonical_sql(sql: &str) -> String {
-    const PUNCT: &str = "(),=<>+-*/|;.";
-    let mut out = String::with_capacity(sql.len());
-    let mut space = false;
-    let mut chars = sql.chars().peekable();
-    let push = |out: &mut String, s: &str, space: &mut bool| {
-        let first = s.chars().next().unwrap_or(' ');
-        if *space && !out.is_empty() && !out.ends_with(|c| PUNCT.contains(c)) && !PUNCT.contains(first) {
-            out.push(' ');
-        }
-        *space = false;
-        out.push_str(s);
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                let mut lit = String::from("'");
-                while let Some(d) = chars.next() {
-                    lit.push(d);
-                    if d == '\'' {
-                        if chars.peek() == Some(&'\'') {
-                            lit.push('\'');
-                            chars.next();
-                        } else {
-                            break;
-                        }
-                    }
-                }
-                push(&mut out, &lit, &mut space);
-            }
-            '"' | '`' | '[' => {
-                let close = if c == '[' { ']' } else { c };
-                let mut ident = String::new();
-                while let Some(d) = chars.next() {
-                    if d == close {
-                        if close != ']' && chars.peek() == Some(&close) {
-                            ident.push(close);
-                            chars.next();
-                            continue;
-                        }
-                        break;
-                    }
-                    ident.extend(d.to_lowercase());
-                }
-                push(&mut out, &ident, &mut space);
-            }
-            c if c.is_whitespace() => space = true,
-            c => push(&mut out, &c.to_lowercase().to_string(), &mut space),
-        }
-    }
-    for kind in ["table", "index", "unique index"] {
-        out = out.replacen(&format!("create {kind} if not exists "), &format!("create {kind} "), 1);
-    }
-    out
-}
-
-/// The items of a canonical `CREATE TABLE` (columns and table constraints), split at the
-/// top-level commas of its body; `None` when it has no body.
-fn table_items(canonical: &str) -> Option<Vec<String>> {
-    let open = canonical.find('(')?;
-    let close = canonical.rfind(')')?;
-    let body = canonical.get(open + 1..close)?;
-    let (mut items, mut item, mut depth, mut quoted) = (Vec::new(), String::new(), 0i32, false);
-    for c in body.chars() {
-        match c {
-            '\'' => quoted = !quoted,
-            '(' if !quoted => depth += 1,
-            ')' if !quoted => depth -= 1,
-            ',' if !quoted && depth == 0 => {
-                items.push(std::mem::take(&mut item));
-                continue;
-            }
-            _ => {}
-        }
-        item.push(c);
-    }
-    items.push(item);
-    Some(items.into_iter().map(|i| i.trim().to_owned()).collect())
-}
-
 /// The canonical lines of `migration`'s objects on a database of `layout`, as `conn` holds them.
 pub async fn read<C: ConnectionTrait>(conn: &C, layout: Layout, migration: &str) -> Result<Fingerprint, DbErr> {
     let catalog = catalog::catalog();
@@ -245,98 +162,6 @@ pub async fn read<C: ConnectionTrait>(conn: &C, layout: Layout, migration: &str)
         lines.extend(index_line(dialect, conn, index).await?);
     }
     Ok(Fingerprint::of(lines))
-}
-
-fn stmt(dialect: Dialect, sql: &str, values: Vec<sea_orm_migration::sea_orm::Value>) -> Statement {
-    Statement::from_sql_and_values(dialect.backend(), sql, values)
-}
-
-/// `table T column|item C ...` lines of `table`, leaving out the columns in `skip`.
-async fn table_lines<C: ConnectionTrait>(
-    dialect: Dialect,
-    conn: &C,
-    table: &str,
-    skip: &[&str],
-) -> Result<Vec<String>, DbErr> {
-    let keep = |name: &str| !skip.contains(&name);
-    let mut lines = Vec::new();
-    match dialect {
-        Dialect::Sqlite => {
-            let sql = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?";
-            let Some(row) = conn.query_one_raw(stmt(dialect, sql, vec![table.into()])).await? else {
-                return Ok(vec![format!("table {table} missing")]);
-            };
-            let create: String = row.try_get("", "sql")?;
-            for item in table_items(&canonical_sql(&create)).unwrap_or_default() {
-                if keep(item.split(' ').next().unwrap_or_default()) {
-                    lines.push(format!("table {table} item {item}"));
-                }
-            }
-            let sql = "SELECT name, lower(type) AS ty, \"notnull\" AS nn, dflt_value AS dflt, pk \
-                       FROM pragma_table_info(?) ORDER BY cid";
-            for row in conn.query_all_raw(stmt(dialect, sql, vec![table.into()])).await? {
-                let name: String = row.try_get("", "name")?;
-                let ty: String = row.try_get("", "ty")?;
-                let nn: i64 = row.try_get("", "nn")?;
-                let dflt: Option<String> = row.try_get("", "dflt")?;
-                let pk: i64 = row.try_get("", "pk")?;
-                if keep(&name) {
-                    let dflt = dflt.map(|d| canonical_sql(&d)).unwrap_or_default();
-                    lines.push(format!("table {table} column {name} {ty} notnull={nn} default={dflt} pk={pk}"));
-                }
-            }
-        }
-        Dialect::Postgres => {
-            // The first table of that name on the search path, as a statement would find it.
-            let rel = "to_regclass(quote_ident($1::text))";
-            let sql = format!(
-                "SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS ty, a.attnotnull AS nn, \
-                 pg_get_expr(d.adbin, d.adrelid) AS dflt FROM pg_attribute a \
-                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-                 WHERE a.attrelid = {rel} AND a.attnum > 0 AND NOT a.attisdropped"
-            );
-            let rows = conn.query_all_raw(stmt(dialect, &sql, vec![table.into()])).await?;
-            if rows.is_empty() {
-                return Ok(vec![format!("table {table} missing")]);
-            }
-            for row in rows {
-                let name: String = row.try_get("", "name")?;
-                let ty: String = row.try_get("", "ty")?;
-                let nn: bool = row.try_get("", "nn")?;
-                let dflt: Option<String> = row.try_get("", "dflt")?;
-                if keep(&name) {
-                    let dflt = dflt.unwrap_or_default();
-                    lines.push(format!("table {table} column {name} {ty} notnull={nn} default={dflt}"));
-                }
-            }
-            let sql =
-                format!("SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c WHERE c.conrelid = {rel}");
-            for row in conn.query_all_raw(stmt(dialect, &sql, vec![table.into()])).await? {
-                let def: String = row.try_get("", "def")?;
-                lines.push(format!("table {table} constraint {def}"));
-            }
-        }
-    }
-    Ok(lines)
-}
-
-/// The `index I ...` line of index `index` (`index I missing` when there is none).
-async fn index_line<C: ConnectionTrait>(dialect: Dialect, conn: &C, index: &str) -> Result<Option<String>, DbErr> {
-    let sql = match dialect {
-        Dialect::Sqlite => "SELECT sql AS def FROM sqlite_master WHERE type = 'index' AND name = ?",
-        Dialect::Postgres => {
-            // The table's schema left out: its name, or `pg_temp` for the rehearsal's temporary one.
-            "SELECT replace(replace(pg_get_indexdef(i.oid), ' ON ' || quote_ident(n.nspname) || '.', ' ON '), \
-             ' ON pg_temp.', ' ON ') AS def \
-             FROM pg_class i JOIN pg_namespace n ON n.oid = i.relnamespace \
-             WHERE i.oid = to_regclass(quote_ident($1::text)) AND i.relkind = 'i'"
-        }
-    };
-    let def = match conn.query_one_raw(stmt(dialect, sql, vec![index.into()])).await? {
-        Some(row) => row.try_get::<Option<String>>("", "def")?.map(|d| canonical_sql(&d)),
-        None => None,
-    };
-    Ok(Some(format!("index {index} {}", def.as_deref().unwrap_or("missing"))))
 }
 
 /// Which rehearsal: of one set of migrations, on one backend, for one layout.
@@ -391,14 +216,11 @@ pub async fn rehearse(
         // of them is made from empty.
         return Ok(vec![None; migrations.len()]);
     }
-    let (url, dialect) = match target {
-        Target::Sqlite { .. } => ("sqlite::memory:".to_owned(), Dialect::Sqlite),
-        Target::Postgres { url, .. } => (url.clone(), Dialect::Postgres),
+    let scratch = target.connect_scratch().await.map_err(|e| DbErr::Custom(e.to_string()))?;
+    let result = match Dialect::of_conn(&scratch) {
+        Ok(dialect) => rehearse_on(&scratch, dialect, layout, migrations).await,
+        Err(e) => Err(e),
     };
-    let mut opts = ConnectOptions::new(url);
-    opts.max_connections(1).min_connections(1).sqlx_logging(false);
-    let scratch: DatabaseConnection = Database::connect(opts).await?;
-    let result = rehearse_on(&scratch, dialect, layout, migrations).await;
     scratch.close().await.ok();
     result
 }
@@ -410,16 +232,16 @@ async fn rehearse_on(
     migrations: &[Box<dyn MigrationTrait>],
 ) -> Result<Vec<Option<Fingerprint>>, DbErr> {
     let txn = scratch.begin().await?;
-    if dialect == Dialect::Postgres {
-        // Everything the migrations make goes into this session's temporary schema.
-        txn.execute_raw(dialect.stmt("SET LOCAL search_path TO pg_temp".to_owned())).await?;
+    if let Some(scope) = rehearsal_scope(dialect) {
+        // Everything the migrations make goes where it vanishes with the transaction.
+        txn.execute_raw(scope).await?;
     }
     if let Layout::Aico { version } = layout {
         txn.execute_raw(dialect.stmt(format!("CREATE TABLE {AICO_METADATA} (key TEXT PRIMARY KEY, value TEXT)")))
             .await?;
-        txn.execute_raw(stmt(
+        txn.execute_raw(bound(
             dialect,
-            &format!("INSERT INTO {AICO_METADATA} (key, value) VALUES ('schema_version', {})", placeholder(dialect)),
+            &format!("INSERT INTO {AICO_METADATA} (key, value) VALUES ('schema_version', {})", marks(dialect, 1)),
             vec![version.to_string().into()],
         ))
         .await?;
@@ -441,13 +263,6 @@ async fn rehearse_on(
     }
     txn.rollback().await?;
     Ok(out)
-}
-
-fn placeholder(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Sqlite => "?",
-        Dialect::Postgres => "$1",
-    }
 }
 
 /// Create the fingerprint table when it does not exist.
@@ -504,10 +319,7 @@ pub async fn record<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     forget(conn, migration).await?;
     let dialect = Dialect::of_conn(conn)?;
-    let marks = match dialect {
-        Dialect::Sqlite => "?, ?, ?, ?, ?, ?",
-        Dialect::Postgres => "$1, $2, $3, $4, $5, $6",
-    };
+    let marks = marks(dialect, 6);
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let sql = format!(
         "INSERT INTO {TABLE} (migration, fingerprint, how, objects, tool_version, recorded_at) VALUES ({marks})"
@@ -520,15 +332,15 @@ pub async fn record<C: ConnectionTrait>(
         TOOL_VERSION.into(),
         now.into(),
     ];
-    conn.execute_raw(stmt(dialect, &sql, values)).await?;
+    conn.execute_raw(bound(dialect, &sql, values)).await?;
     Ok(())
 }
 
 /// Remove `migration`'s record (it was rolled back). The table must exist.
 pub async fn forget<C: ConnectionTrait>(conn: &C, migration: &str) -> Result<(), DbErr> {
     let dialect = Dialect::of_conn(conn)?;
-    let sql = format!("DELETE FROM {TABLE} WHERE migration = {}", placeholder(dialect));
-    conn.execute_raw(stmt(dialect, &sql, vec![migration.into()])).await?;
+    let sql = format!("DELETE FROM {TABLE} WHERE migration = {}", marks(dialect, 1));
+    conn.execute_raw(bound(dialect, &sql, vec![migration.into()])).await?;
     Ok(())
 }
 
@@ -572,26 +384,6 @@ impl Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spelling_does_not_matter() {
-        let a =
-            canonical_sql("CREATE INDEX IF NOT EXISTS \"idx_a\" ON \"t\" ( json_extract(\"m\", '$.A b') , x DESC )");
-        let b = canonical_sql("create index [idx_a] on `T`(JSON_EXTRACT(m,'$.A b'),x desc)");
-        assert_eq!(a, b);
-        assert_eq!(a, "create index idx_a on t(json_extract(m,'$.A b'),x desc)");
-    }
-
-    #[test]
-    fn literals_keep_their_case_and_spaces() {
-        assert_eq!(canonical_sql("CHECK (k IN ('Base',  'It''s'))"), "check(k in('Base','It''s'))");
-    }
-
-    #[test]
-    fn table_items_are_split_at_top_level_commas() {
-        let items = table_items(&canonical_sql("CREATE TABLE t (a TEXT, b REAL DEFAULT (1, 2), CHECK (a IN ('x,y')))"));
-        assert_eq!(items, Some(vec!["a text".into(), "b real default(1,2)".into(), "check(a in('x,y'))".into()]));
-    }
 
     /// The AMS's migrations under a type of this test's alone.
     struct Once;

@@ -197,7 +197,7 @@ impl Layout {
     /// else the seed's. Reads only.
     pub async fn detect<C: ConnectionTrait>(conn: &C) -> Result<Self, DbErr> {
         let dialect = Dialect::of_conn(conn)?;
-        if dialect == Dialect::Postgres && dialect.is_aico_postgres(conn).await? {
+        if dialect.is_aico_postgres(conn).await? {
             return Ok(Self::AicoPostgres);
         }
         if dialect.column_names(conn, AICO_METADATA).await?.is_empty() {

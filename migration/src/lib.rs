@@ -20,6 +20,7 @@
 //! | [`options`] | what a run needs, handed to [`runner::run`]: force, the file's key, mode, rehearsals |
 //! | [`safety`] | a backup before a destructive step |
 //! | [`fingerprint`] | what each applied migration made, recorded and compared |
+//! | `canonical`, `dialect` | SQL text in canonical form; this crate's per-backend SQL (the fingerprints' reads) |
 //! | [`error`] | what can go wrong migrating |
 //! | `main.rs` | the `migration` binary (feature `cli`) |
 //!
@@ -39,6 +40,8 @@ pub mod options;
 pub mod runner;
 pub mod safety;
 
+mod canonical;
+mod dialect;
 mod phase;
 
 mod m0000_semantic_facts_baseline;

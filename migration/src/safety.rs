@@ -10,12 +10,12 @@
 use std::path::{Path, PathBuf};
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectOptions, ConnectionTrait, Database};
+use sea_orm_migration::sea_orm::ConnectionTrait;
 
 use aico_connect::dialect::{Dialect, RestorePoint};
 use aico_connect::key::DbKey;
 use aico_connect::private;
-use aico_connect::target;
+use aico_connect::target::Target;
 
 use crate::options::Options;
 
@@ -122,13 +122,12 @@ async fn snapshot(dialect: Dialect, source: &Path, dest: &Path, key: Option<&DbK
     // The copy goes into a file made empty first, for the owner alone (`VACUUM INTO` accepts an
     // empty file, and would otherwise make it 0644 less the umask).
     private::create_file(dest, private::FILE_MODE).map_err(|e| failed(e.to_string()))?;
-    let reader_key = key.cloned();
-    let mut opts = ConnectOptions::new(target::sqlite_url(source, target::SqliteMode::ReadOnly));
-    opts.max_connections(1)
-        .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(move |o| aico_connect::key::keyed(o, reader_key.as_ref()));
+    let file = Target::Sqlite { path: source.to_owned(), create: false, query: None, default: None };
     let written = async {
-        let reader = Database::connect(opts).await?;
+        let reader = match file.connect_read_only(key).await {
+            Some(reader) => reader.map_err(|e| DbErr::Custom(e.to_string()))?,
+            None => return Err(DbErr::Custom("not a SQLite file".into())),
+        };
         let result = reader.execute_raw(stmt).await;
         reader.close().await?;
         result
