@@ -214,9 +214,9 @@ impl Layout {
         }
     }
 
-    /// The facts table and its key. With [`FACT_CREATED`] and [`FACT_METADATA`], everything the
-    /// backfill, verify and health need to know of a facts table: to make them work on another
-    /// table, this is the one place to change.
+    /// The facts table and its key. With [`FACT_METADATA`], [`Layout::fact_dated_by`] and
+    /// [`Layout::fact_metadata_json`], everything the backfill, verify and health need to know of
+    /// a facts table: to make them work on another table, these are the places to change.
     pub fn facts(self) -> (&'static str, &'static str) {
         match self {
             Self::Seed => ("semantic_facts", "id"),

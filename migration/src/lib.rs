@@ -10,7 +10,7 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | this file | the ordered list of migrations (`MIGRATIONS`, [`Migrator`]); a new migration is a line here |
+//! | this file | the ordered list (`MIGRATIONS`, [`Migrator`]); a new migration is its `mod` line and a line in it |
 //! | `m0000_*` … `m0003_*` | one migration each, a `phase::Phase`: its `up`, `down`, and what it makes |
 //! | `phase` | what every migration shares: one transaction each; the dialect, layout and catalog handed in |
 //! | [`layout`] | below the migrations: [`layout::Layout`], what a migration makes ([`layout::Makes`]), AICO's names |
