@@ -27,10 +27,17 @@ pub mod report;
 pub mod sql;
 
 /// AICO's memory directory (its `working/` LMDB environment and `semantic/` Chroma store):
-/// `memory_dir` when given (`--memory-dir`, `AICO_MEMORY_DIR`), else `<AICO data dir>/data/memory`.
-pub fn memory_dir(memory_dir: Option<&std::path::Path>) -> Result<std::path::PathBuf, String> {
+/// `memory_dir` when given (`--memory-dir`, `AICO_MEMORY_DIR`), else `<AICO data dir>/data/memory`,
+/// AICO's data directory being `aico_data` when given (`--aico-data-dir`, `AICO_DATA_DIR`).
+pub fn memory_dir(
+    memory_dir: Option<&std::path::Path>,
+    aico_data: Option<&std::path::Path>,
+) -> Result<std::path::PathBuf, String> {
     match memory_dir {
         Some(dir) => Ok(dir.to_owned()),
-        None => Ok(aico_connect::target::aico_data_dir().map_err(|e| e.to_string())?.join("data").join("memory")),
+        None => {
+            let aico_data = aico_connect::target::aico_data_dir(aico_data).map_err(|e| e.to_string())?;
+            Ok(aico_data.join("data").join("memory"))
+        }
     }
 }

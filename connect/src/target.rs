@@ -2,8 +2,9 @@
 //! exists, else AICO's PostgreSQL database when AICO's settings name it, else the tool's own
 //! database.
 //!
-//! AICO keeps its data in `$AICO_DATA_DIR`, else the platform's user data directory for the app
-//! `aico` (Linux: `~/.local/share/aico`), and its database in `<data dir>/data/aico.db`. Nothing
+//! AICO keeps its data in `$AICO_DATA_DIR` (read by the binaries, `--aico-data-dir`, and passed in
+//! here), else the platform's user data directory for the app `aico` (Linux:
+//! `~/.local/share/aico`), and its database in `<data dir>/data/aico.db`. Nothing
 //! is ever created there: AICO creates that file itself (encrypted) and refuses one that exists, so
 //! on a machine without it the default is `<user data dir>/aico-ams/ams.db` (Linux:
 //! `$XDG_DATA_HOME/aico-ams/ams.db`, else `~/.local/share/aico-ams/ams.db`). `AICO_DATA_DIR` is
@@ -30,7 +31,8 @@ use crate::error::{Cause, ConnectError};
 use crate::key::{self, DbKey, KeySource, KeySources, Lookup};
 use crate::private;
 
-/// The environment variable naming AICO's data directory.
+/// The environment variable naming AICO's data directory (read by the binaries' command line,
+/// never by this library).
 pub const DATA_DIR_ENV: &str = "AICO_DATA_DIR";
 
 /// How long a SQLite connection waits for another writer before it gives up.
@@ -82,17 +84,18 @@ pub enum Target {
     },
 }
 
-/// AICO's data directory: `$AICO_DATA_DIR`, else the platform's user data directory for `aico`.
-pub fn aico_data_dir() -> Result<PathBuf, ConnectError> {
-    match std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
-        Some(dir) => Ok(PathBuf::from(dir)),
+/// AICO's data directory: `given` (`--aico-data-dir`, `$AICO_DATA_DIR`) unless it is empty, else
+/// the platform's user data directory for `aico`.
+pub fn aico_data_dir(given: Option<&Path>) -> Result<PathBuf, ConnectError> {
+    match given.filter(|dir| !dir.as_os_str().is_empty()) {
+        Some(dir) => Ok(dir.to_owned()),
         None => Ok(dirs::data_dir().ok_or(ConnectError::NoDataDir)?.join("aico")),
     }
 }
 
-/// AICO's database: `<AICO data dir>/data/aico.db`.
-pub fn aico_db_path() -> Result<PathBuf, ConnectError> {
-    Ok(aico_data_dir()?.join("data").join("aico.db"))
+/// AICO's database: `<AICO data dir>/data/aico.db`, the data directory as [`aico_data_dir`] finds it.
+pub fn aico_db_path(aico_data: Option<&Path>) -> Result<PathBuf, ConnectError> {
+    Ok(aico_data_dir(aico_data)?.join("data").join("aico.db"))
 }
 
 /// The tool's own database: `<user data dir>/aico-ams/ams.db` (Linux: `$XDG_DATA_HOME`, else
@@ -154,11 +157,11 @@ fn with_user_query(url: String, query: Option<&str>) -> String {
 }
 
 impl Target {
-    /// The target named by `url`, else the default database ([`Target::default_db`]), with AICO's
-    /// PostgreSQL settings as the environment gives them ([`AicoPgSettings::from_env`],
-    /// [`PasswordSources::default`]).
-    pub fn resolve(url: Option<&str>) -> Result<Self, ConnectError> {
-        Self::resolve_in(url, AicoPgSettings::from_env(), &PasswordSources::default())
+    /// The target named by `url`, else the default database ([`Target::default_db`]) with AICO's
+    /// data directory `aico_data` (see [`aico_data_dir`]), with AICO's PostgreSQL settings as the
+    /// environment gives them ([`AicoPgSettings::from_env`], [`PasswordSources::default`]).
+    pub fn resolve(url: Option<&str>, aico_data: Option<&Path>) -> Result<Self, ConnectError> {
+        Self::resolve_in(url, aico_data, AicoPgSettings::from_env(), &PasswordSources::default())
     }
 
     /// [`Target::resolve`] with AICO's PostgreSQL settings `aico` (an unusable setting is an
@@ -166,6 +169,7 @@ impl Target {
     /// (asked, without reading a file, whether one holds something).
     pub fn resolve_in(
         url: Option<&str>,
+        aico_data: Option<&Path>,
         aico: Result<AicoPgSettings, BadSetting>,
         passwords: &PasswordSources,
     ) -> Result<Self, ConnectError> {
@@ -177,20 +181,21 @@ impl Target {
                 }
                 Ok(target)
             }
-            None => Self::default_db(aico, passwords),
+            None => Self::default_db(aico_data, aico, passwords),
         }
     }
 
-    /// AICO's own database ([`aico_db_path`]) when it exists, never created; else AICO's
+    /// AICO's own database ([`aico_db_path`] in `aico_data`) when it exists, never created; else AICO's
     /// PostgreSQL database when its settings are present ([`AicoPgSettings::set`], or one of
     /// `passwords` holding something); else the tool's own ([`own_db_path`]), created with its
     /// directories when missing (0600, directories 0700: see [`crate::private`]). Nothing is
     /// written where AICO keeps its data: a file there would stop AICO from creating its own.
     pub fn default_db(
+        aico_data: Option<&Path>,
         aico: Result<AicoPgSettings, BadSetting>,
         passwords: &PasswordSources,
     ) -> Result<Self, ConnectError> {
-        let aico_db = aico_db_path()?;
+        let aico_db = aico_db_path(aico_data)?;
         if aico_db.exists() {
             return Ok(Self::Sqlite { path: aico_db, create: false, query: None, default: Some(DefaultDb::Aico) });
         }

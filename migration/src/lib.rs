@@ -22,7 +22,8 @@
 //! | [`fingerprint`] | what each applied migration made, recorded and compared |
 //! | `canonical`, `dialect` | SQL text in canonical form; this crate's per-backend SQL (the fingerprints' reads) |
 //! | [`error`] | what can go wrong migrating |
-//! | `main.rs` | the `migration` binary (feature `cli`) |
+//! | `cli` | the runner's command line (feature `cli`): the flags and lines both binaries share |
+//! | `main.rs` | the `migration` binary: `cli::run_cli` |
 //!
 //! Finding and opening the database (targets, keys, the per-backend dialect) is `aico-connect`'s
 //! job, below this crate; the console both binaries start with is `aico-console`.
@@ -33,6 +34,8 @@ pub use sea_orm_migration::prelude::*;
 pub mod aico_pg;
 pub mod aico_phase3;
 pub mod catalog;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod error;
 pub mod fingerprint;
 pub mod layout;

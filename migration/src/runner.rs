@@ -156,30 +156,6 @@ impl std::fmt::Display for Repaired {
     }
 }
 
-/// The line that says, once, which applied migrations had their fingerprints recorded for the first
-/// time ([`Progress::Recorded`]).
-pub fn recorded_line(names: &[String]) -> String {
-    format!(
-        "recorded the fingerprints of {} (applied before fingerprints existed), as the database holds them",
-        names.join(", ")
-    )
-}
-
-/// One migration's line in a status listing: state, name, when, fingerprint check.
-pub fn status_line(name: &str, state: &str, at: Option<&str>, check: Option<&str>, differs: &[String]) -> String {
-    let mut line = format!("  {state:<7}  {name}");
-    if let Some(at) = at {
-        line.push_str(&format!("  (at {at})"));
-    }
-    if let Some(check) = check {
-        line.push_str(&format!("  fingerprint {check}"));
-    }
-    if !differs.is_empty() {
-        line.push_str(&format!(": {} differ", differs.join(", ")));
-    }
-    line
-}
-
 /// Every migration of `M` (the AMS's: [`Migrator`]) with its state and fingerprint check.
 /// Changes nothing and takes no lock; what the migrations make is rehearsed on a scratch database
 /// (on PostgreSQL the session's temporary schema, in a transaction that is rolled back), once per

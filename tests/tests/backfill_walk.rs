@@ -8,6 +8,7 @@
 use aico_ams::sql::Db;
 use aico_ams::sql::backfill::backfill;
 use aico_ams::sql::initial_metadata::{SQLITE_FUNCTION, initial_metadata};
+use aico_connect::target::Target;
 use aico_tests::shaped::{self, Form, Keys, Table, Timestamps};
 use aico_tests::{Backend, TestDb, column_of, exec, insert_texts, near_miss_timestamps};
 use migration::runner::{self, Command};
@@ -31,7 +32,8 @@ async fn metadata(conn: &DatabaseConnection) -> Vec<(Option<String>, Option<Stri
 async fn backfill_matches_rust(db: &TestDb, batch: u64) -> aico_ams::sql::SqlBackfill {
     let conn = db.connect().await;
     runner::run(&conn, &db.target, Command::Up { steps: None }, &Default::default(), |_| {}).await.expect("migrate");
-    let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
+    let app =
+        Db::open(Target::resolve(Some(&db.url), None).expect("url"), None, &Default::default()).await.expect("open");
     let report = backfill(&app, app.layout().await.expect("layout"), batch, false, |_| {}).await.expect("backfill");
     let rows = metadata(&conn).await;
     assert_eq!(rows.len() as u64, ROWS);
@@ -94,7 +96,8 @@ async fn a_row_moved_during_the_walk_is_filled() {
     exec(&conn, "CREATE TRIGGER move_last AFTER UPDATE ON semantic_facts FOR EACH ROW EXECUTE FUNCTION move_last()")
         .await;
 
-    let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
+    let app =
+        Db::open(Target::resolve(Some(&db.url), None).expect("url"), None, &Default::default()).await.expect("open");
     let report = backfill(&app, app.layout().await.expect("layout"), 64, false, |_| {}).await.expect("backfill");
     let moved = column_of(&conn, "SELECT was || ' -> ' || became FROM moved").await;
     assert!(matches!(&moved[..], [m] if m.contains(" -> ")), "the trigger ran: {moved:?}");
@@ -152,7 +155,8 @@ async fn the_sqlite_function_is_rusts_own_judgement() {
         "INSERT INTO samples (i, s) VALUES (-1, NULL), (-2, 20250101), (-3, 1.5), (-4, x'323032352d30312d3031')",
     )
     .await;
-    let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
+    let app =
+        Db::open(Target::resolve(Some(&db.url), None).expect("url"), None, &Default::default()).await.expect("open");
     let rows = app
         .rows(&format!(
             "SELECT i, CAST(s AS TEXT) AS s, {SQLITE_FUNCTION}(s) AS m, {SQLITE_FUNCTION}(s) AS again \

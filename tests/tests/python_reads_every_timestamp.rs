@@ -11,6 +11,7 @@ use std::path::Path;
 use aico_ams::chroma::{ChromaConfig, Endpoint};
 use aico_ams::lmdb::WorkingMemory;
 use aico_ams::sql::Db;
+use aico_connect::target::Target;
 use aico_tests::stores::{chroma_collection, lmdb_working_memory};
 use aico_tests::{ChromaServer, TestDb, exec, insert_texts, near_miss_timestamps, python, run_python};
 use migration::runner::{self, Command};
@@ -174,7 +175,8 @@ async fn sql_backfill_is_read_by_python(db: TestDb) {
     let insert = "INSERT INTO semantic_facts (id, user_id, content, created_at) VALUES";
     insert_texts(&conn, insert, &inputs, |i, s| format!("('f{i:06}', 'u', 'c', {s})")).await;
     runner::run(&conn, &db.target, Command::Up { steps: None }, &Default::default(), |_| {}).await.expect("migrate");
-    let app = Db::open(Some(&db.url), None, &Default::default()).await.expect("open");
+    let app =
+        Db::open(Target::resolve(Some(&db.url), None).expect("url"), None, &Default::default()).await.expect("open");
 
     let started = std::time::Instant::now();
     let report = aico_ams::sql::backfill::backfill(&app, app.layout().await.expect("layout"), 5000, false, |_| {})

@@ -1,11 +1,13 @@
-//! clap's arguments: `aico-ams migrate|backfill|verify|health`, as sentences.
+//! clap's arguments: `aico-ams migrate|backfill|verify|health`, as sentences. The database's
+//! flags and `--force` are [`migration::cli`]'s, shared with the `migration` binary.
 //!
 //! Every option read from the environment hides its value from `--help` (`hide_env_values`): a
 //! database URL carries a password, a token or key is a secret.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use migration::cli::{DatabaseArgs, RunArgs};
 
 use crate::chroma::{self, Chroma, ChromaConfig, ChromaError, Endpoint};
 use crate::error::AppError;
@@ -41,56 +43,13 @@ pub enum Command {
 /// Options every command takes.
 #[derive(Debug, Args, Clone)]
 pub struct Common {
-    /// Database URL (`sqlite://PATH`, `postgres://USER@HOST/DB`); default: AICO's aico.db if it
-    /// exists, else the tool's own `<user data dir>/aico-ams/ams.db`.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-
-    /// PostgreSQL schema (search path); default `public`.
-    #[arg(long, env = "DATABASE_SCHEMA", hide_env_values = true)]
-    pub database_schema: Option<String>,
-
-    /// The key of an encrypted aico.db (64 hex digits, as AICO derives it), on the command line,
-    /// where other users can read it (a warning says so): prefer --db-key-file or AICO_DB_KEY.
-    /// Else AICO_MASTER_KEY with the salt file beside the database, else AICO's master key in the
-    /// OS keyring.
-    #[arg(long, value_name = "HEX")]
-    pub db_key: Option<String>,
-
-    /// Read the key of an encrypted aico.db (64 hex digits) from this file; `-` reads standard input.
-    #[arg(long, value_name = "PATH", conflicts_with = "db_key")]
-    pub db_key_file: Option<PathBuf>,
-
-    /// Read AICO's PostgreSQL password from this file, in place of AICO's Docker secret
-    /// /run/secrets/pg_password: for a URL without a password that names AICO's database (after
-    /// AICO_PG_PASSWORD, before AICO's keyring entry).
-    #[arg(long, value_name = "PATH")]
-    pub pg_password_file: Option<PathBuf>,
-
-    /// Read a --db-key-file or password file that other users can read or write (refused
-    /// otherwise): only for a read-only mount whose mode cannot be changed, such as a Docker
-    /// secret (0444).
-    #[arg(long)]
-    pub allow_open_key_file: bool,
+    /// Which database, and its key and password: the flags `migration` takes too.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 
     /// Print the report as JSON (stable keys) instead of text; an error as `{"error": {...}}`.
     #[arg(long)]
     pub json: bool,
-}
-
-impl Common {
-    /// Where to look for the key of an encrypted SQLite file: `--db-key` or `--db-key-file` (read
-    /// here, once), the environment, the OS keyring; and for AICO's PostgreSQL password:
-    /// `AICO_PG_PASSWORD`, `--pg-password-file` (else AICO's secret file), the OS keyring.
-    pub fn keys(&self) -> Result<aico_connect::key::KeySources, aico_connect::error::ConnectError> {
-        let open = match self.allow_open_key_file {
-            true => aico_connect::private::OpenSecrets::Allow,
-            false => aico_connect::private::OpenSecrets::Refuse,
-        };
-        aico_connect::key::KeySources::from_args(self.db_key.as_deref(), self.db_key_file.as_deref(), open)
-            .map(|keys| keys.with_pg_password_file(self.pg_password_file.as_deref()))
-            .map_err(aico_connect::error::ConnectError::KeyUnreadable)
-    }
 }
 
 impl Command {
@@ -128,9 +87,9 @@ pub struct MigrateArgs {
     #[arg(long, conflicts_with = "status")]
     pub dry_run: bool,
 
-    /// Allow dropping tables that hold rows where no backup can be written (PostgreSQL).
-    #[arg(long)]
-    pub force: bool,
+    /// What the run may do (`--force`, `AICO_FORCE_DROP`): the flags `migration` takes too.
+    #[command(flatten)]
+    pub run: RunArgs,
 
     /// Re-record the fingerprints of the applied migrations from the database as it is now (after
     /// checking a schema that a run reported as changed). Changes no schema.
@@ -277,14 +236,15 @@ impl StoreArgs {
     }
 
     /// The Chroma collection to use, and where: the server at --chroma-url, else Chroma's own
-    /// server on --chroma-path or `<memory dir>/semantic`.
-    pub fn chroma(&self) -> Result<ChromaConfig, ChromaError> {
+    /// server on --chroma-path or `<memory dir>/semantic` (the memory directory in AICO's data
+    /// directory `aico_data` unless --memory-dir names it).
+    pub fn chroma(&self, aico_data: Option<&Path>) -> Result<ChromaConfig, ChromaError> {
         let endpoint = match (&self.chroma_url, &self.chroma_path) {
             (Some(url), _) => Endpoint::Url(url.clone()),
             (None, path) => Endpoint::Serve {
                 path: match path {
                     Some(path) => path.clone(),
-                    None => crate::memory_dir(self.memory_dir.as_deref())
+                    None => crate::memory_dir(self.memory_dir.as_deref(), aico_data)
                         .map_err(|detail| ChromaError::NoStore { path: "<memory dir>/semantic".into(), detail })?
                         .join("semantic"),
                 },
@@ -301,14 +261,18 @@ impl StoreArgs {
         })
     }
 
-    /// The outcome of `job` on the Chroma collection. A store that cannot be set up (no store to
-    /// serve, no `chroma` to serve it with) is its status under `--store all`, and otherwise the
-    /// command's error (exit 2).
-    pub async fn chroma_job<T, F>(&self, job: impl FnOnce(Chroma) -> F) -> Result<Outcome<T>, AppError>
+    /// The outcome of `job` on the Chroma collection ([`StoreArgs::chroma`]). A store that cannot
+    /// be set up (no store to serve, no `chroma` to serve it with) is its status under `--store
+    /// all`, and otherwise the command's error (exit 2).
+    pub async fn chroma_job<T, F>(
+        &self,
+        aico_data: Option<&Path>,
+        job: impl FnOnce(Chroma) -> F,
+    ) -> Result<Outcome<T>, AppError>
     where
         F: Future<Output = Result<T, ChromaError>>,
     {
-        let result = match self.chroma() {
+        let result = match self.chroma(aico_data) {
             Ok(config) => chroma::run(config, job).await,
             Err(e) => Err(e),
         };

@@ -103,13 +103,21 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
     let on_pg = matches!(memories, Memories::AicoPostgres(_));
     memories.close().await;
     if args.stores.includes(StoreChoice::WorkingMemory) && !on_pg {
-        let (batch, dir) = (args.batch_size as usize, lmdb::working_dir(args.stores.memory_dir.as_deref()));
+        let (batch, dir) = (
+            args.batch_size as usize,
+            lmdb::working_dir(args.stores.memory_dir.as_deref(), args.common.database.aico_data_dir()),
+        );
         let outcome = lmdb::run(dir, |m| lmdb::backfill(m, batch, args.dry_run, |_| {}));
         complete &= outcome.done().is_some_and(|r| r.bad.is_empty() && r.changed_meanwhile == 0);
         stores.lmdb = Some(outcome);
     }
     if args.stores.includes(StoreChoice::Segments) && !on_pg {
-        let outcome = args.stores.chroma_job(|c| async move { chroma::backfill(&c, batch, dry_run).await }).await?;
+        let outcome =
+            args.stores
+                .chroma_job(args.common.database.aico_data_dir(), |c| async move {
+                    chroma::backfill(&c, batch, dry_run).await
+                })
+                .await?;
         complete &= outcome.done().is_some_and(|r| r.bad.is_empty());
         stores.chroma = Some(outcome);
     }

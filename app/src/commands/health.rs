@@ -56,11 +56,15 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
     let on_pg = matches!(memories, Memories::AicoPostgres(_));
     memories.close().await;
     if args.stores.includes(StoreChoice::WorkingMemory) && !on_pg {
-        let dir = lmdb::working_dir(args.stores.memory_dir.as_deref());
+        let dir = lmdb::working_dir(args.stores.memory_dir.as_deref(), args.common.database.aico_data_dir());
         stores.lmdb = Some(lmdb::run(dir, |m| lmdb::health(m, chrono::Utc::now())));
     }
     if args.stores.includes(StoreChoice::Segments) && !on_pg {
-        stores.chroma = Some(args.stores.chroma_job(|c| async move { chroma::health(&c).await }).await?);
+        stores.chroma = Some(
+            args.stores
+                .chroma_job(args.common.database.aico_data_dir(), |c| async move { chroma::health(&c).await })
+                .await?,
+        );
     }
     let reachable = stores.sql.as_ref().is_none_or(|o| o.done().is_some())
         && stores.lmdb.as_ref().is_none_or(|o| o.done().is_some())

@@ -1,16 +1,16 @@
 //! `aico-ams migrate [--status | --rollback | --dry-run]`: the target and the plan before any
-//! change, each step as it is done, then the report.
+//! change, each step as it is done, then the report. The lines are `migration`'s own
+//! ([`migration::cli::lines`]).
 
 use std::process::ExitCode;
 
-use migration::runner::{Progress, status_line};
-use migration::safety;
+use migration::cli::lines::{AicoLines, ProgressLines, StatusLine, StatusLines};
 
 use super::args::MigrateArgs;
 use super::emit;
 use super::output::Stdout;
 use crate::error::AppError;
-use crate::sql::migrate::MigrateReport;
+use crate::sql::migrate::{MigrateReport, MigrationLine};
 use crate::sql::{self, Action};
 
 /// Run `aico-ams migrate`.
@@ -24,28 +24,21 @@ pub async fn run(args: &MigrateArgs, out: &mut Stdout) -> Result<ExitCode, AppEr
         (_, true, _) => Action::Rollback,
         _ => Action::Migrate,
     };
-    // `AICO_FORCE_DROP=1` forces as `--force` does: read here, never by the migration library.
-    let force = args.force || safety::forces(std::env::var(safety::FORCE_ENV).ok().as_deref());
-    let report = sql::migrate(&mut db, action, force, |p| {
-        if json {
-            return;
-        }
-        match p {
-            Progress::Waiting => out.line("another migrator holds the lock on this database; waiting"),
-            Progress::Plan(plan) if plan.is_empty() => out.line("nothing to do: the schema is up to date"),
-            Progress::Plan(plan) => {
-                let dry = if args.dry_run { " (dry run: nothing will change)" } else { "" };
-                out.line(format_args!("plan{dry}:"));
-                plan.iter().for_each(|s| out.line(format_args!("  {s}")));
-            }
-            Progress::Started(_) => {}
-            Progress::Finished(step, took) => out.line(format_args!("done: {step} ({took:.2?})")),
-            Progress::Recorded(names) => out.line(migration::runner::recorded_line(&names)),
+    let report = sql::migrate(&mut db, action, args.run.force, |progress| {
+        if !json {
+            out.print(ProgressLines { progress: &progress, dry_run: args.dry_run });
         }
     })
     .await;
     db.conn.close().await.ok();
     Ok(emit(out, json, &report?, true))
+}
+
+impl<'a> From<&'a MigrationLine> for StatusLine<'a> {
+    fn from(m: &'a MigrationLine) -> Self {
+        let applied_at = m.applied_at.as_deref().map(Into::into);
+        Self { name: &m.name, state: m.status, applied_at, fingerprint: m.fingerprint, differs: &m.differs }
+    }
 }
 
 impl std::fmt::Display for MigrateReport {
@@ -57,18 +50,12 @@ impl std::fmt::Display for MigrateReport {
             }
         }
         if self.action == "status" {
-            if let Some(aico) = &self.aico {
-                writeln!(f, "AICO's database, at AICO's schema version {}", aico.schema_version)?;
-                match aico.applied_by_aico.is_empty() {
-                    true => writeln!(f, "  AICO applied none of the AMS phases itself")?,
-                    false => {
-                        writeln!(f, "  applied by AICO itself (adopted as is): {}", aico.applied_by_aico.join(", "))?
-                    }
-                }
-            }
-            for m in &self.migrations {
-                writeln!(f, "{}", status_line(&m.name, m.status, m.applied_at.as_deref(), m.fingerprint, &m.differs))?;
-            }
+            let aico = self
+                .aico
+                .as_ref()
+                .map(|a| AicoLines { version: a.schema_version, applied_by_aico: &a.applied_by_aico });
+            let migrations = self.migrations.iter().map(Into::into).collect();
+            write!(f, "{}", StatusLines { aico, migrations })?;
         }
         if self.action == "repair" {
             match self.steps.is_empty() {

@@ -41,7 +41,7 @@ pub fn main() -> ExitCode {
     };
     aico_console::init_logging(level, cli.verbose > 1);
     let command = cli.command;
-    if command.common().db_key.is_some() {
+    if command.common().database.db_key.is_some() {
         eprint(aico_connect::key::DB_KEY_FLAG_WARNING);
     }
     let json = command.json();
@@ -141,8 +141,8 @@ fn render_stores<S, L, C, G, W>(
 /// environment or the keyring), find its layout (once: the jobs are handed it) and, in a text
 /// report, say which it is first.
 async fn open_sql_with_layout(common: &args::Common, out: &mut Stdout) -> Result<(crate::sql::Db, Layout), AppError> {
-    let keys = common.keys()?;
-    let db = crate::sql::Db::open(common.database_url.as_deref(), common.database_schema.as_deref(), &keys).await?;
+    let (database, keys) = (&common.database, common.database.keys()?);
+    let db = crate::sql::Db::open(database.target()?, database.database_schema.as_deref(), &keys).await?;
     let layout = match db.layout().await {
         Ok(layout) => layout,
         Err(e) => {
@@ -163,8 +163,8 @@ async fn open_sql(common: &args::Common, out: &mut Stdout) -> Result<crate::sql:
     if !common.json {
         return open_sql_with_layout(common, out).await.map(|(db, _)| db);
     }
-    let keys = common.keys()?;
-    crate::sql::Db::open(common.database_url.as_deref(), common.database_schema.as_deref(), &keys).await
+    let (database, keys) = (&common.database, common.database.keys()?);
+    crate::sql::Db::open(database.target()?, database.database_schema.as_deref(), &keys).await
 }
 
 /// The SQL store's part of `backfill`, `verify` or `health`: `job` on the database `common` names
@@ -182,7 +182,7 @@ async fn sql_store<T>(
         Ok(opened) => opened,
         Err(e) if stores.store == args::StoreChoice::Facts => return Err(e),
         Err(e) => {
-            let target = aico_connect::target::Target::resolve(common.database_url.as_deref()).ok();
+            let target = common.database.target().ok();
             return Ok((target.map(|t| t.to_string()), sql_outcome(e)));
         }
     };
@@ -236,7 +236,7 @@ impl Memories {
         if !stores.includes(StoreChoice::Segments) && !stores.includes(StoreChoice::WorkingMemory) {
             return Ok(Self::Stores);
         }
-        let Ok(target) = aico_connect::target::Target::resolve(common.database_url.as_deref()) else {
+        let Ok(target) = common.database.target() else {
             return Ok(Self::Stores);
         };
         if target.sqlite_path().is_some() {
@@ -246,8 +246,8 @@ impl Memories {
             if print_target {
                 return open_sql_with_layout(common, out).await;
             }
-            let (url, schema) = (common.database_url.as_deref(), common.database_schema.as_deref());
-            let db = crate::sql::Db::open(url, schema, &common.keys()?).await?;
+            let (database, keys) = (&common.database, common.database.keys()?);
+            let db = crate::sql::Db::open(target, database.database_schema.as_deref(), &keys).await?;
             let layout = db.layout().await;
             Ok::<_, AppError>((db, layout?))
         }

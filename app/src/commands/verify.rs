@@ -76,12 +76,15 @@ pub async fn run(args: &ReportArgs, out: &mut Stdout) -> Result<ExitCode, AppErr
     let on_pg = matches!(memories, Memories::AicoPostgres(_));
     memories.close().await;
     if args.stores.includes(StoreChoice::WorkingMemory) && !on_pg {
-        let dir = lmdb::working_dir(args.stores.memory_dir.as_deref());
+        let dir = lmdb::working_dir(args.stores.memory_dir.as_deref(), args.common.database.aico_data_dir());
         let outcome = lmdb::run(dir, |m| lmdb::verify(m, chrono::Utc::now()));
         report.checks.push(Check::of_outcome(lmdb::CHECK, outcome));
     }
     if args.stores.includes(StoreChoice::Segments) && !on_pg {
-        let outcome = args.stores.chroma_job(|c| async move { chroma::verify(&c).await }).await?;
+        let outcome = args
+            .stores
+            .chroma_job(args.common.database.aico_data_dir(), |c| async move { chroma::verify(&c).await })
+            .await?;
         report.checks.push(Check::of_outcome(chroma::CHECK, outcome));
     }
     report.passed = report.checks.iter().all(|c| c.status != Status::Fail);

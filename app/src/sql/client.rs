@@ -22,11 +22,10 @@ pub struct Db {
 }
 
 impl Db {
-    /// Open the database `url` names (else AICO's default), with the PostgreSQL `schema` as its
+    /// Open the database `target` ([`Target::resolve`]), with the PostgreSQL `schema` as its
     /// search path; an encrypted SQLite file with the key found in `keys`. SQLite connections
     /// have the function `aico_initial_metadata` (see [`super::initial_metadata`]).
-    pub async fn open(url: Option<&str>, schema: Option<&str>, keys: &KeySources) -> Result<Self, AppError> {
-        let target = Target::resolve(url)?;
+    pub async fn open(target: Target, schema: Option<&str>, keys: &KeySources) -> Result<Self, AppError> {
         if target.sqlite_path().is_some() {
             super::initial_metadata::register_sqlite_function()
                 .map_err(|e| AppError::Database { target: target.to_string(), source: DbErr::Custom(e) })?;

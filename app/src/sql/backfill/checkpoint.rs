@@ -130,6 +130,7 @@ async fn pragma(conn: &DatabaseConnection, sql: &str) -> Result<i64, DbErr> {
 #[cfg(test)]
 mod tests {
     use aico_connect::key::KeySources;
+    use aico_connect::target::Target;
     use sea_orm::{ConnectionTrait, TransactionTrait};
 
     use super::{Checkpoints, pragma};
@@ -143,7 +144,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("t.db");
         let url = format!("sqlite://{}?mode=rwc", file.display());
-        let db = Db::open(Some(&url), None, &KeySources::none()).await.expect("open");
+        let db =
+            Db::open(Target::resolve(Some(&url), None).expect("url"), None, &KeySources::none()).await.expect("open");
         db.conn.execute_unprepared("CREATE TABLE t (b BLOB)").await.expect("table");
         let wal = dir.path().join("t.db-wal");
         let pages = || std::fs::metadata(&wal).map(|m| m.len() / 4096).unwrap_or(0);
