@@ -206,7 +206,8 @@ async fn a_2025_install_moves_its_users_and_facts_verified_and_a_rerun_writes_no
         &conn,
         "SELECT uuid || ' ' || full_name || ' ' || coalesce(nickname, '-') || ' ' || user_type || ' ' || \
          is_active::text || ' ' || to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || ' ' || \
-         to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') FROM aico_core.user_profiles ORDER BY uuid",
+         to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') \
+         FROM aico_core.user_profiles ORDER BY uuid",
     )
     .await;
     assert_eq!(
@@ -219,12 +220,14 @@ async fn a_2025_install_moves_its_users_and_facts_verified_and_a_rerun_writes_no
     // The facts: timestamps, booleans, JSON, and the columns AICO's 2026 table adds left to it.
     let sample = column_of(
         &conn,
-        "SELECT content || ' | ' || is_immutable::text || ' ' || is_favorite::text || ' ' || revisit_count::text || ' | ' || \
+        "SELECT content || ' | ' || is_immutable::text || ' ' || is_favorite::text || ' ' || \
+         revisit_count::text || ' | ' || \
          to_char(valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || ' | ' || \
          coalesce(to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), 'NULL') || ' | ' || \
          coalesce(entities_json::text, 'NULL') || ' ' || jsonb_typeof(coalesce(entities_json, 'null')) || ' | ' || \
          coalesce(tags_json::text, 'NULL') || ' | ' || coalesce(language, 'NULL') \
-         FROM aico_core.ams_user_memories WHERE content LIKE 'fact 3:%' OR content LIKE 'fact 4:%' OR content LIKE 'fact 5:%' \
+         FROM aico_core.ams_user_memories \
+         WHERE content LIKE 'fact 3:%' OR content LIKE 'fact 4:%' OR content LIKE 'fact 5:%' \
          ORDER BY content",
     )
     .await;
@@ -266,7 +269,10 @@ async fn a_2025_install_moves_its_users_and_facts_verified_and_a_rerun_writes_no
         "SELECT fact_id || ' ' || temporal_metadata FROM aico_core.ams_user_memories ORDER BY fact_id",
     )
     .await;
-    exec(&conn, "UPDATE aico_core.ams_user_memories SET temporal_metadata = NULL WHERE content NOT LIKE 'fact 3:%' AND content NOT LIKE 'fact 10:%' AND content NOT LIKE 'fact 17:%' AND content NOT LIKE 'fact 24:%' AND content NOT LIKE 'fact 31:%' AND content NOT LIKE 'fact 38:%'").await;
+    // The ones the source had (access_count 3) stay; the backfill fills the others again.
+    let unfill = "UPDATE aico_core.ams_user_memories SET temporal_metadata = NULL \
+                  WHERE temporal_metadata::jsonb ->> 'access_count' = '0'";
+    exec(&conn, unfill).await;
     assert!(migrator(&db.url, &["up"]).status().expect("up").success());
     let backfill = command("aico-ams").args(["backfill", "--json"]).env("DATABASE_URL", &db.url).output().expect("run");
     assert_eq!(backfill.status.code(), Some(0), "{}", text(&backfill));
@@ -306,7 +312,8 @@ async fn rows_that_cannot_go_are_refused_with_table_key_and_reason_and_never_wri
     assert!(has("broken-json", &["entities_json", "not JSON"]), "{refused:?}");
     let there = column_of(
         &conn,
-        "SELECT count(*)::text FROM aico_core.ams_user_memories WHERE fact_id IN ('bad-valid-from', 'ghost-user-fact', 'broken-json')",
+        "SELECT count(*)::text FROM aico_core.ams_user_memories \
+         WHERE fact_id IN ('bad-valid-from', 'ghost-user-fact', 'broken-json')",
     )
     .await;
     assert_eq!(there, ["0"]);

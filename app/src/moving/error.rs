@@ -9,9 +9,7 @@ pub enum MoveError {
     #[error(transparent)]
     Connect(#[from] ConnectError),
     /// The source is not a SQLite file.
-    #[error(
-        "{target}: the source of a move is AICO's 2025 aico.db (a SQLite file): give it with --database-url sqlite://PATH"
-    )]
+    #[error("{target}: the source of a move is AICO's 2025 aico.db (a SQLite file): give --database-url sqlite://PATH")]
     NotSqlite {
         /// What was given (password hidden).
         target: String,
