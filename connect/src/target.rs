@@ -399,6 +399,10 @@ impl Target {
         }
         let key_used = self.key_for(path, keys)?;
         let key = key_used.as_ref().map(|(key, _)| key.clone());
+        // A mode in the URL's query (`mode=rwc`) never replaces read-only.
+        let query: Option<String> = query.as_deref().map(|q| {
+            q.split('&').filter(|kv| !kv.starts_with("mode=") && !kv.is_empty()).collect::<Vec<_>>().join("&")
+        });
         let mut opts = ConnectOptions::new(with_user_query(sqlite_url(path, SqliteMode::ReadOnly), query.as_deref()));
         opts.map_sqlx_sqlite_opts(move |o| {
             key::keyed(o, key.as_ref()).read_only(true).busy_timeout(SQLITE_BUSY_TIMEOUT)

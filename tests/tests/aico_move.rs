@@ -126,9 +126,13 @@ impl Source {
 
     /// `aico-ams move` from this source to `db`, the key in `AICO_DB_KEY`.
     fn run(&self, db: &TestDb, args: &[&str]) -> std::process::Output {
-        let url = format!("sqlite://{}", self.path().display());
+        self.run_from(&format!("sqlite://{}", self.path().display()), db, args)
+    }
+
+    /// `aico-ams move` from the source URL `url` to `db`.
+    fn run_from(&self, url: &str, db: &TestDb, args: &[&str]) -> std::process::Output {
         command("aico-ams")
-            .args(["move", "--database-url", &url, "--to", &db.url])
+            .args(["move", "--database-url", url, "--to", &db.url])
             .args(args)
             .env("AICO_DB_KEY", &self.key_hex)
             .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/aico-test-bus")
@@ -384,6 +388,11 @@ async fn a_dry_run_shows_the_plan_and_writes_nothing() {
 
     assert_eq!(count(&conn, "user_profiles").await, "0");
     assert_eq!(count(&conn, "ams_user_memories").await, "0");
+    // A mode in the source's URL does not make it writable.
+    let rwc = format!("sqlite://{}?mode=rwc", source.path().display());
+    let out = source.run_from(&rwc, &db, &["--dry-run", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
     assert_eq!(aico_core_catalog(&conn).await, catalog, "the dry run changed aico_core");
     let after = column_of(&conn, "SELECT nspname::text FROM pg_namespace ORDER BY 1").await;
     assert_eq!(after, schemas, "the dry run made a schema");
