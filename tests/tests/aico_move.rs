@@ -264,6 +264,7 @@ async fn a_2025_install_moves_its_users_and_facts_verified_and_a_rerun_writes_no
     let report = json_of(&again);
     assert_eq!(figures(table(&report, "user_profiles")), [2, 0, 2, 0, 0, 0], "{report:#}");
     assert_eq!(figures(table(&report, "ams_user_memories")), [facts, 0, facts, 0, 0, 0], "{report:#}");
+    assert_eq!(table(&report, "ams_user_memories")["metadata_filled"], 0, "{report:#}");
     assert_eq!(written(&conn).await, rows, "a rerun wrote rows");
     assert_eq!(source.files(), before, "the source directory changed");
 

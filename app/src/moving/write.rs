@@ -53,10 +53,14 @@ pub async fn move_table(
         let Some(last) = rows.last() else { break };
         after = Some(last[0].clone());
         let mut ready = Vec::with_capacity(rows.len());
+        // The rows whose metadata the move fills: counted when they are written (or would be).
+        let mut filled_keys = HashSet::new();
         for row in &rows {
             match convert_row(p, row, parents) {
                 Ok((k, cells, filled)) => {
-                    t.metadata_filled += u64::from(filled);
+                    if filled {
+                        filled_keys.insert(k.clone());
+                    }
                     ready.push((k, cells));
                 }
                 Err((k, reason)) => t.refused.add(k, reason),
@@ -77,9 +81,11 @@ pub async fn move_table(
         }
         if dry_run {
             t.moved += new.len() as u64;
+            t.metadata_filled += new.iter().filter(|(k, _)| filled_keys.contains(k)).count() as u64;
             continue;
         }
         let inserted = dest.insert(p.map.target, key, &p.target_columns, &new).await?;
+        t.metadata_filled += inserted.iter().filter(|k| filled_keys.contains(*k)).count() as u64;
         let keys: Vec<String> = new.iter().map(|(k, _)| k.clone()).collect();
         let back = dest.read(p.map.target, key, &p.target_columns, &keys).await?;
         for (k, cells) in new {
