@@ -400,3 +400,19 @@ async fn a_dry_run_shows_the_plan_and_writes_nothing() {
     assert_eq!(source.files(), before, "the source directory changed");
     conn.close().await.ok();
 }
+
+#[test]
+fn a_source_that_is_not_sqlite_or_a_target_that_is_not_postgres_is_a_usage_error() {
+    let cases = [
+        (
+            ["--database-url", "postgres://me@127.0.0.1:1/aico", "--to", "postgres://me@127.0.0.1:1/aico"],
+            "move_source_not_sqlite",
+        ),
+        (["--database-url", "sqlite:///nonexistent/aico.db", "--to", "sqlite:///tmp/x.db"], "move_target_not_postgres"),
+    ];
+    for (args, kind) in cases {
+        let out = command("aico-ams").arg("move").args(args).arg("--json").output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert_eq!(json_of(&out)["error"]["kind"], kind, "{}", text(&out));
+    }
+}
