@@ -44,6 +44,9 @@ pub enum AppError {
         /// The table.
         table: &'static str,
     },
+    /// A move could not run (see [`crate::moving::MoveError`]).
+    #[error(transparent)]
+    Move(#[from] crate::moving::MoveError),
     /// AICO's index, set aside for a backfill, could not be put back as it was.
     #[error(
         "{target}: AICO's index {index} {detail}; its definition is kept in {record}: run the backfill again to build it"
@@ -82,6 +85,7 @@ impl AppError {
             Self::Migrate(e) => u8::try_from(e.exit_code()).unwrap_or(1),
             Self::Database { .. } | Self::AicoIndex { .. } => 1,
             Self::MissingTable { .. } => 2,
+            Self::Move(e) => e.exit_code(),
             Self::NotMigrated { .. } | Self::Chroma(_) => 2,
         }
     }
@@ -96,6 +100,7 @@ impl AppError {
             Self::NotMigrated { .. } => "not_migrated",
             Self::MissingTable { .. } => "missing_table",
             Self::AicoIndex { .. } => "aico_index",
+            Self::Move(e) => e.kind(),
             Self::Chroma(e) => match e {
                 ChromaError::NoServerProgram { .. } => "chroma_program_missing",
                 ChromaError::NoStore { .. } => "chroma_store_missing",

@@ -7,6 +7,7 @@
 //! | [`sql`] | the SQL database: the facts and the AMS tables (on AICO's PostgreSQL also its other memories) |
 //! | [`lmdb`] | AICO's LMDB working memory |
 //! | [`chroma`] | AICO's ChromaDB collection |
+//! | [`moving`] | `aico-ams move`: a 2025 install carried into AICO's PostgreSQL, verified row for row |
 //! | [`report`] | the pieces every store's report is made of (`Outcome`, `PerStore`, `Check`) |
 //! | [`error`] | what goes wrong, its exit status and its `--json` kind |
 //!
@@ -23,6 +24,7 @@ pub mod chroma;
 pub mod commands;
 pub mod error;
 pub mod lmdb;
+pub mod moving;
 pub mod report;
 pub mod sql;
 

@@ -374,6 +374,61 @@ impl Target {
         schema: Option<&str>,
         keys: &KeySources,
     ) -> Result<(DatabaseConnection, Option<DbKey>), ConnectError> {
+        self.open_pool(schema, keys, true).await
+    }
+
+    /// A PostgreSQL target opened as [`Target::connect_keyed`] opens it (password sources, search
+    /// path), except that the tool's own schema is not made on AICO's database: for a run that
+    /// must write nothing (`move --dry-run`). The search path still names it; PostgreSQL skips a
+    /// schema that does not exist.
+    pub async fn connect_without_own_schema(&self, keys: &KeySources) -> Result<DatabaseConnection, ConnectError> {
+        self.open_pool(None, keys, false).await.map(|(db, _)| db)
+    }
+
+    /// The SQLite file of this target opened read-only (`mode=ro`), with the key of an encrypted
+    /// file found in `keys`, and no pragma that writes (no journal mode, no `synchronous`): the
+    /// file's bytes stay as they were. A PostgreSQL target, or a file that does not exist, is an
+    /// error.
+    pub async fn connect_read_only(&self, keys: &KeySources) -> Result<DatabaseConnection, ConnectError> {
+        let Self::Sqlite { path, query, .. } = self else {
+            return Err(ConnectError::NotADatabase {
+                target: self.to_string(),
+                detail: "a SQLite file (AICO's aico.db) is needed here".into(),
+            });
+        };
+        if path.is_dir() {
+            return Err(ConnectError::NotADatabase { target: self.to_string(), detail: "it is a directory".into() });
+        }
+        if !path.exists() {
+            return Err(ConnectError::Missing { path: path.clone() });
+        }
+        let key_used = self.key_for(path, keys)?;
+        let key = key_used.as_ref().map(|(key, _)| key.clone());
+        // A mode in the URL's query (`mode=rwc`) never replaces read-only.
+        let query: Option<String> = query.as_deref().map(|q| {
+            q.split('&').filter(|kv| !kv.starts_with("mode=") && !kv.is_empty()).collect::<Vec<_>>().join("&")
+        });
+        let mut opts = ConnectOptions::new(with_user_query(sqlite_url(path, SqliteMode::ReadOnly), query.as_deref()));
+        opts.map_sqlx_sqlite_opts(move |o| {
+            key::keyed(o, key.as_ref()).read_only(true).busy_timeout(SQLITE_BUSY_TIMEOUT)
+        });
+        opts.sqlx_logging(false);
+        match (Database::connect(opts).await, &key_used) {
+            (Ok(db), _) => Ok(db),
+            (Err(e), Some((_, source))) if Cause::of(&e) == Cause::NotADatabase => {
+                Err(ConnectError::WrongKey { target: self.to_string(), source_name: source.to_string() })
+            }
+            (Err(e), _) => Err(ConnectError::classify(self, e)),
+        }
+    }
+
+    /// [`Target::connect_keyed`]; the tool's own schema is made on AICO's database when `own`.
+    async fn open_pool(
+        &self,
+        schema: Option<&str>,
+        keys: &KeySources,
+        own: bool,
+    ) -> Result<(DatabaseConnection, Option<DbKey>), ConnectError> {
         let mut key_used = None;
         let mut password: Option<PgPassword> = None;
         let mut password_source: Option<PasswordSource> = None;
@@ -402,7 +457,7 @@ impl Target {
             Self::Postgres { url, .. } => {
                 let asked = schema.unwrap_or("public");
                 // Our schema is made on AICO's database only when the run can use it.
-                let ours = schema.is_none_or(|s| s == AICO_PG_SCHEMA);
+                let ours = own && schema.is_none_or(|s| s == AICO_PG_SCHEMA);
                 let found = self.pg_password(keys)?;
                 let has_own = url::Url::parse(url).is_ok_and(|u| u.password().is_some());
                 password_source =

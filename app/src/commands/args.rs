@@ -38,6 +38,10 @@ pub enum Command {
     Verify(ReportArgs),
     /// Coverage, confidence distribution and consolidation history.
     Health(ReportArgs),
+    /// Carry a 2025 install's memory (AICO's aico.db) into AICO's PostgreSQL database, verified
+    /// row for row; never overwrites a row that is there. This version moves the users and the
+    /// facts.
+    Move(MoveArgs),
 }
 
 /// Options every command takes.
@@ -59,6 +63,7 @@ impl Command {
             Self::Migrate(a) => &a.common,
             Self::Backfill(a) => &a.common,
             Self::Verify(a) | Self::Health(a) => &a.common,
+            Self::Move(a) => &a.common,
         }
     }
 
@@ -95,6 +100,30 @@ pub struct MigrateArgs {
     /// checking a schema that a run reported as changed). Changes no schema.
     #[arg(long, conflicts_with_all = ["status", "rollback", "dry_run"])]
     pub repair: bool,
+}
+
+/// `aico-ams move`. The source is AICO's `aico.db` (`--database-url sqlite://PATH`, else AICO's
+/// own, with the key as every command finds it).
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    /// Shared options (`--database-url` names the source, AICO's aico.db).
+    #[command(flatten)]
+    pub common: Common,
+
+    /// AICO's PostgreSQL database (`postgres://USER@HOST:PORT/DB`); its password as AICO keeps it
+    /// (AICO_PG_PASSWORD, --pg-password-file or AICO's secret file, AICO's keyring entry). Default:
+    /// the database AICO's settings name (AICO_PG_HOST, AICO_PG_PORT, AICO_PG_DB_NAME; else
+    /// postgres://postgres@127.0.0.1:5432/aico).
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+
+    /// Show the plan (tables, counts, what would be refused and why) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Rows per batch: one transaction each.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub batch_size: u64,
 }
 
 /// `aico-ams verify` and `aico-ams health`.

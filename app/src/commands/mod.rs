@@ -4,12 +4,13 @@
 //! [`crate::chroma`], which return report values and print nothing.
 //!
 //! One file per command: [`migrate`], [`backfill`], [`verify`], [`health`] (each runs its job on
-//! the chosen stores and renders the one report that covers them all).
+//! the chosen stores and renders the one report that covers them all), and [`moving`] (`move`).
 
 pub mod args;
 mod backfill;
 mod health;
 mod migrate;
+mod moving;
 mod output;
 mod verify;
 
@@ -65,6 +66,7 @@ async fn run(command: Command, out: &mut Stdout) -> Result<ExitCode, AppError> {
         Command::Backfill(args) => backfill::run(&args, out).await,
         Command::Verify(args) => verify::run(&args, out).await,
         Command::Health(args) => health::run(&args, out).await,
+        Command::Move(args) => moving::run(&args, out).await,
     }
 }
 

@@ -1,0 +1,143 @@
+//! `aico-ams move`: a 2025 install's memory carried into AICO's PostgreSQL (2026), verified row
+//! for row. This version moves the users and the facts; the rest of the mapping (shared/DESIGN.md,
+//! "Old to new") is listed in the report as not moved yet.
+//!
+//! | file | holds |
+//! |---|---|
+//! | [`mapping`] | which source table goes where, which have no target, which are not moved yet |
+//! | [`source`] | AICO's `aico.db`, opened read-only: tables, columns, counts, rows in key order |
+//! | [`pg`] | AICO's PostgreSQL: the live catalog, the rows under given keys, the insert that never overwrites |
+//! | [`checks`] | the checks before anything is written ([`checks::Prepared`]) |
+//! | [`convert`] | one value from SQLite to PostgreSQL, and the form both are compared in |
+//! | [`write`](mod@write) | one table: batches, refusals, the insert, the read back |
+//! | [`report`] | what a move reports |
+//!
+//! The source is never written (read-only connection, no pragma that writes). The target is
+//! written only when every check passes, in batches, one transaction each, `ON CONFLICT DO
+//! NOTHING`: a row already there is compared, never overwritten, so a second run writes nothing.
+//! Nothing here prints; [`run`] returns the report.
+
+pub mod checks;
+pub mod convert;
+mod error;
+pub mod mapping;
+pub mod pg;
+pub mod report;
+pub mod source;
+pub mod write;
+
+use std::collections::{HashMap, HashSet};
+
+pub use self::error::MoveError;
+use self::mapping::{MOVED, NO_TARGET, NOT_YET, is_album_feedback};
+pub use self::pg::Dest;
+use self::report::{MoveReport, Unmoved};
+pub use self::source::Source;
+
+/// How a move runs.
+#[derive(Debug, Clone, Copy)]
+pub struct MoveOptions {
+    /// Plan only: read both sides, write nothing.
+    pub dry_run: bool,
+    /// Rows per batch (one transaction each).
+    pub batch_size: usize,
+}
+
+/// What the report says of the vector width while segments are not moved.
+const VECTOR_WIDTH: &str = "not checked: this version does not move Chroma's segments yet";
+
+/// Move (or plan) `source` into `dest`: the checks first, against the target's live catalog; when
+/// one fails, nothing is written and the report says what stopped it. Then each table of
+/// [`MOVED`] in order, verified row for row.
+pub async fn run(source: &Source, dest: &Dest, opts: MoveOptions) -> Result<MoveReport, MoveError> {
+    let tables = source.tables().await?;
+    let mut report = MoveReport {
+        source: source.target.to_string(),
+        target: dest.target.to_string(),
+        dry_run: opts.dry_run,
+        stopped: Vec::new(),
+        tables: Vec::new(),
+        no_target: Vec::new(),
+        not_moved_yet: Vec::new(),
+        vector_width: VECTOR_WIDTH.to_owned(),
+        ok: false,
+    };
+    unmoved(source, &tables, &mut report).await?;
+    let mut prepared = Vec::new();
+    for map in MOVED {
+        let p = checks::prepare(source, dest, &tables, map).await?;
+        report.stopped.extend(p.problems.iter().cloned());
+        prepared.push(p);
+    }
+    if !report.stopped.is_empty() {
+        for p in &prepared {
+            report.tables.push(report::TableMove {
+                source_table: p.source_table.clone(),
+                target_table: p.map.target.to_owned(),
+                columns: p.target_columns.iter().map(|c| c.name.clone()).collect(),
+                in_source: p.in_source,
+                moved: 0,
+                already_same: 0,
+                already_different: Default::default(),
+                refused: Default::default(),
+                verified: 0,
+                mismatched: Default::default(),
+                metadata_filled: 0,
+            });
+        }
+        return Ok(report);
+    }
+    // The keys each table holds afterwards (or would): the parents of the tables after it.
+    let mut accepted: HashMap<&str, HashSet<String>> = HashMap::new();
+    for p in &prepared {
+        let parents = match p.map.parent {
+            Some(parent) => {
+                let mut keys = dest.keys(parent.table, parent.key).await?;
+                keys.extend(accepted.get(parent.table).into_iter().flatten().cloned());
+                Some(keys)
+            }
+            None => None,
+        };
+        let mut mine = HashSet::new();
+        let t = write::move_table(source, dest, p, opts.batch_size, opts.dry_run, parents.as_ref(), &mut mine).await?;
+        tracing::info!(table = p.map.target, moved = t.moved, refused = t.refused.count, "table done");
+        accepted.insert(p.map.target, mine);
+        report.tables.push(t);
+    }
+    report.ok = report.tables.iter().all(|t| t.complete(opts.dry_run));
+    Ok(report)
+}
+
+/// The source tables the move leaves: those with no target, those not moved yet; with counts.
+async fn unmoved(source: &Source, tables: &[String], report: &mut MoveReport) -> Result<(), MoveError> {
+    for table in tables {
+        let no_target = NO_TARGET.iter().find(|(name, _)| name == table);
+        let later = NOT_YET.iter().find(|(name, _)| name == table);
+        if let Some((name, reason)) = no_target {
+            let rows = source.count(table).await?;
+            if is_album_feedback(&source.columns(table).await?) {
+                report.no_target.push(Unmoved {
+                    table: (*name).to_owned(),
+                    target: None,
+                    rows,
+                    reason: (*reason).to_owned(),
+                });
+            } else {
+                report.not_moved_yet.push(Unmoved {
+                    table: table.clone(),
+                    target: Some("ams_behavioral_feedback".into()),
+                    rows,
+                    reason: "not moved by this version yet".into(),
+                });
+            }
+        } else if let Some((_, target)) = later {
+            report.not_moved_yet.push(Unmoved {
+                table: table.clone(),
+                target: Some((*target).to_owned()),
+                rows: source.count(table).await?,
+                reason: "not moved by this version yet".into(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! The target of a move, AICO's PostgreSQL database: its live catalog (which tables `aico_core`
+//! has, their columns, types, `NOT NULL` and defaults), the rows it already holds under given
+//! keys, and the batch insert that never overwrites.
+//!
+//! PostgreSQL's SQL of the move lives here (the target is always PostgreSQL). Every table is named
+//! with its schema, `aico_core`, whatever the search path; identifiers are quoted, values bound.
+
+use std::collections::{HashMap, HashSet};
+
+use aico_connect::key::KeySources;
+use aico_connect::target::{AICO_PG_SCHEMA, Target, quote_ident};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use entity::values::Timestamp;
+use sea_orm::DatabaseConnection;
+use sea_orm::sqlx::postgres::PgRow;
+use sea_orm::sqlx::{self, Postgres, QueryBuilder, Row};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::convert::{Cell, Kind};
+use super::error::MoveError;
+
+/// AICO's PostgreSQL database, open.
+pub struct Dest {
+    /// Which database (printable: password hidden).
+    pub target: Target,
+    conn: DatabaseConnection,
+}
+
+/// A column of a target table, as the live catalog has it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetColumn {
+    /// Its name.
+    pub name: String,
+    /// Its type, as PostgreSQL prints it (`format_type`).
+    pub shown: String,
+    /// What the move writes into it.
+    #[serde(skip)]
+    pub kind: Kind,
+    /// `NOT NULL`.
+    pub not_null: bool,
+    /// It has a default (or is an identity or generated column).
+    pub has_default: bool,
+}
+
+/// `aico_core.<table>`, quoted.
+fn qualified(table: &str) -> String {
+    format!("{}.{}", quote_ident(AICO_PG_SCHEMA), quote_ident(table))
+}
+
+impl Dest {
+    /// Open the PostgreSQL database `target` names, with AICO's password sources in `keys`; the
+    /// tool's own schema is made only when `writes` (a dry run makes nothing).
+    pub async fn open(target: Target, keys: &KeySources, writes: bool) -> Result<Self, MoveError> {
+        if target.sqlite_path().is_some() {
+            return Err(MoveError::NotPostgres { target: target.to_string() });
+        }
+        let conn = match writes {
+            true => target.connect_keyed(None, keys).await?.0,
+            false => target.connect_without_own_schema(keys).await?,
+        };
+        Ok(Self { target, conn })
+    }
+
+    /// Close the connection.
+    pub async fn close(self) {
+        self.conn.close().await.ok();
+    }
+
+    fn err(&self, e: sqlx::Error) -> MoveError {
+        MoveError::Target { target: self.target.to_string(), detail: e.to_string() }
+    }
+
+    fn pool(&self) -> &sqlx::PgPool {
+        self.conn.get_postgres_connection_pool()
+    }
+
+    /// The columns of `aico_core.<table>` in their order; `None` when there is no such table.
+    pub async fn columns(&self, table: &str) -> Result<Option<Vec<TargetColumn>>, MoveError> {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(format!("{AICO_PG_SCHEMA}.{}", quote_ident(table)))
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| self.err(e))?;
+        if !exists {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "SELECT a.attname::text, t.typname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+             a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' \
+             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        )
+        .bind(format!("{AICO_PG_SCHEMA}.{}", quote_ident(table)))
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| self.err(e))?;
+        let column = |row: &PgRow| -> Result<TargetColumn, sqlx::Error> {
+            let (typname, shown): (String, String) = (row.try_get(1)?, row.try_get(2)?);
+            Ok(TargetColumn {
+                name: row.try_get(0)?,
+                kind: Kind::of(&typname, &shown),
+                shown,
+                not_null: row.try_get(3)?,
+                has_default: row.try_get(4)?,
+            })
+        };
+        rows.iter().map(column).collect::<Result<Vec<_>, _>>().map(Some).map_err(|e| self.err(e))
+    }
+
+    /// Every key of `aico_core.<table>` (its column `key`): the parents a child row may name.
+    pub async fn keys(&self, table: &str, key: &str) -> Result<HashSet<String>, MoveError> {
+        let sql = format!("SELECT {}::text FROM {}", quote_ident(key), qualified(table));
+        let keys: Vec<Option<String>> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await.map_err(|e| self.err(e))?;
+        Ok(keys.into_iter().flatten().collect())
+    }
+
+    /// The rows of `aico_core.<table>` whose `key` is one of `keys`: the values of `columns`, in
+    /// the move's form, by key.
+    pub async fn read(
+        &self,
+        table: &str,
+        key: &str,
+        columns: &[TargetColumn],
+        keys: &[String],
+    ) -> Result<HashMap<String, Vec<Cell>>, MoveError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let list: Vec<String> = columns.iter().map(read_expr).collect();
+        let sql = format!(
+            "SELECT {}::text, {} FROM {} WHERE {} = ANY($1)",
+            quote_ident(key),
+            list.join(", "),
+            qualified(table),
+            quote_ident(key)
+        );
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(keys).fetch_all(self.pool()).await.map_err(|e| self.err(e))?;
+        let mut found = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let k: String = row.try_get(0).map_err(|e| self.err(e))?;
+            let cells = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| cell(row, i + 1, &c.kind))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.err(e))?;
+            found.insert(k, cells);
+        }
+        Ok(found)
+    }
+
+    /// Insert `rows` (key, values of `columns`) into `aico_core.<table>` in one transaction,
+    /// `ON CONFLICT DO NOTHING`: a row already there is never overwritten. The keys inserted.
+    pub async fn insert(
+        &self,
+        table: &str,
+        key: &str,
+        columns: &[TargetColumn],
+        rows: &[(String, Vec<Cell>)],
+    ) -> Result<HashSet<String>, MoveError> {
+        if rows.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let mut q = QueryBuilder::<Postgres>::new(format!("INSERT INTO {} ({}) ", qualified(table), names.join(", ")));
+        q.push_values(rows, |mut b, (_, cells)| {
+            for (c, cell) in columns.iter().zip(cells) {
+                b.push("CAST(");
+                push_cell(&mut b, cell, &c.kind);
+                // The type as the catalog prints it (`format_type`): a name, never a value.
+                b.push_unseparated(format!(" AS {})", c.shown));
+            }
+        });
+        q.push(format!(" ON CONFLICT DO NOTHING RETURNING {}::text", quote_ident(key)));
+        let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
+        let inserted: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await.map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(inserted.into_iter().collect())
+    }
+}
+
+/// The expression a column is read back with, for [`cell`].
+fn read_expr(c: &TargetColumn) -> String {
+    let name = quote_ident(&c.name);
+    match c.kind {
+        Kind::Text | Kind::Unsupported(_) => format!("{name}::text"),
+        Kind::Int => format!("{name}::int8"),
+        Kind::Float | Kind::Float4 => format!("{name}::float8"),
+        Kind::Json => format!("{name}::jsonb"),
+        Kind::Bool | Kind::TimestampTz | Kind::Timestamp => name,
+    }
+}
+
+/// Column `i` of `row`, read with [`read_expr`], in the move's form.
+fn cell(row: &PgRow, i: usize, kind: &Kind) -> Result<Cell, sqlx::Error> {
+    let time = |t: Option<DateTime<Utc>>| -> Result<Cell, sqlx::Error> {
+        match t {
+            None => Ok(Cell::Null),
+            Some(t) => Timestamp::try_from(t).map(Cell::Time).map_err(|e| sqlx::Error::Decode(Box::new(e))),
+        }
+    };
+    Ok(match kind {
+        Kind::Text | Kind::Unsupported(_) => row.try_get::<Option<String>, _>(i)?.map_or(Cell::Null, Cell::Text),
+        Kind::Bool => row.try_get::<Option<bool>, _>(i)?.map_or(Cell::Null, Cell::Bool),
+        Kind::Int => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Int),
+        Kind::Float | Kind::Float4 => row.try_get::<Option<f64>, _>(i)?.map_or(Cell::Null, Cell::Float),
+        Kind::Json => row.try_get::<Option<Value>, _>(i)?.map_or(Cell::Null, Cell::Json),
+        Kind::TimestampTz => time(row.try_get::<Option<DateTime<Utc>>, _>(i)?)?,
+        Kind::Timestamp => time(row.try_get::<Option<NaiveDateTime>, _>(i)?.map(|t| t.and_utc()))?,
+    })
+}
+
+/// Bind `cell` with the type its column takes.
+fn push_cell(b: &mut sqlx::query_builder::Separated<'_, Postgres, &'static str>, cell: &Cell, kind: &Kind) {
+    match cell {
+        Cell::Time(_) if *kind == Kind::Timestamp => b.push_bind_unseparated(cell.naive()),
+        Cell::Null => b.push_bind_unseparated(None::<String>),
+        Cell::Text(t) => b.push_bind_unseparated(t.clone()),
+        Cell::Bool(v) => b.push_bind_unseparated(*v),
+        Cell::Int(v) => b.push_bind_unseparated(*v),
+        Cell::Float(v) => b.push_bind_unseparated(*v),
+        Cell::Time(_) => b.push_bind_unseparated(cell.utc()),
+        Cell::Json(v) => b.push_bind_unseparated(sqlx::types::Json(v.clone())),
+    };
+}

@@ -1,0 +1,131 @@
+//! The source of a move, AICO's 2025 `aico.db`, opened read-only: its tables, their columns and
+//! row counts, and its rows in key order, batch by batch, as SQLite stored each value.
+//!
+//! SQLite's SQL of the move lives here (the source is always SQLite); identifiers are quoted,
+//! values bound.
+
+use aico_connect::key::KeySources;
+use aico_connect::target::{Target, quote_ident};
+use sea_orm::DatabaseConnection;
+use sea_orm::sqlx::sqlite::SqliteRow;
+use sea_orm::sqlx::{self, Row, TypeInfo, ValueRef};
+
+use super::convert::SqlValue;
+use super::error::MoveError;
+
+/// AICO's `aico.db`, open read-only.
+pub struct Source {
+    /// Which file (printable).
+    pub target: Target,
+    conn: DatabaseConnection,
+}
+
+impl Source {
+    /// Open the SQLite file `target` names read-only, with the key of an encrypted file from
+    /// `keys`.
+    pub async fn open(target: Target, keys: &KeySources) -> Result<Self, MoveError> {
+        let conn = target.connect_read_only(keys).await?;
+        Ok(Self { target, conn })
+    }
+
+    /// Close the connection.
+    pub async fn close(self) {
+        self.conn.close().await.ok();
+    }
+
+    fn err(&self, e: sqlx::Error) -> MoveError {
+        MoveError::Source { source_db: self.target.to_string(), detail: e.to_string() }
+    }
+
+    fn pool(&self) -> &sqlx::SqlitePool {
+        self.conn.get_sqlite_connection_pool()
+    }
+
+    /// The names of its tables.
+    pub async fn tables(&self) -> Result<Vec<String>, MoveError> {
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// The columns of `table`, in their order.
+    pub async fn columns(&self, table: &str) -> Result<Vec<String>, MoveError> {
+        sqlx::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
+            .bind(table)
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// How many rows `table` has.
+    pub async fn count(&self, table: &str) -> Result<u64, MoveError> {
+        let sql = format!("SELECT count(*) FROM {}", quote_ident(table));
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(self.pool()).await.map_err(|e| self.err(e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// How many rows of `table` have no key (SQLite lets a TEXT primary key be NULL): they are
+    /// never read by [`Source::batch`], and are refused.
+    pub async fn null_keys(&self, table: &str, key: &str) -> Result<u64, MoveError> {
+        let sql = format!("SELECT count(*) FROM {} WHERE {} IS NULL", quote_ident(table), quote_ident(key));
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(self.pool()).await.map_err(|e| self.err(e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Up to `limit` rows of `table` (the values of `columns`, in that order; `columns[0]` is
+    /// the key) whose key comes after `after` (the last key of the previous batch), in key order.
+    pub async fn batch(
+        &self,
+        table: &str,
+        columns: &[String],
+        after: Option<&SqlValue>,
+        limit: usize,
+    ) -> Result<Vec<Vec<SqlValue>>, MoveError> {
+        let key = quote_ident(&columns[0]);
+        let list: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let from = format!("SELECT {} FROM {}", list.join(", "), quote_ident(table));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match after {
+            None => {
+                let sql = format!("{from} WHERE {key} IS NOT NULL ORDER BY {key} LIMIT ?");
+                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(self.pool()).await
+            }
+            Some(last) => {
+                let sql = format!("{from} WHERE {key} > ? ORDER BY {key} LIMIT ?");
+                let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let q = match last {
+                    SqlValue::Integer(i) => q.bind(*i),
+                    SqlValue::Real(r) => q.bind(*r),
+                    SqlValue::Text(t) => q.bind(t.clone()),
+                    SqlValue::Blob(b) => q.bind(b.clone()),
+                    SqlValue::Null => q.bind(None::<String>),
+                };
+                q.bind(limit).fetch_all(self.pool()).await
+            }
+        }
+        .map_err(|e| self.err(e))?;
+        rows.iter().map(|row| values(row, columns.len()).map_err(|e| self.err(e))).collect()
+    }
+}
+
+/// The first `n` values of `row`, each as SQLite stored it.
+fn values(row: &SqliteRow, n: usize) -> Result<Vec<SqlValue>, sqlx::Error> {
+    (0..n)
+        .map(|i| {
+            let raw = row.try_get_raw(i)?;
+            if raw.is_null() {
+                return Ok(SqlValue::Null);
+            }
+            let class = raw.type_info().name().to_owned();
+            Ok(match class.as_str() {
+                "INTEGER" => SqlValue::Integer(row.try_get(i)?),
+                "REAL" => SqlValue::Real(row.try_get(i)?),
+                "BLOB" => SqlValue::Blob(row.try_get(i)?),
+                _ => SqlValue::Text(row.try_get(i)?),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,258 @@
+//! One table's move: its source rows in key order, batch by batch; each row converted (or
+//! refused, with the reason); the rows the target holds already compared; the others inserted in
+//! one transaction per batch, never over a row that is there; then read back and compared.
+
+use std::collections::HashSet;
+
+use entity::values::TemporalMetadata;
+
+use super::checks::{Prepared, qualified};
+use super::convert::{Cell, Kind, SqlValue, convert};
+use super::error::MoveError;
+use super::mapping::fact_dated_by;
+use super::pg::{Dest, TargetColumn};
+use super::report::TableMove;
+use super::source::Source;
+
+/// Move (or, when `dry_run`, plan) the table `p` in batches of `batch` rows. `parents` holds the
+/// keys a row's parent may have (the target's and those of the parent table's source rows);
+/// `accepted` receives the keys of this table's rows that are in the target afterwards (or would
+/// be), for the tables after it.
+pub async fn move_table(
+    source: &Source,
+    dest: &Dest,
+    p: &Prepared,
+    batch: usize,
+    dry_run: bool,
+    parents: Option<&HashSet<String>>,
+    accepted: &mut HashSet<String>,
+) -> Result<TableMove, MoveError> {
+    let mut t = TableMove {
+        source_table: p.source_table.clone(),
+        target_table: p.map.target.to_owned(),
+        columns: p.target_columns.iter().map(|c| c.name.clone()).collect(),
+        in_source: p.in_source,
+        moved: 0,
+        already_same: 0,
+        already_different: Default::default(),
+        refused: Default::default(),
+        verified: 0,
+        mismatched: Default::default(),
+        metadata_filled: 0,
+    };
+    let Some(table) = &p.source_table else { return Ok(t) };
+    let key = p.map.key;
+    for _ in 0..source.null_keys(table, key).await? {
+        t.refused.add("NULL", format!("its key {key} is NULL"));
+    }
+    // PostgreSQL takes at most 65535 bound values per statement.
+    let batch = batch.clamp(1, 65_535 / p.target_columns.len().max(1));
+    let mut after: Option<SqlValue> = None;
+    loop {
+        let rows = source.batch(table, &p.source_columns, after.as_ref(), batch).await?;
+        let Some(last) = rows.last() else { break };
+        after = Some(last[0].clone());
+        let mut ready = Vec::with_capacity(rows.len());
+        // The rows whose metadata the move fills: counted when they are written (or would be).
+        let mut filled_keys = HashSet::new();
+        for row in &rows {
+            match convert_row(p, row, parents) {
+                Ok((k, cells, filled)) => {
+                    if filled {
+                        filled_keys.insert(k.clone());
+                    }
+                    ready.push((k, cells));
+                }
+                Err((k, reason)) => t.refused.add(k, reason),
+            }
+        }
+        let keys: Vec<String> = ready.iter().map(|(k, _)| k.clone()).collect();
+        accepted.extend(keys.iter().cloned());
+        let there = dest.read(p.map.target, key, &p.target_columns, &keys).await?;
+        let mut new = Vec::new();
+        for (k, cells) in ready {
+            match there.get(&k) {
+                None => new.push((k, cells)),
+                Some(held) => match first_difference(&cells, held, &p.target_columns) {
+                    None => t.already_same += 1,
+                    Some(why) => t.already_different.add(k, why),
+                },
+            }
+        }
+        if dry_run {
+            t.moved += new.len() as u64;
+            t.metadata_filled += new.iter().filter(|(k, _)| filled_keys.contains(k)).count() as u64;
+            continue;
+        }
+        let inserted = dest.insert(p.map.target, key, &p.target_columns, &new).await?;
+        t.metadata_filled += inserted.iter().filter(|k| filled_keys.contains(*k)).count() as u64;
+        let keys: Vec<String> = new.iter().map(|(k, _)| k.clone()).collect();
+        let back = dest.read(p.map.target, key, &p.target_columns, &keys).await?;
+        for (k, cells) in new {
+            let held = back.get(&k);
+            let difference = held.map(|held| first_difference(&cells, held, &p.target_columns));
+            match (inserted.contains(&k), difference) {
+                (true, Some(None)) => {
+                    t.moved += 1;
+                    t.verified += 1;
+                }
+                (true, Some(Some(why))) => {
+                    t.moved += 1;
+                    t.mismatched.add(k, why);
+                }
+                (true, None) => {
+                    t.moved += 1;
+                    t.mismatched.add(k, "written, but not found when read back");
+                }
+                // Written meanwhile by someone else, under the same key.
+                (false, Some(None)) => t.already_same += 1,
+                (false, Some(Some(why))) => t.already_different.add(k, why),
+                (false, None) => t.refused.add(
+                    k,
+                    format!(
+                        "not written: it conflicts with another row of {} (a unique constraint)",
+                        qualified(p.map.target)
+                    ),
+                ),
+            }
+        }
+    }
+    Ok(t)
+}
+
+/// A source row as it goes to the target: its key, the cells of `p.target_columns`, and whether
+/// its temporal metadata was filled; or its key and why it cannot go.
+fn convert_row(
+    p: &Prepared,
+    row: &[SqlValue],
+    parents: Option<&HashSet<String>>,
+) -> Result<(String, Vec<Cell>, bool), (String, String)> {
+    let key = match &row[0] {
+        SqlValue::Text(k) => k.clone(),
+        SqlValue::Integer(k) => k.to_string(),
+        other => return Err((format!("{other:?}"), format!("its key {} is not text", p.map.key))),
+    };
+    let refuse = |reason: String| (key.clone(), reason);
+    let target = qualified(p.map.target);
+    let mut cells = Vec::with_capacity(p.target_columns.len());
+    for (value, (name, column)) in row.iter().zip(p.source_columns.iter().zip(&p.target_columns)) {
+        let cell = convert(name, value, &column.kind).map_err(refuse)?;
+        if cell == Cell::Null && column.not_null {
+            return Err(refuse(format!("{name} is NULL, and {target}.{} takes no NULL", column.name)));
+        }
+        cells.push(cell);
+    }
+    let mut filled = false;
+    if let Some(i) = p.metadata {
+        if i == cells.len() {
+            cells.push(Cell::Null);
+        }
+        let column = &p.target_columns[i];
+        match &cells[i] {
+            Cell::Null => {
+                let dated = fact_dated_by()
+                    .iter()
+                    .find_map(|d| p.target_columns.iter().position(|c| c.name == *d).and_then(|j| cells[j].instant()));
+                let Some(created) = dated else {
+                    return Err(refuse(format!(
+                        "none of {} is set to date its temporal metadata by",
+                        fact_dated_by().join(", ")
+                    )));
+                };
+                cells[i] = metadata_cell(TemporalMetadata::initial_json_string(created), column);
+                filled = true;
+            }
+            Cell::Text(text) => {
+                TemporalMetadata::from_json_str(text).map_err(|e| refuse(format!("{}: {e}", column.name)))?;
+            }
+            Cell::Json(value) => {
+                TemporalMetadata::from_json(value).map_err(|e| refuse(format!("{}: {e}", column.name)))?;
+            }
+            _ => return Err(refuse(format!("{} is not JSON text", column.name))),
+        }
+    }
+    if let (Some(parent), Some(parents)) = (p.map.parent, parents) {
+        let at = p.source_columns.iter().position(|c| c == parent.column);
+        let named = at.and_then(|j| match &cells[j] {
+            Cell::Text(v) => Some(v.as_str()),
+            _ => None,
+        });
+        match named {
+            Some(v) if parents.contains(v) => {}
+            Some(v) => {
+                return Err(refuse(format!(
+                    "its {} {v} is in neither the source's users nor {}",
+                    parent.column,
+                    qualified(parent.table)
+                )));
+            }
+            None => return Err(refuse(format!("its {} is not set", parent.column))),
+        }
+    }
+    Ok((key, cells, filled))
+}
+
+/// The metadata text as its column takes it (text, or JSON on a drifted target).
+fn metadata_cell(text: String, column: &TargetColumn) -> Cell {
+    match column.kind {
+        Kind::Json => serde_json::from_str(&text).map_or(Cell::Text(text), Cell::Json),
+        _ => Cell::Text(text),
+    }
+}
+
+/// The first column where `ours` and `held` differ, as a reason; None when they are the same.
+fn first_difference(ours: &[Cell], held: &[Cell], columns: &[TargetColumn]) -> Option<String> {
+    ours.iter()
+        .zip(held)
+        .zip(columns)
+        .find(|((a, b), _)| !same(a, b))
+        .map(|((a, b), c)| format!("{} differs: the source's {} against the target's {}", c.name, shown(a), shown(b)))
+}
+
+/// Whether two cells hold the same value (JSON: objects without regard to key order, numbers by
+/// value).
+fn same(a: &Cell, b: &Cell) -> bool {
+    match (a, b) {
+        (Cell::Json(a), Cell::Json(b)) => json_same(a, b),
+        _ => a == b,
+    }
+}
+
+fn json_same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as V;
+    match (a, b) {
+        (V::Number(x), V::Number(y)) => x == y || (x.as_f64().is_some() && x.as_f64() == y.as_f64()),
+        (V::Array(x), V::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_same(a, b)),
+        (V::Object(x), V::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// A cell, short, for a reason.
+fn shown(c: &Cell) -> String {
+    let text = match c {
+        Cell::Null => "NULL".to_owned(),
+        Cell::Text(t) => format!("'{t}'"),
+        Cell::Bool(b) => b.to_string(),
+        Cell::Int(i) => i.to_string(),
+        Cell::Float(x) => x.to_string(),
+        Cell::Time(t) => t.to_rfc3339(),
+        Cell::Json(v) => v.to_string(),
+    };
+    if text.chars().count() > 80 { format!("{}...", text.chars().take(80).collect::<String>()) } else { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_compares_by_value() {
+        assert!(json_same(&json!({"a": 1, "b": [1.0]}), &json!({"b": [1.0], "a": 1})));
+        assert!(json_same(&json!(100.0), &json!(100.0)));
+        assert!(!json_same(&json!({"a": 1}), &json!({"a": 2})));
+    }
+}

@@ -1,0 +1,418 @@
+//! `aico-ams move`, end to end: a 2025 install's encrypted `aico.db`, written by python `libsql`
+//! 0.1.8 with `PRAGMA key` as AICO writes it (users, facts, the Memory Album's feedback, skills),
+//! moved into AICO's `aico_core` on PostgreSQL 18 as `aico pg init` makes it. Covered: the mapping
+//! of users and facts (0/1 to boolean, timestamps through the backfill's parser, JSON text to
+//! jsonb, every fact with the temporal metadata the backfill itself writes); refused rows listed
+//! with table, key and reason and never written; a missing target table and a drifted `NOT NULL`
+//! column stopping the move before anything is written; a dry run and a rerun writing nothing;
+//! the source file byte-identical afterwards.
+
+use std::path::PathBuf;
+
+use aico_tests::{
+    AicoPg, TestDb, aico_core_catalog, aico_pg18, column_of, command, exec, json_of, migrator, python_with_libsql,
+    run_python, text,
+};
+use sea_orm::DatabaseConnection;
+use serde_json::Value;
+
+/// The two users of the source.
+const ADA: &str = "5b1f0c52-9d3e-4e8a-b6a1-0c9a7d2e4f10";
+const BOB: &str = "7c2e1d63-0a4f-4f9b-87b2-1d0b8e3f5a21";
+
+/// Facts in the source (before the messy ones).
+const FACTS: usize = 40;
+
+/// Writes AICO's 2025 tables as its migrator leaves them at version 13 (the ones the move reads,
+/// and two it does not move), encrypted with `PRAGMA key = 'x"<hex>"'` as AICO does. With `messy`,
+/// three facts that cannot go: an unreadable `valid_from`, a user that exists nowhere, broken JSON.
+const MAKE_SOURCE: &str = r#"
+import libsql, random, sys, uuid
+path, key_hex, n, messy = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "messy"
+ada, bob = "5b1f0c52-9d3e-4e8a-b6a1-0c9a7d2e4f10", "7c2e1d63-0a4f-4f9b-87b2-1d0b8e3f5a21"
+c = libsql.connect(path)
+c.execute(f"PRAGMA key = 'x\"{key_hex}\"'")
+# A fact whose user is gone exists where a user was deleted by hand (foreign keys off, SQLite's default).
+c.execute("PRAGMA foreign_keys = OFF")
+c.execute("CREATE TABLE users (uuid TEXT PRIMARY KEY, full_name TEXT NOT NULL, nickname TEXT, "
+          "user_type TEXT DEFAULT 'person', is_active BOOLEAN DEFAULT TRUE, "
+          "created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)")
+c.execute("INSERT INTO users (uuid, full_name, nickname, created_at, updated_at) "
+          "VALUES (?, 'Ada Example', 'Ada', '2025-10-01 09:30:00', '2025-10-01 09:30:00')", (ada,))
+c.execute("INSERT INTO users (uuid, full_name, is_active, created_at, updated_at) "
+          "VALUES (?, 'Bob Example', 0, '2025-10-02T10:00:00Z', '2025-10-03T11:00:00.5+02:00')", (bob,))
+c.execute("CREATE TABLE user_memories (fact_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, fact_type TEXT NOT NULL, "
+          "category TEXT NOT NULL, confidence REAL NOT NULL, is_immutable BOOLEAN NOT NULL DEFAULT FALSE, "
+          "valid_from TIMESTAMP NOT NULL, valid_until TIMESTAMP, content TEXT NOT NULL, entities_json TEXT, "
+          "extraction_method TEXT NOT NULL, source_conversation_id TEXT NOT NULL, source_message_id TEXT, "
+          "created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, "
+          "user_note TEXT, tags_json TEXT, is_favorite INTEGER DEFAULT 0, revisit_count INTEGER DEFAULT 0, "
+          "last_revisited TIMESTAMP, emotional_tone TEXT, memory_type TEXT, content_type TEXT DEFAULT 'message', "
+          "conversation_title TEXT, conversation_summary TEXT, turn_range TEXT, key_moments_json TEXT, "
+          "temporal_metadata TEXT DEFAULT NULL, "
+          "FOREIGN KEY (user_id) REFERENCES users(uuid) ON DELETE CASCADE)")
+rnd = random.Random(20261206)
+rows = []
+for i in range(n):
+    fid = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+    created = [None, "2025-10-05 12:00:00", "2025-10-06T13:14:15Z", "2025-10-07T08:09:10.123456",
+               "2025-10-08T23:30:00+05:30"][i % 5]
+    valid = ["2025-09-01 08:00:00", "2025-09-02T08:00:00Z", "2025-09-03T08:00:00.654321+02:00"][i % 3]
+    meta = None
+    if i % 7 == 3:
+        meta = ('{"created_at": "2025-10-01T00:00:00Z", "last_updated": "2025-10-02T00:00:00Z", '
+                '"last_accessed": "2025-10-03T00:00:00Z", "access_count": 3, "confidence": 0.8, '
+                '"version": 2, "superseded_by": null}')
+    rows.append((fid, [ada, bob][i % 2], "preference", "preferences", 0.5 + i / 100, i % 2, valid,
+                 "2026-01-01 00:00:00" if i % 4 == 0 else None, f"fact {i}: tea, not coffee \u00e9\u2603",
+                 '[{"text": "tea", "label": "preference", "score": 0.25}]' if i % 2 else None, "llm",
+                 f"conv-{i % 3}", created, created, '["a", "b"]' if i % 3 == 0 else None, i % 2, i % 4, meta))
+if messy:
+    for fid, user, valid, entities in [("bad-valid-from", ada, "not a time", None),
+                                       ("ghost-user-fact", "ghost-user", "2025-09-01 08:00:00", None),
+                                       ("broken-json", ada, "2025-09-01 08:00:00", "{broken")]:
+        rows.append((fid, user, "identity", "personal_info", 0.9, 0, valid, None, "messy", entities, "llm",
+                     "conv-x", "2025-10-05 12:00:00", "2025-10-05 12:00:00", None, 0, 0, None))
+c.executemany("INSERT INTO user_memories (fact_id, user_id, fact_type, category, confidence, is_immutable, "
+              "valid_from, valid_until, content, entities_json, extraction_method, source_conversation_id, "
+              "created_at, updated_at, tags_json, is_favorite, revisit_count, temporal_metadata) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+c.execute("CREATE TABLE feedback_events (id TEXT PRIMARY KEY, user_uuid TEXT NOT NULL, conversation_id TEXT NOT NULL, "
+          "message_id TEXT, event_type TEXT NOT NULL, event_category TEXT NOT NULL, payload TEXT NOT NULL, "
+          "timestamp INTEGER NOT NULL, is_sensitive INTEGER DEFAULT 0, federated_at INTEGER)")
+for i in range(3):
+    c.execute("INSERT INTO feedback_events VALUES (?, ?, 'conv-0', NULL, 'thumbs', 'explicit', '{}', ?, 0, NULL)",
+              (f"album-{i}", ada, 1759300000 + i))
+c.execute("CREATE TABLE skills (skill_id TEXT PRIMARY KEY, skill_name TEXT NOT NULL)")
+c.executemany("INSERT INTO skills VALUES (?, ?)", [("s1", "listen"), ("s2", "joke")])
+c.commit()
+"#;
+
+/// An encrypted 2025 `aico.db` in a directory of its own, and its key.
+struct Source {
+    dir: tempfile::TempDir,
+    key_hex: String,
+}
+
+impl Source {
+    /// Written by python `libsql`; `None` (a skip outside CI) without it.
+    fn new(messy: bool) -> Option<Self> {
+        let python = python_with_libsql()?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key_hex: String = (0..32).map(|i| format!("{:02x}", (i * 37 + 11) % 256)).collect();
+        let path = dir.path().join("aico.db");
+        let kind = if messy { "messy" } else { "clean" };
+        run_python(&python, MAKE_SOURCE, &[path.to_str().expect("utf-8"), &key_hex, &FACTS.to_string(), kind]);
+        Some(Self { dir, key_hex })
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("aico.db")
+    }
+
+    /// Every file of the directory with its bytes: the source is never written.
+    fn files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(self.dir.path())
+            .expect("read dir")
+            .map(|e| e.expect("entry").path())
+            .map(|p| {
+                let bytes = std::fs::read(&p).expect("read");
+                (p, bytes)
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// `aico-ams move` from this source to `db`, the key in `AICO_DB_KEY`.
+    fn run(&self, db: &TestDb, args: &[&str]) -> std::process::Output {
+        self.run_from(&format!("sqlite://{}", self.path().display()), db, args)
+    }
+
+    /// `aico-ams move` from the source URL `url` to `db`.
+    fn run_from(&self, url: &str, db: &TestDb, args: &[&str]) -> std::process::Output {
+        command("aico-ams")
+            .args(["move", "--database-url", url, "--to", &db.url])
+            .args(args)
+            .env("AICO_DB_KEY", &self.key_hex)
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/aico-test-bus")
+            .output()
+            .expect("run aico-ams move")
+    }
+}
+
+/// The report's entry for the target table `name`.
+fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["tables"].as_array().and_then(|t| t.iter().find(|t| t["target_table"] == name)).unwrap_or_else(|| {
+        panic!("no table {name} in {report:#}");
+    })
+}
+
+/// Figures of a table's entry: in source, moved, already same, already different, refused, verified.
+fn figures(t: &Value) -> [u64; 6] {
+    [
+        t["in_source"].as_u64().expect("in_source"),
+        t["moved"].as_u64().expect("moved"),
+        t["already_same"].as_u64().expect("same"),
+        t["already_different"]["count"].as_u64().expect("different"),
+        t["refused"]["count"].as_u64().expect("refused"),
+        t["verified"].as_u64().expect("verified"),
+    ]
+}
+
+/// Rows of the two tables the move writes, with `xmin` (a row written again gets a new one).
+async fn written(conn: &DatabaseConnection) -> Vec<String> {
+    let mut rows =
+        column_of(conn, "SELECT xmin::text || ' ' || t::text FROM aico_core.user_profiles t ORDER BY uuid").await;
+    rows.extend(
+        column_of(conn, "SELECT xmin::text || ' ' || t::text FROM aico_core.ams_user_memories t ORDER BY fact_id")
+            .await,
+    );
+    rows
+}
+
+async fn count(conn: &DatabaseConnection, table: &str) -> String {
+    column_of(conn, &format!("SELECT count(*)::text FROM aico_core.{table}")).await.remove(0)
+}
+
+#[tokio::test]
+async fn a_2025_install_moves_its_users_and_facts_verified_and_a_rerun_writes_nothing() {
+    let Some(source) = Source::new(false) else { return };
+    let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
+    let conn = db.connect().await;
+    let before = source.files();
+
+    let out = source.run(&db, &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = json_of(&out);
+    assert!(report["stopped"].as_array().is_some_and(Vec::is_empty), "{report:#}");
+    assert_eq!(report["ok"], true);
+    assert_eq!(figures(table(&report, "user_profiles")), [2, 2, 0, 0, 0, 2], "{report:#}");
+    let facts = FACTS as u64;
+    assert_eq!(figures(table(&report, "ams_user_memories")), [facts, facts, 0, 0, 0, facts], "{report:#}");
+    let with_metadata = (0..FACTS).filter(|i| i % 7 == 3).count() as u64;
+    assert_eq!(table(&report, "ams_user_memories")["metadata_filled"], facts - with_metadata);
+    assert_eq!(table(&report, "user_profiles")["source_table"], "users");
+    assert_eq!(table(&report, "ams_user_memories")["source_table"], "user_memories");
+    let no_target: Vec<String> =
+        report["no_target"].as_array().expect("list").iter().map(|u| format!("{} {}", u["table"], u["rows"])).collect();
+    assert_eq!(no_target, ["\"feedback_events\" 3"], "{report:#}");
+    let later: Vec<String> = report["not_moved_yet"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|u| format!("{} {} {}", u["table"], u["target"], u["rows"]))
+        .collect();
+    assert_eq!(later, ["\"skills\" \"ams_behavioral_skills\" 2"], "{report:#}");
+
+    // The users: 0/1 became boolean, every timestamp the instant it names.
+    let users = column_of(
+        &conn,
+        "SELECT uuid || ' ' || full_name || ' ' || coalesce(nickname, '-') || ' ' || user_type || ' ' || \
+         is_active::text || ' ' || to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || ' ' || \
+         to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') \
+         FROM aico_core.user_profiles ORDER BY uuid",
+    )
+    .await;
+    assert_eq!(
+        users,
+        [
+            format!("{ADA} Ada Example Ada person true 2025-10-01T09:30:00.000000 2025-10-01T09:30:00.000000"),
+            format!("{BOB} Bob Example - person false 2025-10-02T10:00:00.000000 2025-10-03T09:00:00.500000"),
+        ]
+    );
+    // The facts: timestamps, booleans, JSON, and the columns AICO's 2026 table adds left to it.
+    let sample = column_of(
+        &conn,
+        "SELECT content || ' | ' || is_immutable::text || ' ' || is_favorite::text || ' ' || \
+         revisit_count::text || ' | ' || \
+         to_char(valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || ' | ' || \
+         coalesce(to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), 'NULL') || ' | ' || \
+         coalesce(entities_json::text, 'NULL') || ' ' || jsonb_typeof(coalesce(entities_json, 'null')) || ' | ' || \
+         coalesce(tags_json::text, 'NULL') || ' | ' || coalesce(language, 'NULL') \
+         FROM aico_core.ams_user_memories \
+         WHERE content LIKE 'fact 3:%' OR content LIKE 'fact 4:%' OR content LIKE 'fact 5:%' \
+         ORDER BY content",
+    )
+    .await;
+    assert_eq!(
+        sample,
+        [
+            "fact 3: tea, not coffee é☃ | true true 3 | 2025-09-01T08:00:00.000000 | 2025-10-07T08:09:10.123456 | \
+             [{\"text\": \"tea\", \"label\": \"preference\", \"score\": 0.25}] array | [\"a\", \"b\"] | NULL"
+                .to_owned(),
+            "fact 4: tea, not coffee é☃ | false false 0 | 2025-09-02T08:00:00.000000 | 2025-10-08T18:00:00.000000 | \
+             NULL null | NULL | NULL"
+                .to_owned(),
+            "fact 5: tea, not coffee é☃ | true true 1 | 2025-09-03T06:00:00.654321 | NULL | \
+             [{\"text\": \"tea\", \"label\": \"preference\", \"score\": 0.25}] array | NULL | NULL"
+                .to_owned(),
+        ]
+    );
+    // A fact that had its metadata keeps it, byte for byte.
+    let kept =
+        column_of(&conn, "SELECT temporal_metadata FROM aico_core.ams_user_memories WHERE content LIKE 'fact 3:%'")
+            .await;
+    assert!(kept[0].starts_with("{\"created_at\": \"2025-10-01T00:00:00Z\""), "{kept:?}");
+    assert_eq!(count(&conn, "ams_user_memories WHERE temporal_metadata IS NULL").await, "0");
+    assert_eq!(source.files(), before, "the source directory changed");
+
+    // A second run writes nothing: every row is there already, the same, and keeps its xmin.
+    let rows = written(&conn).await;
+    let again = source.run(&db, &["--json"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let report = json_of(&again);
+    assert_eq!(figures(table(&report, "user_profiles")), [2, 0, 2, 0, 0, 0], "{report:#}");
+    assert_eq!(figures(table(&report, "ams_user_memories")), [facts, 0, facts, 0, 0, 0], "{report:#}");
+    assert_eq!(table(&report, "ams_user_memories")["metadata_filled"], 0, "{report:#}");
+    assert_eq!(written(&conn).await, rows, "a rerun wrote rows");
+    assert_eq!(source.files(), before, "the source directory changed");
+
+    // The metadata that arrived is what the backfill itself writes on AICO's PostgreSQL.
+    let arrived = column_of(
+        &conn,
+        "SELECT fact_id || ' ' || temporal_metadata FROM aico_core.ams_user_memories ORDER BY fact_id",
+    )
+    .await;
+    // The ones the source had (access_count 3) stay; the backfill fills the others again.
+    let unfill = "UPDATE aico_core.ams_user_memories SET temporal_metadata = NULL \
+                  WHERE temporal_metadata::jsonb ->> 'access_count' = '0'";
+    exec(&conn, unfill).await;
+    assert!(migrator(&db.url, &["up"]).status().expect("up").success());
+    let backfill = command("aico-ams").args(["backfill", "--json"]).env("DATABASE_URL", &db.url).output().expect("run");
+    assert_eq!(backfill.status.code(), Some(0), "{}", text(&backfill));
+    assert_eq!(json_of(&backfill)["stores"]["sql"]["filled"], facts - with_metadata, "{}", text(&backfill));
+    let backfilled = column_of(
+        &conn,
+        "SELECT fact_id || ' ' || temporal_metadata FROM aico_core.ams_user_memories ORDER BY fact_id",
+    )
+    .await;
+    assert_eq!(arrived, backfilled, "the move's metadata differs from the backfill's");
+    conn.close().await.ok();
+}
+
+#[tokio::test]
+async fn rows_that_cannot_go_are_refused_with_table_key_and_reason_and_never_written() {
+    let Some(source) = Source::new(true) else { return };
+    let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
+    let conn = db.connect().await;
+    let out = source.run(&db, &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_of(&out);
+    assert_eq!(report["ok"], false);
+    let facts = FACTS as u64;
+    assert_eq!(figures(table(&report, "ams_user_memories")), [facts + 3, facts, 0, 0, 3, facts], "{report:#}");
+    let refused: Vec<String> = table(&report, "ams_user_memories")["refused"]["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| format!("{}: {}", r["key"].as_str().expect("key"), r["reason"].as_str().expect("reason")))
+        .collect();
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    let has = |key: &str, words: &[&str]| {
+        refused.iter().any(|r| r.starts_with(&format!("{key}: ")) && words.iter().all(|w| r.contains(w)))
+    };
+    assert!(has("bad-valid-from", &["valid_from", "not a time"]), "{refused:?}");
+    assert!(has("ghost-user-fact", &["user_id", "ghost-user", "aico_core.user_profiles"]), "{refused:?}");
+    assert!(has("broken-json", &["entities_json", "not JSON"]), "{refused:?}");
+    let there = column_of(
+        &conn,
+        "SELECT count(*)::text FROM aico_core.ams_user_memories \
+         WHERE fact_id IN ('bad-valid-from', 'ghost-user-fact', 'broken-json')",
+    )
+    .await;
+    assert_eq!(there, ["0"]);
+    // The text report names them too.
+    let out = source.run(&db, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let shown = text(&out);
+    assert!(shown.contains("refused: user_memories ghost-user-fact: its user_id ghost-user"), "{shown}");
+    conn.close().await.ok();
+}
+
+#[tokio::test]
+async fn a_missing_target_table_stops_the_move_before_anything_is_written() {
+    let Some(source) = Source::new(false) else { return };
+    let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
+    let conn = db.connect().await;
+    exec(&conn, "DROP TABLE aico_core.ams_user_memories CASCADE").await;
+    let out = source.run(&db, &["--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let report = json_of(&out);
+    let stopped = report["stopped"].as_array().expect("stopped");
+    assert_eq!(stopped.len(), 1, "{report:#}");
+    let message = stopped[0]["message"].as_str().expect("message");
+    assert!(message.contains("aico_core.ams_user_memories") && message.contains("aico pg init"), "{message}");
+    assert_eq!(count(&conn, "user_profiles").await, "0", "users were written before the check");
+    conn.close().await.ok();
+}
+
+#[tokio::test]
+async fn a_drifted_not_null_column_without_a_default_stops_the_move_naming_it() {
+    let Some(source) = Source::new(false) else { return };
+    let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
+    let conn = db.connect().await;
+    exec(&conn, "ALTER TABLE aico_core.ams_user_memories ADD COLUMN tenant_id TEXT NOT NULL").await;
+    let out = source.run(&db, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let shown = text(&out);
+    assert!(shown.contains("aico_core.ams_user_memories.tenant_id is NOT NULL without a default"), "{shown}");
+    assert!(shown.contains("stopped: nothing was written"), "{shown}");
+    assert_eq!(count(&conn, "user_profiles").await, "0");
+    assert_eq!(count(&conn, "ams_user_memories").await, "0");
+    conn.close().await.ok();
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_the_plan_and_writes_nothing() {
+    let Some(source) = Source::new(true) else { return };
+    let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
+    let conn = db.connect().await;
+    let catalog = aico_core_catalog(&conn).await;
+    let schemas = column_of(&conn, "SELECT nspname::text FROM pg_namespace ORDER BY 1").await;
+    let before = source.files();
+
+    let out = source.run(&db, &["--dry-run", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "three facts would be refused: {}", text(&out));
+    let report = json_of(&out);
+    assert_eq!(report["dry_run"], true);
+    let facts = FACTS as u64;
+    assert_eq!(figures(table(&report, "user_profiles")), [2, 2, 0, 0, 0, 0], "{report:#}");
+    assert_eq!(figures(table(&report, "ams_user_memories")), [facts + 3, facts, 0, 0, 3, 0], "{report:#}");
+    assert_eq!(report["no_target"][0]["rows"], 3);
+
+    let out = source.run(&db, &["--dry-run"]);
+    let shown = text(&out);
+    assert!(shown.contains("users -> user_profiles: 2 in source, 2 would move"), "{shown}");
+    assert!(shown.contains("no target: feedback_events (3 rows)"), "{shown}");
+    assert!(shown.contains("not moved yet: skills -> ams_behavioral_skills (2 rows)"), "{shown}");
+
+    assert_eq!(count(&conn, "user_profiles").await, "0");
+    assert_eq!(count(&conn, "ams_user_memories").await, "0");
+    // A mode in the source's URL does not make it writable.
+    let rwc = format!("sqlite://{}?mode=rwc", source.path().display());
+    let out = source.run_from(&rwc, &db, &["--dry-run", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    assert_eq!(aico_core_catalog(&conn).await, catalog, "the dry run changed aico_core");
+    let after = column_of(&conn, "SELECT nspname::text FROM pg_namespace ORDER BY 1").await;
+    assert_eq!(after, schemas, "the dry run made a schema");
+    assert_eq!(source.files(), before, "the source directory changed");
+    conn.close().await.ok();
+}
+
+#[test]
+fn a_source_that_is_not_sqlite_or_a_target_that_is_not_postgres_is_a_usage_error() {
+    let cases = [
+        (
+            ["--database-url", "postgres://me@127.0.0.1:1/aico", "--to", "postgres://me@127.0.0.1:1/aico"],
+            "move_source_not_sqlite",
+        ),
+        (["--database-url", "sqlite:///nonexistent/aico.db", "--to", "sqlite:///tmp/x.db"], "move_target_not_postgres"),
+    ];
+    for (args, kind) in cases {
+        let out = command("aico-ams").arg("move").args(args).arg("--json").output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert_eq!(json_of(&out)["error"]["kind"], kind, "{}", text(&out));
+    }
+}
