@@ -124,7 +124,7 @@ async fn snapshot(dialect: Dialect, source: &Path, dest: &Path, key: Option<&DbK
     private::create_file(dest, private::FILE_MODE).map_err(|e| failed(e.to_string()))?;
     let file = Target::Sqlite { path: source.to_owned(), create: false, query: None, default: None };
     let written = async {
-        let reader = match file.connect_read_only(key).await {
+        let reader = match file.connect_again_read_only(key).await {
             Some(reader) => reader.map_err(|e| DbErr::Custom(e.to_string()))?,
             None => return Err(DbErr::Custom("not a SQLite file".into())),
         };

@@ -15,10 +15,15 @@ use crate::moving::{self, Dest, MoveError, MoveOptions, Source};
 
 /// Run `aico-ams move`.
 pub async fn run(args: &MoveArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
-    let keys = args.common.keys()?;
-    let from = match args.common.database_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-        Some(url) => Target::resolve(Some(url))?,
-        None => Target::Sqlite { path: aico_db_path()?, create: false, query: None, default: Some(DefaultDb::Aico) },
+    let database = &args.common.database;
+    let keys = database.keys()?;
+    let aico_data = database.aico_data_dir();
+    let from = match database.database_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(url) => Target::resolve(Some(url), aico_data)?,
+        None => {
+            let path = aico_db_path(aico_data)?;
+            Target::Sqlite { path, create: false, query: None, default: Some(DefaultDb::Aico) }
+        }
     };
     if from.sqlite_path().is_none() {
         return Err(MoveError::NotSqlite { target: from.to_string() }.into());
@@ -30,7 +35,7 @@ pub async fn run(args: &MoveArgs, out: &mut Stdout) -> Result<ExitCode, AppError
             .map_err(aico_connect::error::ConnectError::AicoPgSetting)?
             .to_string(),
     };
-    let to = Target::resolve(Some(&to))?;
+    let to = Target::resolve(Some(&to), aico_data)?;
     if to.sqlite_path().is_some() {
         return Err(MoveError::NotPostgres { target: to.to_string() }.into());
     }
