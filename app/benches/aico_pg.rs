@@ -217,6 +217,10 @@ fn timed_with_peak_rss(command: Command) -> (Duration, f64) {
 fn ours(url: &str, store: &str) -> (Duration, f64) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_aico-ams"));
     command.env("NO_COLOR", "1").args(["backfill", "--store", store, "--database-url", url]);
+    // `AICO_BENCH_ARGS`: more flags for ours (`--batch-size 20000`, say), to tune against the baseline.
+    if let Ok(more) = std::env::var("AICO_BENCH_ARGS") {
+        command.args(more.split_whitespace());
+    }
     timed_with_peak_rss(command)
 }
 
