@@ -179,3 +179,33 @@ pub fn is_ams_feedback(columns: &[String]) -> bool {
 pub fn is_album_feedback(columns: &[String]) -> bool {
     columns.iter().any(|c| c == "user_uuid") && !columns.iter().any(|c| c == "user_id")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_parent_moves_before_its_children_and_renames_go_both_ways() {
+        for (i, map) in MOVED.iter().enumerate() {
+            for parent in map.parents {
+                let at = MOVED.iter().position(|m| m.target == parent.table).expect("parent moved");
+                assert!(at < i, "{} moves before its parent {}", map.target, parent.table);
+            }
+            assert!(!map.key.is_empty(), "{}", map.target);
+        }
+        let feedback = MOVED.iter().find(|m| m.target == "ams_behavioral_feedback").expect("feedback");
+        assert_eq!(feedback.target_column("event_id"), "feedback_id");
+        assert_eq!(feedback.source_column("feedback_id"), "event_id");
+        assert_eq!(feedback.target_column("user_id"), "user_id");
+        assert_eq!(shown_key(&["u", "42", "s"].join(&KEY_SEPARATOR.to_string())), "u / 42 / s");
+    }
+
+    #[test]
+    fn the_ams_feedback_is_told_from_the_memory_albums() {
+        let cols = |c: &[&str]| c.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let album = cols(&["id", "user_uuid", "event_category"]);
+        let ams = cols(&["event_id", "user_id", "classified_categories"]);
+        assert!(is_album_feedback(&album) && !is_ams_feedback(&album));
+        assert!(is_ams_feedback(&ams) && !is_album_feedback(&ams));
+    }
+}
