@@ -426,7 +426,8 @@ fn a_source_that_is_not_sqlite_or_a_target_that_is_not_postgres_is_a_usage_error
 /// tables (the AMS feedback is `ams_behavioral_feedback`; the Memory Album keeps
 /// `feedback_events`). `old`: version 14 and 15 where no Album table holds `feedback_events` (the
 /// AMS feedback is `feedback_events`, with `classified_categories`), and `context_skill_stats`
-/// with the TEXT `context_bucket` AICO's libSQL v22 gave it, holding two buckets that cannot go.
+/// with the TEXT `context_bucket` AICO's libSQL v22 gave it, holding two buckets that cannot go and
+/// a row naming a skill that exists nowhere.
 const MAKE_PHASE3: &str = r#"
 import json, libsql, sys
 path, key_hex, mode, statements = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
@@ -460,7 +461,8 @@ c.executemany("INSERT INTO trajectories (trajectory_id, user_id, conversation_id
 c.executemany("INSERT INTO context_skill_stats (user_id, context_bucket, skill_id, alpha, beta, last_updated_at) "
               "VALUES (?, ?, ?, ?, ?, ?)",
               [(ada, 42, "concise_response", 2.0, 2.0, T2), (bob, 7, "warm_story", 1.0, 3.5, T1)]
-              + ([(ada, "137", "warm_story", 1.0, 1.0, T1), (bob, "morning", "warm_story", 1.0, 1.0, T1)]
+              + ([(ada, "137", "warm_story", 1.0, 1.0, T1), (bob, "morning", "warm_story", 1.0, 1.0, T1),
+                  (ada, "5", "ghost_skill", 1.0, 1.0, T1)]
                  if mode == "old" else []))
 c.executemany("INSERT INTO context_preference_vectors (user_id, context_bucket, dimensions, last_updated_at) "
               "VALUES (?, ?, ?, ?)",
@@ -739,11 +741,12 @@ async fn the_older_names_move_too_a_bucket_out_of_range_is_refused_and_categorie
     let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
     let conn = db.connect().await;
     let out = source.run(&db, &["--json"]);
-    assert_eq!(out.status.code(), Some(1), "two buckets are refused: {}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "two buckets and a skill are refused: {}", text(&out));
     let report = json_of(&out);
     assert_eq!(table(&report, "ams_behavioral_feedback")["source_table"], "feedback_events", "{report:#}");
     assert!(report["no_target"].as_array().is_some_and(Vec::is_empty), "{report:#}");
-    assert_eq!(figures(table(&report, "ams_context_skill_stats")), [4, 2, 0, 0, 2, 2], "{report:#}");
+    assert_eq!(figures(table(&report, "ams_context_skill_stats")), [5, 2, 0, 0, 3, 2], "{report:#}");
+    // A composite key is read in rowid order (the order the rows were written).
     let refused: Vec<String> = table(&report, "ams_context_skill_stats")["refused"]["rows"]
         .as_array()
         .expect("rows")
@@ -755,6 +758,10 @@ async fn the_older_names_move_too_a_bucket_out_of_range_is_refused_and_categorie
         [
             format!("{ADA} / 137 / warm_story: context_bucket: 137 is not an integer from 0 to 99"),
             format!("{BOB} / morning / warm_story: context_bucket: 'morning' is not an integer"),
+            format!(
+                "{ADA} / 5 / ghost_skill: its skill_id ghost_skill is in neither the source nor \
+                 aico_core.ams_behavioral_skills"
+            ),
         ]
     );
     assert_eq!(count(&conn, "ams_context_skill_stats").await, "2");
@@ -778,7 +785,7 @@ async fn the_older_names_move_too_a_bucket_out_of_range_is_refused_and_categorie
     let rows = phase3_written(&conn).await;
     let again = source.run(&db, &["--json"]);
     let report = json_of(&again);
-    assert_eq!(figures(table(&report, "ams_context_skill_stats")), [4, 0, 2, 0, 2, 0], "{report:#}");
+    assert_eq!(figures(table(&report, "ams_context_skill_stats")), [5, 0, 2, 0, 3, 0], "{report:#}");
     assert_eq!(figures(table(&report, "ams_behavioral_feedback")), [2, 0, 2, 0, 0, 0], "{report:#}");
     assert_eq!(phase3_written(&conn).await, rows, "a rerun wrote rows");
     conn.close().await.ok();
