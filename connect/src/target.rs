@@ -534,7 +534,10 @@ impl Target {
     /// A read-only connection to a SQLite target's file, with the key it was opened with (`key`,
     /// from [`Target::connect_keyed`]): for reading beside a connection that holds the write
     /// transaction, such as writing a backup of the file. None for PostgreSQL.
-    pub async fn connect_again_read_only(&self, key: Option<&DbKey>) -> Option<Result<DatabaseConnection, ConnectError>> {
+    pub async fn connect_again_read_only(
+        &self,
+        key: Option<&DbKey>,
+    ) -> Option<Result<DatabaseConnection, ConnectError>> {
         let Self::Sqlite { path, .. } = self else { return None };
         let key = key.cloned();
         let mut opts = ConnectOptions::new(sqlite_url(path, SqliteMode::ReadOnly));

@@ -83,8 +83,11 @@ c.execute("CREATE TABLE feedback_events (id TEXT PRIMARY KEY, user_uuid TEXT NOT
 for i in range(3):
     c.execute("INSERT INTO feedback_events VALUES (?, ?, 'conv-0', NULL, 'thumbs', 'explicit', '{}', ?, 0, NULL)",
               (f"album-{i}", ada, 1759300000 + i))
-c.execute("CREATE TABLE skills (skill_id TEXT PRIMARY KEY, skill_name TEXT NOT NULL)")
-c.executemany("INSERT INTO skills VALUES (?, ?)", [("s1", "listen"), ("s2", "joke")])
+c.execute("CREATE TABLE consolidation_state (user_id TEXT NOT NULL, last_consolidation_at TIMESTAMP, "
+          "messages_consolidated INTEGER DEFAULT 0, memories_created INTEGER DEFAULT 0, status TEXT DEFAULT 'pending', "
+          "error_message TEXT, created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, "
+          "updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (user_id))")
+c.executemany("INSERT INTO consolidation_state (user_id) VALUES (?)", [(ada,), (bob,)])
 c.commit()
 "#;
 
@@ -203,7 +206,7 @@ async fn a_2025_install_moves_its_users_and_facts_verified_and_a_rerun_writes_no
         .iter()
         .map(|u| format!("{} {} {}", u["table"], u["target"], u["rows"]))
         .collect();
-    assert_eq!(later, ["\"skills\" \"ams_behavioral_skills\" 2"], "{report:#}");
+    assert_eq!(later, ["\"consolidation_state\" \"ams_consolidation_state\" 2"], "{report:#}");
 
     // The users: 0/1 became boolean, every timestamp the instant it names.
     let users = column_of(
@@ -385,7 +388,7 @@ async fn a_dry_run_shows_the_plan_and_writes_nothing() {
     let shown = text(&out);
     assert!(shown.contains("users -> user_profiles: 2 in source, 2 would move"), "{shown}");
     assert!(shown.contains("no target: feedback_events (3 rows)"), "{shown}");
-    assert!(shown.contains("not moved yet: skills -> ams_behavioral_skills (2 rows)"), "{shown}");
+    assert!(shown.contains("not moved yet: consolidation_state -> ams_consolidation_state (2 rows)"), "{shown}");
 
     assert_eq!(count(&conn, "user_profiles").await, "0");
     assert_eq!(count(&conn, "ams_user_memories").await, "0");
@@ -415,4 +418,375 @@ fn a_source_that_is_not_sqlite_or_a_target_that_is_not_postgres_is_a_usage_error
         assert_eq!(out.status.code(), Some(2), "{}", text(&out));
         assert_eq!(json_of(&out)["error"]["kind"], kind, "{}", text(&out));
     }
+}
+
+/// Adds AICO's behavioural tables (Phase 3) to a source [`MAKE_SOURCE`] wrote, with rows as AICO's
+/// code writes them (`datetime.utcnow().isoformat()`). Arguments: the file, the key, the mode,
+/// AICO's statements as JSON. `new`: the statements of AICO's versions 14, 15 and 18 on its six
+/// tables (the AMS feedback is `ams_behavioral_feedback`; the Memory Album keeps
+/// `feedback_events`). `old`: version 14 and 15 where no Album table holds `feedback_events` (the
+/// AMS feedback is `feedback_events`, with `classified_categories`), and `context_skill_stats`
+/// with the TEXT `context_bucket` AICO's libSQL v22 gave it, holding two buckets that cannot go and
+/// a row naming a skill that exists nowhere.
+const MAKE_PHASE3: &str = r#"
+import json, libsql, sys
+path, key_hex, mode, statements = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+ada, bob = "5b1f0c52-9d3e-4e8a-b6a1-0c9a7d2e4f10", "7c2e1d63-0a4f-4f9b-87b2-1d0b8e3f5a21"
+T0, T1, T2 = "2025-11-07T18:00:00.123456", "2025-11-07T18:05:00.500000", "2025-11-07T18:10:00"
+c = libsql.connect(path)
+c.execute(f"PRAGMA key = 'x\"{key_hex}\"'")
+if mode == "old":
+    c.execute("DROP TABLE feedback_events")
+for sql in statements:
+    c.execute(sql)
+if mode == "old":
+    c.execute("CREATE TABLE context_skill_stats (user_id TEXT NOT NULL, context_bucket TEXT NOT NULL, "
+              "skill_id TEXT NOT NULL, alpha REAL DEFAULT 1.0, beta REAL DEFAULT 1.0, "
+              "last_updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (user_id, context_bucket, skill_id))")
+DIMS = [0.2, 0.5, 0.5, 0.5, 0.3, 0.8, 0.3, 0.3, 0.5, 0.5, 0.7, 0.5, 0.6, 0.4, 0.5, 0.5]
+c.executemany("INSERT INTO skills (skill_id, skill_name, skill_type, trigger_context, procedure_template, "
+              "dimension_vector, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+              [("concise_response", "Concise Response", "base", json.dumps({"intent": ["question"]}),
+                "Provide brief answers.", json.dumps(DIMS), T0, T0),
+               ("warm_story", "Warm Story", "user_created", json.dumps({"time_of_day": "evening"}),
+                "Tell it warmly.", json.dumps([0.5] * 16), T0, T1)])
+c.executemany("INSERT INTO user_skill_confidence (user_id, skill_id, confidence_score, usage_count, positive_count, "
+              "negative_count, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+              [(ada, "concise_response", 0.8, 1, 1, 0, T2), (bob, "warm_story", 0.5, 0, 0, 0, None)])
+c.executemany("INSERT INTO trajectories (trajectory_id, user_id, conversation_id, turn_number, user_input, "
+              "selected_skill_id, ai_response, feedback_reward, timestamp, archived, message_id) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              [("traj-1", ada, "conv-1", 1, "green tea?", "concise_response", "80 \u00b0C.", None, T1, False, "msg-1"),
+               ("traj-2", bob, "conv-2", 3, "a story", None, "Once...", -1, T2, True, None)])
+c.executemany("INSERT INTO context_skill_stats (user_id, context_bucket, skill_id, alpha, beta, last_updated_at) "
+              "VALUES (?, ?, ?, ?, ?, ?)",
+              [(ada, 42, "concise_response", 2.0, 2.0, T2), (bob, 7, "warm_story", 1.0, 3.5, T1)]
+              + ([(ada, "137", "warm_story", 1.0, 1.0, T1), (bob, "morning", "warm_story", 1.0, 1.0, T1),
+                  (ada, "5", "ghost_skill", 1.0, 1.0, T1)]
+                 if mode == "old" else []))
+c.executemany("INSERT INTO context_preference_vectors (user_id, context_bucket, dimensions, last_updated_at) "
+              "VALUES (?, ?, ?, ?)",
+              [(ada, 42, json.dumps([0.25] * 8 + [0.75] * 8), T2), (bob, 0, json.dumps([0.5] * 16), T1)])
+if mode == "old":
+    c.executemany("INSERT INTO feedback_events (event_id, user_id, message_id, skill_id, reward, reason, free_text, "
+                  "classified_categories, timestamp, processed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  [("event-1", ada, "msg-1", "concise_response", 1, "helpful", "short and right",
+                    json.dumps({"tone": ["warm"]}), T2, False),
+                   ("event-2", bob, "msg-2", None, -1, None, None, None, T1, True)])
+else:
+    c.executemany("INSERT INTO ams_behavioral_feedback (event_id, user_id, message_id, skill_id, reward, reason, "
+                  "free_text, timestamp, processed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  [("event-1", ada, "msg-1", "concise_response", 1, "helpful", "short and right", T2, 0),
+                   ("event-2", bob, "msg-2", None, -1, None, None, T1, 1)])
+c.commit()
+"#;
+
+impl Source {
+    /// With AICO's behavioural tables, in the name set `mode` (`new` or `old`, see [`MAKE_PHASE3`]).
+    fn with_phase3(mode: &str) -> Option<Self> {
+        let source = Self::new(false)?;
+        let python = python_with_libsql()?;
+        let statements: Vec<&str> = match mode {
+            "new" => migration::aico_phase3::phase3().map(|(_, sql)| sql).collect(),
+            _ => migration::aico_phase3::V14
+                .iter()
+                .chain(migration::aico_phase3::V15)
+                .filter(|(table, _)| *table != "context_skill_stats")
+                .map(|(_, sql)| *sql)
+                .collect(),
+        };
+        let statements = serde_json::to_string(&statements).expect("json");
+        let path = source.path();
+        run_python(&python, MAKE_PHASE3, &[path.to_str().expect("utf-8"), &source.key_hex, mode, &statements]);
+        Some(source)
+    }
+}
+
+/// Every row of `aico_core.<table>`'s `columns` as text (`t`: timestamps as UTC microseconds),
+/// one line per row in `order`.
+async fn rows_of(conn: &DatabaseConnection, table: &str, columns: &[&str], order: &str) -> Vec<String> {
+    let shown: Vec<String> = columns
+        .iter()
+        .map(|c| match c.strip_prefix("t:") {
+            Some(c) => format!("coalesce(to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), 'NULL')"),
+            None => format!("coalesce({c}::text, 'NULL')"),
+        })
+        .collect();
+    let sql = format!("SELECT {} FROM aico_core.{table} ORDER BY {order}", shown.join(" || ' | ' || "));
+    column_of(conn, &sql).await
+}
+
+/// The behavioural rows both name sets move, as the target must hold them.
+async fn assert_phase3_rows(conn: &DatabaseConnection) {
+    let dims = "[0.2, 0.5, 0.5, 0.5, 0.3, 0.8, 0.3, 0.3, 0.5, 0.5, 0.7, 0.5, 0.6, 0.4, 0.5, 0.5]";
+    let half = format!("[{}]", ["0.5"; 16].join(", "));
+    let skills = rows_of(
+        conn,
+        "ams_behavioral_skills",
+        &[
+            "skill_id",
+            "skill_name",
+            "skill_type",
+            "trigger_context",
+            "procedure_template",
+            "dimension_vector",
+            "supported_languages",
+            "t:created_at",
+            "t:updated_at",
+            "status",
+        ],
+        "skill_id",
+    )
+    .await;
+    assert_eq!(
+        skills,
+        [
+            format!(
+                "concise_response | Concise Response | base | {{\"intent\": [\"question\"]}} | Provide brief answers. | \
+                 {dims} | NULL | 2025-11-07T18:00:00.123456 | 2025-11-07T18:00:00.123456 | active"
+            ),
+            format!(
+                "warm_story | Warm Story | user_created | {{\"time_of_day\": \"evening\"}} | Tell it warmly. | {half} | \
+                 NULL | 2025-11-07T18:00:00.123456 | 2025-11-07T18:05:00.500000 | active"
+            ),
+        ]
+    );
+    let confidence = rows_of(
+        conn,
+        "user_skill_confidence",
+        &[
+            "user_id",
+            "skill_id",
+            "confidence_score",
+            "usage_count",
+            "positive_count",
+            "negative_count",
+            "t:last_used_at",
+        ],
+        "user_id",
+    )
+    .await;
+    assert_eq!(
+        confidence,
+        [
+            format!("{ADA} | concise_response | 0.8 | 1 | 1 | 0 | 2025-11-07T18:10:00.000000"),
+            format!("{BOB} | warm_story | 0.5 | 0 | 0 | 0 | NULL"),
+        ]
+    );
+    let trajectories = rows_of(
+        conn,
+        "ams_trajectories",
+        &[
+            "trajectory_id",
+            "user_id",
+            "conversation_id",
+            "turn_number",
+            "user_input",
+            "selected_skill_id",
+            "ai_response",
+            "feedback_reward",
+            "t:timestamp",
+            "archived",
+            "message_id",
+            "context_bucket",
+            "agency_context",
+        ],
+        "trajectory_id",
+    )
+    .await;
+    assert_eq!(
+        trajectories,
+        [
+            format!(
+                "traj-1 | {ADA} | conv-1 | 1 | green tea? | concise_response | 80 °C. | NULL | \
+                 2025-11-07T18:05:00.500000 | false | msg-1 | NULL | NULL"
+            ),
+            format!(
+                "traj-2 | {BOB} | conv-2 | 3 | a story | NULL | Once... | -1 | 2025-11-07T18:10:00.000000 | true | NULL | \
+                 NULL | NULL"
+            ),
+        ]
+    );
+    let stats = rows_of(
+        conn,
+        "ams_context_skill_stats",
+        &["user_id", "context_bucket", "skill_id", "alpha", "beta", "t:last_updated_at"],
+        "user_id, context_bucket",
+    )
+    .await;
+    assert_eq!(
+        stats,
+        [
+            format!("{ADA} | 42 | concise_response | 2 | 2 | 2025-11-07T18:10:00.000000"),
+            format!("{BOB} | 7 | warm_story | 1 | 3.5 | 2025-11-07T18:05:00.500000"),
+        ]
+    );
+    let prefs = rows_of(
+        conn,
+        "ams_context_preference_vectors",
+        &["user_id", "context_bucket", "dimensions", "t:last_updated_at"],
+        "user_id",
+    )
+    .await;
+    let moved = format!("[{}, {}]", ["0.25"; 8].join(", "), ["0.75"; 8].join(", "));
+    assert_eq!(
+        prefs,
+        [
+            format!("{ADA} | 42 | {moved} | 2025-11-07T18:10:00.000000"),
+            format!("{BOB} | 0 | {half} | 2025-11-07T18:05:00.500000"),
+        ]
+    );
+}
+
+/// The feedback rows (`context_json` apart).
+async fn feedback_rows(conn: &DatabaseConnection) -> Vec<String> {
+    rows_of(
+        conn,
+        "ams_behavioral_feedback",
+        &[
+            "feedback_id",
+            "user_id",
+            "message_id",
+            "skill_id",
+            "reward",
+            "reason",
+            "free_text",
+            "t:timestamp",
+            "processed",
+            "outcome",
+            "execution_time_ms",
+            "user_satisfaction",
+            "context_json",
+        ],
+        "feedback_id",
+    )
+    .await
+}
+
+/// Rows of every behavioural table with `xmin` (a row written again gets a new one).
+async fn phase3_written(conn: &DatabaseConnection) -> Vec<String> {
+    let mut rows = Vec::new();
+    for table in [
+        "ams_behavioral_skills",
+        "user_skill_confidence",
+        "ams_context_skill_stats",
+        "ams_context_preference_vectors",
+        "ams_behavioral_feedback",
+        "ams_trajectories",
+    ] {
+        rows.extend(
+            column_of(conn, &format!("SELECT xmin::text || ' ' || t::text FROM aico_core.{table} t ORDER BY 1")).await,
+        );
+    }
+    rows
+}
+
+#[tokio::test]
+async fn aicos_behavioural_tables_move_row_for_row_and_a_rerun_writes_nothing() {
+    let Some(source) = Source::with_phase3("new") else { return };
+    let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
+    let conn = db.connect().await;
+    let out = source.run(&db, &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = json_of(&out);
+    assert_eq!(report["ok"], true, "{report:#}");
+    for (target, from) in [
+        ("ams_behavioral_skills", "skills"),
+        ("user_skill_confidence", "user_skill_confidence"),
+        ("ams_context_skill_stats", "context_skill_stats"),
+        ("ams_context_preference_vectors", "context_preference_vectors"),
+        ("ams_behavioral_feedback", "ams_behavioral_feedback"),
+        ("ams_trajectories", "trajectories"),
+    ] {
+        assert_eq!(table(&report, target)["source_table"], from, "{report:#}");
+        assert_eq!(figures(table(&report, target)), [2, 2, 0, 0, 0, 2], "{target}: {report:#}");
+    }
+    // The Memory Album's table stays behind, listed.
+    assert_eq!(report["no_target"][0]["table"], "feedback_events", "{report:#}");
+    assert_phase3_rows(&conn).await;
+    assert_eq!(
+        feedback_rows(&conn).await,
+        [
+            format!(
+                "event-1 | {ADA} | msg-1 | concise_response | 1 | helpful | short and right | \
+                 2025-11-07T18:10:00.000000 | 0 | NULL | NULL | NULL | NULL"
+            ),
+            format!(
+                "event-2 | {BOB} | msg-2 | NULL | -1 | NULL | NULL | 2025-11-07T18:05:00.500000 | 1 | NULL | NULL | NULL | NULL"
+            ),
+        ]
+    );
+
+    let rows = phase3_written(&conn).await;
+    let again = source.run(&db, &["--json"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let report = json_of(&again);
+    for target in [
+        "ams_behavioral_skills",
+        "user_skill_confidence",
+        "ams_context_skill_stats",
+        "ams_context_preference_vectors",
+        "ams_behavioral_feedback",
+        "ams_trajectories",
+    ] {
+        assert_eq!(figures(table(&report, target)), [2, 0, 2, 0, 0, 0], "{target}: {report:#}");
+    }
+    assert_eq!(phase3_written(&conn).await, rows, "a rerun wrote rows");
+    conn.close().await.ok();
+}
+
+#[tokio::test]
+async fn the_older_names_move_too_a_bucket_out_of_range_is_refused_and_categories_stay_in_context_json() {
+    let Some(source) = Source::with_phase3("old") else { return };
+    let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
+    let conn = db.connect().await;
+    let out = source.run(&db, &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "two buckets and a skill are refused: {}", text(&out));
+    let report = json_of(&out);
+    assert_eq!(table(&report, "ams_behavioral_feedback")["source_table"], "feedback_events", "{report:#}");
+    assert!(report["no_target"].as_array().is_some_and(Vec::is_empty), "{report:#}");
+    assert_eq!(figures(table(&report, "ams_context_skill_stats")), [5, 2, 0, 0, 3, 2], "{report:#}");
+    // A composite key is read in rowid order (the order the rows were written).
+    let refused: Vec<String> = table(&report, "ams_context_skill_stats")["refused"]["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| format!("{}: {}", r["key"].as_str().expect("key"), r["reason"].as_str().expect("reason")))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            format!("{ADA} / 137 / warm_story: context_bucket: 137 is not an integer from 0 to 99"),
+            format!("{BOB} / morning / warm_story: context_bucket: 'morning' is not an integer"),
+            format!(
+                "{ADA} / 5 / ghost_skill: its skill_id ghost_skill is in neither the source nor \
+                 aico_core.ams_behavioral_skills"
+            ),
+        ]
+    );
+    assert_eq!(count(&conn, "ams_context_skill_stats").await, "2");
+    assert_phase3_rows(&conn).await;
+    assert_eq!(
+        feedback_rows(&conn).await,
+        [
+            format!(
+                "event-1 | {ADA} | msg-1 | concise_response | 1 | helpful | short and right | \
+                 2025-11-07T18:10:00.000000 | 0 | NULL | NULL | NULL | {{\"classified_categories\": {{\"tone\": [\"warm\"]}}}}"
+            ),
+            format!(
+                "event-2 | {BOB} | msg-2 | NULL | -1 | NULL | NULL | 2025-11-07T18:05:00.500000 | 1 | NULL | NULL | NULL | NULL"
+            ),
+        ]
+    );
+    // The text report names the refused rows with their table.
+    let shown = text(&source.run(&db, &[]));
+    assert!(shown.contains(&format!("refused: context_skill_stats {ADA} / 137 / warm_story")), "{shown}");
+
+    let rows = phase3_written(&conn).await;
+    let again = source.run(&db, &["--json"]);
+    let report = json_of(&again);
+    assert_eq!(figures(table(&report, "ams_context_skill_stats")), [5, 0, 2, 0, 3, 0], "{report:#}");
+    assert_eq!(figures(table(&report, "ams_behavioral_feedback")), [2, 0, 2, 0, 0, 0], "{report:#}");
+    assert_eq!(phase3_written(&conn).await, rows, "a rerun wrote rows");
+    conn.close().await.ok();
 }

@@ -22,9 +22,13 @@ pub struct Prepared {
     pub source_table: Option<String>,
     /// The source columns read, the key first.
     pub source_columns: Vec<String>,
-    /// The target columns written: `source_columns`' in the same order, then the metadata column
-    /// when the source has none.
+    /// The target columns written: `source_columns`' in the same order (but for folded ones),
+    /// then a fold's JSON column and the metadata column when the source has none.
     pub target_columns: Vec<TargetColumn>,
+    /// The source columns folded into a JSON column: (index in `source_columns`, index in
+    /// `target_columns`, the key inside the JSON object). Folded columns come last in
+    /// `source_columns`.
+    pub folded: Vec<(usize, usize, &'static str)>,
     /// The index of the metadata column in `target_columns`, when the table fills it.
     pub metadata: Option<usize>,
     /// Rows in the source.
@@ -38,9 +42,24 @@ pub fn qualified(table: &str) -> String {
     format!("{AICO_PG_SCHEMA}.{table}")
 }
 
+/// The source table `map` reads, among `tables`: the first of its names present whose columns
+/// have its shape.
+pub async fn source_of(source: &Source, tables: &[String], map: &TableMap) -> Result<Option<String>, MoveError> {
+    for name in map.sources {
+        if !tables.iter().any(|t| t == name) {
+            continue;
+        }
+        match map.shape {
+            Some(shape) if !shape(&source.columns(name).await?) => {}
+            _ => return Ok(Some((*name).to_owned())),
+        }
+    }
+    Ok(None)
+}
+
 /// Check `map` against the source (whose tables are `tables`) and the target's live catalog.
 pub async fn prepare(source: &Source, dest: &Dest, tables: &[String], map: TableMap) -> Result<Prepared, MoveError> {
-    let source_table = map.sources.iter().find(|s| tables.iter().any(|t| t == *s)).map(|s| (*s).to_owned());
+    let source_table = source_of(source, tables, &map).await?;
     let target = qualified(map.target);
     let mut prepared = Prepared {
         map,
@@ -48,6 +67,7 @@ pub async fn prepare(source: &Source, dest: &Dest, tables: &[String], map: Table
         source_columns: Vec::new(),
         target_columns: Vec::new(),
         metadata: None,
+        folded: Vec::new(),
         in_source: 0,
         problems: Vec::new(),
     };
@@ -67,31 +87,40 @@ pub async fn prepare(source: &Source, dest: &Dest, tables: &[String], map: Table
     prepared.in_source = source.count(&table).await?;
     let columns = source.columns(&table).await?;
     let find = |name: &str| live.iter().find(|c| c.name == name);
-    match (columns.iter().any(|c| c == map.key), find(map.key)) {
-        (false, _) => prepared.problems.push(Problem {
-            table: table.clone(),
-            column: Some(map.key.to_owned()),
-            message: format!("the source's {table} has no column {}: is this AICO's aico.db?", map.key),
-        }),
-        (true, None) => prepared.problems.push(problem(
-            Some(map.key),
-            format!("{target} has no column {}: run `aico pg init` on a database made by AICO's schema", map.key),
-        )),
-        (true, Some(c)) if c.kind != Kind::Text => prepared.problems.push(problem(
-            Some(map.key),
-            format!("{target}.{} is {}, where the move writes text keys", map.key, c.shown),
-        )),
-        _ => {}
+    for key in map.key {
+        let from = map.source_column(key);
+        match (columns.iter().any(|c| c == from), find(key)) {
+            (false, _) => prepared.problems.push(Problem {
+                table: table.clone(),
+                column: Some(from.to_owned()),
+                message: format!("the source's {table} has no column {from}: is this AICO's aico.db?"),
+            }),
+            (true, None) => prepared.problems.push(problem(
+                Some(key),
+                format!("{target} has no column {key}: run `aico pg init` on a database made by AICO's schema"),
+            )),
+            (true, Some(c)) if c.kind != Kind::Text && !(map.key.len() > 1 && c.kind == Kind::Int) => prepared
+                .problems
+                .push(problem(Some(key), format!("{target}.{key} is {}, where the move writes text keys", c.shown))),
+            _ => {}
+        }
     }
-    // The key first, then every other source column, in the source's order.
-    let ordered = std::iter::once(map.key.to_owned()).chain(columns.iter().filter(|c| *c != map.key).cloned());
+    // The key first, then every other source column, in the source's order; folded columns last.
+    let keys: Vec<String> = map.key.iter().map(|k| map.source_column(k).to_owned()).collect();
+    let ordered = keys.iter().cloned().chain(columns.iter().filter(|c| !keys.contains(c)).cloned());
+    let mut folded = Vec::new();
     for column in ordered.filter(|c| columns.contains(c)) {
-        match find(&column) {
+        if let Some(fold) = map.folds.iter().find(|f| f.column == column) {
+            folded.push((column, *fold));
+            continue;
+        }
+        let to = map.target_column(&column);
+        match find(to) {
             Some(c) => {
                 if let Kind::Unsupported(ty) = &c.kind {
                     prepared.problems.push(problem(
-                        Some(&column),
-                        format!("{target}.{column} is of type {ty}, which the move does not write yet"),
+                        Some(to),
+                        format!("{target}.{to} is of type {ty}, which the move does not write yet"),
                     ));
                 }
                 prepared.source_columns.push(column.clone());
@@ -102,6 +131,30 @@ pub async fn prepare(source: &Source, dest: &Dest, tables: &[String], map: Table
                 format!(
                     "the source's {table}.{column} has no column in {target}: its values would be lost \
                      (has the target drifted from AICO's schema?)"
+                ),
+            )),
+        }
+    }
+    for (column, fold) in folded {
+        let at = prepared.target_columns.iter().position(|c| c.name == fold.into);
+        let at = match (at, find(fold.into)) {
+            (Some(i), _) => Some(i),
+            (None, Some(c)) if c.kind == Kind::Json => {
+                prepared.target_columns.push(c.clone());
+                Some(prepared.target_columns.len() - 1)
+            }
+            _ => None,
+        };
+        match at {
+            Some(i) if prepared.target_columns[i].kind == Kind::Json => {
+                prepared.source_columns.push(column.clone());
+                prepared.folded.push((prepared.source_columns.len() - 1, i, fold.under));
+            }
+            _ => prepared.problems.push(problem(
+                Some(fold.into),
+                format!(
+                    "{target} has no JSON column {} to keep the source's {table}.{column} in (under \"{}\")",
+                    fold.into, fold.under
                 ),
             )),
         }
@@ -129,14 +182,14 @@ pub async fn prepare(source: &Source, dest: &Dest, tables: &[String], map: Table
             });
         }
     }
-    if let Some(parent) = map.parent
-        && !prepared.source_columns.iter().any(|c| c == parent.column)
-    {
-        prepared.problems.push(Problem {
-            table: table.clone(),
-            column: Some(parent.column.to_owned()),
-            message: format!("the source's {table} has no column {}", parent.column),
-        });
+    for parent in map.parents {
+        if !prepared.target_columns.iter().any(|c| c.name == parent.column) {
+            prepared.problems.push(Problem {
+                table: table.clone(),
+                column: Some(parent.column.to_owned()),
+                message: format!("the source's {table} has no column {}", map.source_column(parent.column)),
+            });
+        }
     }
     for c in &live {
         let written = prepared.target_columns.iter().any(|w| w.name == c.name);
@@ -145,7 +198,8 @@ pub async fn prepare(source: &Source, dest: &Dest, tables: &[String], map: Table
                 Some(&c.name),
                 format!(
                     "{target}.{} is NOT NULL without a default, and the source's {table} has no {} to fill it",
-                    c.name, c.name
+                    c.name,
+                    map.source_column(&c.name)
                 ),
             ));
         }

@@ -2,26 +2,68 @@
 //! tables this increment moves, the ones with no target, and the ones that are not moved yet.
 
 /// One table the move carries: its names in a 2025 `aico.db` (AICO's first, then the later
-/// `user_profiles` / `ams_*` name) and its table in `aico_core`.
+/// `user_profiles` / `ams_*` name), its table in `aico_core`, and how its columns change on the
+/// way (the per-table hook: renames, a column folded into JSON, integer ranges).
 #[derive(Debug, Clone, Copy)]
 pub struct TableMap {
     /// The source's names, in the order they are looked for.
     pub sources: &'static [&'static str],
     /// The table in `aico_core`.
     pub target: &'static str,
-    /// The primary key (text, the same name on both sides).
-    pub key: &'static str,
-    /// A column naming a row of a table moved before this one, and that table's key: a row whose
-    /// parent is in neither the source nor the target is refused.
-    pub parent: Option<Parent>,
+    /// The primary key's columns, as the target names them (one text column, or several: the
+    /// compared key is their text joined by [`KEY_SEPARATOR`]).
+    pub key: &'static [&'static str],
+    /// Columns a row names a row of a table moved before this one by: a row whose parent is in
+    /// neither the source nor the target is refused.
+    pub parents: &'static [Parent],
     /// Whether every row arrives with its temporal metadata (see [`METADATA_COLUMN`]).
     pub fills_metadata: bool,
+    /// Source columns whose target column has another name: (source, target).
+    pub renames: &'static [(&'static str, &'static str)],
+    /// A source column with no target column, kept inside a JSON column under a named key.
+    pub folds: &'static [Fold],
+    /// Integer columns (target names) whose value must lie in a range, both ends included.
+    pub ranges: &'static [(&'static str, i64, i64)],
+    /// Whether a source table of these columns is this table's shape (None: any is).
+    pub shape: Option<fn(&[String]) -> bool>,
+}
+
+impl TableMap {
+    /// The target column a source column goes to (renamed, or the same name).
+    pub fn target_column<'a>(&self, source: &'a str) -> &'a str {
+        self.renames.iter().find(|(s, _)| *s == source).map_or(source, |(_, t)| t)
+    }
+
+    /// The source column a target column comes from.
+    pub fn source_column<'a>(&self, target: &'a str) -> &'a str {
+        self.renames.iter().find(|(_, t)| *t == target).map_or(target, |(s, _)| s)
+    }
+}
+
+/// A source column kept inside a JSON object column of the target, under a key.
+#[derive(Debug, Clone, Copy)]
+pub struct Fold {
+    /// The source column.
+    pub column: &'static str,
+    /// The target's JSON column.
+    pub into: &'static str,
+    /// The key inside the JSON object.
+    pub under: &'static str,
+}
+
+/// Joins the parts of a composite key in the compared key text (ASCII unit separator, the same
+/// character PostgreSQL's `chr(31)` gives).
+pub const KEY_SEPARATOR: char = '\u{1f}';
+
+/// A key as a report shows it: the parts of a composite key joined by " / ".
+pub fn shown_key(key: &str) -> String {
+    key.replace(KEY_SEPARATOR, " / ")
 }
 
 /// A foreign key the move checks itself, before writing.
 #[derive(Debug, Clone, Copy)]
 pub struct Parent {
-    /// The column of the child table.
+    /// The column of the child table (its target name).
     pub column: &'static str,
     /// The parent's table in `aico_core`.
     pub table: &'static str,
@@ -38,22 +80,82 @@ pub fn fact_dated_by() -> &'static [&'static str] {
     migration::catalog::Layout::AicoPostgres.fact_dated_by()
 }
 
-/// The tables this increment moves, in order: users first (every AMS table's foreign keys point
-/// to them), then the facts.
-pub const MOVED: [TableMap; 2] = [
-    TableMap {
-        sources: &["users", "user_profiles"],
-        target: "user_profiles",
-        key: "uuid",
-        parent: None,
-        fills_metadata: false,
-    },
+const USER: Parent = Parent { column: "user_id", table: "user_profiles", key: "uuid" };
+const SKILL: Parent = Parent { column: "skill_id", table: "ams_behavioral_skills", key: "skill_id" };
+
+/// A table that maps column by column under the same names (the defaults of the hook).
+const PLAIN: TableMap = TableMap {
+    sources: &[],
+    target: "",
+    key: &[],
+    parents: &[USER],
+    fills_metadata: false,
+    renames: &[],
+    folds: &[],
+    ranges: &[],
+    shape: None,
+};
+
+/// The bucket of AICO's context tables: an integer from 0 to 99 (AICO's libSQL v22 made it TEXT).
+const BUCKET: (&str, i64, i64) = ("context_bucket", 0, 99);
+
+/// The key inside `ams_behavioral_feedback.context_json` that keeps a 2025 feedback event's
+/// `classified_categories` (the target has no column for it).
+pub const CLASSIFIED_CATEGORIES_KEY: &str = "classified_categories";
+
+/// The tables this version moves, in order: users first (every AMS table's foreign keys point to
+/// them), then the facts, the skills before everything that names a skill.
+pub const MOVED: [TableMap; 8] = [
+    TableMap { sources: &["users", "user_profiles"], target: "user_profiles", key: &["uuid"], parents: &[], ..PLAIN },
     TableMap {
         sources: &["user_memories", "ams_user_memories"],
         target: "ams_user_memories",
-        key: "fact_id",
-        parent: Some(Parent { column: "user_id", table: "user_profiles", key: "uuid" }),
+        key: &["fact_id"],
         fills_metadata: true,
+        ..PLAIN
+    },
+    TableMap {
+        sources: &["skills", "ams_behavioral_skills"],
+        target: "ams_behavioral_skills",
+        key: &["skill_id"],
+        parents: &[],
+        ..PLAIN
+    },
+    TableMap {
+        sources: &["user_skill_confidence"],
+        target: "user_skill_confidence",
+        key: &["user_id", "skill_id"],
+        ..PLAIN
+    },
+    TableMap {
+        sources: &["context_skill_stats", "ams_context_skill_stats"],
+        target: "ams_context_skill_stats",
+        key: &["user_id", "context_bucket", "skill_id"],
+        parents: &[USER, SKILL],
+        ranges: &[BUCKET],
+        ..PLAIN
+    },
+    TableMap {
+        sources: &["context_preference_vectors", "ams_context_preference_vectors"],
+        target: "ams_context_preference_vectors",
+        key: &["user_id", "context_bucket"],
+        ranges: &[BUCKET],
+        ..PLAIN
+    },
+    TableMap {
+        sources: &["ams_behavioral_feedback", "feedback_events", "ams_feedback_events"],
+        target: "ams_behavioral_feedback",
+        key: &["feedback_id"],
+        renames: &[("event_id", "feedback_id")],
+        folds: &[Fold { column: "classified_categories", into: "context_json", under: CLASSIFIED_CATEGORIES_KEY }],
+        shape: Some(is_ams_feedback),
+        ..PLAIN
+    },
+    TableMap {
+        sources: &["trajectories", "ams_trajectories"],
+        target: "ams_trajectories",
+        key: &["trajectory_id"],
+        ..PLAIN
     },
 ];
 
@@ -63,25 +165,47 @@ pub const NO_TARGET: [(&str, &str); 1] =
     [("feedback_events", "the Memory Album's feedback events have no table in AICO's PostgreSQL")];
 
 /// Source tables that have a target but are not moved by this version yet, with their target.
-pub const NOT_YET: [(&str, &str); 14] = [
-    ("skills", "ams_behavioral_skills"),
-    ("ams_behavioral_skills", "ams_behavioral_skills"),
-    ("user_skill_confidence", "user_skill_confidence"),
-    ("context_skill_stats", "ams_context_skill_stats"),
-    ("ams_context_skill_stats", "ams_context_skill_stats"),
-    ("context_preference_vectors", "ams_context_preference_vectors"),
-    ("ams_context_preference_vectors", "ams_context_preference_vectors"),
-    ("ams_behavioral_feedback", "ams_behavioral_feedback"),
-    ("ams_feedback_events", "ams_behavioral_feedback"),
-    ("trajectories", "ams_trajectories"),
-    ("ams_trajectories", "ams_trajectories"),
-    ("consolidation_state", "ams_consolidation_state"),
-    ("kg_nodes", "kg_nodes"),
-    ("kg_edges", "kg_edges"),
-];
+pub const NOT_YET: [(&str, &str); 3] =
+    [("consolidation_state", "ams_consolidation_state"), ("kg_nodes", "kg_nodes"), ("kg_edges", "kg_edges")];
+
+/// Whether a feedback table with these columns is the AMS's (`event_id`, `user_id`), whatever
+/// its name.
+pub fn is_ams_feedback(columns: &[String]) -> bool {
+    columns.iter().any(|c| c == "event_id") && columns.iter().any(|c| c == "user_id")
+}
 
 /// Whether a `feedback_events` table with these columns is the Memory Album's (AICO's version 6:
 /// `user_uuid`, `event_category`) rather than the AMS's (which has `user_id`).
 pub fn is_album_feedback(columns: &[String]) -> bool {
     columns.iter().any(|c| c == "user_uuid") && !columns.iter().any(|c| c == "user_id")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_parent_moves_before_its_children_and_renames_go_both_ways() {
+        for (i, map) in MOVED.iter().enumerate() {
+            for parent in map.parents {
+                let at = MOVED.iter().position(|m| m.target == parent.table).expect("parent moved");
+                assert!(at < i, "{} moves before its parent {}", map.target, parent.table);
+            }
+            assert!(!map.key.is_empty(), "{}", map.target);
+        }
+        let feedback = MOVED.iter().find(|m| m.target == "ams_behavioral_feedback").expect("feedback");
+        assert_eq!(feedback.target_column("event_id"), "feedback_id");
+        assert_eq!(feedback.source_column("feedback_id"), "event_id");
+        assert_eq!(feedback.target_column("user_id"), "user_id");
+        assert_eq!(shown_key(&["u", "42", "s"].join(&KEY_SEPARATOR.to_string())), "u / 42 / s");
+    }
+
+    #[test]
+    fn the_ams_feedback_is_told_from_the_memory_albums() {
+        let cols = |c: &[&str]| c.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let album = cols(&["id", "user_uuid", "event_category"]);
+        let ams = cols(&["event_id", "user_id", "classified_categories"]);
+        assert!(is_album_feedback(&album) && !is_ams_feedback(&album));
+        assert!(is_ams_feedback(&ams) && !is_album_feedback(&ams));
+    }
 }

@@ -1,6 +1,6 @@
 //! `aico-ams move`: a 2025 install's memory carried into AICO's PostgreSQL (2026), verified row
-//! for row. This version moves the users and the facts; the rest of the mapping (shared/DESIGN.md,
-//! "Old to new") is listed in the report as not moved yet.
+//! for row. This version moves the users, the facts and the behavioural tables (AMS Phase 3); the
+//! rest of the mapping (docs/move.md) is listed in the report as not moved yet.
 //!
 //! | file | holds |
 //! |---|---|
@@ -62,13 +62,13 @@ pub async fn run(source: &Source, dest: &Dest, opts: MoveOptions) -> Result<Move
         vector_width: VECTOR_WIDTH.to_owned(),
         ok: false,
     };
-    unmoved(source, &tables, &mut report).await?;
     let mut prepared = Vec::new();
     for map in MOVED {
         let p = checks::prepare(source, dest, &tables, map).await?;
         report.stopped.extend(p.problems.iter().cloned());
         prepared.push(p);
     }
+    unmoved(source, &tables, &prepared, &mut report).await?;
     if !report.stopped.is_empty() {
         for p in &prepared {
             report.tables.push(report::TableMove {
@@ -90,16 +90,14 @@ pub async fn run(source: &Source, dest: &Dest, opts: MoveOptions) -> Result<Move
     // The keys each table holds afterwards (or would): the parents of the tables after it.
     let mut accepted: HashMap<&str, HashSet<String>> = HashMap::new();
     for p in &prepared {
-        let parents = match p.map.parent {
-            Some(parent) => {
-                let mut keys = dest.keys(parent.table, parent.key).await?;
-                keys.extend(accepted.get(parent.table).into_iter().flatten().cloned());
-                Some(keys)
-            }
-            None => None,
-        };
+        let mut parents = Vec::new();
+        for parent in p.map.parents {
+            let mut keys = dest.keys(parent.table, parent.key).await?;
+            keys.extend(accepted.get(parent.table).into_iter().flatten().cloned());
+            parents.push((*parent, keys));
+        }
         let mut mine = HashSet::new();
-        let t = write::move_table(source, dest, p, opts.batch_size, opts.dry_run, parents.as_ref(), &mut mine).await?;
+        let t = write::move_table(source, dest, p, opts.batch_size, opts.dry_run, &parents, &mut mine).await?;
         tracing::info!(table = p.map.target, moved = t.moved, refused = t.refused.count, "table done");
         accepted.insert(p.map.target, mine);
         report.tables.push(t);
@@ -108,28 +106,49 @@ pub async fn run(source: &Source, dest: &Dest, opts: MoveOptions) -> Result<Move
     Ok(report)
 }
 
-/// The source tables the move leaves: those with no target, those not moved yet; with counts.
-async fn unmoved(source: &Source, tables: &[String], report: &mut MoveReport) -> Result<(), MoveError> {
+/// The source tables the move leaves: those with no target, those not moved yet (and a second
+/// source of a table already read from another); with counts.
+async fn unmoved(
+    source: &Source,
+    tables: &[String],
+    prepared: &[checks::Prepared],
+    report: &mut MoveReport,
+) -> Result<(), MoveError> {
     for table in tables {
+        if prepared.iter().any(|p| p.source_table.as_ref() == Some(table)) {
+            continue;
+        }
         let no_target = NO_TARGET.iter().find(|(name, _)| name == table);
         let later = NOT_YET.iter().find(|(name, _)| name == table);
-        if let Some((name, reason)) = no_target {
-            let rows = source.count(table).await?;
-            if is_album_feedback(&source.columns(table).await?) {
-                report.no_target.push(Unmoved {
-                    table: (*name).to_owned(),
-                    target: None,
-                    rows,
-                    reason: (*reason).to_owned(),
-                });
-            } else {
-                report.not_moved_yet.push(Unmoved {
-                    table: table.clone(),
-                    target: Some("ams_behavioral_feedback".into()),
-                    rows,
-                    reason: "not moved by this version yet".into(),
-                });
-            }
+        let other = prepared.iter().find(|p| p.map.sources.contains(&table.as_str()));
+        if let Some((_, reason)) = no_target
+            && is_album_feedback(&source.columns(table).await?)
+        {
+            report.no_target.push(Unmoved {
+                table: table.clone(),
+                target: None,
+                rows: source.count(table).await?,
+                reason: (*reason).to_owned(),
+            });
+        } else if table == "ams_feedback_events" && is_album_feedback(&source.columns(table).await?) {
+            // AICO's version 16 renamed the Memory Album's table so.
+            report.no_target.push(Unmoved {
+                table: table.clone(),
+                target: None,
+                rows: source.count(table).await?,
+                reason: NO_TARGET[0].1.to_owned(),
+            });
+        } else if let Some(p) = other {
+            let reason = match &p.source_table {
+                Some(read) => format!("not moved: {} is moved from the source's {read}", p.map.target),
+                None => "not moved: its columns are not of the shape this version moves".to_owned(),
+            };
+            report.not_moved_yet.push(Unmoved {
+                table: table.clone(),
+                target: Some(p.map.target.to_owned()),
+                rows: source.count(table).await?,
+                reason,
+            });
         } else if let Some((_, target)) = later {
             report.not_moved_yet.push(Unmoved {
                 table: table.clone(),

@@ -43,6 +43,18 @@ pub struct TargetColumn {
     pub has_default: bool,
 }
 
+/// The compared key of a row: its key column as text, or a composite key's columns as text
+/// joined by [`KEY_SEPARATOR`](super::mapping::KEY_SEPARATOR) (`chr(31)`).
+fn key_expr(key: &[&str]) -> String {
+    match key {
+        [one] => format!("{}::text", quote_ident(one)),
+        _ => {
+            let parts: Vec<String> = key.iter().map(|k| format!("{}::text", quote_ident(k))).collect();
+            format!("concat_ws(chr(31), {})", parts.join(", "))
+        }
+    }
+}
+
 /// `aico_core.<table>`, quoted.
 fn qualified(table: &str) -> String {
     format!("{}.{}", quote_ident(AICO_PG_SCHEMA), quote_ident(table))
@@ -121,7 +133,7 @@ impl Dest {
     pub async fn read(
         &self,
         table: &str,
-        key: &str,
+        key: &[&str],
         columns: &[TargetColumn],
         keys: &[String],
     ) -> Result<HashMap<String, Vec<Cell>>, MoveError> {
@@ -130,11 +142,11 @@ impl Dest {
         }
         let list: Vec<String> = columns.iter().map(read_expr).collect();
         let sql = format!(
-            "SELECT {}::text, {} FROM {} WHERE {} = ANY($1)",
-            quote_ident(key),
+            "SELECT {}, {} FROM {} WHERE {} = ANY($1)",
+            key_expr(key),
             list.join(", "),
             qualified(table),
-            quote_ident(key)
+            key_expr(key)
         );
         let rows =
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(keys).fetch_all(self.pool()).await.map_err(|e| self.err(e))?;
@@ -157,7 +169,7 @@ impl Dest {
     pub async fn insert(
         &self,
         table: &str,
-        key: &str,
+        key: &[&str],
         columns: &[TargetColumn],
         rows: &[(String, Vec<Cell>)],
     ) -> Result<HashSet<String>, MoveError> {
@@ -174,7 +186,7 @@ impl Dest {
                 b.push_unseparated(format!(" AS {})", c.shown));
             }
         });
-        q.push(format!(" ON CONFLICT DO NOTHING RETURNING {}::text", quote_ident(key)));
+        q.push(format!(" ON CONFLICT DO NOTHING RETURNING {}", key_expr(key)));
         let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
         let inserted: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await.map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))?;

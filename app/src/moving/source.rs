@@ -66,35 +66,44 @@ impl Source {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// How many rows of `table` have no key (SQLite lets a TEXT primary key be NULL): they are
-    /// never read by [`Source::batch`], and are refused.
-    pub async fn null_keys(&self, table: &str, key: &str) -> Result<u64, MoveError> {
-        let sql = format!("SELECT count(*) FROM {} WHERE {} IS NULL", quote_ident(table), quote_ident(key));
+    /// How many rows of `table` have no key or a part of it NULL (SQLite lets a TEXT primary key
+    /// be NULL): they are never read by [`Source::batch`], and are refused.
+    pub async fn null_keys(&self, table: &str, keys: &[String]) -> Result<u64, MoveError> {
+        let any_null: Vec<String> = keys.iter().map(|k| format!("{} IS NULL", quote_ident(k))).collect();
+        let sql = format!("SELECT count(*) FROM {} WHERE {}", quote_ident(table), any_null.join(" OR "));
         let n: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(self.pool()).await.map_err(|e| self.err(e))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// Up to `limit` rows of `table` (the values of `columns`, in that order; `columns[0]` is
-    /// the key) whose key comes after `after` (the last key of the previous batch), in key order.
+    /// Up to `limit` rows of `table` (the values of `columns`, in that order) whose key (the
+    /// columns `keys`, none NULL) comes after `after` (the order value of the previous batch's
+    /// last row), each with its order value: the key itself for a one-column key, else SQLite's
+    /// `rowid` (a composite key is read in rowid order).
     pub async fn batch(
         &self,
         table: &str,
+        keys: &[String],
         columns: &[String],
         after: Option<&SqlValue>,
         limit: usize,
-    ) -> Result<Vec<Vec<SqlValue>>, MoveError> {
-        let key = quote_ident(&columns[0]);
+    ) -> Result<Vec<(SqlValue, Vec<SqlValue>)>, MoveError> {
+        let order = match keys {
+            [key] => quote_ident(key),
+            _ => "rowid".to_owned(),
+        };
         let list: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-        let from = format!("SELECT {} FROM {}", list.join(", "), quote_ident(table));
+        let set: Vec<String> = keys.iter().map(|k| format!("{} IS NOT NULL", quote_ident(k))).collect();
+        let from =
+            format!("SELECT {order}, {} FROM {} WHERE {}", list.join(", "), quote_ident(table), set.join(" AND "));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = match after {
             None => {
-                let sql = format!("{from} WHERE {key} IS NOT NULL ORDER BY {key} LIMIT ?");
+                let sql = format!("{from} ORDER BY {order} LIMIT ?");
                 sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(self.pool()).await
             }
             Some(last) => {
-                let sql = format!("{from} WHERE {key} > ? ORDER BY {key} LIMIT ?");
+                let sql = format!("{from} AND {order} > ? ORDER BY {order} LIMIT ?");
                 let q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 let q = match last {
                     SqlValue::Integer(i) => q.bind(*i),
@@ -107,7 +116,13 @@ impl Source {
             }
         }
         .map_err(|e| self.err(e))?;
-        rows.iter().map(|row| values(row, columns.len()).map_err(|e| self.err(e))).collect()
+        rows.iter()
+            .map(|row| {
+                let mut v = values(row, columns.len() + 1).map_err(|e| self.err(e))?;
+                let order = v.remove(0);
+                Ok((order, v))
+            })
+            .collect()
     }
 }
 

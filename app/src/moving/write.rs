@@ -9,13 +9,14 @@ use entity::values::TemporalMetadata;
 use super::checks::{Prepared, qualified};
 use super::convert::{Cell, Kind, SqlValue, convert};
 use super::error::MoveError;
-use super::mapping::fact_dated_by;
+use super::mapping::{KEY_SEPARATOR, Parent, fact_dated_by, shown_key};
 use super::pg::{Dest, TargetColumn};
 use super::report::TableMove;
 use super::source::Source;
 
-/// Move (or, when `dry_run`, plan) the table `p` in batches of `batch` rows. `parents` holds the
-/// keys a row's parent may have (the target's and those of the parent table's source rows);
+/// Move (or, when `dry_run`, plan) the table `p` in batches of `batch` rows. `parents` holds, per
+/// parent, the keys a row's parent may have (the target's and those of the parent table's source
+/// rows);
 /// `accepted` receives the keys of this table's rows that are in the target afterwards (or would
 /// be), for the tables after it.
 pub async fn move_table(
@@ -24,7 +25,7 @@ pub async fn move_table(
     p: &Prepared,
     batch: usize,
     dry_run: bool,
-    parents: Option<&HashSet<String>>,
+    parents: &[(Parent, HashSet<String>)],
     accepted: &mut HashSet<String>,
 ) -> Result<TableMove, MoveError> {
     let mut t = TableMove {
@@ -42,20 +43,21 @@ pub async fn move_table(
     };
     let Some(table) = &p.source_table else { return Ok(t) };
     let key = p.map.key;
-    for _ in 0..source.null_keys(table, key).await? {
-        t.refused.add("NULL", format!("its key {key} is NULL"));
+    let source_keys: Vec<String> = key.iter().map(|k| p.map.source_column(k).to_owned()).collect();
+    for _ in 0..source.null_keys(table, &source_keys).await? {
+        t.refused.add("NULL", format!("its key {} is NULL", source_keys.join(", ")));
     }
     // PostgreSQL takes at most 65535 bound values per statement.
     let batch = batch.clamp(1, 65_535 / p.target_columns.len().max(1));
     let mut after: Option<SqlValue> = None;
     loop {
-        let rows = source.batch(table, &p.source_columns, after.as_ref(), batch).await?;
-        let Some(last) = rows.last() else { break };
-        after = Some(last[0].clone());
+        let rows = source.batch(table, &source_keys, &p.source_columns, after.as_ref(), batch).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
         let mut ready = Vec::with_capacity(rows.len());
         // The rows whose metadata the move fills: counted when they are written (or would be).
         let mut filled_keys = HashSet::new();
-        for row in &rows {
+        for (_, row) in &rows {
             match convert_row(p, row, parents) {
                 Ok((k, cells, filled)) => {
                     if filled {
@@ -63,7 +65,7 @@ pub async fn move_table(
                     }
                     ready.push((k, cells));
                 }
-                Err((k, reason)) => t.refused.add(k, reason),
+                Err((k, reason)) => t.refused.add(shown_key(&k), reason),
             }
         }
         let keys: Vec<String> = ready.iter().map(|(k, _)| k.clone()).collect();
@@ -75,7 +77,7 @@ pub async fn move_table(
                 None => new.push((k, cells)),
                 Some(held) => match first_difference(&cells, held, &p.target_columns) {
                     None => t.already_same += 1,
-                    Some(why) => t.already_different.add(k, why),
+                    Some(why) => t.already_different.add(shown_key(&k), why),
                 },
             }
         }
@@ -98,17 +100,17 @@ pub async fn move_table(
                 }
                 (true, Some(Some(why))) => {
                     t.moved += 1;
-                    t.mismatched.add(k, why);
+                    t.mismatched.add(shown_key(&k), why);
                 }
                 (true, None) => {
                     t.moved += 1;
-                    t.mismatched.add(k, "written, but not found when read back");
+                    t.mismatched.add(shown_key(&k), "written, but not found when read back");
                 }
                 // Written meanwhile by someone else, under the same key.
                 (false, Some(None)) => t.already_same += 1,
-                (false, Some(Some(why))) => t.already_different.add(k, why),
+                (false, Some(Some(why))) => t.already_different.add(shown_key(&k), why),
                 (false, None) => t.refused.add(
-                    k,
+                    shown_key(&k),
                     format!(
                         "not written: it conflicts with another row of {} (a unique constraint)",
                         qualified(p.map.target)
@@ -120,33 +122,86 @@ pub async fn move_table(
     Ok(t)
 }
 
-/// A source row as it goes to the target: its key, the cells of `p.target_columns`, and whether
-/// its temporal metadata was filled; or its key and why it cannot go.
+/// A key part as the compared key holds it.
+fn key_part(cell: &Cell) -> Option<String> {
+    match cell {
+        Cell::Text(t) => Some(t.clone()),
+        Cell::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+/// A source key part, for a row refused before its key could be converted.
+fn raw_part(value: &SqlValue) -> String {
+    match value {
+        SqlValue::Text(t) => t.clone(),
+        SqlValue::Integer(i) => i.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A source row as it goes to the target: its key (composite keys' parts joined by
+/// [`KEY_SEPARATOR`]), the cells of `p.target_columns`, and whether its temporal metadata was
+/// filled; or its key and why it cannot go.
 fn convert_row(
     p: &Prepared,
     row: &[SqlValue],
-    parents: Option<&HashSet<String>>,
+    parents: &[(Parent, HashSet<String>)],
 ) -> Result<(String, Vec<Cell>, bool), (String, String)> {
-    let key = match &row[0] {
-        SqlValue::Text(k) => k.clone(),
-        SqlValue::Integer(k) => k.to_string(),
-        other => return Err((format!("{other:?}"), format!("its key {} is not text", p.map.key))),
-    };
-    let refuse = |reason: String| (key.clone(), reason);
+    let parts = p.map.key.len();
+    let raw_key: Vec<String> = row.iter().take(parts).map(raw_part).collect();
+    let raw_key = raw_key.join(&KEY_SEPARATOR.to_string());
+    let refuse_raw = |reason: String| (raw_key.clone(), reason);
     let target = qualified(p.map.target);
+    let plain = p.source_columns.len() - p.folded.len();
     let mut cells = Vec::with_capacity(p.target_columns.len());
-    for (value, (name, column)) in row.iter().zip(p.source_columns.iter().zip(&p.target_columns)) {
-        let cell = convert(name, value, &column.kind).map_err(refuse)?;
+    for (value, (name, column)) in row.iter().zip(p.source_columns.iter().zip(&p.target_columns)).take(plain) {
+        let cell = convert(name, value, &column.kind).map_err(refuse_raw)?;
         if cell == Cell::Null && column.not_null {
-            return Err(refuse(format!("{name} is NULL, and {target}.{} takes no NULL", column.name)));
+            return Err(refuse_raw(format!("{name} is NULL, and {target}.{} takes no NULL", column.name)));
+        }
+        if let Some((_, lo, hi)) = p.map.ranges.iter().find(|(c, _, _)| *c == column.name)
+            && let Cell::Int(i) = cell
+            && !(*lo..=*hi).contains(&i)
+        {
+            return Err(refuse_raw(format!("{name}: {i} is not an integer from {lo} to {hi}")));
         }
         cells.push(cell);
     }
+    let mut key = Vec::with_capacity(parts);
+    for (cell, name) in cells.iter().zip(p.map.key) {
+        key.push(key_part(cell).ok_or_else(|| refuse_raw(format!("its key {name} is not text")))?);
+    }
+    let key = key.join(&KEY_SEPARATOR.to_string());
+    let refuse = |reason: String| (key.clone(), reason);
+    while cells.len() < p.target_columns.len() {
+        cells.push(Cell::Null);
+    }
+    for &(from, into, under) in &p.folded {
+        let name = &p.source_columns[from];
+        let value = match &row[from] {
+            SqlValue::Null => continue,
+            SqlValue::Text(t) => serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::String(t.clone())),
+            SqlValue::Integer(i) => serde_json::Value::from(*i),
+            SqlValue::Real(r) => serde_json::Value::from(*r),
+            SqlValue::Blob(_) => return Err(refuse(format!("{name}: a blob, where JSON or text is kept"))),
+        };
+        let column = &p.target_columns[into].name;
+        match &mut cells[into] {
+            Cell::Null => cells[into] = Cell::Json(serde_json::json!({ under: value })),
+            Cell::Json(serde_json::Value::Object(o)) if !o.contains_key(under) => {
+                o.insert(under.to_owned(), value);
+            }
+            _ => {
+                return Err(refuse(format!(
+                    "{name} is kept in {column} under \"{under}\", but the source's {column} is not an \
+                     object without that key"
+                )));
+            }
+        }
+    }
     let mut filled = false;
     if let Some(i) = p.metadata {
-        if i == cells.len() {
-            cells.push(Cell::Null);
-        }
         let column = &p.target_columns[i];
         match &cells[i] {
             Cell::Null => {
@@ -171,22 +226,22 @@ fn convert_row(
             _ => return Err(refuse(format!("{} is not JSON text", column.name))),
         }
     }
-    if let (Some(parent), Some(parents)) = (p.map.parent, parents) {
-        let at = p.source_columns.iter().position(|c| c == parent.column);
+    for (parent, keys) in parents {
+        let at = p.target_columns.iter().position(|c| c.name == parent.column);
         let named = at.and_then(|j| match &cells[j] {
             Cell::Text(v) => Some(v.as_str()),
             _ => None,
         });
         match named {
-            Some(v) if parents.contains(v) => {}
+            Some(v) if keys.contains(v) => {}
             Some(v) => {
                 return Err(refuse(format!(
-                    "its {} {v} is in neither the source's users nor {}",
-                    parent.column,
+                    "its {} {v} is in neither the source nor {}",
+                    p.map.source_column(parent.column),
                     qualified(parent.table)
                 )));
             }
-            None => return Err(refuse(format!("its {} is not set", parent.column))),
+            None => return Err(refuse(format!("its {} is not set", p.map.source_column(parent.column)))),
         }
     }
     Ok((key, cells, filled))
