@@ -429,81 +429,16 @@ impl Target {
         keys: &KeySources,
         own: bool,
     ) -> Result<(DatabaseConnection, Option<DbKey>), ConnectError> {
-        let mut key_used = None;
-        let mut password: Option<PgPassword> = None;
-        let mut password_source: Option<PasswordSource> = None;
-        let opts = match self {
+        let (mut opts, key_used, password, password_source) = match self {
             Self::Sqlite { path, create, query, .. } => {
-                if path.is_dir() {
-                    return Err(ConnectError::NotADatabase {
-                        target: self.to_string(),
-                        detail: "it is a directory".into(),
-                    });
-                }
-                if *create {
-                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                        private::create_dir_all(dir)
-                            .map_err(|source| ConnectError::CreateDir { path: dir.to_owned(), source })?;
-                    }
-                } else if !path.exists() {
-                    return Err(ConnectError::Missing { path: path.clone() });
-                }
-                key_used = self.key_for(path, keys)?;
-                if *create {
-                    create_private_db(path)?;
-                }
-                sqlite_options(path, *create, query.as_deref(), key_used.as_ref().map(|(key, _)| key.clone()))
+                let (opts, key_used) = self.sqlite_pool_options(path, *create, query.as_deref(), keys)?;
+                (opts, key_used, None, None)
             }
             Self::Postgres { url, .. } => {
-                let asked = schema.unwrap_or("public");
-                // Our schema is made on AICO's database only when the run can use it.
-                let ours = own && schema.is_none_or(|s| s == AICO_PG_SCHEMA);
-                let found = self.pg_password(keys)?;
-                let has_own = url::Url::parse(url).is_ok_and(|u| u.password().is_some());
-                password_source =
-                    found.as_ref().map(|(_, source)| source.clone()).or(has_own.then_some(PasswordSource::Url));
-                password = found.map(|(password, _)| password);
-                let mut pg: PgConnectOptions = url
-                    .parse()
-                    .map_err(|e| ConnectError::MalformedUrl { url: self.to_string(), reason: format!("{e}") })?;
-                if let Some(password) = &password {
-                    pg = pg.password(password.expose());
-                }
-                let found = probe_postgres(pg, asked, ours).await.map_err(|e| {
-                    self.password_refused(&e, password_source.as_ref(), keys)
-                        .unwrap_or_else(|| ConnectError::classify(self, e))
-                })?;
-                let search_path = if found.aico_core {
-                    // AICO's own database: the AMS is AICO's, in `aico_core`; what is ours (the
-                    // migration table, the fingerprints) goes into a schema of ours, first on the
-                    // path so that it is the current schema, and never into AICO's.
-                    if schema.is_some_and(|s| s != AICO_PG_SCHEMA) {
-                        return Err(ConnectError::AicoPostgresSchema {
-                            target: self.to_string(),
-                            schema: asked.to_owned(),
-                        });
-                    }
-                    [OWN_PG_SCHEMA, AICO_PG_SCHEMA, "public"].map(quote_ident).join(", ")
-                } else if found.schema {
-                    quote_ident(asked)
-                } else {
-                    return Err(ConnectError::NoSuchSchema { target: self.to_string(), schema: asked.to_owned() });
-                };
-                let mut opts = ConnectOptions::new(url.clone());
-                if let Some(password) = password.clone() {
-                    // The password goes into the driver's options, never into the URL's text.
-                    opts.map_sqlx_postgres_opts(move |o| o.password(password.expose()));
-                }
-                // SeaORM writes `SET search_path = <this>` as text, pasting a value that starts
-                // with `"` as it is: so it gets identifiers, each quoted with every `"` doubled,
-                // never the flag's raw text.
-                opts.set_schema_search_path(search_path)
-                    .connect_timeout(Duration::from_secs(10))
-                    .acquire_timeout(Duration::from_secs(30));
-                opts
+                let (opts, password, source) = self.pg_pool_options(url, schema, keys, own).await?;
+                (opts, None, password, source)
             }
         };
-        let mut opts = opts;
         opts.sqlx_logging(false);
         let connected = Database::connect(opts).await;
         let db = match (connected, &key_used) {
@@ -519,6 +454,87 @@ impl Target {
         };
         drop(password);
         Ok((db, key_used.map(|(key, _)| key)))
+    }
+
+    /// The pool options of the SQLite file at `path` (made first when `create`), with the key
+    /// `keys` give for an encrypted file, and where that key came from.
+    fn sqlite_pool_options(
+        &self,
+        path: &Path,
+        create: bool,
+        query: Option<&str>,
+        keys: &KeySources,
+    ) -> Result<(ConnectOptions, Option<(DbKey, KeySource)>), ConnectError> {
+        if path.is_dir() {
+            return Err(ConnectError::NotADatabase { target: self.to_string(), detail: "it is a directory".into() });
+        }
+        if create {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                private::create_dir_all(dir)
+                    .map_err(|source| ConnectError::CreateDir { path: dir.to_owned(), source })?;
+            }
+        } else if !path.exists() {
+            return Err(ConnectError::Missing { path: path.to_owned() });
+        }
+        let key_used = self.key_for(path, keys)?;
+        if create {
+            create_private_db(path)?;
+        }
+        let opts = sqlite_options(path, create, query, key_used.as_ref().map(|(key, _)| key.clone()));
+        Ok((opts, key_used))
+    }
+
+    /// The pool options of the PostgreSQL database at `url`, probed first (search path `schema`,
+    /// the tool's own schema made on AICO's database when `own`), with the password found in `keys`
+    /// and where a password came from.
+    async fn pg_pool_options(
+        &self,
+        url: &str,
+        schema: Option<&str>,
+        keys: &KeySources,
+        own: bool,
+    ) -> Result<(ConnectOptions, Option<PgPassword>, Option<PasswordSource>), ConnectError> {
+        let asked = schema.unwrap_or("public");
+        // Our schema is made on AICO's database only when the run can use it.
+        let ours = own && schema.is_none_or(|s| s == AICO_PG_SCHEMA);
+        let found = self.pg_password(keys)?;
+        let has_own = url::Url::parse(url).is_ok_and(|u| u.password().is_some());
+        let password_source =
+            found.as_ref().map(|(_, source)| source.clone()).or(has_own.then_some(PasswordSource::Url));
+        let password = found.map(|(password, _)| password);
+        let mut pg: PgConnectOptions =
+            url.parse().map_err(|e| ConnectError::MalformedUrl { url: self.to_string(), reason: format!("{e}") })?;
+        if let Some(password) = &password {
+            pg = pg.password(password.expose());
+        }
+        let found = probe_postgres(pg, asked, ours).await.map_err(|e| {
+            self.password_refused(&e, password_source.as_ref(), keys).unwrap_or_else(|| ConnectError::classify(self, e))
+        })?;
+        let search_path = if found.aico_core {
+            // AICO's own database: the AMS is AICO's, in `aico_core`; what is ours (the
+            // migration table, the fingerprints) goes into a schema of ours, first on the
+            // path so that it is the current schema, and never into AICO's.
+            if schema.is_some_and(|s| s != AICO_PG_SCHEMA) {
+                return Err(ConnectError::AicoPostgresSchema { target: self.to_string(), schema: asked.to_owned() });
+            }
+            [OWN_PG_SCHEMA, AICO_PG_SCHEMA, "public"].map(quote_ident).join(", ")
+        } else if found.schema {
+            quote_ident(asked)
+        } else {
+            return Err(ConnectError::NoSuchSchema { target: self.to_string(), schema: asked.to_owned() });
+        };
+        let mut opts = ConnectOptions::new(url.to_owned());
+        if let Some(password) = password.clone() {
+            // The password goes into the driver's options, never into the URL's text.
+            opts.map_sqlx_postgres_opts(move |o| o.password(password.expose()));
+        }
+        // SeaORM writes `SET search_path = <this>` as text, pasting a value that starts
+        // with `"` as it is: so it gets identifiers, each quoted with every `"` doubled,
+        // never the flag's raw text.
+        opts.set_schema_search_path(search_path)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        Ok((opts, password, password_source))
     }
 
     /// One more connection to a SQLite target that is open already, with the key it was opened

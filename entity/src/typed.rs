@@ -8,8 +8,8 @@
 use sea_orm::ActiveValue::Set;
 
 use crate::values::{
-    ClassifiedCategories, ConsolidationState, PreferenceVector, Reward, SkillType, StoredJson, TemporalMetadata,
-    TriggerContext, ValueError,
+    ClassifiedCategories, ConsolidationState, FromJson, PreferenceVector, Reward, SkillType, StoredJson,
+    TemporalMetadata, TriggerContext, ValueError,
 };
 use crate::{consolidation_state, context_preference_vectors, feedback_events, semantic_facts, skills, trajectories};
 

@@ -312,6 +312,24 @@ async fn run_steps<M: MigratorTrait>(
     if let Command::Up { .. } = command {
         check_fingerprints::<M>(&txn, target, &applied, &expected, &mut progress).await?;
     }
+    let plan = plan::<M>(command, &applied);
+    progress(Progress::Plan(plan.clone()));
+
+    for step in &plan {
+        progress(Progress::Started(step.clone()));
+        let started = Instant::now();
+        take_step::<M>(&txn, target, step, &expected, layout, opts).await?;
+        progress(Progress::Finished(step.clone(), started.elapsed()));
+    }
+    match opts.mode {
+        Mode::Apply => txn.commit().await.map_err(err)?,
+        Mode::DryRun => txn.rollback().await.map_err(err)?,
+    }
+    Ok(plan)
+}
+
+/// The steps `command` takes, given the migrations already `applied` (oldest first).
+fn plan<M: MigratorTrait>(command: Command, applied: &[String]) -> Vec<Step> {
     let all = names::<M>();
     let pending_after = |applied: &[String]| -> Vec<Step> {
         all.iter().filter(|n| !applied.contains(n)).cloned().map(Step::Apply).collect()
@@ -320,9 +338,9 @@ async fn run_steps<M: MigratorTrait>(
         let take = n.map_or(applied.len(), |n| n as usize);
         applied.iter().rev().take(take).cloned().map(Step::Rollback).collect()
     };
-    let plan: Vec<Step> = match command {
+    match command {
         Command::Up { steps } => {
-            let mut p = pending_after(&applied);
+            let mut p = pending_after(applied);
             if let Some(n) = steps {
                 p.truncate(n as usize);
             }
@@ -332,63 +350,75 @@ async fn run_steps<M: MigratorTrait>(
         Command::Fresh => vec![Step::Fresh],
         Command::Refresh => rollback(None).into_iter().chain(pending_after(&[])).collect(),
         Command::Reset => rollback(None).into_iter().chain([Step::Uninstall]).collect(),
-    };
-    progress(Progress::Plan(plan.clone()));
+    }
+}
 
-    for step in &plan {
-        progress(Progress::Started(step.clone()));
-        let started = Instant::now();
-        match step {
-            Step::Apply(name) => {
-                M::up(&txn, Some(1)).await.map_err(|e| MigrateError::in_migration(target, name, e))?;
-                expected.record::<M, _>(&txn, name).await?;
-            }
-            Step::Rollback(name) => {
-                // Nothing lost: the tables this rollback drops, if they hold rows, are backed up
-                // first (or the step is refused).
-                let drops = crate::catalog::rollback_drops(name, layout);
-                let label = name.split('_').next().unwrap_or(name);
-                safety::guard_drop(&SchemaManager::new(&txn), &drops, label, opts)
-                    .await
-                    .map_err(|e| MigrateError::in_migration(target, name, e))?;
-                M::down(&txn, Some(1)).await.map_err(|e| MigrateError::in_migration(target, name, e))?;
-                fingerprint::forget(&txn, name).await.map_err(err)?;
-            }
-            Step::Fresh => {
-                if let Layout::Aico { .. } | Layout::AicoPostgres = Layout::detect(&txn).await.map_err(err)? {
-                    return Err(MigrateError::in_migration(
-                        target,
-                        "fresh",
-                        DbErr::Migration(
-                            "this is AICO's own database: fresh would drop every table of AICO's, not only the \
-                             AMS's; refused (roll back with down instead)"
-                                .into(),
-                        ),
-                    ));
-                }
-                let manager = SchemaManager::new(&txn);
-                safety::restorable(&manager, "drop every table (fresh)", "fresh", opts)
-                    .await
-                    .map_err(|e| MigrateError::in_migration(target, "fresh", e))?;
-                M::fresh(&txn).await.map_err(|e| MigrateError::in_migration(target, "fresh", e))?;
-                // `fresh` dropped every table, the fingerprints' too.
-                fingerprint::install(&txn).await.map_err(err)?;
-                for name in &all {
-                    expected.record::<M, _>(&txn, name).await?;
-                }
-            }
-            Step::Uninstall => {
-                M::uninstall(&txn).await.map_err(err)?;
-                fingerprint::uninstall(&txn).await.map_err(err)?;
-            }
+/// Takes one step of the plan inside `txn`, on a database of `layout`.
+async fn take_step<M: MigratorTrait>(
+    txn: &DatabaseTransaction,
+    target: &Target,
+    step: &Step,
+    expected: &Expected<'_>,
+    layout: Layout,
+    opts: &Options,
+) -> Result<(), MigrateError> {
+    let err = |e| MigrateError::classify(target, e);
+    match step {
+        Step::Apply(name) => {
+            M::up(txn, Some(1)).await.map_err(|e| MigrateError::in_migration(target, name, e))?;
+            expected.record::<M, _>(txn, name).await?;
         }
-        progress(Progress::Finished(step.clone(), started.elapsed()));
+        Step::Rollback(name) => {
+            // Nothing lost: the tables this rollback drops, if they hold rows, are backed up
+            // first (or the step is refused).
+            let drops = crate::catalog::rollback_drops(name, layout);
+            let label = name.split('_').next().unwrap_or(name);
+            safety::guard_drop(&SchemaManager::new(txn), &drops, label, opts)
+                .await
+                .map_err(|e| MigrateError::in_migration(target, name, e))?;
+            M::down(txn, Some(1)).await.map_err(|e| MigrateError::in_migration(target, name, e))?;
+            fingerprint::forget(txn, name).await.map_err(err)?;
+        }
+        Step::Fresh => fresh::<M>(txn, target, expected, opts).await?,
+        Step::Uninstall => {
+            M::uninstall(txn).await.map_err(err)?;
+            fingerprint::uninstall(txn).await.map_err(err)?;
+        }
     }
-    match opts.mode {
-        Mode::Apply => txn.commit().await.map_err(err)?,
-        Mode::DryRun => txn.rollback().await.map_err(err)?,
+    Ok(())
+}
+
+/// The `fresh` step: refused on AICO's own database; else drops every table (after the backup
+/// `opts` asks for), applies every migration and records their fingerprints.
+async fn fresh<M: MigratorTrait>(
+    txn: &DatabaseTransaction,
+    target: &Target,
+    expected: &Expected<'_>,
+    opts: &Options,
+) -> Result<(), MigrateError> {
+    let err = |e| MigrateError::classify(target, e);
+    if let Layout::Aico { .. } | Layout::AicoPostgres = Layout::detect(txn).await.map_err(err)? {
+        return Err(MigrateError::in_migration(
+            target,
+            "fresh",
+            DbErr::Migration(
+                "this is AICO's own database: fresh would drop every table of AICO's, not only the \
+                 AMS's; refused (roll back with down instead)"
+                    .into(),
+            ),
+        ));
     }
-    Ok(plan)
+    let manager = SchemaManager::new(txn);
+    safety::restorable(&manager, "drop every table (fresh)", "fresh", opts)
+        .await
+        .map_err(|e| MigrateError::in_migration(target, "fresh", e))?;
+    M::fresh(txn).await.map_err(|e| MigrateError::in_migration(target, "fresh", e))?;
+    // `fresh` dropped every table, the fingerprints' too.
+    fingerprint::install(txn).await.map_err(err)?;
+    for name in &names::<M>() {
+        expected.record::<M, _>(txn, name).await?;
+    }
+    Ok(())
 }
 
 /// Before `up` changes anything: stop when an applied migration now makes other objects than its

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use aico_tests::{Backend, TestDb, exec, schema};
 use chrono::DateTime;
 use entity::values::{
-    ClassifiedCategories, ConsolidationState, ConsolidationStatus, PreferenceVector, Reward, SkillType, StoredJson,
-    StoredTimestamp, TemporalMetadata, Timestamp, TriggerContext, ValueError,
+    ClassifiedCategories, ConsolidationState, ConsolidationStatus, FromJson, PreferenceVector, Reward, SkillType,
+    StoredJson, StoredTimestamp, TemporalMetadata, Timestamp, TriggerContext, ValueError,
 };
 use entity::{
     CheckViolation, consolidation_state, context_preference_vectors, context_skill_stats, feedback_events,

@@ -11,7 +11,7 @@ use super::args::{BackfillArgs, IndexChoice, StoreChoice};
 use super::output::Stdout;
 use super::{Labels, Memories, emit, render_stores};
 use crate::error::AppError;
-use crate::report::PerStore;
+use crate::report::{Outcome, PerStore};
 use crate::sql::{self, Progress};
 use crate::{chroma, lmdb};
 
@@ -44,39 +44,64 @@ pub struct BackfillReport {
 
 /// Run `aico-ams backfill` on the chosen stores.
 pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppError> {
-    let json = args.common.json;
     let started = std::time::Instant::now();
     let mut stores = BackfillStores::default();
     let mut target = None;
-    let mut complete = true;
     if args.stores.includes(StoreChoice::Facts) {
-        let (sql_target, outcome) = super::sql_store(&args.common, &args.stores, out, async |db, layout| {
-            let bar = (!json && std::io::stderr().is_terminal()).then(|| {
-                let bar = indicatif::ProgressBar::new(0);
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} facts  {per_sec}  eta {eta}")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                bar
-            });
-            let filled = sql::backfill(db, layout, args.batch_size, args.dry_run, |p| match (p, &bar) {
-                (Progress::Total(n), Some(bar)) => bar.set_length(n),
-                (Progress::Done(n), Some(bar)) => bar.set_position(n),
-                _ => {}
-            })
-            .await;
-            if let Some(bar) = bar {
-                bar.finish_and_clear();
-            }
-            filled
-        })
-        .await?;
-        complete &= outcome.done().is_some_and(|filled| filled.complete());
+        let (sql_target, outcome) = backfill_facts(args, out).await?;
         stores.sql = Some(outcome);
         target = sql_target;
     }
     let memories = Memories::find(&args.common, &args.stores, out, !args.stores.includes(StoreChoice::Facts)).await?;
     target = target.or_else(|| memories.target());
+    backfill_memories(args, memories, &mut stores).await?;
+    let report = BackfillReport {
+        target,
+        dry_run: args.dry_run,
+        batch_size: args.batch_size,
+        complete: complete(&stores),
+        seconds: started.elapsed().as_secs_f64(),
+        stores,
+    };
+    Ok(emit(out, args.common.json, &report, report.complete))
+}
+
+/// The SQL facts table's backfill, with a progress bar on a terminal (not with `--json`).
+async fn backfill_facts(
+    args: &BackfillArgs,
+    out: &mut Stdout,
+) -> Result<(Option<String>, Outcome<sql::SqlBackfill>), AppError> {
+    let json = args.common.json;
+    super::sql_store(&args.common, &args.stores, out, async |db, layout| {
+        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} facts  {per_sec}  eta {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        let filled = sql::backfill(db, layout, args.batch_size, args.dry_run, |p| match (p, &bar) {
+            (Progress::Total(n), Some(bar)) => bar.set_length(n),
+            (Progress::Done(n), Some(bar)) => bar.set_position(n),
+            _ => {}
+        })
+        .await;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        filled
+    })
+    .await
+}
+
+/// The backfill of AICO's memory stores chosen: segments and working memory on AICO's PostgreSQL
+/// database, else the LMDB working memory and the Chroma segments; each outcome into `stores`.
+async fn backfill_memories(
+    args: &BackfillArgs,
+    memories: Memories,
+    stores: &mut BackfillStores,
+) -> Result<(), AppError> {
     let (batch, dry_run) = (args.batch_size, args.dry_run);
     if args.stores.includes(StoreChoice::Segments) {
         let index = match args.segments_index {
@@ -84,21 +109,13 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
             IndexChoice::Keep => sql::segments::IndexChoice::Keep,
             IndexChoice::Rebuild => sql::segments::IndexChoice::Rebuild,
         };
-        let outcome = memories
+        stores.segments = memories
             .job(&args.stores, async |db| sql::segments::backfill(db, batch, dry_run, index, |_| {}).await)
             .await?;
-        if let Some(outcome) = outcome {
-            complete &= outcome.done().is_some_and(|r| r.bad.is_empty());
-            stores.segments = Some(outcome);
-        }
     }
     if args.stores.includes(StoreChoice::WorkingMemory) {
-        let outcome =
+        stores.working_memory =
             memories.job(&args.stores, async |db| sql::working::backfill(db, batch, dry_run, |_| {}).await).await?;
-        if let Some(outcome) = outcome {
-            complete &= outcome.done().is_some_and(|r| r.bad.is_empty());
-            stores.working_memory = Some(outcome);
-        }
     }
     let on_pg = matches!(memories, Memories::AicoPostgres(_));
     memories.close().await;
@@ -107,9 +124,7 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
             args.batch_size as usize,
             lmdb::working_dir(args.stores.memory_dir.as_deref(), args.common.database.aico_data_dir()),
         );
-        let outcome = lmdb::run(dir, |m| lmdb::backfill(m, batch, args.dry_run, |_| {}));
-        complete &= outcome.done().is_some_and(|r| r.bad.is_empty() && r.changed_meanwhile == 0);
-        stores.lmdb = Some(outcome);
+        stores.lmdb = Some(lmdb::run(dir, |m| lmdb::backfill(m, batch, args.dry_run, |_| {})));
     }
     if args.stores.includes(StoreChoice::Segments) && !on_pg {
         let outcome =
@@ -118,18 +133,19 @@ pub async fn run(args: &BackfillArgs, out: &mut Stdout) -> Result<ExitCode, AppE
                     chroma::backfill(&c, batch, dry_run).await
                 })
                 .await?;
-        complete &= outcome.done().is_some_and(|r| r.bad.is_empty());
         stores.chroma = Some(outcome);
     }
-    let report = BackfillReport {
-        target,
-        dry_run: args.dry_run,
-        batch_size: args.batch_size,
-        complete,
-        seconds: started.elapsed().as_secs_f64(),
-        stores,
-    };
-    Ok(emit(out, json, &report, report.complete))
+    Ok(())
+}
+
+/// True when every store backfilled was reached and left nothing unfilled (a store not chosen
+/// counts as complete).
+fn complete(stores: &BackfillStores) -> bool {
+    stores.sql.as_ref().is_none_or(|o| o.done().is_some_and(|filled| filled.complete()))
+        && stores.segments.as_ref().is_none_or(|o| o.done().is_some_and(|r| r.bad.is_empty()))
+        && stores.working_memory.as_ref().is_none_or(|o| o.done().is_some_and(|r| r.bad.is_empty()))
+        && stores.lmdb.as_ref().is_none_or(|o| o.done().is_some_and(|r| r.bad.is_empty() && r.changed_meanwhile == 0))
+        && stores.chroma.as_ref().is_none_or(|o| o.done().is_some_and(|r| r.bad.is_empty()))
 }
 
 impl fmt::Display for BackfillReport {

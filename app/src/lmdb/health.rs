@@ -1,6 +1,6 @@
 //! The working memory's health: coverage, bad values and expired entries, read in one pass.
 
-use entity::values::TemporalMetadata;
+use entity::values::{FromJson, TemporalMetadata};
 use serde::Serialize;
 use serde_json::Value;
 

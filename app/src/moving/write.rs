@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use entity::values::TemporalMetadata;
+use entity::values::{FromJson, TemporalMetadata};
 
 use super::checks::{Prepared, qualified};
 use super::convert::{Cell, Kind, SqlValue, convert};

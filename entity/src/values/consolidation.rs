@@ -8,6 +8,7 @@ use serde::de::Deserializer;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::FromJson;
 use super::error::ValueError;
 use super::timestamp::Timestamp;
 
@@ -183,19 +184,19 @@ pub struct ConsolidationState {
     pub extra: Map<String, Value>,
 }
 
+/// The state as serde reads it, timestamps leniently (a `state_json` column value).
+impl FromJson for ConsolidationState {
+    const WHAT: &'static str = WHAT;
+    type Raw = Self;
+
+    fn check(raw: Self) -> Result<Self, ValueError> {
+        Ok(raw)
+    }
+}
+
 impl ConsolidationState {
     /// The names of the known keys, in the order they are written.
     pub const KEYS: [&'static str; 6] = ["status", "progress", "last_run", "next_scheduled", "errors", "metadata"];
-
-    /// Reads the state from a JSON value (timestamps leniently).
-    pub fn from_json(value: &Value) -> Result<Self, ValueError> {
-        Self::deserialize(value).map_err(ValueError::json(WHAT))
-    }
-
-    /// Reads the state from JSON text (a `state_json` column value).
-    pub fn from_json_str(text: &str) -> Result<Self, ValueError> {
-        serde_json::from_str(text).map_err(ValueError::json(WHAT))
-    }
 
     /// The JSON object: known keys in the seed's order (timestamps with `Z`), then `extra`.
     pub fn to_json(&self) -> Value {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::FromJson;
 use super::error::ValueError;
 
 /// A user's verdict on a response, stored as the integer -1, 0 or 1.
@@ -25,14 +26,19 @@ impl Reward {
         self as i64
     }
 
-    /// Reads a reward from a JSON integer.
-    pub fn from_json(value: &Value) -> Result<Self, ValueError> {
-        i64::deserialize(value).map_err(ValueError::json("reward"))?.try_into()
-    }
-
     /// The JSON integer.
     pub fn to_json(self) -> Value {
         Value::from(self.as_i64())
+    }
+}
+
+/// A reward reads from a JSON integer.
+impl FromJson for Reward {
+    const WHAT: &'static str = "reward";
+    type Raw = i64;
+
+    fn check(raw: i64) -> Result<Self, ValueError> {
+        raw.try_into()
     }
 }
 
@@ -80,16 +86,6 @@ impl ClassifiedCategories {
         }
     }
 
-    /// Reads the scores from a JSON object of numbers.
-    pub fn from_json(value: &Value) -> Result<Self, ValueError> {
-        BTreeMap::<String, f64>::deserialize(value).map_err(ValueError::json(WHAT))?.try_into()
-    }
-
-    /// Reads the scores from JSON text (a `classified_categories` column value).
-    pub fn from_json_str(text: &str) -> Result<Self, ValueError> {
-        serde_json::from_str::<BTreeMap<String, f64>>(text).map_err(ValueError::json(WHAT))?.try_into()
-    }
-
     /// The JSON object, keys in sorted order.
     pub fn to_json(&self) -> Value {
         Value::Object(self.0.iter().map(|(k, &v)| (k.clone(), Value::from(v))).collect::<Map<_, _>>())
@@ -97,6 +93,16 @@ impl ClassifiedCategories {
 }
 
 super::stored_as_json!(ClassifiedCategories, "classified_categories", text_only);
+
+/// The scores read from a JSON object of numbers (a `classified_categories` column value).
+impl FromJson for ClassifiedCategories {
+    const WHAT: &'static str = WHAT;
+    type Raw = BTreeMap<String, f64>;
+
+    fn check(raw: BTreeMap<String, f64>) -> Result<Self, ValueError> {
+        raw.try_into()
+    }
+}
 
 impl TryFrom<BTreeMap<String, f64>> for ClassifiedCategories {
     type Error = ValueError;

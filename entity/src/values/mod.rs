@@ -20,6 +20,30 @@ pub use stored_timestamp::StoredTimestamp;
 pub use temporal::TemporalMetadata;
 pub use timestamp::{Timestamp, parse_timestamp};
 
+/// Reading a value type from its stored JSON, written once: serde reads the [`Raw`](FromJson::Raw) shape,
+/// then [`check`](FromJson::check) turns it into the value. Bring it into scope with
+/// `use entity::values::FromJson`.
+pub trait FromJson: Sized {
+    /// What the value is called in its errors (`ValueError::Json { what, .. }`).
+    const WHAT: &'static str;
+
+    /// The shape serde reads before the checks (`Self` where serde alone suffices).
+    type Raw: serde::de::DeserializeOwned;
+
+    /// Turns the shape serde read into the value, or says why it is not one.
+    fn check(raw: Self::Raw) -> Result<Self, ValueError>;
+
+    /// Reads the value from a JSON value.
+    fn from_json(value: &serde_json::Value) -> Result<Self, ValueError> {
+        Self::check(serde::Deserialize::deserialize(value).map_err(ValueError::json(Self::WHAT))?)
+    }
+
+    /// Reads the value from JSON text (its column's value).
+    fn from_json_str(text: &str) -> Result<Self, ValueError> {
+        Self::check(serde_json::from_str(text).map_err(ValueError::json(Self::WHAT))?)
+    }
+}
+
 /// For a value type with `to_json(&self) -> Value`: `to_json_string`, the compact text its column
 /// stores, and `Serialize` as that same JSON (so the known keys keep their order).
 /// (`text_only` where the type serializes itself.)

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+use super::FromJson;
 use super::error::ValueError;
 
 const WHAT: &str = "preference vector";
@@ -39,16 +40,6 @@ impl PreferenceVector {
         self.0.get(index).copied()
     }
 
-    /// Reads a vector from a JSON array of 16 numbers.
-    pub fn from_json(value: &Value) -> Result<Self, ValueError> {
-        Vec::<f64>::deserialize(value).map_err(ValueError::json(WHAT))?.try_into()
-    }
-
-    /// Reads a vector from JSON text (a `dimensions` column value).
-    pub fn from_json_str(text: &str) -> Result<Self, ValueError> {
-        serde_json::from_str::<Vec<f64>>(text).map_err(ValueError::json(WHAT))?.try_into()
-    }
-
     /// The JSON array of 16 numbers.
     pub fn to_json(&self) -> Value {
         Value::Array(self.0.iter().map(|&v| Value::from(v)).collect())
@@ -56,6 +47,16 @@ impl PreferenceVector {
 }
 
 super::stored_as_json!(PreferenceVector, "dimensions", text_only);
+
+/// A vector read from a JSON array of 16 numbers (a `dimensions` column value).
+impl FromJson for PreferenceVector {
+    const WHAT: &'static str = WHAT;
+    type Raw = Vec<f64>;
+
+    fn check(raw: Vec<f64>) -> Result<Self, ValueError> {
+        raw.try_into()
+    }
+}
 
 impl TryFrom<&[f64]> for PreferenceVector {
     type Error = ValueError;

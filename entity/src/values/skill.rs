@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::FromJson;
 use super::error::ValueError;
 
 const WHAT: &str = "trigger context";
@@ -77,19 +78,19 @@ pub struct TriggerContext {
     pub extra: Map<String, Value>,
 }
 
+/// A trigger context as serde reads it (a `trigger_context` column value).
+impl FromJson for TriggerContext {
+    const WHAT: &'static str = WHAT;
+    type Raw = Self;
+
+    fn check(raw: Self) -> Result<Self, ValueError> {
+        Ok(raw)
+    }
+}
+
 impl TriggerContext {
     /// The names of the known keys, in the order they are written.
     pub const KEYS: [&'static str; 2] = ["intent", "time_of_day"];
-
-    /// Reads a trigger context from a JSON value.
-    pub fn from_json(value: &Value) -> Result<Self, ValueError> {
-        Self::deserialize(value).map_err(ValueError::json(WHAT))
-    }
-
-    /// Reads a trigger context from JSON text (a `trigger_context` column value).
-    pub fn from_json_str(text: &str) -> Result<Self, ValueError> {
-        serde_json::from_str(text).map_err(ValueError::json(WHAT))
-    }
 
     /// The JSON object: `intent`, `time_of_day`, then `extra`.
     pub fn to_json(&self) -> Value {

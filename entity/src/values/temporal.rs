@@ -4,6 +4,7 @@ use super::with_extra;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::FromJson;
 use super::error::ValueError;
 use super::timestamp::Timestamp;
 
@@ -35,7 +36,7 @@ pub struct TemporalMetadata {
 
 /// The wire shape, before `confidence` is checked.
 #[derive(Deserialize)]
-struct RawTemporalMetadata {
+pub struct RawTemporalMetadata {
     created_at: Timestamp,
     last_updated: Timestamp,
     last_accessed: Timestamp,
@@ -45,6 +46,16 @@ struct RawTemporalMetadata {
     superseded_by: Option<String>,
     #[serde(flatten)]
     extra: Map<String, Value>,
+}
+
+/// The metadata read leniently for timestamps, checking `confidence`.
+impl FromJson for TemporalMetadata {
+    const WHAT: &'static str = WHAT;
+    type Raw = RawTemporalMetadata;
+
+    fn check(raw: RawTemporalMetadata) -> Result<Self, ValueError> {
+        raw.try_into()
+    }
 }
 
 impl TryFrom<RawTemporalMetadata> for TemporalMetadata {
@@ -133,16 +144,6 @@ impl TemporalMetadata {
         } else {
             Err(ValueError::Confidence { value: self.confidence })
         }
-    }
-
-    /// Reads the metadata from a JSON value, leniently for timestamps, checking `confidence`.
-    pub fn from_json(value: &Value) -> Result<Self, ValueError> {
-        RawTemporalMetadata::deserialize(value).map_err(ValueError::json(WHAT))?.try_into()
-    }
-
-    /// Reads the metadata from JSON text (a column value).
-    pub fn from_json_str(text: &str) -> Result<Self, ValueError> {
-        serde_json::from_str::<RawTemporalMetadata>(text).map_err(ValueError::json(WHAT))?.try_into()
     }
 
     /// The JSON object: the known keys in the seed's order (timestamps with `Z`), then `extra`.
