@@ -25,16 +25,29 @@ pub struct Prepared {
     /// The target columns written: `source_columns`' in the same order (but for folded ones),
     /// then a fold's JSON column and the metadata column when the source has none.
     pub target_columns: Vec<TargetColumn>,
-    /// The source columns folded into a JSON column: (index in `source_columns`, index in
-    /// `target_columns`, the key inside the JSON object). Folded columns come last in
+    /// The source columns folded or gathered into a JSON column. Folded columns come last in
     /// `source_columns`.
-    pub folded: Vec<(usize, usize, &'static str)>,
+    pub folded: Vec<Folded>,
     /// The index of the metadata column in `target_columns`, when the table fills it.
     pub metadata: Option<usize>,
     /// Rows in the source.
     pub in_source: u64,
     /// What stops the move.
     pub problems: Vec<Problem>,
+}
+
+/// A source column kept inside a JSON object column of the target.
+#[derive(Debug, Clone)]
+pub struct Folded {
+    /// Its index in `source_columns`.
+    pub from: usize,
+    /// The JSON column's index in `target_columns`.
+    pub into: usize,
+    /// The key inside the JSON object.
+    pub under: String,
+    /// Gathered ([`super::mapping::Gather`]: NULL kept as JSON null, text parsed only when it
+    /// holds an object or array) rather than folded ([`super::mapping::Fold`]).
+    pub gathered: bool,
 }
 
 /// `aico_core.<table>`.
@@ -58,8 +71,24 @@ pub async fn source_of(source: &Source, tables: &[String], map: &TableMap) -> Re
 }
 
 /// Check `map` against the source (whose tables are `tables`) and the target's live catalog.
-pub async fn prepare(source: &Source, dest: &Dest, tables: &[String], map: TableMap) -> Result<Prepared, MoveError> {
+pub async fn prepare(
+    source: &Source,
+    dest: &Dest,
+    tables: &[String],
+    mut map: TableMap,
+) -> Result<Prepared, MoveError> {
     let source_table = source_of(source, tables, &map).await?;
+    let columns = match &source_table {
+        Some(table) => source.columns(table).await?,
+        None => Vec::new(),
+    };
+    // A source that already has the gathered column moves column by column, as it is.
+    if let Some(g) = map.gather
+        && columns.iter().any(|c| c == g.into)
+    {
+        map.gather = None;
+        map.renames = &[];
+    }
     let target = qualified(map.target);
     let mut prepared = Prepared {
         map,
@@ -85,7 +114,6 @@ pub async fn prepare(source: &Source, dest: &Dest, tables: &[String], map: Table
     };
     let Some(table) = source_table else { return Ok(prepared) };
     prepared.in_source = source.count(&table).await?;
-    let columns = source.columns(&table).await?;
     let find = |name: &str| live.iter().find(|c| c.name == name);
     for key in map.key {
         let from = map.source_column(key);
@@ -111,7 +139,15 @@ pub async fn prepare(source: &Source, dest: &Dest, tables: &[String], map: Table
     let mut folded = Vec::new();
     for column in ordered.filter(|c| columns.contains(c)) {
         if let Some(fold) = map.folds.iter().find(|f| f.column == column) {
-            folded.push((column, *fold));
+            folded.push((column, fold.into, fold.under.to_owned(), false));
+            continue;
+        }
+        if let Some(g) = map.gather
+            && !keys.contains(&column)
+            && !g.keep.contains(&column.as_str())
+        {
+            let under = column.clone();
+            folded.push((column, g.into, under, true));
             continue;
         }
         let to = map.target_column(&column);
@@ -135,9 +171,9 @@ pub async fn prepare(source: &Source, dest: &Dest, tables: &[String], map: Table
             )),
         }
     }
-    for (column, fold) in folded {
-        let at = prepared.target_columns.iter().position(|c| c.name == fold.into);
-        let at = match (at, find(fold.into)) {
+    for (column, into, under, gathered) in folded {
+        let at = prepared.target_columns.iter().position(|c| c.name == into);
+        let at = match (at, find(into)) {
             (Some(i), _) => Some(i),
             (None, Some(c)) if c.kind == Kind::Json => {
                 prepared.target_columns.push(c.clone());
@@ -148,13 +184,13 @@ pub async fn prepare(source: &Source, dest: &Dest, tables: &[String], map: Table
         match at {
             Some(i) if prepared.target_columns[i].kind == Kind::Json => {
                 prepared.source_columns.push(column.clone());
-                prepared.folded.push((prepared.source_columns.len() - 1, i, fold.under));
+                let from = prepared.source_columns.len() - 1;
+                prepared.folded.push(Folded { from, into: i, under, gathered });
             }
             _ => prepared.problems.push(problem(
-                Some(fold.into),
+                Some(into),
                 format!(
-                    "{target} has no JSON column {} to keep the source's {table}.{column} in (under \"{}\")",
-                    fold.into, fold.under
+                    "{target} has no JSON column {into} to keep the source's {table}.{column} in (under \"{under}\")"
                 ),
             )),
         }

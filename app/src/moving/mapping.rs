@@ -26,6 +26,9 @@ pub struct TableMap {
     pub ranges: &'static [(&'static str, i64, i64)],
     /// Whether a source table of these columns is this table's shape (None: any is).
     pub shape: Option<fn(&[String]) -> bool>,
+    /// Many source columns gathered into one JSON object column, when the source has no column
+    /// of that name (else the table moves column by column, without `renames`).
+    pub gather: Option<Gather>,
 }
 
 impl TableMap {
@@ -49,6 +52,17 @@ pub struct Fold {
     pub into: &'static str,
     /// The key inside the JSON object.
     pub under: &'static str,
+}
+
+/// Source columns gathered into one JSON object column of the target: every column but the key
+/// and `keep`, under its own name, with its value (NULL as JSON null; text holding a JSON object
+/// or array as that JSON; other text as a string; numbers as numbers).
+#[derive(Debug, Clone, Copy)]
+pub struct Gather {
+    /// The target's JSON column.
+    pub into: &'static str,
+    /// Source columns that go to their own target column instead.
+    pub keep: &'static [&'static str],
 }
 
 /// Joins the parts of a composite key in the compared key text (ASCII unit separator, the same
@@ -82,6 +96,8 @@ pub fn fact_dated_by() -> &'static [&'static str] {
 
 const USER: Parent = Parent { column: "user_id", table: "user_profiles", key: "uuid" };
 const SKILL: Parent = Parent { column: "skill_id", table: "ams_behavioral_skills", key: "skill_id" };
+const EDGE_SOURCE: Parent = Parent { column: "source_id", table: "kg_nodes", key: "id" };
+const EDGE_TARGET: Parent = Parent { column: "target_id", table: "kg_nodes", key: "id" };
 
 /// A table that maps column by column under the same names (the defaults of the hook).
 const PLAIN: TableMap = TableMap {
@@ -94,6 +110,7 @@ const PLAIN: TableMap = TableMap {
     folds: &[],
     ranges: &[],
     shape: None,
+    gather: None,
 };
 
 /// The bucket of AICO's context tables: an integer from 0 to 99 (AICO's libSQL v22 made it TEXT).
@@ -105,8 +122,20 @@ pub const CLASSIFIED_CATEGORIES_KEY: &str = "classified_categories";
 
 /// The tables this version moves, in order: users first (every AMS table's foreign keys point to
 /// them), then the facts, the skills before everything that names a skill.
-pub const MOVED: [TableMap; 8] = [
+pub const MOVED: [TableMap; 11] = [
     TableMap { sources: &["users", "user_profiles"], target: "user_profiles", key: &["uuid"], parents: &[], ..PLAIN },
+    // AICO's v13 made one row per user (`user_id`, `status`, counters...): gathered into
+    // `state_json`, the user id as `id`. A source of the seed's shape (`id`, `state_json`,
+    // `updated_at`) moves column by column.
+    TableMap {
+        sources: &["consolidation_state", "ams_consolidation_state"],
+        target: "ams_consolidation_state",
+        key: &["id"],
+        parents: &[],
+        renames: &[("user_id", "id")],
+        gather: Some(Gather { into: "state_json", keep: &["updated_at"] }),
+        ..PLAIN
+    },
     TableMap {
         sources: &["user_memories", "ams_user_memories"],
         target: "ams_user_memories",
@@ -157,6 +186,14 @@ pub const MOVED: [TableMap; 8] = [
         key: &["trajectory_id"],
         ..PLAIN
     },
+    TableMap { sources: &["kg_nodes"], target: "kg_nodes", key: &["id"], ..PLAIN },
+    TableMap {
+        sources: &["kg_edges"],
+        target: "kg_edges",
+        key: &["id"],
+        parents: &[USER, EDGE_SOURCE, EDGE_TARGET],
+        ..PLAIN
+    },
 ];
 
 /// Source tables that have no target in AICO's PostgreSQL, and why. `feedback_events` is listed
@@ -164,9 +201,9 @@ pub const MOVED: [TableMap; 8] = [
 pub const NO_TARGET: [(&str, &str); 1] =
     [("feedback_events", "the Memory Album's feedback events have no table in AICO's PostgreSQL")];
 
-/// Source tables that have a target but are not moved by this version yet, with their target.
-pub const NOT_YET: [(&str, &str); 3] =
-    [("consolidation_state", "ams_consolidation_state"), ("kg_nodes", "kg_nodes"), ("kg_edges", "kg_edges")];
+/// Source tables that have a target but are not moved by this version yet, with their target
+/// (none of `aico.db`'s any more: LMDB and Chroma are not read yet).
+pub const NOT_YET: [(&str, &str); 0] = [];
 
 /// Whether a feedback table with these columns is the AMS's (`event_id`, `user_id`), whatever
 /// its name.

@@ -177,10 +177,16 @@ fn convert_row(
     while cells.len() < p.target_columns.len() {
         cells.push(Cell::Null);
     }
-    for &(from, into, under) in &p.folded {
+    for f in &p.folded {
+        let (from, into, under) = (f.from, f.into, f.under.as_str());
         let name = &p.source_columns[from];
         let value = match &row[from] {
+            SqlValue::Null if f.gathered => serde_json::Value::Null,
             SqlValue::Null => continue,
+            SqlValue::Text(t) if f.gathered => match serde_json::from_str(t) {
+                Ok(v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => v,
+                _ => serde_json::Value::String(t.clone()),
+            },
             SqlValue::Text(t) => serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::String(t.clone())),
             SqlValue::Integer(i) => serde_json::Value::from(*i),
             SqlValue::Real(r) => serde_json::Value::from(*r),
