@@ -87,7 +87,35 @@ c.execute("CREATE TABLE consolidation_state (user_id TEXT NOT NULL, last_consoli
           "messages_consolidated INTEGER DEFAULT 0, memories_created INTEGER DEFAULT 0, status TEXT DEFAULT 'pending', "
           "error_message TEXT, created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, "
           "updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (user_id))")
-c.executemany("INSERT INTO consolidation_state (user_id) VALUES (?)", [(ada,), (bob,)])
+c.execute("INSERT INTO consolidation_state VALUES (?, '2025-10-09 22:00:00', 12, 3, 'completed', NULL, "
+          "'2025-10-01 09:30:00', '2025-10-09T22:00:05Z')", (ada,))
+c.execute("INSERT INTO consolidation_state VALUES (?, NULL, 0, 0, 'failed', 'model offline', "
+          "'2025-10-02 10:00:00', NULL)", (bob,))
+# AICO's version 9 (the property graph) and 10 (its temporal columns, added by ALTER TABLE).
+c.execute("CREATE TABLE kg_nodes (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, label TEXT NOT NULL, "
+          "properties JSON NOT NULL, confidence REAL NOT NULL, source_text TEXT NOT NULL, created_at TEXT NOT NULL, "
+          "updated_at TEXT NOT NULL, FOREIGN KEY (user_id) REFERENCES users(uuid) ON DELETE CASCADE)")
+c.execute("CREATE TABLE kg_edges (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, source_id TEXT NOT NULL, "
+          "target_id TEXT NOT NULL, relation_type TEXT NOT NULL, properties JSON NOT NULL, confidence REAL NOT NULL, "
+          "source_text TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+          "FOREIGN KEY (user_id) REFERENCES users(uuid) ON DELETE CASCADE, "
+          "FOREIGN KEY (source_id) REFERENCES kg_nodes(id) ON DELETE CASCADE, "
+          "FOREIGN KEY (target_id) REFERENCES kg_nodes(id) ON DELETE CASCADE)")
+for t in ("kg_nodes", "kg_edges"):
+    for col in ("valid_from TEXT", "valid_until TEXT", "is_current INTEGER DEFAULT 1"):
+        c.execute(f"ALTER TABLE {t} ADD COLUMN {col}")
+c.execute("ALTER TABLE kg_nodes ADD COLUMN canonical_id TEXT")
+c.execute("ALTER TABLE kg_nodes ADD COLUMN aliases_json TEXT")
+c.execute("INSERT INTO kg_nodes VALUES ('node-ada', ?, 'PERSON', '{\"name\": \"Ada\", \"age\": 36}', 0.9, "
+          "'I am Ada', '2025-10-01T09:30:00Z', '2025-10-01T09:30:00Z', '2025-10-01 09:30:00', NULL, 1, NULL, "
+          "'[\"Ada L.\"]')", (ada,))
+c.execute("INSERT INTO kg_nodes VALUES ('node-tea', ?, 'PREFERENCE', '{\"item\": \"tea\"}', 0.75, 'tea please', "
+          "'2025-10-02 08:00:00', '2025-10-03 08:00:00', NULL, '2026-01-01T00:00:00+01:00', 0, 'node-ada', NULL)",
+          (ada,))
+edges = [("edge-likes", "node-tea")] + ([("ghost-edge", "no-such-node")] if messy else [])
+for eid, target in edges:
+    c.execute("INSERT INTO kg_edges VALUES (?, ?, 'node-ada', ?, 'LIKES', '{\"since\": 2020}', 0.8, 'I like tea', "
+              "'2025-10-02 08:00:00', '2025-10-02 08:00:00', '2020-01-01 00:00:00', NULL, 1)", (eid, ada, target))
 c.commit()
 "#;
 
@@ -163,15 +191,97 @@ fn figures(t: &Value) -> [u64; 6] {
     ]
 }
 
-/// Rows of the two tables the move writes, with `xmin` (a row written again gets a new one).
+/// Rows of the tables this source fills, with `xmin` (a row written again gets a new one).
 async fn written(conn: &DatabaseConnection) -> Vec<String> {
     let mut rows =
         column_of(conn, "SELECT xmin::text || ' ' || t::text FROM aico_core.user_profiles t ORDER BY uuid").await;
-    rows.extend(
-        column_of(conn, "SELECT xmin::text || ' ' || t::text FROM aico_core.ams_user_memories t ORDER BY fact_id")
-            .await,
-    );
+    for (table, key) in
+        [("ams_user_memories", "fact_id"), ("ams_consolidation_state", "id"), ("kg_nodes", "id"), ("kg_edges", "id")]
+    {
+        let sql = format!("SELECT xmin::text || ' ' || t::text FROM aico_core.{table} t ORDER BY {key}");
+        rows.extend(column_of(conn, &sql).await);
+    }
     rows
+}
+
+/// AICO's per-user `consolidation_state` arrived as one JSON object per user (every column but
+/// the key and `updated_at`, typed), and the property graph column by column (JSON text to jsonb,
+/// 0/1 to boolean, timestamps the instants they name).
+async fn assert_consolidation_and_graph(conn: &DatabaseConnection) {
+    let states = column_of(
+        conn,
+        "SELECT id || ' ' || coalesce(to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS'), 'NULL') \
+         || ' ' || state_json::text FROM aico_core.ams_consolidation_state ORDER BY id",
+    )
+    .await;
+    let parsed: Vec<(String, Value)> = states
+        .iter()
+        .map(|s| {
+            let mut parts = s.splitn(3, ' ');
+            let head = format!("{} {}", parts.next().expect("id"), parts.next().expect("updated_at"));
+            (head, serde_json::from_str(parts.next().expect("state_json")).expect("JSON"))
+        })
+        .collect();
+    assert_eq!(
+        parsed,
+        [
+            (
+                format!("{ADA} 2025-10-09T22:00:05"),
+                serde_json::json!({"last_consolidation_at": "2025-10-09 22:00:00", "messages_consolidated": 12,
+                    "memories_created": 3, "status": "completed", "error_message": null,
+                    "created_at": "2025-10-01 09:30:00"}),
+            ),
+            (
+                format!("{BOB} NULL"),
+                serde_json::json!({"last_consolidation_at": null, "messages_consolidated": 0,
+                    "memories_created": 0, "status": "failed", "error_message": "model offline",
+                    "created_at": "2025-10-02 10:00:00"}),
+            ),
+        ]
+    );
+    let nodes = column_of(
+        conn,
+        "SELECT id || ' ' || user_id || ' ' || label || ' ' || (properties = CASE id WHEN 'node-ada' \
+         THEN '{\"name\": \"Ada\", \"age\": 36}'::jsonb ELSE '{\"item\": \"tea\"}'::jsonb END)::text || ' ' || \
+         confidence::text || ' ' || source_text || ' ' || \
+         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || ' ' || \
+         to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || ' ' || \
+         coalesce(to_char(valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS'), 'NULL') || ' ' || \
+         coalesce(to_char(valid_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS'), 'NULL') || ' ' || \
+         is_current::text || ' ' || coalesce(canonical_id, 'NULL') || ' ' || coalesce(aliases_json::text, 'NULL') \
+         || ' ' || jsonb_typeof(coalesce(aliases_json, 'null')) || ' ' || coalesce(language, 'NULL') || ' ' || \
+         coalesce(reason, 'NULL') FROM aico_core.kg_nodes ORDER BY id",
+    )
+    .await;
+    assert_eq!(
+        nodes,
+        [
+            format!(
+                "node-ada {ADA} PERSON true 0.9 I am Ada 2025-10-01T09:30:00 2025-10-01T09:30:00 \
+                 2025-10-01T09:30:00 NULL true NULL [\"Ada L.\"] array NULL NULL"
+            ),
+            format!(
+                "node-tea {ADA} PREFERENCE true 0.75 tea please 2025-10-02T08:00:00 2025-10-03T08:00:00 NULL \
+                 2025-12-31T23:00:00 false node-ada NULL null NULL NULL"
+            ),
+        ]
+    );
+    let edges = column_of(
+        conn,
+        "SELECT id || ' ' || user_id || ' ' || source_id || ' ' || target_id || ' ' || relation_type || ' ' || \
+         properties::text || ' ' || confidence::text || ' ' || source_text || ' ' || \
+         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || ' ' || \
+         coalesce(to_char(valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS'), 'NULL') || ' ' || \
+         is_current::text || ' ' || coalesce(reason, 'NULL') FROM aico_core.kg_edges ORDER BY id",
+    )
+    .await;
+    assert_eq!(
+        edges,
+        [format!(
+            "edge-likes {ADA} node-ada node-tea LIKES {{\"since\": 2020}} 0.8 I like tea 2025-10-02T08:00:00 \
+             2020-01-01T00:00:00 true NULL"
+        )]
+    );
 }
 
 async fn count(conn: &DatabaseConnection, table: &str) -> String {
@@ -200,13 +310,11 @@ async fn a_2025_install_moves_its_users_and_facts_verified_and_a_rerun_writes_no
     let no_target: Vec<String> =
         report["no_target"].as_array().expect("list").iter().map(|u| format!("{} {}", u["table"], u["rows"])).collect();
     assert_eq!(no_target, ["\"feedback_events\" 3"], "{report:#}");
-    let later: Vec<String> = report["not_moved_yet"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .map(|u| format!("{} {} {}", u["table"], u["target"], u["rows"]))
-        .collect();
-    assert_eq!(later, ["\"consolidation_state\" \"ams_consolidation_state\" 2"], "{report:#}");
+    assert!(report["not_moved_yet"].as_array().is_some_and(Vec::is_empty), "{report:#}");
+    assert_eq!(figures(table(&report, "ams_consolidation_state")), [2, 2, 0, 0, 0, 2], "{report:#}");
+    assert_eq!(figures(table(&report, "kg_nodes")), [2, 2, 0, 0, 0, 2], "{report:#}");
+    assert_eq!(figures(table(&report, "kg_edges")), [1, 1, 0, 0, 0, 1], "{report:#}");
+    assert_consolidation_and_graph(&conn).await;
 
     // The users: 0/1 became boolean, every timestamp the instant it names.
     let users = column_of(
@@ -268,6 +376,9 @@ async fn a_2025_install_moves_its_users_and_facts_verified_and_a_rerun_writes_no
     assert_eq!(figures(table(&report, "user_profiles")), [2, 0, 2, 0, 0, 0], "{report:#}");
     assert_eq!(figures(table(&report, "ams_user_memories")), [facts, 0, facts, 0, 0, 0], "{report:#}");
     assert_eq!(table(&report, "ams_user_memories")["metadata_filled"], 0, "{report:#}");
+    assert_eq!(figures(table(&report, "ams_consolidation_state")), [2, 0, 2, 0, 0, 0], "{report:#}");
+    assert_eq!(figures(table(&report, "kg_nodes")), [2, 0, 2, 0, 0, 0], "{report:#}");
+    assert_eq!(figures(table(&report, "kg_edges")), [1, 0, 1, 0, 0, 0], "{report:#}");
     assert_eq!(written(&conn).await, rows, "a rerun wrote rows");
     assert_eq!(source.files(), before, "the source directory changed");
 
@@ -318,6 +429,13 @@ async fn rows_that_cannot_go_are_refused_with_table_key_and_reason_and_never_wri
     assert!(has("bad-valid-from", &["valid_from", "not a time"]), "{refused:?}");
     assert!(has("ghost-user-fact", &["user_id", "ghost-user", "aico_core.user_profiles"]), "{refused:?}");
     assert!(has("broken-json", &["entities_json", "not JSON"]), "{refused:?}");
+    // An edge naming a node that exists nowhere.
+    assert_eq!(figures(table(&report, "kg_edges")), [2, 1, 0, 0, 1, 1], "{report:#}");
+    let edge = &table(&report, "kg_edges")["refused"]["rows"][0];
+    assert_eq!(edge["key"], "ghost-edge", "{report:#}");
+    let reason = edge["reason"].as_str().expect("reason");
+    assert!(reason.contains("target_id no-such-node") && reason.contains("aico_core.kg_nodes"), "{reason}");
+    assert_eq!(count(&conn, "kg_edges WHERE id = 'ghost-edge'").await, "0");
     let there = column_of(
         &conn,
         "SELECT count(*)::text FROM aico_core.ams_user_memories \
@@ -388,7 +506,8 @@ async fn a_dry_run_shows_the_plan_and_writes_nothing() {
     let shown = text(&out);
     assert!(shown.contains("users -> user_profiles: 2 in source, 2 would move"), "{shown}");
     assert!(shown.contains("no target: feedback_events (3 rows)"), "{shown}");
-    assert!(shown.contains("not moved yet: consolidation_state -> ams_consolidation_state (2 rows)"), "{shown}");
+    assert!(shown.contains("consolidation_state -> ams_consolidation_state: 2 in source, 2 would move"), "{shown}");
+    assert!(!shown.contains("not moved yet"), "{shown}");
 
     assert_eq!(count(&conn, "user_profiles").await, "0");
     assert_eq!(count(&conn, "ams_user_memories").await, "0");
