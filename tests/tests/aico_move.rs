@@ -909,3 +909,52 @@ async fn the_older_names_move_too_a_bucket_out_of_range_is_refused_and_categorie
     assert_eq!(phase3_written(&conn).await, rows, "a rerun wrote rows");
     conn.close().await.ok();
 }
+
+/// Replaces the source's `consolidation_state` by the shape AICO's 2025 code writes it in
+/// (`id`, `state_json`, `updated_at`: the scheduler's `consolidation_<user>` rows, JSON text) and
+/// adds a row as `ConsolidationStateManager.persist_state` writes it: `str(dict)`, not JSON.
+const MAKE_STATE_JSON: &str = r#"
+import json, libsql, sys
+path, key_hex = sys.argv[1], sys.argv[2]
+ada = "5b1f0c52-9d3e-4e8a-b6a1-0c9a7d2e4f10"
+c = libsql.connect(path)
+c.execute(f"PRAGMA key = 'x\"{key_hex}\"'")
+c.execute("DROP TABLE consolidation_state")
+c.execute("CREATE TABLE consolidation_state (id TEXT PRIMARY KEY, state_json TEXT NOT NULL, "
+          "updated_at DATETIME DEFAULT CURRENT_TIMESTAMP)")
+state = {"user_id": ada, "last_consolidated_at": "2025-11-07T18:10:00+00:00", "messages_processed": 4,
+         "status": "completed", "duration_seconds": 1.5}
+c.execute("INSERT INTO consolidation_state VALUES (?, ?, ?)",
+          (f"consolidation_{ada}", json.dumps(state), "2025-11-07T18:10:00+00:00"))
+c.execute("INSERT INTO consolidation_state VALUES ('current', ?, '2025-11-07T18:11:00')", (str({"status": "idle"}),))
+c.commit()
+"#;
+
+#[tokio::test]
+async fn a_consolidation_state_that_already_has_state_json_moves_as_it_is_and_python_dicts_are_refused() {
+    let Some(source) = Source::new(false) else { return };
+    let Some(python) = python_with_libsql() else { return };
+    run_python(&python, MAKE_STATE_JSON, &[source.path().to_str().expect("utf-8"), &source.key_hex]);
+    let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
+    let conn = db.connect().await;
+    let out = source.run(&db, &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "one row is refused: {}", text(&out));
+    let report = json_of(&out);
+    let state = table(&report, "ams_consolidation_state");
+    assert_eq!(figures(state), [2, 1, 0, 0, 1, 1], "{report:#}");
+    assert_eq!(state["refused"]["rows"][0]["key"], "current", "{report:#}");
+    let reason = state["refused"]["rows"][0]["reason"].as_str().expect("reason");
+    assert!(reason.contains("state_json") && reason.contains("not JSON"), "{reason}");
+    let rows = column_of(
+        &conn,
+        "SELECT id || ' ' || to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || ' ' || \
+         (state_json ->> 'messages_processed') || ' ' || (state_json ->> 'status') || ' ' || \
+         (state_json ->> 'duration_seconds') || ' ' || (state_json ->> 'user_id') \
+         FROM aico_core.ams_consolidation_state ORDER BY id",
+    )
+    .await;
+    assert_eq!(rows, [format!("consolidation_{ADA} 2025-11-07T18:10:00 4 completed 1.5 {ADA}")]);
+    let again = source.run(&db, &["--json"]);
+    assert_eq!(figures(table(&json_of(&again), "ams_consolidation_state")), [2, 0, 1, 0, 1, 0]);
+    conn.close().await.ok();
+}
