@@ -1,6 +1,7 @@
 //! `aico-ams move`: a 2025 install's memory carried into AICO's PostgreSQL (2026), verified row
-//! for row. This version moves the users, the facts and the behavioural tables (AMS Phase 3); the
-//! rest of the mapping (docs/move.md) is listed in the report as not moved yet.
+//! for row. This version moves every table of `aico.db` that has a target: the users, the facts, the
+//! consolidation state, the behavioural tables (AMS Phase 3) and the knowledge graph; LMDB and Chroma
+//! (docs/move.md) are not read yet.
 //!
 //! | file | holds |
 //! |---|---|
