@@ -201,6 +201,13 @@ pub const MOVED: [TableMap; 11] = [
 pub const NO_TARGET: [(&str, &str); 1] =
     [("feedback_events", "the Memory Album's feedback events have no table in AICO's PostgreSQL")];
 
+/// Source tables AICO's own triggers derive from another table's `properties` (its version 9): no
+/// table in AICO's PostgreSQL, where `properties` is `jsonb`. Reported with no target.
+pub const DERIVED: [(&str, &str); 2] = [
+    ("kg_node_properties", "derived by AICO's triggers from kg_nodes.properties, which moves as jsonb"),
+    ("kg_edge_properties", "derived by AICO's triggers from kg_edges.properties, which moves as jsonb"),
+];
+
 /// Source tables that have a target but are not moved by this version yet, with their target
 /// (none of `aico.db`'s any more: LMDB and Chroma are not read yet).
 pub const NOT_YET: [(&str, &str); 0] = [];

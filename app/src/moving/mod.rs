@@ -30,7 +30,7 @@ pub mod write;
 use std::collections::{HashMap, HashSet};
 
 pub use self::error::MoveError;
-use self::mapping::{MOVED, NO_TARGET, NOT_YET, is_album_feedback};
+use self::mapping::{DERIVED, MOVED, NO_TARGET, NOT_YET, is_album_feedback};
 pub use self::pg::Dest;
 use self::report::{MoveReport, Unmoved};
 pub use self::source::Source;
@@ -138,6 +138,13 @@ async fn unmoved(
                 target: None,
                 rows: source.count(table).await?,
                 reason: NO_TARGET[0].1.to_owned(),
+            });
+        } else if let Some((_, reason)) = DERIVED.iter().find(|(name, _)| name == table) {
+            report.no_target.push(Unmoved {
+                table: table.clone(),
+                target: None,
+                rows: source.count(table).await?,
+                reason: (*reason).to_owned(),
             });
         } else if let Some(p) = other {
             let reason = match &p.source_table {
