@@ -245,6 +245,18 @@ mod tests {
     }
 
     #[test]
+    fn consolidation_gathers_into_state_json_and_edges_name_their_nodes() {
+        let state = MOVED.iter().find(|m| m.target == "ams_consolidation_state").expect("consolidation");
+        let gather = state.gather.expect("gather");
+        assert_eq!((gather.into, gather.keep), ("state_json", &["updated_at"][..]));
+        assert_eq!(state.source_column("id"), "user_id");
+        let edges = MOVED.iter().find(|m| m.target == "kg_edges").expect("edges");
+        let named: Vec<_> = edges.parents.iter().map(|p| (p.column, p.table)).collect();
+        assert_eq!(named, [("user_id", "user_profiles"), ("source_id", "kg_nodes"), ("target_id", "kg_nodes")]);
+        assert!(NOT_YET.is_empty());
+    }
+
+    #[test]
     fn the_ams_feedback_is_told_from_the_memory_albums() {
         let cols = |c: &[&str]| c.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         let album = cols(&["id", "user_uuid", "event_category"]);
