@@ -189,6 +189,18 @@ async fn rows(conn: &DatabaseConnection, count: &str) -> u64 {
     column_of(conn, count).await.remove(0).parse().expect("a count")
 }
 
+/// Waits until no other session works in `conn`'s database: a killed client's server process may
+/// still finish its statement (and a `COMMIT` already sent) before it notices the client is gone.
+async fn settled(conn: &DatabaseConnection) {
+    let started = Instant::now();
+    let busy = "SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database() \
+                AND pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle'";
+    while column_of(conn, busy).await.remove(0) != "0" {
+        assert!(started.elapsed() < Duration::from_secs(30), "the killed run's session stayed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// A deterministic generator (xorshift64*), seeded and printed so that a failing run can be replayed.
 struct Rng(u64);
 
@@ -203,7 +215,7 @@ impl Rng {
 
 /// The report's per-table figures that say every source row is in the target, the same.
 fn assert_complete(report: &Value, context: &str) {
-    assert_eq!(report["ok"], true, "{context}: {report:#}");
+    assert_eq!(report["ok"], true, "{context}: not ok: {report:#}");
     assert!(report["stopped"].as_array().is_some_and(Vec::is_empty), "{context}: {report:#}");
     let tables = report["tables"].as_array().expect("tables");
     assert_eq!(tables.len(), 8, "{context}: {report:#}");
@@ -269,6 +281,7 @@ async fn a_move_killed_at_random_moments_resumes_to_the_uninterrupted_end_row_fo
         let running = child.try_wait().expect("poll").is_none();
         child.kill().ok(); // SIGKILL
         child.wait().expect("reap");
+        settled(&conn).await;
         held = rows(&conn, &count).await;
         trials.push(format!("at {at}: {held} rows{}", if running { "" } else { " (had ended)" }));
         assert!(running || trial == 0, "trial {trial} ended before its kill: {trials:?}");
@@ -279,13 +292,13 @@ async fn a_move_killed_at_random_moments_resumes_to_the_uninterrupted_end_row_fo
     assert!(held < whole_rows, "the kills left nothing to resume: {trials}");
 
     let out = source.command(&killed).output().expect("run aico-ams move");
-    assert_eq!(out.status.code(), Some(0), "{trials}: {}", aico_tests::text(&out));
+    assert_eq!(out.status.code(), Some(0), "{trials}: exit code: {}", aico_tests::text(&out));
     let report = json_of(&out);
     assert_complete(&report, &trials);
     // Every row the killed runs left is one the move would write, the same.
     let same: u64 =
         report["tables"].as_array().expect("tables").iter().filter_map(|t| t["already_same"].as_u64()).sum();
-    assert_eq!(same, held, "{trials}: {report:#}");
+    assert_eq!(same, held, "{trials}: already there (same) vs rows left: {report:#}");
 
     let (a, b) = (dump(&whole.connect().await).await, dump(&killed.connect().await).await);
     assert_eq!(a.len(), b.len(), "{trials}");
