@@ -188,7 +188,12 @@ impl Dest {
         });
         q.push(format!(" ON CONFLICT DO NOTHING RETURNING {}", key_expr(key)));
         let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
-        let inserted: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await.map_err(|e| self.err(e))?;
+        // Not a cached prepared statement: sqlx caches by SQL text alone, and the next batch's
+        // statement (same text) binds other types where a NULL (bound as text) meets a value,
+        // which the cached statement would take as text (a timestamp's bytes: "invalid byte
+        // sequence for encoding UTF8: 0x00").
+        let inserted: Vec<String> =
+            q.build_query_scalar().persistent(false).fetch_all(&mut *tx).await.map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(inserted.into_iter().collect())
     }
