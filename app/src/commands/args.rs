@@ -124,6 +124,11 @@ pub struct MoveArgs {
     /// Rows per batch: one transaction each.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub batch_size: u64,
+
+    /// AICO's memory directory, whose `working/` LMDB environment is moved (read-only); default
+    /// `$AICO_MEMORY_DIR`, else `<AICO data dir>/data/memory`. Not there: the report says so.
+    #[arg(long, env = "AICO_MEMORY_DIR", hide_env_values = true)]
+    pub memory_dir: Option<PathBuf>,
 }
 
 /// `aico-ams verify` and `aico-ams health`.

@@ -11,6 +11,7 @@ use aico_connect::target::{DefaultDb, Target, aico_db_path};
 use super::args::MoveArgs;
 use super::output::{self, Stdout};
 use crate::error::AppError;
+use crate::lmdb;
 use crate::moving::{self, Dest, MoveError, MoveOptions, Source};
 
 /// Run `aico-ams move`.
@@ -52,7 +53,8 @@ pub async fn run(args: &MoveArgs, out: &mut Stdout) -> Result<ExitCode, AppError
         }
     };
     let batch_size = usize::try_from(args.batch_size).unwrap_or(1000);
-    let done = moving::run(&source, &dest, MoveOptions { dry_run: args.dry_run, batch_size }).await;
+    let working = lmdb::working_dir(args.memory_dir.as_deref(), aico_data);
+    let done = moving::run(&source, &dest, working, MoveOptions { dry_run: args.dry_run, batch_size }).await;
     source.close().await;
     dest.close().await;
     let report = done?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use entity::values::Timestamp;
 use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, WithoutTls};
+use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, WithoutTls};
 use serde_json::Value;
 
 use super::{DATABASE, WorkingMemoryError};
@@ -35,7 +35,7 @@ pub fn run<T>(
 }
 
 /// A key and its value, as stored.
-pub(super) type Entry = (Vec<u8>, Vec<u8>);
+pub type Entry = (Vec<u8>, Vec<u8>);
 
 /// An open working memory.
 pub struct WorkingMemory {
@@ -48,16 +48,30 @@ pub struct WorkingMemory {
 impl WorkingMemory {
     /// Open AICO's environment in `dir` (the `working` directory) and its `session_memory`.
     pub fn open(dir: &Path) -> Result<Self, WorkingMemoryError> {
+        Self::open_with(dir, false)
+    }
+
+    /// Open it as [`open`](Self::open) does, read-only (LMDB's `MDB_RDONLY`): `aico-ams move`'s source.
+    pub fn open_read_only(dir: &Path) -> Result<Self, WorkingMemoryError> {
+        Self::open_with(dir, true)
+    }
+
+    fn open_with(dir: &Path, read_only: bool) -> Result<Self, WorkingMemoryError> {
         let data = dir.join("data.mdb");
         let Ok(meta) = std::fs::metadata(&data) else {
             return Err(WorkingMemoryError::NotFound { dir: dir.to_owned() });
         };
         let err = |source| WorkingMemoryError::Lmdb { dir: dir.to_owned(), source };
         let size = round_to_page((meta.len() as usize).max(MIN_MAP_SIZE));
+        let mut options = EnvOpenOptions::new().read_txn_without_tls();
+        options.max_dbs(16).map_size(size);
+        if read_only {
+            // SAFETY: MDB_RDONLY only forbids write transactions, which a read-only user never begins.
+            unsafe { options.flags(EnvFlags::READ_ONLY) };
+        }
         // SAFETY: heed's contract is that the environment is not opened twice in this process
         // and its files are not truncated while mapped; this tool opens it once.
-        let env = unsafe { EnvOpenOptions::new().read_txn_without_tls().max_dbs(16).map_size(size).open(dir) }
-            .map_err(err)?;
+        let env = unsafe { options.open(dir) }.map_err(err)?;
         let data_file = data.canonicalize().unwrap_or(data);
         let memory = Self { dir: dir.to_owned(), env, data_file };
         memory.db()?;
@@ -76,12 +90,27 @@ impl WorkingMemory {
             .ok_or_else(|| WorkingMemoryError::MissingDatabase { dir: self.dir.clone() })
     }
 
+    /// The entries of the named database `name`; None when the environment has no such database.
+    pub fn count_of(&self, name: &str) -> Result<Option<u64>, WorkingMemoryError> {
+        let rtxn = self.env.read_txn().map_err(|e| self.err(e))?;
+        let db = self
+            .env
+            .open_databases_and_commit(rtxn, |opener, rtxn| {
+                opener.open_database::<Bytes, Bytes>(rtxn, Some(name)).map(CommitOrAbort::<_, ()>::Commit)
+            })
+            .map_err(|e| self.err(e))?
+            .unwrap_commit();
+        let Some(db) = db else { return Ok(None) };
+        let rtxn = self.env.read_txn().map_err(|e| self.err(e))?;
+        db.len(&rtxn).map(Some).map_err(|e| self.err(e))
+    }
+
     pub(super) fn err(&self, source: heed::Error) -> WorkingMemoryError {
         WorkingMemoryError::Lmdb { dir: self.dir.clone(), source }
     }
 
     /// Up to `limit` entries after `after` (from the start when None), in key order.
-    pub(super) fn page(&self, after: Option<&[u8]>, limit: usize) -> Result<Vec<Entry>, WorkingMemoryError> {
+    pub fn page(&self, after: Option<&[u8]>, limit: usize) -> Result<Vec<Entry>, WorkingMemoryError> {
         release_mapped_pages(&self.data_file);
         let db = self.db()?;
         let rtxn = self.env.read_txn().map_err(|e| self.err(e))?;
@@ -137,7 +166,7 @@ pub(super) fn round_to_page(size: usize) -> usize {
 
 /// A time as AICO writes it: an ISO string (read leniently) or Unix seconds; None unless AICO can
 /// read it back (see [`Timestamp`]).
-pub(super) fn time_of(v: &Value) -> Option<Timestamp> {
+pub fn time_of(v: &Value) -> Option<Timestamp> {
     match v {
         Value::String(s) => Timestamp::parse(s).ok(),
         Value::Number(n) => n

@@ -25,7 +25,7 @@ mod health;
 mod verify;
 
 pub use backfill::{LmdbBackfill, backfill, with_metadata};
-pub use client::{WorkingMemory, run};
+pub use client::{Entry, WorkingMemory, run, time_of};
 pub use config::{DATABASE, working_dir};
 pub use error::WorkingMemoryError;
 pub use health::{LmdbHealth, health};

@@ -36,6 +36,9 @@ pub enum MoveError {
         /// The driver's words.
         detail: String,
     },
+    /// Reading AICO's LMDB working memory failed.
+    #[error(transparent)]
+    WorkingMemory(#[from] crate::lmdb::WorkingMemoryError),
 }
 
 impl MoveError {
@@ -45,7 +48,7 @@ impl MoveError {
         match self {
             Self::Connect(e) => u8::try_from(e.exit_code()).unwrap_or(2),
             Self::NotSqlite { .. } | Self::NotPostgres { .. } => 2,
-            Self::Source { .. } | Self::Target { .. } => 1,
+            Self::Source { .. } | Self::Target { .. } | Self::WorkingMemory(_) => 1,
         }
     }
 
@@ -57,6 +60,7 @@ impl MoveError {
             Self::NotPostgres { .. } => "move_target_not_postgres",
             Self::Source { .. } => "move_source_failed",
             Self::Target { .. } => "move_target_failed",
+            Self::WorkingMemory(_) => "move_working_memory_failed",
         }
     }
 }

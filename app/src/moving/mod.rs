@@ -1,7 +1,7 @@
 //! `aico-ams move`: a 2025 install's memory carried into AICO's PostgreSQL (2026), verified row
 //! for row. This version moves every table of `aico.db` that has a target: the users, the facts, the
-//! consolidation state, the behavioural tables (AMS Phase 3) and the knowledge graph; LMDB and Chroma
-//! (docs/move.md) are not read yet.
+//! consolidation state, the behavioural tables (AMS Phase 3) and the knowledge graph; then LMDB's
+//! working memory ([`working`]). Chroma (docs/move.md) is not read yet.
 //!
 //! | file | holds |
 //! |---|---|
@@ -11,6 +11,7 @@
 //! | [`checks`] | the checks before anything is written ([`checks::Prepared`]) |
 //! | [`convert`] | one value from SQLite to PostgreSQL, and the form both are compared in |
 //! | [`write`](mod@write) | one table: batches, refusals, the insert, the read back |
+//! | [`working`] | LMDB's `session_memory` into `working_memory_messages`, with our key map |
 //! | [`report`] | what a move reports |
 //!
 //! The source is never written (read-only connection, no pragma that writes). The target is
@@ -25,9 +26,11 @@ pub mod mapping;
 pub mod pg;
 pub mod report;
 pub mod source;
+pub mod working;
 pub mod write;
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
 pub use self::error::MoveError;
 use self::mapping::{DERIVED, MOVED, NO_TARGET, NOT_YET, is_album_feedback};
@@ -50,7 +53,15 @@ const VECTOR_WIDTH: &str = "not checked: this version does not move Chroma's seg
 /// Move (or plan) `source` into `dest`: the checks first, against the target's live catalog; when
 /// one fails, nothing is written and the report says what stopped it. Then each table of
 /// [`MOVED`] in order, verified row for row.
-pub async fn run(source: &Source, dest: &Dest, opts: MoveOptions) -> Result<MoveReport, MoveError> {
+///
+/// Then AICO's LMDB working memory in `working` (its `working/` directory, or why it is not known):
+/// [`working::move_working_memory`].
+pub async fn run(
+    source: &Source,
+    dest: &Dest,
+    working: Result<PathBuf, String>,
+    opts: MoveOptions,
+) -> Result<MoveReport, MoveError> {
     let tables = source.tables().await?;
     let mut report = MoveReport {
         source: source.target.to_string(),
@@ -61,6 +72,7 @@ pub async fn run(source: &Source, dest: &Dest, opts: MoveOptions) -> Result<Move
         no_target: Vec::new(),
         not_moved_yet: Vec::new(),
         vector_width: VECTOR_WIDTH.to_owned(),
+        working_memory: working::WorkingMove::default(),
         ok: false,
     };
     let mut prepared = Vec::new();
@@ -103,7 +115,9 @@ pub async fn run(source: &Source, dest: &Dest, opts: MoveOptions) -> Result<Move
         accepted.insert(p.map.target, mine);
         report.tables.push(t);
     }
-    report.ok = report.tables.iter().all(|t| t.complete(opts.dry_run));
+    report.working_memory = working::move_working_memory(working, dest, opts.batch_size, opts.dry_run).await?;
+    tracing::info!(moved = report.working_memory.moved, "working memory done");
+    report.ok = report.tables.iter().all(|t| t.complete(opts.dry_run)) && report.working_memory.complete();
     Ok(report)
 }
 

@@ -79,11 +79,11 @@ impl Dest {
         self.conn.close().await.ok();
     }
 
-    fn err(&self, e: sqlx::Error) -> MoveError {
+    pub(super) fn err(&self, e: sqlx::Error) -> MoveError {
         MoveError::Target { target: self.target.to_string(), detail: e.to_string() }
     }
 
-    fn pool(&self) -> &sqlx::PgPool {
+    pub(super) fn pool(&self) -> &sqlx::PgPool {
         self.conn.get_postgres_connection_pool()
     }
 

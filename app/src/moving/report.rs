@@ -28,6 +28,8 @@ pub struct MoveReport {
     pub not_moved_yet: Vec<Unmoved>,
     /// The check of `conversation_segments.embedding`'s width against the source's.
     pub vector_width: String,
+    /// LMDB's working memory (`session_memory`): moved after the tables, when nothing stopped them.
+    pub working_memory: super::working::WorkingMove,
     /// True when nothing stopped the move and every source row is verified in the target or was
     /// there already, the same (on a dry run: would be).
     pub ok: bool,
@@ -179,6 +181,22 @@ impl fmt::Display for MoveReport {
         for u in &self.not_moved_yet {
             let to = u.target.as_deref().unwrap_or("?");
             writeln!(f, "not moved yet: {} -> {to} ({} rows)", u.table, u.rows)?;
+        }
+        let w = &self.working_memory;
+        match &w.skipped {
+            Some(why) => writeln!(f, "working memory (LMDB): {why}")?,
+            None if self.stopped.is_empty() => {
+                write!(f, "working memory (LMDB) {}: session_memory -> working_memory_messages: ", w.dir)?;
+                write!(f, "{} in source, {} {moved}, {} moved before", w.in_source, w.moved, w.already_moved)?;
+                writeln!(f, ", {} refused", w.refused.count)?;
+                for r in &w.refused.rows {
+                    writeln!(f, "  refused: session_memory {}: {}", r.key, r.reason)?;
+                }
+                if let Some(n) = w.user_sessions {
+                    writeln!(f, "no target: LMDB user_sessions ({n} entries): AICO's PostgreSQL keeps no sessions")?;
+                }
+            }
+            None => {}
         }
         writeln!(f, "vector width: {}", self.vector_width)?;
         let verdict = match (self.stopped.is_empty(), self.dry_run, self.ok) {
