@@ -10,7 +10,7 @@ use super::convert::Kind;
 use super::error::MoveError;
 use super::mapping::{METADATA_COLUMN, TableMap, fact_dated_by};
 use super::pg::{Dest, TargetColumn};
-use super::report::Problem;
+use super::report::{Problem, TableMove};
 use super::source::Source;
 
 /// One table of the move, checked: where it is read and where written.
@@ -34,6 +34,25 @@ pub struct Prepared {
     pub in_source: u64,
     /// What stops the move.
     pub problems: Vec<Problem>,
+}
+
+impl Prepared {
+    /// This table's report before anything of it is moved: its names, columns and source count.
+    pub(crate) fn nothing_moved(&self) -> TableMove {
+        TableMove {
+            source_table: self.source_table.clone(),
+            target_table: self.map.target.to_owned(),
+            columns: self.target_columns.iter().map(|c| c.name.clone()).collect(),
+            in_source: self.in_source,
+            moved: 0,
+            already_same: 0,
+            already_different: Default::default(),
+            refused: Default::default(),
+            verified: 0,
+            mismatched: Default::default(),
+            metadata_filled: 0,
+        }
+    }
 }
 
 /// A source column kept inside a JSON object column of the target.

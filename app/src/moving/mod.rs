@@ -84,19 +84,7 @@ pub async fn run(
     unmoved(source, &tables, &prepared, &mut report).await?;
     if !report.stopped.is_empty() {
         for p in &prepared {
-            report.tables.push(report::TableMove {
-                source_table: p.source_table.clone(),
-                target_table: p.map.target.to_owned(),
-                columns: p.target_columns.iter().map(|c| c.name.clone()).collect(),
-                in_source: p.in_source,
-                moved: 0,
-                already_same: 0,
-                already_different: Default::default(),
-                refused: Default::default(),
-                verified: 0,
-                mismatched: Default::default(),
-                metadata_filled: 0,
-            });
+            report.tables.push(p.nothing_moved());
         }
         return Ok(report);
     }

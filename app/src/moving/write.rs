@@ -28,19 +28,7 @@ pub async fn move_table(
     parents: &[(Parent, HashSet<String>)],
     accepted: &mut HashSet<String>,
 ) -> Result<TableMove, MoveError> {
-    let mut t = TableMove {
-        source_table: p.source_table.clone(),
-        target_table: p.map.target.to_owned(),
-        columns: p.target_columns.iter().map(|c| c.name.clone()).collect(),
-        in_source: p.in_source,
-        moved: 0,
-        already_same: 0,
-        already_different: Default::default(),
-        refused: Default::default(),
-        verified: 0,
-        mismatched: Default::default(),
-        metadata_filled: 0,
-    };
+    let mut t = p.nothing_moved();
     let Some(table) = &p.source_table else { return Ok(t) };
     let key = p.map.key;
     let source_keys: Vec<String> = key.iter().map(|k| p.map.source_column(k).to_owned()).collect();
