@@ -99,3 +99,22 @@ pub fn kill_after(cmd: &mut std::process::Command, delay: std::time::Duration) -
     child.wait().expect("reap");
     running
 }
+
+/// Every file under `dir` (recursively), by its path under `dir`, with its bytes: to show that a
+/// run left a directory byte for byte as it was.
+pub fn files_of(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                out.insert(path.strip_prefix(dir).expect("under dir").to_path_buf(), bytes);
+            }
+        }
+    }
+    out
+}

@@ -147,17 +147,8 @@ impl Source {
     }
 
     /// Every file of the directory with its bytes: the source is never written.
-    fn files(&self) -> Vec<(PathBuf, Vec<u8>)> {
-        let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(self.dir.path())
-            .expect("read dir")
-            .map(|e| e.expect("entry").path())
-            .map(|p| {
-                let bytes = std::fs::read(&p).expect("read");
-                (p, bytes)
-            })
-            .collect();
-        files.sort();
-        files
+    fn files(&self) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+        aico_tests::files_of(self.dir.path())
     }
 
     /// `aico-ams move` from this source to `db`, the key in `AICO_DB_KEY`.

@@ -3,12 +3,13 @@
 //! migrate it; AICO's own `chroma` is found before the PATH's, and 1.0.20 opens the store after
 //! every backfill.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use aico_tests::stores::chroma_collection;
-use aico_tests::{AICO_CHROMADB, aico_chromadb_python, chroma_program, command, json_of, python, run_python, text};
+use aico_tests::{
+    AICO_CHROMADB, aico_chromadb_python, chroma_program, command, files_of, json_of, python, run_python, text,
+};
 use serde_json::{Value, json};
 
 /// What a store written by chromadb 1.0.20 says in its `migrations` table.
@@ -39,24 +40,6 @@ fn records(n: usize) -> Vec<Value> {
                    "document": format!("segment {i}"), "metadata": metadata})
         })
         .collect()
-}
-
-/// Every file under `dir`, by relative path, with its bytes.
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                let bytes = std::fs::read(&path).expect("read");
-                out.insert(path.strip_prefix(dir).expect("under dir").to_path_buf(), bytes);
-            }
-        }
-    }
-    out
 }
 
 /// AICO's store, written by chromadb 1.0.20 with `n` records, and the Python that wrote it.
@@ -114,7 +97,7 @@ fn aico(args: &[&str], path: &Path) -> Command {
 fn a_newer_chroma_on_the_path_is_refused_and_aicos_store_is_left_byte_identical() {
     let Some(store) = AicoStore::new(50) else { return };
     let Some(path) = path_with_newer_chroma() else { return };
-    let bytes = files(&store.semantic);
+    let bytes = files_of(&store.semantic);
 
     let out =
         aico(&["backfill", "--store", "chroma", "--chroma-path", &store.path()], path.path()).output().expect("run");
@@ -136,7 +119,7 @@ fn a_newer_chroma_on_the_path_is_refused_and_aicos_store_is_left_byte_identical(
     assert_eq!(out.status.code(), Some(2), "a refusal is no store status under --store all: {}", text(&out));
     assert_eq!(json_of(&out)["error"]["kind"], "chroma_store_would_upgrade", "{}", text(&out));
 
-    assert!(files(&store.semantic) == bytes, "the store's files changed");
+    assert!(files_of(&store.semantic) == bytes, "the store's files changed");
     assert_eq!(store.read(), store.before, "AICO's chromadb reads the store as before");
 }
 
