@@ -32,6 +32,8 @@ pub struct Chroma {
     collection_id: String,
     /// The server's largest batch (its pre-flight check).
     pub(super) max_batch_size: u64,
+    /// The width of the collection's vectors, as Chroma reports it (`None`: no record yet).
+    pub(super) dimension: Option<u64>,
 }
 
 /// The outcome of reaching the Chroma collection and running `job` on it; a server started for
@@ -89,7 +91,7 @@ where
 
 impl Chroma {
     /// Reach the server at `url`, read its limits and find the collection.
-    async fn connect(config: ChromaConfig, url: &str) -> Result<Self, ChromaError> {
+    pub(super) async fn connect(config: ChromaConfig, url: &str) -> Result<Self, ChromaError> {
         let (base, url) = base_url(url)?;
         let mut builder = http_client().timeout(Duration::from_secs(60)).connect_timeout(Duration::from_secs(5));
         if let Some(path) = &config.ca_cert {
@@ -103,7 +105,8 @@ impl Chroma {
         }
         let http = builder.build().map_err(|e| ChromaError::Unreachable { url: url.clone(), detail: e.to_string() })?;
         let at = url.clone();
-        let mut chroma = Self { http, config, base, url, at, collection_id: String::new(), max_batch_size: 0 };
+        let mut chroma =
+            Self { http, config, base, url, at, collection_id: String::new(), max_batch_size: 0, dimension: None };
         let checks: PreFlight =
             chroma.call(Method::GET, &chroma.endpoint(&["api", "v2", "pre-flight-checks"]), None::<&()>).await?;
         chroma.max_batch_size = checks.max_batch_size.unwrap_or(1000).max(1);
@@ -120,6 +123,7 @@ impl Chroma {
             other => other?,
         };
         chroma.collection_id = collection.id;
+        chroma.dimension = collection.dimension;
         Ok(chroma)
     }
 
@@ -141,12 +145,12 @@ impl Chroma {
     }
 
     /// The URL of `action` (`get`, `update`) on the collection.
-    fn collection_url(&self, action: &str) -> Url {
+    pub(super) fn collection_url(&self, action: &str) -> Url {
         self.scoped(&["collections", &self.collection_id, action])
     }
 
     /// One request, retried on transient failures; its JSON answer.
-    async fn call<T: DeserializeOwned>(
+    pub(super) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         target: &Url,

@@ -10,6 +10,7 @@
 //! | `wire.rs` | the JSON of the requests and answers |
 //! | `backfill.rs` | [`backfill`](backfill()): the seed's flat temporal fields for every record lacking them |
 //! | `verify.rs` | [`verify`](verify()): the one check `aico-ams verify` makes of this store |
+//! | `records.rs` | [`Reader`], [`Record`]: whole records with their exact vectors (the move's source) |
 //! | `health.rs` | [`health`](health()): coverage and records without a usable time, read only |
 //! | `error.rs` | [`ChromaError`] |
 //! | `server.rs` | [`LocalServer`]: AICO's store served for the run |
@@ -26,6 +27,7 @@ mod format;
 mod health;
 pub mod names;
 mod program;
+mod records;
 mod server;
 mod verify;
 mod wire;
@@ -37,5 +39,6 @@ pub use error::ChromaError;
 pub use format::StoreFormat;
 pub use health::health;
 pub use program::{Chosen, ServerProgram};
-pub use server::LocalServer;
+pub use records::{Reader, Record, parse_vector};
+pub use server::{LocalServer, STORE_FILE};
 pub use verify::{CHECK, verify};

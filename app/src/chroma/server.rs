@@ -27,7 +27,7 @@ const GRACE: Duration = Duration::from_secs(10);
 const TAIL: usize = 5;
 
 /// A file that Chroma's persistent store always holds: its database.
-pub(super) const STORE_FILE: &str = "chroma.sqlite3";
+pub const STORE_FILE: &str = "chroma.sqlite3";
 
 /// A `chroma run` child process serving one store on `127.0.0.1`; stopped when dropped.
 pub struct LocalServer {
@@ -35,6 +35,9 @@ pub struct LocalServer {
     url: String,
     path: PathBuf,
     program: ServerProgram,
+    /// The private copy served, when it is one ([`Self::serve_copy`]): removed after the server
+    /// stops.
+    copy: Option<tempfile::TempDir>,
 }
 
 impl LocalServer {
@@ -48,6 +51,27 @@ impl LocalServer {
         let program = ServerProgram::find(named)?;
         format::unchanged_by(path, &program).await?;
         Self::start(path, program).await
+    }
+
+    /// Serve a private copy of the store in `path` (made in the temporary directory, its owner's
+    /// alone, removed when the server stops) with [`ServerProgram::find`]`(named)`: the store
+    /// itself is only read, and stays byte for byte as it was, whatever the server does to what it
+    /// serves. Any `chroma` will do: one that upgrades the format upgrades only the copy.
+    pub async fn serve_copy(path: &Path, named: Option<&Path>) -> Result<Self, ChromaError> {
+        check_store(path)?;
+        let program = ServerProgram::find(named)?;
+        let failed = |e: std::io::Error| ChromaError::ServerFailed {
+            program: program.path.clone(),
+            path: path.into(),
+            detail: format!("could not copy the store to serve it: {e}"),
+        };
+        let copy = tempfile::Builder::new().prefix("aico-ams-chroma-copy").tempdir().map_err(failed)?;
+        copy_tree(path, copy.path()).map_err(failed)?;
+        let mut server = Self::start(copy.path(), program).await?;
+        tracing::info!(store = %path.display(), copy = %copy.path().display(), "serving a copy of the store");
+        server.path = path.into();
+        server.copy = Some(copy);
+        Ok(server)
     }
 
     /// Serve the store in `path` with `program`, and wait until it answers.
@@ -79,7 +103,7 @@ impl LocalServer {
             drain(err, Arc::clone(&tail));
         }
         let url = format!("http://127.0.0.1:{port}");
-        let mut server = Self { child, url, path: path.into(), program };
+        let mut server = Self { child, url, path: path.into(), program, copy: None };
         tracing::info!(pid = server.child.id(), url = server.url, "started Chroma's server on {}", path.display());
         let last_lines = || tail.lock().map(|t| Vec::from(t.clone()).join(" | ")).unwrap_or_default();
         let heartbeat = format!("{}/api/v2/heartbeat", server.url);
@@ -131,7 +155,8 @@ impl LocalServer {
 /// VERSION, why this one))`.
 impl std::fmt::Display for LocalServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (served by {})", self.path.display(), self.program)
+        let copy = if self.copy.is_some() { "a private copy " } else { "" };
+        write!(f, "{} ({copy}served by {})", self.path.display(), self.program)
     }
 }
 
@@ -140,6 +165,21 @@ impl Drop for LocalServer {
         self.stop();
         tracing::info!(url = self.url, "stopped Chroma's server");
     }
+}
+
+/// Copy the directory `from` into `to` (which exists), with everything below it.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            std::fs::create_dir(&target)?;
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
 }
 
 /// The store must exist and be one: never create AICO's data directory, nor a store in it.

@@ -125,10 +125,15 @@ pub struct MoveArgs {
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub batch_size: u64,
 
-    /// AICO's memory directory, whose `working/` LMDB environment is moved (read-only); default
-    /// `$AICO_MEMORY_DIR`, else `<AICO data dir>/data/memory`. Not there: the report says so.
+    /// AICO's memory directory, whose `working/` LMDB environment and `semantic/` Chroma store are
+    /// moved (read-only; the Chroma store through a private copy); default `$AICO_MEMORY_DIR`, else
+    /// `<AICO data dir>/data/memory`. Not there: the report says so.
     #[arg(long, env = "AICO_MEMORY_DIR", hide_env_values = true)]
     pub memory_dir: Option<PathBuf>,
+
+    /// Where AICO's Chroma store is, and how to reach it.
+    #[command(flatten)]
+    pub chroma: ChromaArgs,
 }
 
 /// `aico-ams verify` and `aico-ams health`.
@@ -215,6 +220,20 @@ pub struct StoreArgs {
     #[arg(long, env = "AICO_MEMORY_DIR", hide_env_values = true)]
     pub memory_dir: Option<PathBuf>,
 
+    /// Where AICO's Chroma store is, and how to reach it.
+    #[command(flatten)]
+    pub chroma: ChromaArgs,
+
+    /// The Chroma collection (Chroma's rules: 3-512 of [a-zA-Z0-9._-], a letter or digit first
+    /// and last, no `..`, not an IP address).
+    #[arg(long, default_value = "conversation_segments", value_parser = chroma_name)]
+    pub collection: String,
+}
+
+/// Where AICO's Chroma store is (a server, or the persistent store served for the run), and how to
+/// reach it: the flags of every command that reads Chroma.
+#[derive(Debug, Args, Clone)]
+pub struct ChromaArgs {
     /// A running Chroma server (`http://` or `https://`). Without it, Chroma's own server is started
     /// for the run on --chroma-path.
     #[arg(long, env = "CHROMA_URL", hide_env_values = true, conflicts_with = "chroma_path")]
@@ -226,8 +245,9 @@ pub struct StoreArgs {
     pub chroma_path: Option<PathBuf>,
 
     /// The `chroma` program that serves --chroma-path (from the `chromadb` package); default
-    /// AICO's own (beside the interpreter of its `aico` command), else `chroma` on the PATH. A
-    /// program that would upgrade the store's format is refused.
+    /// AICO's own (beside the interpreter of its `aico` command), else `chroma` on the PATH. The
+    /// backfill refuses a program that would upgrade the store's format; the move serves a
+    /// private copy of the store, which any will do.
     #[arg(long, env = "AICO_CHROMA_BIN", hide_env_values = true, value_name = "PATH")]
     pub chroma_bin: Option<PathBuf>,
 
@@ -239,11 +259,6 @@ pub struct StoreArgs {
     #[arg(long, env = "CHROMA_CA_CERT", hide_env_values = true)]
     pub chroma_ca_cert: Option<PathBuf>,
 
-    /// The Chroma collection (Chroma's rules: 3-512 of [a-zA-Z0-9._-], a letter or digit first
-    /// and last, no `..`, not an IP address).
-    #[arg(long, default_value = "conversation_segments", value_parser = chroma_name)]
-    pub collection: String,
-
     /// The Chroma tenant (at least 3 characters).
     #[arg(long, default_value = "default_tenant", value_parser = chroma_tenant)]
     pub chroma_tenant: String,
@@ -251,6 +266,39 @@ pub struct StoreArgs {
     /// The Chroma database (the rules of --collection).
     #[arg(long, default_value = "default_database", value_parser = chroma_name)]
     pub chroma_database: String,
+}
+
+impl ChromaArgs {
+    /// The collection `collection`, and where: the server at --chroma-url, else Chroma's own
+    /// server on --chroma-path or `<memory dir>/semantic` (`memory_dir`, else the memory
+    /// directory in AICO's data directory `aico_data`).
+    pub fn config(
+        &self,
+        collection: &str,
+        memory_dir: Option<&Path>,
+        aico_data: Option<&Path>,
+    ) -> Result<ChromaConfig, ChromaError> {
+        let endpoint = match (&self.chroma_url, &self.chroma_path) {
+            (Some(url), _) => Endpoint::Url(url.clone()),
+            (None, path) => Endpoint::Serve {
+                path: match path {
+                    Some(path) => path.clone(),
+                    None => crate::memory_dir(memory_dir, aico_data)
+                        .map_err(|detail| ChromaError::NoStore { path: "<memory dir>/semantic".into(), detail })?
+                        .join("semantic"),
+                },
+                program: self.chroma_bin.clone(),
+            },
+        };
+        Ok(ChromaConfig {
+            endpoint,
+            token: self.chroma_token.clone(),
+            ca_cert: self.chroma_ca_cert.clone(),
+            tenant: self.chroma_tenant.clone(),
+            database: self.chroma_database.clone(),
+            collection: collection.to_owned(),
+        })
+    }
 }
 
 /// clap's check of a collection or database name: Chroma's rules.
@@ -269,30 +317,9 @@ impl StoreArgs {
         self.store == store || self.store == StoreChoice::All
     }
 
-    /// The Chroma collection to use, and where: the server at --chroma-url, else Chroma's own
-    /// server on --chroma-path or `<memory dir>/semantic` (the memory directory in AICO's data
-    /// directory `aico_data` unless --memory-dir names it).
+    /// The Chroma collection to use, and where ([`ChromaArgs::config`] of --collection).
     pub fn chroma(&self, aico_data: Option<&Path>) -> Result<ChromaConfig, ChromaError> {
-        let endpoint = match (&self.chroma_url, &self.chroma_path) {
-            (Some(url), _) => Endpoint::Url(url.clone()),
-            (None, path) => Endpoint::Serve {
-                path: match path {
-                    Some(path) => path.clone(),
-                    None => crate::memory_dir(self.memory_dir.as_deref(), aico_data)
-                        .map_err(|detail| ChromaError::NoStore { path: "<memory dir>/semantic".into(), detail })?
-                        .join("semantic"),
-                },
-                program: self.chroma_bin.clone(),
-            },
-        };
-        Ok(ChromaConfig {
-            endpoint,
-            token: self.chroma_token.clone(),
-            ca_cert: self.chroma_ca_cert.clone(),
-            tenant: self.chroma_tenant.clone(),
-            database: self.chroma_database.clone(),
-            collection: self.collection.clone(),
-        })
+        self.chroma.config(&self.collection, self.memory_dir.as_deref(), aico_data)
     }
 
     /// The outcome of `job` on the Chroma collection ([`StoreArgs::chroma`]). A store that cannot

@@ -54,6 +54,8 @@ pub enum Kind {
     Timestamp,
     /// `json`, `jsonb`.
     Json,
+    /// pgvector's `vector(N)` (the width `N`, when the column has one).
+    Vector(Option<usize>),
     /// A type the move does not write yet (its `format_type`).
     Unsupported(String),
 }
@@ -70,6 +72,9 @@ impl Kind {
             "timestamptz" => Self::TimestampTz,
             "timestamp" => Self::Timestamp,
             "json" | "jsonb" => Self::Json,
+            "vector" => Self::Vector(
+                shown.split_once('(').and_then(|(_, rest)| rest.strip_suffix(')')).and_then(|w| w.parse().ok()),
+            ),
             _ => Self::Unsupported(shown.to_owned()),
         }
     }
@@ -93,6 +98,8 @@ pub enum Cell {
     Time(Timestamp),
     /// JSON (objects compared without regard to key order).
     Json(Value),
+    /// A vector of `f32` (compared bit for bit).
+    Vector(Vec<f32>),
 }
 
 impl Cell {
@@ -107,6 +114,21 @@ impl Cell {
     /// A `timestamp without time zone` value: the instant's UTC wall clock.
     pub fn naive(&self) -> Option<NaiveDateTime> {
         self.instant().map(|t| t.as_datetime().naive_utc())
+    }
+
+    /// A vector as pgvector reads it (`[0.1,-2,...]`): each `f32` printed shortest, which
+    /// pgvector's parser reads back to the same bits.
+    pub fn vector_text(v: &[f32]) -> String {
+        let mut text = String::with_capacity(v.len() * 12 + 2);
+        text.push('[');
+        for (i, x) in v.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&x.to_string());
+        }
+        text.push(']');
+        text
     }
 
     /// The instant as chrono's UTC value.
@@ -161,6 +183,7 @@ pub fn convert(column: &str, value: &SqlValue, kind: &Kind) -> Result<Cell, Stri
             Cell::Json(serde_json::from_str(t).map_err(|e| format!("{column}: {} is not JSON ({e})", value.shown()))?)
         }
         (Kind::Json, _) => return Err(bad("JSON text")),
+        (Kind::Vector(_), _) => return Err(format!("{column}: the move writes vectors from Chroma only")),
         (Kind::Unsupported(ty), _) => return Err(format!("{column}: the move does not write type {ty} yet")),
     })
 }

@@ -39,6 +39,16 @@ pub enum MoveError {
     /// Reading AICO's LMDB working memory failed.
     #[error(transparent)]
     WorkingMemory(#[from] crate::lmdb::WorkingMemoryError),
+    /// Setting AICO's HNSW index aside for the segments, or building it back, failed (its record in
+    /// our schema says what to build; a rerun finishes it).
+    #[error("{detail}")]
+    AicoIndex {
+        /// What went wrong, naming the index and its record.
+        detail: String,
+    },
+    /// Reaching or reading AICO's Chroma store failed.
+    #[error(transparent)]
+    Chroma(#[from] crate::chroma::ChromaError),
 }
 
 impl MoveError {
@@ -48,7 +58,11 @@ impl MoveError {
         match self {
             Self::Connect(e) => u8::try_from(e.exit_code()).unwrap_or(2),
             Self::NotSqlite { .. } | Self::NotPostgres { .. } => 2,
-            Self::Source { .. } | Self::Target { .. } | Self::WorkingMemory(_) => 1,
+            Self::Source { .. }
+            | Self::Target { .. }
+            | Self::WorkingMemory(_)
+            | Self::Chroma(_)
+            | Self::AicoIndex { .. } => 1,
         }
     }
 
@@ -61,6 +75,8 @@ impl MoveError {
             Self::Source { .. } => "move_source_failed",
             Self::Target { .. } => "move_target_failed",
             Self::WorkingMemory(_) => "move_working_memory_failed",
+            Self::Chroma(_) => "move_chroma_failed",
+            Self::AicoIndex { .. } => "move_aico_index_failed",
         }
     }
 }

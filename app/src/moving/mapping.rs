@@ -209,7 +209,7 @@ pub const DERIVED: [(&str, &str); 2] = [
 ];
 
 /// Source tables that have a target but are not moved by this version yet, with their target
-/// (none of `aico.db`'s any more: Chroma is not read yet; LMDB moves in `working`).
+/// (none of `aico.db`'s any more; LMDB moves in `working`, Chroma in `vectors`).
 pub const NOT_YET: [(&str, &str); 0] = [];
 
 /// Whether a feedback table with these columns is the AMS's (`event_id`, `user_id`), whatever

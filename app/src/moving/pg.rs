@@ -83,6 +83,30 @@ impl Dest {
         MoveError::Target { target: self.target.to_string(), detail: e.to_string() }
     }
 
+    /// The target as the segments backfill's jobs take it (AICO's HNSW index set aside for a bulk
+    /// write, and put back).
+    pub(super) fn as_db(&self) -> crate::sql::Db {
+        crate::sql::Db {
+            target: self.target.clone(),
+            conn: self.conn.clone(),
+            dialect: aico_connect::dialect::Dialect::Postgres,
+            key: None,
+        }
+    }
+
+    /// A failure of AICO's index set aside or put back ([`Self::as_db`]).
+    pub(super) fn index_error(&self, e: crate::error::AppError) -> MoveError {
+        MoveError::AicoIndex { detail: e.to_string() }
+    }
+
+    /// The rows of `aico_core.<table>`.
+    pub async fn count(&self, table: &str) -> Result<u64, MoveError> {
+        let sql = format!("SELECT count(*) FROM {}", qualified(table));
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(self.pool()).await.map_err(|e| self.err(e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     pub(super) fn pool(&self) -> &sqlx::PgPool {
         self.conn.get_postgres_connection_pool()
     }
@@ -203,7 +227,7 @@ impl Dest {
 fn read_expr(c: &TargetColumn) -> String {
     let name = quote_ident(&c.name);
     match c.kind {
-        Kind::Text | Kind::Unsupported(_) => format!("{name}::text"),
+        Kind::Text | Kind::Vector(_) | Kind::Unsupported(_) => format!("{name}::text"),
         Kind::Int => format!("{name}::int8"),
         Kind::Float | Kind::Float4 => format!("{name}::float8"),
         Kind::Json => format!("{name}::jsonb"),
@@ -225,6 +249,10 @@ fn cell(row: &PgRow, i: usize, kind: &Kind) -> Result<Cell, sqlx::Error> {
         Kind::Int => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Int),
         Kind::Float | Kind::Float4 => row.try_get::<Option<f64>, _>(i)?.map_or(Cell::Null, Cell::Float),
         Kind::Json => row.try_get::<Option<Value>, _>(i)?.map_or(Cell::Null, Cell::Json),
+        Kind::Vector(_) => match row.try_get::<Option<String>, _>(i)? {
+            None => Cell::Null,
+            Some(text) => Cell::Vector(crate::chroma::parse_vector(&text).map_err(|e| sqlx::Error::Decode(e.into()))?),
+        },
         Kind::TimestampTz => time(row.try_get::<Option<DateTime<Utc>>, _>(i)?)?,
         Kind::Timestamp => time(row.try_get::<Option<NaiveDateTime>, _>(i)?.map(|t| t.and_utc()))?,
     })
@@ -241,5 +269,6 @@ fn push_cell(b: &mut sqlx::query_builder::Separated<'_, Postgres, &'static str>,
         Cell::Float(v) => b.push_bind_unseparated(*v),
         Cell::Time(_) => b.push_bind_unseparated(cell.utc()),
         Cell::Json(v) => b.push_bind_unseparated(sqlx::types::Json(v.clone())),
+        Cell::Vector(v) => b.push_bind_unseparated(Cell::vector_text(v)),
     };
 }

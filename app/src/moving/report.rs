@@ -26,13 +26,24 @@ pub struct MoveReport {
     pub no_target: Vec<Unmoved>,
     /// Source tables that have a target but that this version does not move yet.
     pub not_moved_yet: Vec<Unmoved>,
-    /// The check of `conversation_segments.embedding`'s width against the source's.
-    pub vector_width: String,
+    /// Each Chroma collection's vector width against its target column's.
+    pub vector_width: Vec<super::vectors::WidthCheck>,
+    /// AICO's Chroma store: where it was read, or why not.
+    pub chroma: ChromaSource,
     /// LMDB's working memory (`session_memory`): moved after the tables, when nothing stopped them.
     pub working_memory: super::working::WorkingMove,
     /// True when nothing stopped the move and every source row is verified in the target or was
     /// there already, the same (on a dry run: would be).
     pub ok: bool,
+}
+
+/// Where Chroma's records were read.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChromaSource {
+    /// The store (and the program serving its private copy), or the server's URL.
+    pub at: Option<String>,
+    /// Why Chroma was not read (no store where AICO keeps it).
+    pub skipped: Option<String>,
 }
 
 /// A check that stops the move before anything is written.
@@ -198,7 +209,23 @@ impl fmt::Display for MoveReport {
             }
             None => {}
         }
-        writeln!(f, "vector width: {}", self.vector_width)?;
+        match (&self.chroma.at, &self.chroma.skipped) {
+            (_, Some(why)) => writeln!(f, "Chroma: {why}")?,
+            (Some(at), None) => writeln!(f, "Chroma: read from {at}")?,
+            (None, None) => {}
+        }
+        for w in &self.vector_width {
+            let width = |w: Option<u64>, none: &str| w.map_or_else(|| none.to_owned(), |w| w.to_string());
+            let verdict = if w.ok { "ok" } else { "differs: stopped" };
+            writeln!(
+                f,
+                "vector width: Chroma {} {} -> {} {}: {verdict}",
+                w.collection,
+                width(w.source, "(empty)"),
+                w.column,
+                width(w.target, "(any)")
+            )?;
+        }
         let verdict = match (self.stopped.is_empty(), self.dry_run, self.ok) {
             (false, _, _) => "stopped: nothing was written",
             (true, true, true) => "dry run: every row can go; nothing was written",

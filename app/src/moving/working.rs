@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::error::MoveError;
 use super::pg::Dest;
 use super::report::Rows;
+use super::{MoveOptions, Step};
 use crate::lmdb::{self, WorkingMemory, WorkingMemoryError};
 
 /// Our table in [`OWN_PG_SCHEMA`] of the LMDB keys moved and the rows they became.
@@ -26,6 +27,9 @@ pub const KEY_MAP: &str = "working_memory_keys";
 
 /// AICO's LMDB database of sessions: no target in AICO's PostgreSQL.
 pub const SESSIONS: &str = "user_sessions";
+
+/// Where the messages go, in `aico_core`.
+pub const TARGET: &str = "working_memory_messages";
 
 /// What the move did with the working memory.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -121,9 +125,9 @@ fn message_of(key: &str, value: &[u8]) -> Result<Message, String> {
 pub async fn move_working_memory(
     dir: Result<PathBuf, String>,
     dest: &Dest,
-    batch_size: usize,
-    dry_run: bool,
+    opts: MoveOptions<'_>,
 ) -> Result<WorkingMove, MoveError> {
+    let (batch_size, dry_run) = (opts.batch_size, opts.dry_run);
     let mut report = WorkingMove::default();
     let dir = match dir {
         Ok(dir) => dir,
@@ -142,6 +146,7 @@ pub async fn move_working_memory(
         Err(e) => return Err(e.into()),
     };
     report.user_sessions = memory.count_of(SESSIONS)?;
+    (opts.progress)(Step::Begin { table: TARGET, rows: memory.count_of(lmdb::DATABASE)? });
     if !dry_run {
         dest.make_key_map().await?;
     }
@@ -173,7 +178,9 @@ pub async fn move_working_memory(
         report.moved += batch.len() as u64;
         mapped.extend(batch.into_iter().map(|m| m.key));
         tracing::debug!(moved = report.moved, "working memory batch done");
+        (opts.progress)(Step::Rows(page.len() as u64));
     }
+    (opts.progress)(Step::End { table: TARGET, moved: report.moved, of: report.in_source });
     Ok(report)
 }
 
@@ -209,7 +216,7 @@ impl Dest {
             return Ok(());
         }
         let insert = format!(
-            "INSERT INTO {AICO_PG_SCHEMA}.working_memory_messages (conversation_id, user_id, message_id, role, \
+            "INSERT INTO {AICO_PG_SCHEMA}.{TARGET} (conversation_id, user_id, message_id, role, \
              content, language, message_type, payload_json, stored_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, CAST($8 AS jsonb), $9, $10) RETURNING id"
         );

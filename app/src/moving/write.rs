@@ -13,8 +13,9 @@ use super::mapping::{KEY_SEPARATOR, Parent, fact_dated_by, shown_key};
 use super::pg::{Dest, TargetColumn};
 use super::report::TableMove;
 use super::source::Source;
+use super::{MoveOptions, Step};
 
-/// Move (or, when `dry_run`, plan) the table `p` in batches of `batch` rows. `parents` holds, per
+/// Move (or, on a dry run, plan) the table `p` in batches (`opts`). `parents` holds, per
 /// parent, the keys a row's parent may have (the target's and those of the parent table's source
 /// rows);
 /// `accepted` receives the keys of this table's rows that are in the target afterwards (or would
@@ -23,8 +24,7 @@ pub async fn move_table(
     source: &Source,
     dest: &Dest,
     p: &Prepared,
-    batch: usize,
-    dry_run: bool,
+    opts: MoveOptions<'_>,
     parents: &[(Parent, HashSet<String>)],
     accepted: &mut HashSet<String>,
 ) -> Result<TableMove, MoveError> {
@@ -36,7 +36,7 @@ pub async fn move_table(
         t.refused.add("NULL", format!("its key {} is NULL", source_keys.join(", ")));
     }
     // PostgreSQL takes at most 65535 bound values per statement.
-    let batch = batch.clamp(1, 65_535 / p.target_columns.len().max(1));
+    let batch = opts.batch_size.clamp(1, 65_535 / p.target_columns.len().max(1));
     let mut after: Option<SqlValue> = None;
     loop {
         let rows = source.batch(table, &source_keys, &p.source_columns, after.as_ref(), batch).await?;
@@ -56,58 +56,90 @@ pub async fn move_table(
                 Err((k, reason)) => t.refused.add(shown_key(&k), reason),
             }
         }
-        let keys: Vec<String> = ready.iter().map(|(k, _)| k.clone()).collect();
-        accepted.extend(keys.iter().cloned());
-        let there = dest.read(p.map.target, key, &p.target_columns, &keys).await?;
-        let mut new = Vec::new();
-        for (k, cells) in ready {
-            match there.get(&k) {
-                None => new.push((k, cells)),
-                Some(held) => match first_difference(&cells, held, &p.target_columns) {
-                    None => t.already_same += 1,
-                    Some(why) => t.already_different.add(shown_key(&k), why),
-                },
+        let into = Batch { table: p.map.target, key, columns: &p.target_columns, dry_run: opts.dry_run };
+        accepted.extend(write_batch(dest, &into, ready, &filled_keys, &mut t).await?);
+        (opts.progress)(Step::Rows(rows.len() as u64));
+    }
+    Ok(t)
+}
+
+/// Where a batch goes: the target table, its key, the columns written.
+pub(super) struct Batch<'a> {
+    /// The table in `aico_core`.
+    pub table: &'a str,
+    /// Its key columns.
+    pub key: &'a [&'a str],
+    /// The columns written, in the order of each row's cells.
+    pub columns: &'a [TargetColumn],
+    /// Plan only: count, write nothing.
+    pub dry_run: bool,
+}
+
+/// One batch of converted rows (key, cells): those the target holds already compared, the others
+/// inserted in one transaction (never over a row that is there), read back and compared; counted
+/// into `t`. `filled_keys`: the rows whose temporal metadata the move fills. The keys of the rows
+/// the target holds afterwards (on a dry run: would hold), which later tables' rows may name.
+pub(super) async fn write_batch(
+    dest: &Dest,
+    b: &Batch<'_>,
+    ready: Vec<(String, Vec<Cell>)>,
+    filled_keys: &HashSet<String>,
+    t: &mut TableMove,
+) -> Result<HashSet<String>, MoveError> {
+    let keys: Vec<String> = ready.iter().map(|(k, _)| k.clone()).collect();
+    let mut present: HashSet<String> = keys.iter().cloned().collect();
+    let there = dest.read(b.table, b.key, b.columns, &keys).await?;
+    let mut new = Vec::new();
+    for (k, cells) in ready {
+        match there.get(&k) {
+            None => new.push((k, cells)),
+            Some(held) => match first_difference(&cells, held, b.columns) {
+                None => t.already_same += 1,
+                Some(why) => t.already_different.add(shown_key(&k), why),
+            },
+        }
+    }
+    if b.dry_run {
+        t.moved += new.len() as u64;
+        t.metadata_filled += new.iter().filter(|(k, _)| filled_keys.contains(k)).count() as u64;
+        return Ok(present);
+    }
+    let inserted = dest.insert(b.table, b.key, b.columns, &new).await?;
+    t.metadata_filled += inserted.iter().filter(|k| filled_keys.contains(*k)).count() as u64;
+    let keys: Vec<String> = new.iter().map(|(k, _)| k.clone()).collect();
+    let back = dest.read(b.table, b.key, b.columns, &keys).await?;
+    for (k, cells) in new {
+        let held = back.get(&k);
+        let difference = held.map(|held| first_difference(&cells, held, b.columns));
+        match (inserted.contains(&k), difference) {
+            (true, Some(None)) => {
+                t.moved += 1;
+                t.verified += 1;
             }
-        }
-        if dry_run {
-            t.moved += new.len() as u64;
-            t.metadata_filled += new.iter().filter(|(k, _)| filled_keys.contains(k)).count() as u64;
-            continue;
-        }
-        let inserted = dest.insert(p.map.target, key, &p.target_columns, &new).await?;
-        t.metadata_filled += inserted.iter().filter(|k| filled_keys.contains(*k)).count() as u64;
-        let keys: Vec<String> = new.iter().map(|(k, _)| k.clone()).collect();
-        let back = dest.read(p.map.target, key, &p.target_columns, &keys).await?;
-        for (k, cells) in new {
-            let held = back.get(&k);
-            let difference = held.map(|held| first_difference(&cells, held, &p.target_columns));
-            match (inserted.contains(&k), difference) {
-                (true, Some(None)) => {
-                    t.moved += 1;
-                    t.verified += 1;
-                }
-                (true, Some(Some(why))) => {
-                    t.moved += 1;
-                    t.mismatched.add(shown_key(&k), why);
-                }
-                (true, None) => {
-                    t.moved += 1;
-                    t.mismatched.add(shown_key(&k), "written, but not found when read back");
-                }
-                // Written meanwhile by someone else, under the same key.
-                (false, Some(None)) => t.already_same += 1,
-                (false, Some(Some(why))) => t.already_different.add(shown_key(&k), why),
-                (false, None) => t.refused.add(
+            (true, Some(Some(why))) => {
+                t.moved += 1;
+                t.mismatched.add(shown_key(&k), why);
+            }
+            (true, None) => {
+                t.moved += 1;
+                t.mismatched.add(shown_key(&k), "written, but not found when read back");
+            }
+            // Written meanwhile by someone else, under the same key.
+            (false, Some(None)) => t.already_same += 1,
+            (false, Some(Some(why))) => t.already_different.add(shown_key(&k), why),
+            (false, None) => {
+                t.refused.add(
                     shown_key(&k),
                     format!(
                         "not written: it conflicts with another row of {} (a unique constraint)",
-                        qualified(p.map.target)
+                        qualified(b.table)
                     ),
-                ),
+                );
+                present.remove(&k);
             }
         }
     }
-    Ok(t)
+    Ok(present)
 }
 
 /// A key part as the compared key holds it.
@@ -259,10 +291,13 @@ fn first_difference(ours: &[Cell], held: &[Cell], columns: &[TargetColumn]) -> O
 }
 
 /// Whether two cells hold the same value (JSON: objects without regard to key order, numbers by
-/// value).
+/// value; vectors bit for bit).
 fn same(a: &Cell, b: &Cell) -> bool {
     match (a, b) {
         (Cell::Json(a), Cell::Json(b)) => json_same(a, b),
+        (Cell::Vector(a), Cell::Vector(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+        }
         _ => a == b,
     }
 }
@@ -289,6 +324,7 @@ fn shown(c: &Cell) -> String {
         Cell::Float(x) => x.to_string(),
         Cell::Time(t) => t.to_rfc3339(),
         Cell::Json(v) => v.to_string(),
+        Cell::Vector(v) => format!("a vector of {} dimensions", v.len()),
     };
     if text.chars().count() > 80 { format!("{}...", text.chars().take(80).collect::<String>()) } else { text }
 }

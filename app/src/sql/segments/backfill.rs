@@ -1,11 +1,9 @@
 //! The segments' backfill: the flat temporal keys each segment lacks, AICO's index set aside
 //! when many need filling ([`super::index`]).
 
-use std::time::Instant;
-
 use serde::Serialize;
 
-use super::index::{index_state, parked, record, restore, set_aside};
+use super::index::{index_state, put_back, set_aside_for};
 use super::{AICO_INDEX, PARK_MIN_ROWS, PARK_ONE_IN, TABLE, canonical_time, count, counts, missing};
 use crate::chroma::flat_fields_template;
 use crate::error::AppError;
@@ -121,7 +119,6 @@ pub async fn backfill(
         report.filled = fillable;
         return Ok(report);
     }
-    let recorded = parked(db).await?;
     let worth_parking = match choice {
         IndexChoice::Auto => fillable >= PARK_MIN_ROWS && fillable.saturating_mul(PARK_ONE_IN) >= report.total,
         IndexChoice::Keep => false,
@@ -136,34 +133,11 @@ pub async fn backfill(
         ),
         values: vec![template.into(), sentinel.into()],
     };
-    let parked_def = match (recorded, index) {
-        // A run killed after the index was rebuilt (or before it was dropped), with nothing much
-        // left to fill: the index stays; the record goes once it is checked.
-        (Some(def), Some(now)) if now.valid && now.definition == def && !worth_parking => {
-            report.resumed = true;
-            Some(def)
-        }
-        (Some(def), now) => {
-            report.resumed = true;
-            set_aside(db, now.as_ref(), &def).await?;
-            report.index = IndexPlan::Rebuilt;
-            Some(def)
-        }
-        (None, Some(now)) if worth_parking => {
-            record(db, &now).await?;
-            set_aside(db, Some(&now), &now.definition).await?;
-            report.index = IndexPlan::Rebuilt;
-            Some(now.definition)
-        }
-        (None, _) => None,
-    };
+    let aside = set_aside_for(db, worth_parking).await?;
+    (report.index, report.resumed) = (aside.plan, aside.resumed);
     let walked = update.walk(db, TABLE, report.total, batch_size, progress).await?;
     report.filled = walked.rows;
     report.batches = walked.batches;
-    if let Some(def) = parked_def {
-        let began = Instant::now();
-        restore(db, &def).await?;
-        report.index_seconds = began.elapsed().as_secs_f64();
-    }
+    report.index_seconds = put_back(db, &aside).await?;
     Ok(report)
 }

@@ -18,12 +18,60 @@ use aico_connect::dialect::Dialect;
 use aico_connect::target::{OWN_PG_SCHEMA, quote_ident};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
 
-use super::{AICO_INDEX, PARKED, TABLE, count, counts};
+use super::{AICO_INDEX, IndexPlan, PARKED, TABLE, count, counts};
 use crate::error::AppError;
 use crate::sql::Db;
 
+/// What became of AICO's index before a bulk write of segments ([`set_aside_for`]).
+#[derive(Clone, Debug)]
+pub struct Aside {
+    /// The recorded definition to build it back from ([`put_back`]); None: it stayed as it is.
+    pub def: Option<String>,
+    /// What it goes through.
+    pub plan: IndexPlan,
+    /// An earlier run had set it aside (a run killed half-way): this one finishes that.
+    pub resumed: bool,
+}
+
+/// Before a bulk write of segments: set AICO's index aside when `worth` it (recorded first, then
+/// dropped concurrently), or go on with what an earlier run left (its record: the index is dropped
+/// if it is back but the write is large, kept if it is back, valid and the same).
+pub async fn set_aside_for(db: &Db, worth: bool) -> Result<Aside, AppError> {
+    let index = index_state(&db.conn, TABLE, AICO_INDEX).await.map_err(|e| db.error(e))?;
+    let plan = if index.is_some() { IndexPlan::Kept } else { IndexPlan::Absent };
+    let mut aside = Aside { def: None, plan, resumed: false };
+    match (parked(db).await?, index) {
+        // Killed after the index was rebuilt (or before it was dropped), with little left to
+        // write: the index stays; the record goes once it is checked.
+        (Some(def), Some(now)) if now.valid && now.definition == def && !worth => {
+            aside.resumed = true;
+            aside.def = Some(def);
+        }
+        (Some(def), now) => {
+            set_aside(db, now.as_ref(), &def).await?;
+            aside = Aside { def: Some(def), plan: IndexPlan::Rebuilt, resumed: true };
+        }
+        (None, Some(now)) if worth => {
+            record(db, &now).await?;
+            set_aside(db, Some(&now), &now.definition).await?;
+            aside = Aside { def: Some(now.definition), plan: IndexPlan::Rebuilt, resumed: false };
+        }
+        (None, _) => {}
+    }
+    Ok(aside)
+}
+
+/// After the write: AICO's index built back from its record, if it was set aside ([`restore`]);
+/// the seconds that took.
+pub async fn put_back(db: &Db, aside: &Aside) -> Result<f64, AppError> {
+    let Some(def) = &aside.def else { return Ok(0.0) };
+    let began = std::time::Instant::now();
+    restore(db, def).await?;
+    Ok(began.elapsed().as_secs_f64())
+}
+
 /// The definition recorded for AICO's index by an earlier run, if any.
-pub(super) async fn parked(db: &Db) -> Result<Option<String>, AppError> {
+async fn parked(db: &Db) -> Result<Option<String>, AppError> {
     let table = format!("{OWN_PG_SCHEMA}.{PARKED}");
     let exists = db.rows(&format!("SELECT to_regclass('{table}') IS NOT NULL AS e")).await?;
     let exists = exists.first().map(|r| r.try_get::<bool>("", "e")).transpose().map_err(|e| db.error(e))?;
@@ -44,7 +92,7 @@ pub(super) async fn parked(db: &Db) -> Result<Option<String>, AppError> {
 
 /// Record `index`'s definition in our table (made when missing), committed before anything
 /// touches the index.
-pub(super) async fn record(db: &Db, index: &IndexState) -> Result<(), AppError> {
+async fn record(db: &Db, index: &IndexState) -> Result<(), AppError> {
     let table = format!("{OWN_PG_SCHEMA}.{PARKED}");
     db.rows(&format!(
         "CREATE TABLE IF NOT EXISTS {table} (index_schema TEXT NOT NULL, index_name TEXT NOT NULL, \
@@ -66,7 +114,7 @@ pub(super) async fn record(db: &Db, index: &IndexState) -> Result<(), AppError> 
 
 /// Drop AICO's index as it is `now` (valid, or half-built by a killed rebuild), concurrently;
 /// a valid index whose definition is not the recorded `def` is refused (someone changed it).
-pub(super) async fn set_aside(db: &Db, now: Option<&IndexState>, def: &str) -> Result<(), AppError> {
+async fn set_aside(db: &Db, now: Option<&IndexState>, def: &str) -> Result<(), AppError> {
     let Some(now) = now else { return Ok(()) };
     if now.valid && now.definition != def {
         return Err(index_error(db, format!("is now `{}`, not the recorded `{def}`: left as it is", now.definition)));
@@ -78,7 +126,7 @@ pub(super) async fn set_aside(db: &Db, now: Option<&IndexState>, def: &str) -> R
 
 /// Build AICO's index again from the recorded `def` (unless it is there, valid and the same),
 /// check it, and delete the record.
-pub(super) async fn restore(db: &Db, def: &str) -> Result<(), AppError> {
+async fn restore(db: &Db, def: &str) -> Result<(), AppError> {
     let now = index_state(&db.conn, TABLE, AICO_INDEX).await.map_err(|e| db.error(e))?;
     match now {
         Some(now) if now.valid && now.definition == def => {}

@@ -22,6 +22,7 @@ use aico_connect::dialect::Dialect;
 
 pub use backfill::{IndexChoice, IndexPlan, SegmentsBackfill, backfill};
 pub use coverage::{CHECK, SegmentsCoverage, check, coverage};
+pub use index::{Aside, put_back, set_aside_for};
 
 use crate::chroma::FIELDS;
 use crate::error::AppError;

@@ -1,0 +1,151 @@
+//! Whole records (id, vector, document, metadata), read to be carried elsewhere: the source side
+//! of `aico-ams move`. [`Reader`] reaches a server once (a URL, or a private copy of AICO's store
+//! served for the run) and opens any of its collections; [`Chroma::records`] pages through one.
+//!
+//! Vectors arrive exact: Chroma keeps `f32`s and prints each shortest; every number is parsed
+//! from that text straight to `f32` (correctly rounded, so the very bits Chroma holds), never by
+//! way of an `f64`.
+
+use reqwest::Method;
+use serde_json::{Map, Value};
+
+use super::client::Chroma;
+use super::wire::{GetRecordsRequest, RecordsPage};
+use super::{ChromaConfig, ChromaError, Endpoint, LocalServer};
+
+/// One record of a collection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// Its id.
+    pub id: String,
+    /// Its vector (`None`: Chroma sent none).
+    pub embedding: Option<Vec<f32>>,
+    /// Its document.
+    pub document: Option<String>,
+    /// Its metadata (empty when it has none).
+    pub metadata: Map<String, Value>,
+}
+
+/// A Chroma server whose collections are read: the one at a URL, or AICO's store served from a
+/// private copy ([`LocalServer::serve_copy`]), stopped when this is dropped.
+pub struct Reader {
+    server: Option<LocalServer>,
+    url: String,
+    config: ChromaConfig,
+}
+
+impl Reader {
+    /// Reach the server `config` names; a store to serve is copied and the copy served, so the
+    /// store is never written. Its `collection` is not used: see [`Reader::collection`].
+    pub async fn open(config: ChromaConfig) -> Result<Self, ChromaError> {
+        super::config::check_names(&config)?;
+        let (server, url) = match &config.endpoint {
+            Endpoint::Url(url) => (None, url.clone()),
+            Endpoint::Serve { path, program } => {
+                let server = LocalServer::serve_copy(path, program.as_deref()).await?;
+                let url = server.url().to_owned();
+                (Some(server), url)
+            }
+        };
+        Ok(Self { server, url, config })
+    }
+
+    /// Where the records come from, for reports: the URL, or the store and the program serving
+    /// its copy.
+    pub fn at(&self) -> String {
+        self.server.as_ref().map_or_else(|| self.url.clone(), ToString::to_string)
+    }
+
+    /// The collection `name`, or `None` when the server has no such collection.
+    pub async fn collection(&self, name: &str) -> Result<Option<Chroma>, ChromaError> {
+        super::names::check_name(name).map_err(|rule| ChromaError::BadName {
+            flag: "collection",
+            name: name.to_owned(),
+            rule,
+        })?;
+        let config = ChromaConfig { collection: name.to_owned(), ..self.config.clone() };
+        match Chroma::connect(config, &self.url).await {
+            Ok(mut chroma) => {
+                chroma.at = self.at();
+                Ok(Some(chroma))
+            }
+            Err(ChromaError::NoCollection { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Chroma {
+    /// The width of the collection's vectors, as Chroma reports it (`None` before its first
+    /// record).
+    pub fn dimension(&self) -> Option<u64> {
+        self.dimension
+    }
+
+    /// How many records the collection holds.
+    pub async fn count(&self) -> Result<u64, ChromaError> {
+        self.call(Method::GET, &self.collection_url("count"), None::<&()>).await
+    }
+
+    /// Up to `limit` whole records from `offset`, in Chroma's order.
+    pub async fn records(&self, offset: u64, limit: u64) -> Result<Vec<Record>, ChromaError> {
+        let url = self.collection_url("get");
+        let request = GetRecordsRequest { limit, offset, include: ["embeddings", "documents", "metadatas"] };
+        let page: RecordsPage = self.call(Method::POST, &url, Some(&request)).await?;
+        let n = page.ids.len();
+        let mut embeddings = page.embeddings.unwrap_or_default().into_iter();
+        let mut documents = page.documents.unwrap_or_default().into_iter();
+        let mut metadatas = page.metadatas.unwrap_or_default().into_iter();
+        let mut records = Vec::with_capacity(n);
+        for id in page.ids {
+            let embedding = match embeddings.next().flatten() {
+                None => None,
+                Some(raw) => Some(parse_vector(raw.get()).map_err(|detail| ChromaError::Protocol {
+                    url: url.to_string(),
+                    detail: format!("the vector of record {id}: {detail}"),
+                })?),
+            };
+            let document = documents.next().flatten();
+            let metadata = metadatas.next().flatten().unwrap_or_default();
+            records.push(Record { id, embedding, document, metadata });
+        }
+        Ok(records)
+    }
+}
+
+/// A JSON array of numbers (`[0.25,-1e-5,...]`, also pgvector's text form), each parsed straight
+/// to `f32`.
+pub fn parse_vector(text: &str) -> Result<Vec<f32>, String> {
+    let inner =
+        text.trim().strip_prefix('[').and_then(|t| t.strip_suffix(']')).ok_or_else(|| "not a JSON array".to_owned())?;
+    if inner.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    inner
+        .split(',')
+        .map(|n| {
+            let n = n.trim();
+            n.parse::<f32>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("{n} is not a finite number"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_vector;
+
+    #[test]
+    fn vectors_parse_to_the_exact_f32() {
+        let x = f32::from_bits(0x3dcc_cccd); // 0.1f32
+        let tiny = f32::from_bits(1); // the smallest subnormal
+        let text = format!("[{x}, -1e-5,{tiny:e},3.4028235e38]");
+        let v = parse_vector(&text).expect("parses");
+        assert_eq!(
+            v.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            [0x3dcc_cccd, (-1e-5f32).to_bits(), 1, f32::MAX.to_bits()]
+        );
+        assert_eq!(parse_vector("[]"), Ok(vec![]));
+        assert!(parse_vector("[1, NaN]").is_err());
+        assert!(parse_vector("{}").is_err());
+    }
+}
