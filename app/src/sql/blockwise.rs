@@ -14,7 +14,17 @@ use crate::sql::Db;
 use crate::sql::dialect::StoreDialect;
 
 /// Batches written at once: PostgreSQL runs each connection's statement in a process of its own.
-const AT_ONCE: usize = 2;
+pub(crate) const AT_ONCE: usize = 2;
+
+/// Blocks per batch, for a table of `end` blocks holding `rows` rows to write: about
+/// `batch_size` rows a batch, but never fewer batches than [`AT_ONCE`], so that a small table (a
+/// user's thousands of rows) keeps both cores busy too.
+pub(crate) fn blocks_per_batch(end: i64, rows: u64, batch_size: u64) -> i64 {
+    let rows = i64::try_from(Ord::max(rows, 1)).unwrap_or(i64::MAX);
+    let size = i64::try_from(batch_size).unwrap_or(i64::MAX);
+    let at_once = i64::try_from(AT_ONCE).unwrap_or(1);
+    Ord::max(Ord::min(size.saturating_mul(end) / rows, (end + at_once - 1) / at_once), 1)
+}
 
 /// An `UPDATE` whose `WHERE` ends in `AND {blocks}`, the placeholder for the batch's block range.
 pub(crate) struct BlockUpdate {
@@ -52,9 +62,7 @@ impl BlockUpdate {
         mut progress: impl FnMut(u64),
     ) -> Result<Walked, AppError> {
         let end = db.dialect.table_blocks(&db.conn, table).await.map_err(|e| db.error(e))?;
-        let rows = i64::try_from(rows.max(1)).unwrap_or(i64::MAX);
-        let size = i64::try_from(batch_size).unwrap_or(i64::MAX);
-        let per_batch = (size.saturating_mul(end) / rows).max(1);
+        let per_batch = blocks_per_batch(end, rows, batch_size);
         let ranges =
             (0..end).step_by(usize::try_from(per_batch).unwrap_or(usize::MAX)).map(|from| (from, from + per_batch));
         let mut walked = Walked::default();
@@ -85,5 +93,20 @@ impl Walked {
             self.rows += rows;
             self.batches += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::blocks_per_batch;
+
+    #[test]
+    fn a_small_table_is_split_so_that_two_batches_run_at_once() {
+        // 5,000 rows in 190 blocks, batches of 5,000: two batches of 95 blocks, not one.
+        assert_eq!(blocks_per_batch(190, 5_000, 5_000), 95);
+        // 300,000 rows in 11,400 blocks: about 5,000 a batch, as before.
+        assert_eq!(blocks_per_batch(11_400, 300_000, 5_000), 190);
+        assert_eq!(blocks_per_batch(1, 3, 5_000), 1);
+        assert_eq!(blocks_per_batch(0, 0, 5_000), 1);
     }
 }

@@ -63,6 +63,16 @@ pub trait StoreDialect: Copy {
     /// have one.
     fn postgres_canonical_timestamp(column: &str, declared: &str) -> String;
 
+    /// SQL true where [`StoreDialect::postgres_canonical_timestamp`] of the same column is not
+    /// NULL, for a `WHERE`: for a typed timestamp only its range is tested (the canonical text
+    /// costs several `to_char`s a row, which a test of which rows to write need not pay).
+    fn postgres_timestamp_writable(column: &str, declared: &str) -> String {
+        match typed_utc(Dialect::Postgres, column, declared) {
+            Some(u) => format!("({u} >= '0001-01-01' AND {u} < '10000-01-01')"),
+            None => format!("(({}) IS NOT NULL)", Self::postgres_canonical_timestamp(column, declared)),
+        }
+    }
+
     /// A JSON value from the text `expr` (a bound string parameter): PostgreSQL casts it to `json`,
     /// which keeps the text verbatim (a bound `jsonb` would reorder its keys); SQLite stores text.
     fn json_from_text(self, expr: &str) -> String;
@@ -113,12 +123,12 @@ impl StoreDialect for Dialect {
     fn postgres_canonical_timestamp(column: &str, declared: &str) -> String {
         let pg = Self::Postgres;
         if let Some(u) = typed_utc(pg, column, declared) {
+            // One `to_char` a row: the fraction's length is told by `date_trunc`, which is cheap.
             return format!(
                 "CASE WHEN {u} >= '0001-01-01' AND {u} < '10000-01-01' THEN \
-                 to_char({u}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || \
-                 CASE WHEN to_char({u}, 'US') = '000000' THEN '' \
-                 WHEN to_char({u}, 'US') LIKE '%000' THEN '.' || to_char({u}, 'MS') \
-                 ELSE '.' || to_char({u}, 'US') END || 'Z' END"
+                 CASE WHEN date_trunc('second', {u}) = {u} THEN to_char({u}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+                 WHEN date_trunc('milliseconds', {u}) = {u} THEN to_char({u}, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') \
+                 ELSE to_char({u}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END END"
             );
         }
         let c = pg.timestamp_text(column, declared);

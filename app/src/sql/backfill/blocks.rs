@@ -17,10 +17,8 @@ use super::facts::{Facts, commit_batch};
 use super::walk::Walk;
 use crate::error::AppError;
 use crate::sql::Db;
+use crate::sql::blockwise::{AT_ONCE, blocks_per_batch};
 use crate::sql::dialect::StoreDialect;
-
-/// How many batches are written at once (see [`Walk::at_once`]).
-const BATCHES_AT_ONCE: usize = 2;
 
 /// Ranges of `per_batch` heap blocks, from block 0 up to the table's end when the walk began.
 pub(super) struct Blocks {
@@ -34,12 +32,12 @@ pub(super) struct Blocks {
 
 impl Blocks {
     /// The walk over `table`'s blocks as they are now: blocks enough per batch to hold about
-    /// `batch_size` of the `candidates` rows to fill, as they are spread now.
+    /// `batch_size` of the `candidates` rows to fill, as they are spread now; but never fewer
+    /// batches than run at once, so that a small table (a user's thousands of facts) keeps both
+    /// cores busy too ([`blocks_per_batch`]).
     pub(super) async fn new(db: &Db, table: &str, candidates: u64, batch_size: u64) -> Result<Self, AppError> {
         let end = db.dialect.table_blocks(&db.conn, table).await.map_err(|e| db.error(e))?;
-        let rows = i64::try_from(Ord::max(candidates, 1)).unwrap_or(i64::MAX);
-        let size = i64::try_from(batch_size).unwrap_or(i64::MAX);
-        Ok(Self { batch_size, per_batch: Ord::max(size.saturating_mul(end) / rows, 1), end })
+        Ok(Self { batch_size, per_batch: blocks_per_batch(end, candidates, batch_size), end })
     }
 }
 
@@ -69,7 +67,7 @@ impl Walk for Blocks {
     /// Two: PostgreSQL runs each connection's statement in a process of its own, and the batches'
     /// block ranges never share a row, so the second core works on the next batch.
     fn at_once(&self) -> usize {
-        BATCHES_AT_ONCE
+        AT_ONCE
     }
 
     /// None in the batch: what the set-based fill leaves is read once, by the sweep.

@@ -257,7 +257,8 @@ pub(super) fn concurrent_definition(definition: &str) -> Option<String> {
 /// Build an index by `definition` (see [`concurrent_definition`]) concurrently:
 /// readers and writers go on meanwhile. On one connection of its own, whose
 /// `maintenance_work_mem` is raised to `memory_kib` for the build (an HNSW graph that fits in
-/// it is built several times faster) and reset afterwards. PostgreSQL only.
+/// it is built several times faster) and whose parallel workers are not held back by the table's
+/// size; both reset afterwards. PostgreSQL only.
 async fn create_index_concurrently(
     conn: &DatabaseConnection,
     concurrent_definition: &str,
@@ -275,9 +276,14 @@ async fn create_index_concurrently(
     .execute(&mut *one)
     .await
     .map_err(err)?;
+    // Parallel workers (as many as the server's `max_parallel_maintenance_workers` allows) for any
+    // table: PostgreSQL plans none below `min_parallel_table_scan_size` (8 MB), which a user's few
+    // thousand segments are under, and pgvector builds an HNSW graph about twice as fast with one
+    // (measured on 5,000 segments of 768-d, 2 cores: 2.2 s alone, 1.2 s with a worker).
+    one.execute("SET min_parallel_table_scan_size = 0").await.map_err(err)?;
     // Our own statement: the catalog's definition of the index (see the module's doc).
     let built = one.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(concurrent_definition.to_owned()))).await.map_err(err);
-    let reset = one.execute("RESET maintenance_work_mem").await.map_err(err);
+    let reset = one.execute("RESET maintenance_work_mem; RESET min_parallel_table_scan_size").await.map_err(err);
     built?;
     reset.map(|_| ())
 }

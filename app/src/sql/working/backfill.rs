@@ -4,7 +4,7 @@
 use entity::values::{TemporalMetadata, Timestamp};
 use serde::Serialize;
 
-use super::{MISSING, TABLE, times};
+use super::{MISSING, TABLE, Times, times};
 use crate::error::AppError;
 use crate::report::{BadItem, BadItems, LISTED_BAD_ITEMS};
 use crate::sql::Db;
@@ -53,10 +53,16 @@ pub async fn backfill(
     dry_run: bool,
     progress: impl FnMut(u64),
 ) -> Result<WorkingBackfill, AppError> {
-    let (stored, accessed) = times(db).await?;
-    let fillable = format!("access_count >= 0 AND ({stored}) IS NOT NULL AND ({accessed}) IS NOT NULL");
+    let Times { stored, accessed, writable } = times(db).await?;
+    let fillable = format!("access_count >= 0 AND {writable}");
+    let bad_cond =
+        format!("payload_json IS NULL OR jsonb_typeof(payload_json) <> 'object' OR ({MISSING} AND NOT ({fillable}))");
+    // One scan counts all three; the rows left as they are are listed only when there are any.
     let rows = db
-        .rows(&format!("SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE {MISSING}) AS without FROM {TABLE}"))
+        .rows(&format!(
+            "SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE {MISSING}) AS without, \
+             COUNT(*) FILTER (WHERE {bad_cond}) AS bad FROM {TABLE}"
+        ))
         .await?;
     let get = |c: &str| {
         rows.first().map(|r| r.try_get::<i64>("", c)).transpose().map(|n| u64::try_from(n.unwrap_or(0)).unwrap_or(0))
@@ -67,25 +73,24 @@ pub async fn backfill(
         without_temporal: get("without").map_err(|e| db.error(e))?,
         ..Default::default()
     };
-    let bad_cond =
-        format!("payload_json IS NULL OR jsonb_typeof(payload_json) <> 'object' OR ({MISSING} AND NOT ({fillable}))");
-    let bad = db
-        .rows(&format!(
-            "SELECT CAST(id AS TEXT) AS id, CASE WHEN payload_json IS NULL THEN 'payload_json is NULL' \
-             WHEN jsonb_typeof(payload_json) <> 'object' THEN 'payload_json is a JSON ' || jsonb_typeof(payload_json) \
-             || ', not an object' WHEN access_count < 0 THEN 'access_count is negative' \
-             ELSE 'stored_at or last_accessed_at cannot be written as RFC 3339 UTC' END AS reason, \
-             COUNT(*) OVER () AS n FROM {TABLE} WHERE {bad_cond} ORDER BY id LIMIT {LISTED_BAD_ITEMS}"
-        ))
-        .await?;
-    for r in &bad {
-        let id: String = r.try_get("", "id").map_err(|e| db.error(e))?;
-        let reason: String = r.try_get("", "reason").map_err(|e| db.error(e))?;
-        report.bad.add(|| BadItem { id, reason });
+    let bad_count = get("bad").map_err(|e| db.error(e))?;
+    if bad_count > 0 {
+        let bad = db
+            .rows(&format!(
+                "SELECT CAST(id AS TEXT) AS id, CASE WHEN payload_json IS NULL THEN 'payload_json is NULL' \
+                 WHEN jsonb_typeof(payload_json) <> 'object' THEN 'payload_json is a JSON ' || jsonb_typeof(payload_json) \
+                 || ', not an object' WHEN access_count < 0 THEN 'access_count is negative' \
+                 ELSE 'stored_at or last_accessed_at cannot be written as RFC 3339 UTC' END AS reason \
+                 FROM {TABLE} WHERE {bad_cond} ORDER BY id LIMIT {LISTED_BAD_ITEMS}"
+            ))
+            .await?;
+        for r in &bad {
+            let id: String = r.try_get("", "id").map_err(|e| db.error(e))?;
+            let reason: String = r.try_get("", "reason").map_err(|e| db.error(e))?;
+            report.bad.add(|| BadItem { id, reason });
+        }
     }
-    if let Some(n) = bad.first().map(|r| r.try_get::<i64>("", "n")).transpose().map_err(|e| db.error(e))? {
-        report.bad.count = u64::try_from(n).unwrap_or(0);
-    }
+    report.bad.count = bad_count;
     if dry_run {
         report.filled = report.without_temporal.saturating_sub(report.bad.count);
         return Ok(report);

@@ -33,8 +33,19 @@ pub const TABLE: &str = "working_memory_messages";
 pub(super) const MISSING: &str =
     "(jsonb_typeof(payload_json) = 'object' AND NOT jsonb_exists(payload_json, 'temporal_metadata'))";
 
-/// The canonical texts of `stored_at` and of `last_accessed_at` (else `stored_at`).
-pub(super) async fn times(db: &Db) -> Result<(String, String), AppError> {
+/// The SQL of a message's two instants: the canonical texts of `stored_at` and of
+/// `last_accessed_at` (else `stored_at`), and a test that both can be written.
+pub(super) struct Times {
+    /// `stored_at`'s canonical text.
+    pub stored: String,
+    /// `last_accessed_at`'s, else `stored_at`'s.
+    pub accessed: String,
+    /// SQL true when neither is NULL (cheap: no canonical text is made for it).
+    pub writable: String,
+}
+
+/// [`Times`] of the table's columns as they are declared.
+pub(super) async fn times(db: &Db) -> Result<Times, AppError> {
     let declared = |column: &'static str| async move {
         db.dialect
             .column_type(&db.conn, TABLE, column)
@@ -42,7 +53,14 @@ pub(super) async fn times(db: &Db) -> Result<(String, String), AppError> {
             .map_err(|e| db.error(e))?
             .ok_or_else(|| AppError::MissingTable { target: db.target.to_string(), table: TABLE })
     };
-    let stored = Dialect::postgres_canonical_timestamp("stored_at", &declared("stored_at").await?);
-    let accessed = Dialect::postgres_canonical_timestamp("last_accessed_at", &declared("last_accessed_at").await?);
-    Ok((stored.clone(), format!("(CASE WHEN last_accessed_at IS NULL THEN {stored} ELSE {accessed} END)")))
+    let (stored_type, accessed_type) = (declared("stored_at").await?, declared("last_accessed_at").await?);
+    let stored = Dialect::postgres_canonical_timestamp("stored_at", &stored_type);
+    let accessed = Dialect::postgres_canonical_timestamp("last_accessed_at", &accessed_type);
+    let writable = format!(
+        "({} AND (last_accessed_at IS NULL OR {}))",
+        Dialect::postgres_timestamp_writable("stored_at", &stored_type),
+        Dialect::postgres_timestamp_writable("last_accessed_at", &accessed_type)
+    );
+    let accessed = format!("(CASE WHEN last_accessed_at IS NULL THEN {stored} ELSE {accessed} END)");
+    Ok(Times { stored, accessed, writable })
 }
