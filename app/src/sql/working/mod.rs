@@ -53,7 +53,8 @@ pub(super) async fn times(db: &Db) -> Result<Times, AppError> {
             .map_err(|e| db.error(e))?
             .ok_or_else(|| AppError::MissingTable { target: db.target.to_string(), table: TABLE })
     };
-    let (stored_type, accessed_type) = (declared("stored_at").await?, declared("last_accessed_at").await?);
+    // Both at once: the pool's second connection, which the batches use, opens meanwhile.
+    let (stored_type, accessed_type) = futures_util::try_join!(declared("stored_at"), declared("last_accessed_at"))?;
     let stored = Dialect::postgres_canonical_timestamp("stored_at", &stored_type);
     let accessed = Dialect::postgres_canonical_timestamp("last_accessed_at", &accessed_type);
     let writable = format!(
