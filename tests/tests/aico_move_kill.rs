@@ -7,19 +7,61 @@
 //! seed is printed in every failure and replayed with `AICO_TEST_KILL_SEED`. Both targets must
 //! then hold the same rows, every table of `aico_core` compared row for row as text; the finishing
 //! run must exit 0 with every source row verified or already there, the same; and the source
-//! directory must be byte-identical after all the kills.
+//! directory must be byte-identical after all the kills. The install has its LMDB working memory
+//! and its Chroma store too (written by python `lmdb` and AICO's chromadb 1.0.20), enough segments
+//! that the move sets AICO's HNSW index aside: kills land in those steps as well, and the index
+//! must be back, valid, with its definition, in both targets.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use aico_tests::{AicoPg, TestDb, aico_pg18, column_of, command, json_of, python_with_libsql, run_python};
+use aico_tests::{
+    AicoPg, TestDb, aico_chromadb_python, aico_pg18, column_of, command, json_of, python_with_libsql, run_python,
+};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
 /// Users and facts in the source.
 const USERS: usize = 300;
 const FACTS: usize = 6000;
+
+/// LMDB messages and Chroma segments in the source: enough segments that the move sets AICO's HNSW
+/// index aside (`PARK_MIN_ROWS`).
+const MESSAGES: usize = 600;
+const SEGMENTS: usize = 2100;
+
+/// AICO's working memory as its LMDB store writes it. Arguments: the directory, the messages.
+const MAKE_LMDB: &str = r#"
+import json, lmdb, sys
+env = lmdb.open(sys.argv[1], max_dbs=4, map_size=64 << 20)
+sm = env.open_db(b"session_memory")
+with env.begin(write=True) as t:
+    for i in range(int(sys.argv[2])):
+        ts = f"2025-11-07T18:{i // 60 % 60:02d}:{i % 60:02d}.{i:06d}"
+        m = {"message_id": f"m-{i}", "user_id": "u", "conversation_id": f"conv-{i % 7}", "content": f"message {i}",
+             "role": ["user", "assistant"][i % 2], "timestamp": ts, "_stored_at": ts, "_expires_at": None}
+        t.put(f"conv-{i % 7}:{ts}Z".encode(), json.dumps(m).encode(), db=sm)
+"#;
+
+/// AICO's Chroma store as chromadb 1.0.20 writes it: segments as `semantic.py` stores them, with
+/// 768-d float32 vectors. Arguments: the directory, the segments.
+const MAKE_CHROMA: &str = r#"
+import sys
+import numpy as np
+import chromadb
+from chromadb.config import Settings
+client = chromadb.PersistentClient(path=sys.argv[1], settings=Settings(anonymized_telemetry=False))
+col = client.get_or_create_collection("conversation_segments", metadata={"hnsw:space": "cosine"},
+                                      embedding_function=None)
+n = int(sys.argv[2])
+v = np.random.default_rng(7).standard_normal((n, 768)).astype(np.float32)
+for s in range(0, n, 1000):
+    ids = [f"seg-{i:05d}" for i in range(s, min(n, s + 1000))]
+    col.add(ids=ids, embeddings=v[s:s + len(ids)], documents=[f"segment {i}" for i in range(s, s + len(ids))],
+            metadatas=[{"user_id": "u", "conversation_id": f"conv-{i % 7}", "role": "user",
+                        "timestamp": f"2025-11-{1 + i % 28:02d}T10:00:00.{i:06d}"} for i in range(s, s + len(ids))])
+"#;
 
 /// Rows per batch: small, so that a run has many batches to be killed between (or in).
 const BATCH: &str = "50";
@@ -108,10 +150,13 @@ c.executemany("INSERT INTO ams_behavioral_feedback (event_id, user_id, message_i
 c.commit()
 "#;
 
-/// The encrypted source in a directory of its own, and its key.
+/// The encrypted source in a directory of its own, and its key; AICO's memory directory (LMDB and
+/// Chroma) in `memory/` beside it.
 struct Source {
     dir: tempfile::TempDir,
     key_hex: String,
+    /// AICO's own `chroma` (chromadb 1.0.20).
+    chroma: PathBuf,
 }
 
 impl Source {
@@ -125,12 +170,22 @@ impl Source {
         let path = dir.path().join("aico.db");
         let args = [path.to_str().expect("utf-8"), &key_hex, &USERS.to_string(), &FACTS.to_string(), &statements];
         run_python(&python, MAKE_SOURCE, &args);
-        Some(Self { dir, key_hex })
+        let (working, semantic) = (dir.path().join("memory/working"), dir.path().join("memory/semantic"));
+        std::fs::create_dir_all(&working).expect("mkdir");
+        std::fs::create_dir_all(&semantic).expect("mkdir");
+        run_python(&python, MAKE_LMDB, &[working.to_str().expect("utf-8"), &MESSAGES.to_string()]);
+        let chroma_python = aico_chromadb_python()?;
+        run_python(&chroma_python, MAKE_CHROMA, &[semantic.to_str().expect("utf-8"), &SEGMENTS.to_string()]);
+        let chroma = chroma_python.parent().expect("bin dir").join("chroma");
+        Some(Self { dir, key_hex, chroma })
     }
 
-    /// Every file of the directory with its bytes.
+    /// Every file of the directory with its bytes, but LMDB's table of readers (`lock.mdb`), which
+    /// every reader writes.
     fn files(&self) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
-        aico_tests::files_of(self.dir.path())
+        let mut files = aico_tests::files_of(self.dir.path());
+        files.remove(&PathBuf::from("memory/working/lock.mdb"));
+        files
     }
 
     /// `aico-ams move --json` from this source to `db` in batches of [`BATCH`].
@@ -138,7 +193,12 @@ impl Source {
         let url = format!("sqlite://{}", self.dir.path().join("aico.db").display());
         let mut cmd = command("aico-ams");
         cmd.args(["move", "--database-url", &url, "--to", &db.url, "--batch-size", BATCH, "--json"])
+            .arg("--memory-dir")
+            .arg(self.dir.path().join("memory"))
+            .arg("--chroma-bin")
+            .arg(&self.chroma)
             .env("AICO_DB_KEY", &self.key_hex)
+            .env("ANONYMIZED_TELEMETRY", "False")
             .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/aico-test-bus");
         cmd
     }
@@ -157,7 +217,9 @@ async fn dump(conn: &DatabaseConnection) -> Vec<(String, Vec<String>)> {
     for table in tables {
         // Names from the catalog, quoted as identifiers; no value is pasted.
         let quoted = format!("\"{}\"", table.replace('"', "\"\""));
-        let rows = column_of(conn, &format!("SELECT t::text FROM aico_core.{quoted} t ORDER BY 1")).await;
+        // The working memory's `id` is a sequence's: a killed batch uses numbers up, so ids differ.
+        let row = if table == "working_memory_messages" { "(to_jsonb(t) - 'id')" } else { "t" };
+        let rows = column_of(conn, &format!("SELECT {row}::text FROM aico_core.{quoted} t ORDER BY 1")).await;
         out.push((table, rows));
     }
     out
@@ -211,7 +273,7 @@ fn assert_complete(report: &Value, context: &str) {
     // The tables this source holds (the report also lists the target's tables it has no source for).
     let tables: Vec<&Value> =
         report["tables"].as_array().expect("tables").iter().filter(|t| !t["source_table"].is_null()).collect();
-    assert_eq!(tables.len(), 8, "{context}: {report:#}");
+    assert_eq!(tables.len(), 9, "{context}: {report:#}");
     for t in tables {
         let n = |k: &str| t[k].as_u64().unwrap_or_else(|| panic!("{k} in {t:#}"));
         let count = |k: &str| t[k]["count"].as_u64().unwrap_or_else(|| panic!("{k} in {t:#}"));
@@ -222,6 +284,22 @@ fn assert_complete(report: &Value, context: &str) {
             assert_eq!(count(k), 0, "{context}: {k}: {t:#}");
         }
     }
+    let w = &report["working_memory"];
+    assert_eq!(w["skipped"], Value::Null, "{context}: {report:#}");
+    assert_eq!(w["in_source"], MESSAGES, "{context}: {report:#}");
+    let (moved, before) = (w["moved"].as_u64().expect("moved"), w["already_moved"].as_u64().expect("before"));
+    assert_eq!(moved + before, MESSAGES as u64, "{context}: {report:#}");
+    assert_eq!(w["refused"]["count"], 0, "{context}: {report:#}");
+}
+
+/// AICO's HNSW index on the segments: its definition and whether it is valid.
+async fn aicos_index(conn: &DatabaseConnection) -> Vec<String> {
+    column_of(
+        conn,
+        "SELECT pg_get_indexdef(i.indexrelid) || ' valid=' || i.indisvalid::text FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'idx_conversation_segments_embedding'",
+    )
+    .await
 }
 
 #[tokio::test]
@@ -230,6 +308,8 @@ async fn a_move_killed_at_random_moments_resumes_to_the_uninterrupted_end_row_fo
     let Some(whole) = aico_pg18(AicoPg::AsFile).await else { return };
     let Some(killed) = aico_pg18(AicoPg::AsFile).await else { return };
     let before = source.files();
+    let index_before = aicos_index(&whole.connect().await).await;
+    assert!(index_before.len() == 1 && index_before[0].ends_with(" valid=true"), "{index_before:?}");
 
     // The uninterrupted run, timed: the kills fall within its duration.
     let started = Instant::now();
@@ -253,7 +333,7 @@ async fn a_move_killed_at_random_moments_resumes_to_the_uninterrupted_end_row_fo
     // The first kill after a random delay within the uninterrupted run's start; the others once the
     // target holds a random number of rows between what it held and half of what is missing (the
     // count polled every few milliseconds, then a random wait of up to 20 ms): each lands
-    // mid-write, in a batch or between two.
+    // mid-write, in a batch or between two; the last one among the segments.
     let mut trials = Vec::new();
     let mut held = 0;
     for trial in 0..TRIALS {
@@ -262,7 +342,11 @@ async fn a_move_killed_at_random_moments_resumes_to_the_uninterrupted_end_row_fo
             std::thread::sleep(Duration::from_millis(rng.next() % (span / 4).max(1)));
             String::from("start")
         } else {
-            let threshold = held + 1 + rng.next() % ((whole_rows - held) / 2).max(1);
+            // The last kill lands among the segments, written last, while AICO's index is set aside.
+            let threshold = match trial == TRIALS - 1 {
+                true => (whole_rows - SEGMENTS as u64 + 1 + rng.next() % (SEGMENTS as u64 / 2)).max(held + 1),
+                false => held + 1 + rng.next() % ((whole_rows - held) / 2).max(1),
+            };
             let started = Instant::now();
             while rows(&conn, &count).await < threshold && child.try_wait().expect("poll").is_none() {
                 assert!(started.elapsed() < Duration::from_secs(60), "no progress to {threshold} rows");
@@ -291,7 +375,11 @@ async fn a_move_killed_at_random_moments_resumes_to_the_uninterrupted_end_row_fo
     // Every row the killed runs left is one the move would write, the same.
     let same: u64 =
         report["tables"].as_array().expect("tables").iter().filter_map(|t| t["already_same"].as_u64()).sum();
-    assert_eq!(same, held, "{trials}: already there (same) vs rows left: {report:#}");
+    let messages = report["working_memory"]["already_moved"].as_u64().expect("already moved");
+    assert_eq!(same + messages, held, "{trials}: already there (same) vs rows left: {report:#}");
+    // AICO's index is back in both, valid, as AICO's file makes it.
+    assert_eq!(aicos_index(&whole.connect().await).await, index_before, "{trials}");
+    assert_eq!(aicos_index(&conn).await, index_before, "{trials}");
 
     let (a, b) = (dump(&whole.connect().await).await, dump(&killed.connect().await).await);
     assert_eq!(a.len(), b.len(), "{trials}");

@@ -65,7 +65,9 @@ impl LocalServer {
             path: path.into(),
             detail: format!("could not copy the store to serve it: {e}"),
         };
-        let copy = tempfile::Builder::new().prefix("aico-ams-chroma-copy").tempdir().map_err(failed)?;
+        remove_stale_copies();
+        let prefix = format!("{COPY_PREFIX}{}-", std::process::id());
+        let copy = tempfile::Builder::new().prefix(&prefix).tempdir().map_err(failed)?;
         copy_tree(path, copy.path()).map_err(failed)?;
         let mut server = Self::start(copy.path(), program).await?;
         tracing::info!(store = %path.display(), copy = %copy.path().display(), "serving a copy of the store");
@@ -165,6 +167,38 @@ impl Drop for LocalServer {
         self.stop();
         tracing::info!(url = self.url, "stopped Chroma's server");
     }
+}
+
+/// How the private copies of a store are named in the temporary directory: this prefix, the pid of
+/// the run that made it, a dash, random letters.
+const COPY_PREFIX: &str = "aico-ams-chroma-copy-";
+
+/// Remove the copies that runs killed before they could (`kill -9`): those whose pid names no
+/// process. A copy of a running process's is left alone.
+fn remove_stale_copies() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(COPY_PREFIX)).and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if !process_exists(pid) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => tracing::info!(path = %entry.path().display(), "removed a copy a killed run left"),
+                Err(e) => {
+                    tracing::warn!(path = %entry.path().display(), "could not remove a copy a killed run left: {e}")
+                }
+            }
+        }
+    }
+}
+
+/// Whether a process `pid` exists (Linux: its `/proc` entry; elsewhere assumed, so nothing is
+/// removed).
+fn process_exists(pid: u32) -> bool {
+    !cfg!(target_os = "linux") || std::path::Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// Copy the directory `from` into `to` (which exists), with everything below it.
