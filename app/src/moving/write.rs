@@ -75,9 +75,10 @@ pub(super) struct Batch<'a> {
     pub dry_run: bool,
 }
 
-/// One batch of converted rows (key, cells): those the target holds already compared, the others
-/// inserted in one transaction (never over a row that is there), read back and compared; counted
-/// into `t`. `filled_keys`: the rows whose temporal metadata the move fills. The keys of the rows
+/// One batch of converted rows (key, cells): inserted in one transaction, never over a row that is
+/// there (`ON CONFLICT DO NOTHING`), then read back and compared: written and the same (verified),
+/// there before and the same or different, or kept out by another unique constraint; counted into
+/// `t` (a dry run reads and compares only). `filled_keys`: the rows whose temporal metadata the move fills. The keys of the rows
 /// the target holds afterwards (on a dry run: would hold), which later tables' rows may name.
 pub(super) async fn write_batch(
     dest: &Dest,
@@ -88,22 +89,23 @@ pub(super) async fn write_batch(
 ) -> Result<HashSet<String>, MoveError> {
     let keys: Vec<String> = ready.iter().map(|(k, _)| k.clone()).collect();
     let mut present: HashSet<String> = keys.iter().cloned().collect();
-    let there = dest.read(b.table, b.key, b.columns, &keys).await?;
-    let mut new = Vec::new();
-    for (k, cells) in ready {
-        match there.get(&k) {
-            None => new.push((k, cells)),
-            Some(held) => match first_difference(&cells, held, b.columns) {
-                None => t.already_same += 1,
-                Some(why) => t.already_different.add(shown_key(&k), why),
-            },
-        }
-    }
     if b.dry_run {
-        t.moved += new.len() as u64;
-        t.metadata_filled += new.iter().filter(|(k, _)| filled_keys.contains(k)).count() as u64;
+        let there = dest.read(b.table, b.key, b.columns, &keys).await?;
+        for (k, cells) in &ready {
+            match there.get(k).map(|held| first_difference(cells, held, b.columns)) {
+                None => {
+                    t.moved += 1;
+                    t.metadata_filled += u64::from(filled_keys.contains(k));
+                }
+                Some(None) => t.already_same += 1,
+                Some(Some(why)) => t.already_different.add(shown_key(k), why),
+            }
+        }
         return Ok(present);
     }
+    // Every row is offered to the insert: one that the target holds under its key is left as it
+    // is (`ON CONFLICT DO NOTHING`), and the read back after tells it apart from one written now.
+    let new = ready;
     let inserted = dest.insert(b.table, b.key, b.columns, &new).await?;
     t.metadata_filled += inserted.iter().filter(|k| filled_keys.contains(*k)).count() as u64;
     let keys: Vec<String> = new.iter().map(|(k, _)| k.clone()).collect();
@@ -124,7 +126,7 @@ pub(super) async fn write_batch(
                 t.moved += 1;
                 t.mismatched.add(shown_key(&k), "written, but not found when read back");
             }
-            // Written meanwhile by someone else, under the same key.
+            // There before (or written meanwhile by someone else), under the same key.
             (false, Some(None)) => t.already_same += 1,
             (false, Some(Some(why))) => t.already_different.add(shown_key(&k), why),
             (false, None) => {
