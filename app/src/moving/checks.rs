@@ -39,19 +39,8 @@ pub struct Prepared {
 impl Prepared {
     /// This table's report before anything of it is moved: its names, columns and source count.
     pub(crate) fn nothing_moved(&self) -> TableMove {
-        TableMove {
-            source_table: self.source_table.clone(),
-            target_table: self.map.target.to_owned(),
-            columns: self.target_columns.iter().map(|c| c.name.clone()).collect(),
-            in_source: self.in_source,
-            moved: 0,
-            already_same: 0,
-            already_different: Default::default(),
-            refused: Default::default(),
-            verified: 0,
-            mismatched: Default::default(),
-            metadata_filled: 0,
-        }
+        let columns = self.target_columns.iter().map(|c| c.name.clone()).collect();
+        TableMove::nothing_yet(self.source_table.clone(), self.map.target, columns, self.in_source)
     }
 }
 

@@ -121,6 +121,24 @@ pub struct TableMove {
 }
 
 impl TableMove {
+    /// A table's report before anything of it is moved: its names, the columns written and the
+    /// source's rows, every other figure zero.
+    pub fn nothing_yet(source_table: Option<String>, target_table: &str, columns: Vec<String>, in_source: u64) -> Self {
+        Self {
+            source_table,
+            target_table: target_table.to_owned(),
+            columns,
+            in_source,
+            moved: 0,
+            already_same: 0,
+            already_different: Rows::default(),
+            refused: Rows::default(),
+            verified: 0,
+            mismatched: Rows::default(),
+            metadata_filled: 0,
+        }
+    }
+
     /// Whether every source row of this table is verified, or was there already, the same (on a
     /// dry run: would be moved or is there already, the same).
     pub fn complete(&self, dry_run: bool) -> bool {

@@ -137,19 +137,9 @@ pub struct PreparedVectors {
 impl PreparedVectors {
     /// This collection's report before anything of it is moved.
     pub fn nothing_moved(&self) -> TableMove {
-        TableMove {
-            source_table: self.chroma.as_ref().map(|_| format!("Chroma {}", self.map.collection)),
-            target_table: self.map.target.to_owned(),
-            columns: self.columns.iter().map(|c| c.name.clone()).collect(),
-            in_source: self.in_source,
-            moved: 0,
-            already_same: 0,
-            already_different: Default::default(),
-            refused: Default::default(),
-            verified: 0,
-            mismatched: Default::default(),
-            metadata_filled: 0,
-        }
+        let source = self.chroma.as_ref().map(|_| format!("Chroma {}", self.map.collection));
+        let columns = self.columns.iter().map(|c| c.name.clone()).collect();
+        TableMove::nothing_yet(source, self.map.target, columns, self.in_source)
     }
 }
 
