@@ -89,6 +89,13 @@ impl Rows {
             self.rows.push(RowNote { key: key.into(), reason: reason.into() });
         }
     }
+
+    /// Count `other`'s too, listed while fewer than [`LISTED`] are.
+    pub fn absorb(&mut self, other: Rows) {
+        self.count += other.count;
+        let room = LISTED.saturating_sub(self.rows.len());
+        self.rows.extend(other.rows.into_iter().take(room));
+    }
 }
 
 /// One table of the move.
@@ -121,6 +128,17 @@ pub struct TableMove {
 }
 
 impl TableMove {
+    /// Add the figures of `part` (one batch of the same table) to these.
+    pub fn absorb(&mut self, part: TableMove) {
+        self.moved += part.moved;
+        self.already_same += part.already_same;
+        self.verified += part.verified;
+        self.metadata_filled += part.metadata_filled;
+        self.already_different.absorb(part.already_different);
+        self.refused.absorb(part.refused);
+        self.mismatched.absorb(part.mismatched);
+    }
+
     /// A table's report before anything of it is moved: its names, the columns written and the
     /// source's rows, every other figure zero.
     pub fn nothing_yet(source_table: Option<String>, target_table: &str, columns: Vec<String>, in_source: u64) -> Self {

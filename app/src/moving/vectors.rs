@@ -12,14 +12,14 @@ use std::collections::HashSet;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::MoveOptions;
 use super::checks::qualified;
 use super::convert::{Cell, Kind, SqlValue, convert};
 use super::error::MoveError;
 use super::mapping::Parent;
 use super::pg::{Dest, TargetColumn};
 use super::report::{Problem, TableMove};
-use super::write::{Batch, write_batch};
-use super::{MoveOptions, Step};
+use super::write::{Batch, Writes};
 use crate::chroma::{Chroma, Reader, Record};
 use crate::sql::segments;
 
@@ -265,6 +265,8 @@ pub async fn move_collection(
     };
     let key = [p.map.fields[0].0];
     let batch = opts.batch_size.clamp(1, 65_535 / p.columns.len().max(1)) as u64;
+    let into = Batch { table: p.map.target, key: &key, columns: &p.columns, dry_run: opts.dry_run };
+    let (mut writes, mut written) = (Writes::new(dest, into), HashSet::new());
     let mut offset = 0;
     loop {
         let records = chroma.records(offset, batch).await?;
@@ -279,10 +281,10 @@ pub async fn move_collection(
                 Err(reason) => t.refused.add(record.id.clone(), reason),
             }
         }
-        let into = Batch { table: p.map.target, key: &key, columns: &p.columns, dry_run: opts.dry_run };
-        write_batch(dest, &into, ready, &HashSet::new(), &mut t).await?;
-        (opts.progress)(Step::Rows(records.len() as u64));
+        let n = records.len() as u64;
+        writes.push(ready, HashSet::new(), n, &mut t, &mut written, opts.progress).await?;
     }
+    writes.finish(&mut t, &mut written, opts.progress).await?;
     if let Some((aside, db)) = aside {
         let seconds = segments::put_back(&db, &aside).await.map_err(|e| dest.index_error(e))?;
         tracing::info!(plan = ?aside.plan, seconds, "AICO's index on conversation_segments");

@@ -3,6 +3,10 @@
 //! one transaction per batch, never over a row that is there; then read back and compared.
 
 use std::collections::HashSet;
+use std::pin::Pin;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 
 use entity::values::{FromJson, TemporalMetadata};
 
@@ -38,6 +42,8 @@ pub async fn move_table(
     // PostgreSQL takes at most 65535 bound values per statement.
     let batch = opts.batch_size.clamp(1, 65_535 / p.target_columns.len().max(1));
     let mut after: Option<SqlValue> = None;
+    let into = Batch { table: p.map.target, key, columns: &p.target_columns, dry_run: opts.dry_run };
+    let mut writes = Writes::new(dest, into);
     loop {
         let rows = source.batch(table, &source_keys, &p.source_columns, after.as_ref(), batch).await?;
         let Some((last, _)) = rows.last() else { break };
@@ -56,14 +62,88 @@ pub async fn move_table(
                 Err((k, reason)) => t.refused.add(shown_key(&k), reason),
             }
         }
-        let into = Batch { table: p.map.target, key, columns: &p.target_columns, dry_run: opts.dry_run };
-        accepted.extend(write_batch(dest, &into, ready, &filled_keys, &mut t).await?);
-        (opts.progress)(Step::Rows(rows.len() as u64));
+        writes.push(ready, filled_keys, rows.len() as u64, &mut t, accepted, opts.progress).await?;
     }
+    writes.finish(&mut t, accepted, opts.progress).await?;
     Ok(t)
 }
 
+/// Batches written at once, each in a transaction on a connection of its own (PostgreSQL works on
+/// each in a process of its own), while the next one is read and converted.
+const AT_ONCE: usize = 2;
+
+/// One batch written: its figures, the keys the target holds afterwards, the source rows it covered.
+type Written = (TableMove, HashSet<String>, u64);
+
+/// The batches of one table on their way: at most [`AT_ONCE`] in flight; each one's figures are
+/// added to the table's as it finishes, in order.
+pub(super) struct Writes<'a> {
+    dest: &'a Dest,
+    into: Batch<'a>,
+    in_flight: FuturesOrdered<Pin<Box<dyn Future<Output = Result<Written, MoveError>> + 'a>>>,
+}
+
+impl<'a> Writes<'a> {
+    /// Batches of `into` to `dest`.
+    pub(super) fn new(dest: &'a Dest, into: Batch<'a>) -> Self {
+        Self { dest, into, in_flight: FuturesOrdered::new() }
+    }
+
+    /// Start writing `ready` (from `rows` source rows; `filled`: whose metadata the move fills),
+    /// once fewer than [`AT_ONCE`] are in flight; what finishes meanwhile goes into `t` and
+    /// `accepted`, and `progress` hears of it.
+    pub(super) async fn push(
+        &mut self,
+        ready: Vec<(String, Vec<Cell>)>,
+        filled: HashSet<String>,
+        rows: u64,
+        t: &mut TableMove,
+        accepted: &mut HashSet<String>,
+        progress: &dyn Fn(Step<'_>),
+    ) -> Result<(), MoveError> {
+        while self.in_flight.len() >= AT_ONCE {
+            self.settle_one(t, accepted, progress).await?;
+        }
+        let (dest, into) = (self.dest, self.into);
+        self.in_flight.push_back(Box::pin(async move {
+            let mut part = TableMove::nothing_yet(None, into.table, Vec::new(), 0);
+            let present = write_batch(dest, &into, ready, &filled, &mut part).await?;
+            Ok((part, present, rows))
+        }));
+        Ok(())
+    }
+
+    /// Wait for every batch in flight.
+    pub(super) async fn finish(
+        mut self,
+        t: &mut TableMove,
+        accepted: &mut HashSet<String>,
+        progress: &dyn Fn(Step<'_>),
+    ) -> Result<(), MoveError> {
+        while !self.in_flight.is_empty() {
+            self.settle_one(t, accepted, progress).await?;
+        }
+        Ok(())
+    }
+
+    async fn settle_one(
+        &mut self,
+        t: &mut TableMove,
+        accepted: &mut HashSet<String>,
+        progress: &dyn Fn(Step<'_>),
+    ) -> Result<(), MoveError> {
+        if let Some(done) = self.in_flight.next().await {
+            let (part, present, rows) = done?;
+            t.absorb(part);
+            accepted.extend(present);
+            progress(Step::Rows(rows));
+        }
+        Ok(())
+    }
+}
+
 /// Where a batch goes: the target table, its key, the columns written.
+#[derive(Clone, Copy)]
 pub(super) struct Batch<'a> {
     /// The table in `aico_core`.
     pub table: &'a str,
