@@ -75,12 +75,15 @@ const AT_ONCE: usize = 2;
 /// One batch written: its figures, the keys the target holds afterwards, the source rows it covered.
 type Written = (TableMove, HashSet<String>, u64);
 
+/// A batch being written.
+type InFlight<'a> = Pin<Box<dyn Future<Output = Result<Written, MoveError>> + 'a>>;
+
 /// The batches of one table on their way: at most [`AT_ONCE`] in flight; each one's figures are
 /// added to the table's as it finishes, in order.
 pub(super) struct Writes<'a> {
     dest: &'a Dest,
     into: Batch<'a>,
-    in_flight: FuturesOrdered<Pin<Box<dyn Future<Output = Result<Written, MoveError>> + 'a>>>,
+    in_flight: FuturesOrdered<InFlight<'a>>,
 }
 
 impl<'a> Writes<'a> {
