@@ -116,6 +116,22 @@ impl Cell {
         self.instant().map(|t| t.as_datetime().naive_utc())
     }
 
+    /// The value as text that its column's type reads back exactly (NULL: None): instants as
+    /// RFC 3339 UTC with `Z` (a `timestamp` column takes the UTC wall clock and drops the zone),
+    /// floats in their shortest exact form, JSON as written, vectors as pgvector's text.
+    pub fn as_text(&self) -> Option<String> {
+        Some(match self {
+            Self::Null => return None,
+            Self::Text(t) => t.clone(),
+            Self::Bool(b) => b.to_string(),
+            Self::Int(i) => i.to_string(),
+            Self::Float(x) => x.to_string(),
+            Self::Time(t) => t.to_rfc3339(),
+            Self::Json(v) => v.to_string(),
+            Self::Vector(v) => Self::vector_text(v),
+        })
+    }
+
     /// A vector as pgvector reads it (`[0.1,-2,...]`): each `f32` printed shortest, which
     /// pgvector's parser reads back to the same bits.
     pub fn vector_text(v: &[f32]) -> String {

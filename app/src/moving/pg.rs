@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use entity::values::Timestamp;
 use sea_orm::DatabaseConnection;
 use sea_orm::sqlx::postgres::PgRow;
-use sea_orm::sqlx::{self, Postgres, QueryBuilder, Row};
+use sea_orm::sqlx::{self, Row};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -190,6 +190,12 @@ impl Dest {
 
     /// Insert `rows` (key, values of `columns`) into `aico_core.<table>` in one transaction,
     /// `ON CONFLICT DO NOTHING`: a row already there is never overwritten. The keys inserted.
+    ///
+    /// One text array per column (`unnest`), each element cast to its column's type in the
+    /// `SELECT`: the statement's text and its parameters' types are the same for every batch of a
+    /// table, so PostgreSQL parses it once (a `VALUES` list of a cast parameter per value was
+    /// parsed and bound anew for every batch, which cost more than the insert itself). Each value
+    /// goes as the text its type reads back exactly ([`Cell::as_text`]).
     pub async fn insert(
         &self,
         table: &str,
@@ -201,23 +207,28 @@ impl Dest {
             return Ok(HashSet::new());
         }
         let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
-        let mut q = QueryBuilder::<Postgres>::new(format!("INSERT INTO {} ({}) ", qualified(table), names.join(", ")));
-        q.push_values(rows, |mut b, (_, cells)| {
-            for (c, cell) in columns.iter().zip(cells) {
-                b.push("CAST(");
-                push_cell(&mut b, cell, &c.kind);
-                // The type as the catalog prints it (`format_type`): a name, never a value.
-                b.push_unseparated(format!(" AS {})", c.shown));
-            }
-        });
-        q.push(format!(" ON CONFLICT DO NOTHING RETURNING {}", key_expr(key)));
+        let arrays: Vec<String> = (1..=columns.len()).map(|i| format!("${i}::text[]")).collect();
+        let aliases: Vec<String> = (1..=columns.len()).map(|i| format!("c{i}")).collect();
+        // The types as the catalog prints them (`format_type`): names, never values.
+        let casts: Vec<String> =
+            columns.iter().zip(&aliases).map(|(c, a)| format!("CAST(u.{a} AS {})", c.shown)).collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) SELECT {} FROM unnest({}) AS u({}) ON CONFLICT DO NOTHING RETURNING {}",
+            qualified(table),
+            names.join(", "),
+            casts.join(", "),
+            arrays.join(", "),
+            aliases.join(", "),
+            key_expr(key)
+        );
+        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        for i in 0..columns.len() {
+            let column: Vec<Option<String>> =
+                rows.iter().map(|(_, cells)| cells.get(i).and_then(Cell::as_text)).collect();
+            q = q.bind(column);
+        }
         let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
-        // Not a cached prepared statement: sqlx caches by SQL text alone, and the next batch's
-        // statement (same text) binds other types where a NULL (bound as text) meets a value,
-        // which the cached statement would take as text (a timestamp's bytes: "invalid byte
-        // sequence for encoding UTF8: 0x00").
-        let inserted: Vec<String> =
-            q.build_query_scalar().persistent(false).fetch_all(&mut *tx).await.map_err(|e| self.err(e))?;
+        let inserted: Vec<String> = q.fetch_all(&mut *tx).await.map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(inserted.into_iter().collect())
     }
@@ -256,19 +267,4 @@ fn cell(row: &PgRow, i: usize, kind: &Kind) -> Result<Cell, sqlx::Error> {
         Kind::TimestampTz => time(row.try_get::<Option<DateTime<Utc>>, _>(i)?)?,
         Kind::Timestamp => time(row.try_get::<Option<NaiveDateTime>, _>(i)?.map(|t| t.and_utc()))?,
     })
-}
-
-/// Bind `cell` with the type its column takes.
-fn push_cell(b: &mut sqlx::query_builder::Separated<'_, Postgres, &'static str>, cell: &Cell, kind: &Kind) {
-    match cell {
-        Cell::Time(_) if *kind == Kind::Timestamp => b.push_bind_unseparated(cell.naive()),
-        Cell::Null => b.push_bind_unseparated(None::<String>),
-        Cell::Text(t) => b.push_bind_unseparated(t.clone()),
-        Cell::Bool(v) => b.push_bind_unseparated(*v),
-        Cell::Int(v) => b.push_bind_unseparated(*v),
-        Cell::Float(v) => b.push_bind_unseparated(*v),
-        Cell::Time(_) => b.push_bind_unseparated(cell.utc()),
-        Cell::Json(v) => b.push_bind_unseparated(sqlx::types::Json(v.clone())),
-        Cell::Vector(v) => b.push_bind_unseparated(Cell::vector_text(v)),
-    };
 }
