@@ -29,11 +29,10 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aico_tests::{AICO_USER, AicoPg, TestDb, aico_pg18, column_of, psql, psql_program};
+use aico_tests::{AICO_USER, AicoPg, TestDb, aico_pg18, psql, psql_program};
 use entity::values::TemporalMetadata;
 
 /// The one `UPDATE` of the segments (the baseline).
@@ -173,46 +172,6 @@ fn run_psql(url: &str, sql: &str) -> Duration {
     common::psql_with(&psql_program(), url, sql)
 }
 
-/// Run `command` to its end (it must exit 0): its wall time, start to exit, and its peak RSS in
-/// MiB: `ru_maxrss`, which the kernel reports for the child reaped by `wait4`.
-#[cfg(target_os = "linux")]
-#[allow(clippy::zombie_processes, reason = "the child is reaped by `wait4`, which std cannot see")]
-fn timed_with_peak_rss(mut command: Command) -> (Duration, f64) {
-    let started = Instant::now();
-    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        stderr.read_to_string(&mut text).ok();
-        text
-    });
-    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
-    let mut status = 0;
-    // SAFETY: `rusage` is plain old data, all zeroes a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: reaps our own child `pid` (std's `Child` is not waited on after this), writing
-        // only into `status` and `usage`, which outlive the call.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if reaped == pid {
-            break;
-        }
-        let error = std::io::Error::last_os_error();
-        assert_eq!(error.kind(), std::io::ErrorKind::Interrupted, "wait4: {error}");
-    }
-    let time = started.elapsed();
-    let stderr = reader.join().expect("stderr reader");
-    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    assert!(ok, "{command:?} failed (wait status {status}): {stderr}");
-    (time, usage.ru_maxrss as f64 / 1024.0)
-}
-
-/// Elsewhere: the wall time alone (no peak RSS: NaN).
-#[cfg(not(target_os = "linux"))]
-fn timed_with_peak_rss(command: Command) -> (Duration, f64) {
-    (common::timed(command), f64::NAN)
-}
-
 /// `aico-ams backfill --store store` on `url`: its wall time and peak RSS (MiB).
 fn ours(url: &str, store: &str) -> (Duration, f64) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_aico-ams"));
@@ -221,7 +180,7 @@ fn ours(url: &str, store: &str) -> (Duration, f64) {
     if let Ok(more) = std::env::var("AICO_BENCH_ARGS") {
         command.args(more.split_whitespace());
     }
-    timed_with_peak_rss(command)
+    common::timed_with_peak_rss(command)
 }
 
 /// One line of the bench.
@@ -235,26 +194,13 @@ struct Line<'a> {
     same: Option<&'a str>,
 }
 
-fn median<T: PartialOrd + std::marker::Copy>(mut runs: Vec<T>) -> T {
-    runs.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
-    runs[runs.len() / 2]
-}
-
-/// The answer of `sql` on the database `url`.
-async fn answer(url: &str, sql: &str) -> Vec<String> {
-    let conn = sea_orm::Database::connect(url).await.expect("connect");
-    let answer = column_of(&conn, sql).await;
-    conn.close().await.ok();
-    answer
-}
-
 async fn line(template: &TestDb, admin: &str, line: &Line<'_>, runs: usize) {
     let (mut updates, mut our_times, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         let copy = Copy::of(template, admin, "aico_bench_update");
         updates.push(run_psql(&copy.url, line.update));
         let theirs = match line.same {
-            Some(sql) => answer(&copy.url, sql).await,
+            Some(sql) => common::answer(&copy.url, sql).await,
             None => Vec::new(),
         };
         drop(copy);
@@ -263,10 +209,16 @@ async fn line(template: &TestDb, admin: &str, line: &Line<'_>, runs: usize) {
         our_times.push(time);
         peaks.push(peak);
         if let Some(sql) = line.same {
-            assert_eq!(answer(&copy.url, sql).await, theirs, "{}: the two sides wrote different metadata", line.what);
+            assert_eq!(
+                common::answer(&copy.url, sql).await,
+                theirs,
+                "{}: the two sides wrote different metadata",
+                line.what
+            );
         }
     }
-    let (baseline, ours, peak) = (median(updates), median(our_times), peaks.iter().copied().fold(0.0, f64::max));
+    let (baseline, ours, peak) =
+        (common::median(updates), common::median(our_times), peaks.iter().copied().fold(0.0, f64::max));
     let ratio = baseline.as_secs_f64() / ours.as_secs_f64();
     let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
