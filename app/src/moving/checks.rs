@@ -63,6 +63,22 @@ pub fn qualified(table: &str) -> String {
     format!("{AICO_PG_SCHEMA}.{table}")
 }
 
+/// Why the move stops when the target lacks `target` (`aico_core.<table>`).
+pub(super) fn missing_table(target: &str) -> String {
+    format!("{target} does not exist in the target: run `aico pg init` (AICO's schema) on it first")
+}
+
+/// Why the move stops when `target`'s column `column` is of a type it does not write.
+pub(super) fn unsupported_type(target: &str, column: &str, ty: &str) -> String {
+    format!("{target}.{column} is of type {ty}, which the move does not write yet")
+}
+
+/// The columns of `live` that are `NOT NULL` without a default and not among those `written`:
+/// a row could not be inserted.
+pub(super) fn unfilled(live: &[TargetColumn], written: impl Fn(&str) -> bool) -> Vec<&TargetColumn> {
+    live.iter().filter(|c| c.not_null && !c.has_default && !written(&c.name)).collect()
+}
+
 /// The source table `map` reads, among `tables`: the first of its names present whose columns
 /// have its shape.
 pub async fn source_of(source: &Source, tables: &[String], map: &TableMap) -> Result<Option<String>, MoveError> {
@@ -114,10 +130,7 @@ pub async fn prepare(
         message,
     };
     let Some(live) = dest.columns(map.target).await? else {
-        prepared.problems.push(problem(
-            None,
-            format!("{target} does not exist in the target: run `aico pg init` (AICO's schema) on it first"),
-        ));
+        prepared.problems.push(problem(None, missing_table(&target)));
         return Ok(prepared);
     };
     let Some(table) = source_table else { return Ok(prepared) };
@@ -162,10 +175,7 @@ pub async fn prepare(
         match find(to) {
             Some(c) => {
                 if let Kind::Unsupported(ty) = &c.kind {
-                    prepared.problems.push(problem(
-                        Some(to),
-                        format!("{target}.{to} is of type {ty}, which the move does not write yet"),
-                    ));
+                    prepared.problems.push(problem(Some(to), unsupported_type(&target, to, ty)));
                 }
                 prepared.source_columns.push(column.clone());
                 prepared.target_columns.push(c.clone());
@@ -235,18 +245,15 @@ pub async fn prepare(
             });
         }
     }
-    for c in &live {
-        let written = prepared.target_columns.iter().any(|w| w.name == c.name);
-        if c.not_null && !c.has_default && !written {
-            prepared.problems.push(problem(
-                Some(&c.name),
-                format!(
-                    "{target}.{} is NOT NULL without a default, and the source's {table} has no {} to fill it",
-                    c.name,
-                    map.source_column(&c.name)
-                ),
-            ));
-        }
+    for c in unfilled(&live, |name| prepared.target_columns.iter().any(|w| w.name == name)) {
+        prepared.problems.push(problem(
+            Some(&c.name),
+            format!(
+                "{target}.{} is NOT NULL without a default, and the source's {table} has no {} to fill it",
+                c.name,
+                map.source_column(&c.name)
+            ),
+        ));
     }
     Ok(prepared)
 }

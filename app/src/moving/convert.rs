@@ -61,8 +61,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The kind of a column of PostgreSQL type `typname` (`format_type` is `shown`).
-    pub fn of(typname: &str, shown: &str) -> Self {
+    /// The kind of a column of PostgreSQL type `typname` (`format_type` is `shown`) with the type
+    /// modifier `typmod` (`pg_attribute.atttypmod`: a `vector`'s width, -1 when it has none).
+    pub fn of(typname: &str, shown: &str, typmod: i32) -> Self {
         match typname {
             "text" | "varchar" | "bpchar" | "name" => Self::Text,
             "bool" => Self::Bool,
@@ -72,9 +73,7 @@ impl Kind {
             "timestamptz" => Self::TimestampTz,
             "timestamp" => Self::Timestamp,
             "json" | "jsonb" => Self::Json,
-            "vector" => Self::Vector(
-                shown.split_once('(').and_then(|(_, rest)| rest.strip_suffix(')')).and_then(|w| w.parse().ok()),
-            ),
+            "vector" => Self::Vector(usize::try_from(typmod).ok().filter(|w| *w > 0)),
             _ => Self::Unsupported(shown.to_owned()),
         }
     }

@@ -123,7 +123,7 @@ impl Dest {
         }
         let rows = sqlx::query(
             "SELECT a.attname::text, t.typname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
-             a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' \
+             a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', a.atttypmod \
              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
              WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
         )
@@ -135,7 +135,7 @@ impl Dest {
             let (typname, shown): (String, String) = (row.try_get(1)?, row.try_get(2)?);
             Ok(TargetColumn {
                 name: row.try_get(0)?,
-                kind: Kind::of(&typname, &shown),
+                kind: Kind::of(&typname, &shown, row.try_get(5)?),
                 shown,
                 not_null: row.try_get(3)?,
                 has_default: row.try_get(4)?,

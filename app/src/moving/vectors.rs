@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::MoveOptions;
-use super::checks::qualified;
+use super::checks::{missing_table, qualified, unfilled, unsupported_type};
 use super::convert::{Cell, Kind, SqlValue, convert};
 use super::error::MoveError;
 use super::mapping::Parent;
@@ -161,10 +161,7 @@ pub async fn prepare(reader: &Reader, dest: &Dest, map: VectorMap) -> Result<Pre
     };
     let Some(live) = dest.columns(map.target).await? else {
         if p.in_source > 0 {
-            p.problems.push(problem(
-                None,
-                format!("{target} does not exist in the target: run `aico pg init` (AICO's schema) on it first"),
-            ));
+            p.problems.push(problem(None, missing_table(&target)));
         }
         return Ok(p);
     };
@@ -177,23 +174,15 @@ pub async fn prepare(reader: &Reader, dest: &Dest, map: VectorMap) -> Result<Pre
             )),
         }
     }
-    for c in &live {
-        if c.not_null && !c.has_default && !map.fields.iter().any(|(name, _)| *name == c.name) {
-            p.problems.push(problem(
-                Some(&c.name),
-                format!(
-                    "{target}.{} is NOT NULL without a default, and Chroma's records have nothing to fill it",
-                    c.name
-                ),
-            ));
-        }
-        if let Kind::Unsupported(ty) = &c.kind
-            && map.fields.iter().any(|(name, _)| *name == c.name)
-        {
-            p.problems.push(problem(
-                Some(&c.name),
-                format!("{target}.{} is of type {ty}, which the move does not write", c.name),
-            ));
+    let mapped = |name: &str| map.fields.iter().any(|(field, _)| *field == name);
+    for c in unfilled(&live, mapped) {
+        let message =
+            format!("{target}.{} is NOT NULL without a default, and Chroma's records have nothing to fill it", c.name);
+        p.problems.push(problem(Some(&c.name), message));
+    }
+    for c in live.iter().filter(|c| mapped(&c.name)) {
+        if let Kind::Unsupported(ty) = &c.kind {
+            p.problems.push(problem(Some(&c.name), unsupported_type(&target, &c.name, ty)));
         }
     }
     let Some(chroma) = &p.chroma else { return Ok(p) };
