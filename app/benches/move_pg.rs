@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use aico_tests::aico::{USER_MEMORIES_V13, USERS_2025};
 use aico_tests::{AicoPg, TestDb, aico_chromadb_python, aico_pg18, pg18_db, psql_program, run_python};
 
 /// The user of the source (AICO's user id form: a uuid4).
@@ -51,23 +52,12 @@ const RSS_GOAL: f64 = 256.0;
 const MAKE_FACTS: &str = r#"
 import random, sqlite3, sys, uuid
 from datetime import datetime, timedelta, timezone
-path, n, user = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+path, n, user, users_sql, memories_sql = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 c = sqlite3.connect(path)
-c.execute("CREATE TABLE users (uuid TEXT PRIMARY KEY, full_name TEXT NOT NULL, nickname TEXT, "
-          "user_type TEXT DEFAULT 'person', is_active BOOLEAN DEFAULT TRUE, "
-          "created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)")
+c.execute(users_sql)
 c.execute("INSERT INTO users (uuid, full_name, nickname, created_at, updated_at) "
           "VALUES (?, 'Ada Example', 'Ada', '2025-03-01 09:30:00', '2025-03-01 09:30:00')", (user,))
-c.execute("CREATE TABLE user_memories (fact_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, fact_type TEXT NOT NULL, "
-          "category TEXT NOT NULL, confidence REAL NOT NULL, is_immutable BOOLEAN NOT NULL DEFAULT FALSE, "
-          "valid_from TIMESTAMP NOT NULL, valid_until TIMESTAMP, content TEXT NOT NULL, entities_json TEXT, "
-          "extraction_method TEXT NOT NULL, source_conversation_id TEXT NOT NULL, source_message_id TEXT, "
-          "created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, "
-          "user_note TEXT, tags_json TEXT, is_favorite INTEGER DEFAULT 0, revisit_count INTEGER DEFAULT 0, "
-          "last_revisited TIMESTAMP, emotional_tone TEXT, memory_type TEXT, content_type TEXT DEFAULT 'message', "
-          "conversation_title TEXT, conversation_summary TEXT, turn_range TEXT, key_moments_json TEXT, "
-          "temporal_metadata TEXT DEFAULT NULL, "
-          "FOREIGN KEY (user_id) REFERENCES users(uuid) ON DELETE CASCADE)")
+c.execute(memories_sql)
 rnd = random.Random(30)
 base = datetime(2025, 3, 1, tzinfo=timezone.utc)
 zones = [timezone(timedelta(hours=h, minutes=m)) for h, m in ((2, 0), (-5, 0), (5, 30), (0, -30), (14, 0))]
@@ -187,7 +177,8 @@ impl Install {
         std::fs::create_dir_all(install.memory()).expect("mkdir memory");
         let db = install.db();
         let made = Instant::now();
-        run_python(Path::new("python3"), MAKE_FACTS, &[db.to_str().expect("utf-8"), &facts.to_string(), USER]);
+        let args = [db.to_str().expect("utf-8"), &facts.to_string(), USER, USERS_2025, USER_MEMORIES_V13];
+        run_python(Path::new("python3"), MAKE_FACTS, &args);
         eprintln!("source: {facts} facts in {:.1?}", made.elapsed());
         install
     }

@@ -194,6 +194,24 @@ pub async fn version_tables(conn: &DatabaseConnection) -> Vec<String> {
     rows
 }
 
+/// AICO's 2025 `users` as a source of `aico-ams move` holds it (its version 1).
+pub const USERS_2025: &str = "CREATE TABLE users (uuid TEXT PRIMARY KEY, full_name TEXT NOT NULL, nickname TEXT, \
+     user_type TEXT DEFAULT 'person', is_active BOOLEAN DEFAULT TRUE, \
+     created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)";
+
+/// AICO's `user_memories` as its migrator leaves it at version 13 (the Memory Album's columns and
+/// `temporal_metadata` in one statement): what the move's fixtures and benchmark write with python.
+pub const USER_MEMORIES_V13: &str = "CREATE TABLE user_memories (fact_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, \
+     fact_type TEXT NOT NULL, category TEXT NOT NULL, confidence REAL NOT NULL, \
+     is_immutable BOOLEAN NOT NULL DEFAULT FALSE, valid_from TIMESTAMP NOT NULL, valid_until TIMESTAMP, \
+     content TEXT NOT NULL, entities_json TEXT, extraction_method TEXT NOT NULL, \
+     source_conversation_id TEXT NOT NULL, source_message_id TEXT, \
+     created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, \
+     user_note TEXT, tags_json TEXT, is_favorite INTEGER DEFAULT 0, revisit_count INTEGER DEFAULT 0, \
+     last_revisited TIMESTAMP, emotional_tone TEXT, memory_type TEXT, content_type TEXT DEFAULT 'message', \
+     conversation_title TEXT, conversation_summary TEXT, turn_range TEXT, key_moments_json TEXT, \
+     temporal_metadata TEXT DEFAULT NULL, FOREIGN KEY (user_id) REFERENCES users(uuid) ON DELETE CASCADE)";
+
 /// The user every fixture row belongs to.
 pub const USER: &str = "5b1f0c52-9d3e-4e8a-b6a1-0c9a7d2e4f10";
 

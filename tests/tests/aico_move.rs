@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 
+use aico_tests::aico::{USER_MEMORIES_V13, USERS_2025};
 use aico_tests::{
     AicoPg, TestDb, aico_core_catalog, aico_pg18, column_of, command, exec, json_of, migrator, python_with_libsql,
     run_python, text,
@@ -29,28 +30,18 @@ const FACTS: usize = 40;
 const MAKE_SOURCE: &str = r#"
 import libsql, random, sys, uuid
 path, key_hex, n, messy = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "messy"
+users_sql, memories_sql = sys.argv[5], sys.argv[6]
 ada, bob = "5b1f0c52-9d3e-4e8a-b6a1-0c9a7d2e4f10", "7c2e1d63-0a4f-4f9b-87b2-1d0b8e3f5a21"
 c = libsql.connect(path)
 c.execute(f"PRAGMA key = 'x\"{key_hex}\"'")
 # A fact whose user is gone exists where a user was deleted by hand (foreign keys off, SQLite's default).
 c.execute("PRAGMA foreign_keys = OFF")
-c.execute("CREATE TABLE users (uuid TEXT PRIMARY KEY, full_name TEXT NOT NULL, nickname TEXT, "
-          "user_type TEXT DEFAULT 'person', is_active BOOLEAN DEFAULT TRUE, "
-          "created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)")
+c.execute(users_sql)
 c.execute("INSERT INTO users (uuid, full_name, nickname, created_at, updated_at) "
           "VALUES (?, 'Ada Example', 'Ada', '2025-10-01 09:30:00', '2025-10-01 09:30:00')", (ada,))
 c.execute("INSERT INTO users (uuid, full_name, is_active, created_at, updated_at) "
           "VALUES (?, 'Bob Example', 0, '2025-10-02T10:00:00Z', '2025-10-03T11:00:00.5+02:00')", (bob,))
-c.execute("CREATE TABLE user_memories (fact_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, fact_type TEXT NOT NULL, "
-          "category TEXT NOT NULL, confidence REAL NOT NULL, is_immutable BOOLEAN NOT NULL DEFAULT FALSE, "
-          "valid_from TIMESTAMP NOT NULL, valid_until TIMESTAMP, content TEXT NOT NULL, entities_json TEXT, "
-          "extraction_method TEXT NOT NULL, source_conversation_id TEXT NOT NULL, source_message_id TEXT, "
-          "created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, "
-          "user_note TEXT, tags_json TEXT, is_favorite INTEGER DEFAULT 0, revisit_count INTEGER DEFAULT 0, "
-          "last_revisited TIMESTAMP, emotional_tone TEXT, memory_type TEXT, content_type TEXT DEFAULT 'message', "
-          "conversation_title TEXT, conversation_summary TEXT, turn_range TEXT, key_moments_json TEXT, "
-          "temporal_metadata TEXT DEFAULT NULL, "
-          "FOREIGN KEY (user_id) REFERENCES users(uuid) ON DELETE CASCADE)")
+c.execute(memories_sql)
 rnd = random.Random(20261206)
 rows = []
 for i in range(n):
@@ -138,7 +129,8 @@ impl Source {
         let key_hex: String = (0..32).map(|i| format!("{:02x}", (i * 37 + 11) % 256)).collect();
         let path = dir.path().join("aico.db");
         let kind = if messy { "messy" } else { "clean" };
-        run_python(&python, MAKE_SOURCE, &[path.to_str().expect("utf-8"), &key_hex, &FACTS.to_string(), kind]);
+        let args = [path.to_str().expect("utf-8"), &key_hex, &FACTS.to_string(), kind, USERS_2025, USER_MEMORIES_V13];
+        run_python(&python, MAKE_SOURCE, &args);
         Some(Self { dir, key_hex })
     }
 

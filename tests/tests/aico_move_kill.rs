@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use aico_tests::aico::{USER_MEMORIES_V13, USERS_2025};
 use aico_tests::{
     AicoPg, TestDb, aico_chromadb_python, aico_pg18, column_of, command, json_of, python_with_libsql, run_python,
 };
@@ -76,30 +77,20 @@ const MAKE_SOURCE: &str = r#"
 import json, libsql, random, sys, uuid
 path, key_hex, n_users, n_facts = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 statements = json.loads(sys.argv[5])
+users_sql, memories_sql = sys.argv[6], sys.argv[7]
 rnd = random.Random(20261206)
 def uid():
     return str(uuid.UUID(int=rnd.getrandbits(128), version=4))
 c = libsql.connect(path)
 c.execute(f"PRAGMA key = 'x\"{key_hex}\"'")
-c.execute("CREATE TABLE users (uuid TEXT PRIMARY KEY, full_name TEXT NOT NULL, nickname TEXT, "
-          "user_type TEXT DEFAULT 'person', is_active BOOLEAN DEFAULT TRUE, "
-          "created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)")
+c.execute(users_sql)
 users = [uid() for _ in range(n_users)]
 c.executemany("INSERT INTO users (uuid, full_name, nickname, is_active, created_at, updated_at) "
               "VALUES (?, ?, ?, ?, ?, ?)",
               [(u, f"User {i} \u00e9", None if i % 3 else f"u{i}", i % 5 != 0,
                 "2025-10-01 09:30:00", f"2025-10-0{1 + i % 9}T10:00:00.{i:06d}+02:00")
                for i, u in enumerate(users)])
-c.execute("CREATE TABLE user_memories (fact_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, fact_type TEXT NOT NULL, "
-          "category TEXT NOT NULL, confidence REAL NOT NULL, is_immutable BOOLEAN NOT NULL DEFAULT FALSE, "
-          "valid_from TIMESTAMP NOT NULL, valid_until TIMESTAMP, content TEXT NOT NULL, entities_json TEXT, "
-          "extraction_method TEXT NOT NULL, source_conversation_id TEXT NOT NULL, source_message_id TEXT, "
-          "created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, "
-          "user_note TEXT, tags_json TEXT, is_favorite INTEGER DEFAULT 0, revisit_count INTEGER DEFAULT 0, "
-          "last_revisited TIMESTAMP, emotional_tone TEXT, memory_type TEXT, content_type TEXT DEFAULT 'message', "
-          "conversation_title TEXT, conversation_summary TEXT, turn_range TEXT, key_moments_json TEXT, "
-          "temporal_metadata TEXT DEFAULT NULL, "
-          "FOREIGN KEY (user_id) REFERENCES users(uuid) ON DELETE CASCADE)")
+c.execute(memories_sql)
 rows = []
 for i in range(n_facts):
     created = [None, "2025-10-05 12:00:00", "2025-10-06T13:14:15Z", "2025-10-07T08:09:10.123456",
@@ -168,7 +159,9 @@ impl Source {
         let statements: Vec<&str> = migration::aico_phase3::phase3().map(|(_, sql)| sql).collect();
         let statements = serde_json::to_string(&statements).expect("json");
         let path = dir.path().join("aico.db");
-        let args = [path.to_str().expect("utf-8"), &key_hex, &USERS.to_string(), &FACTS.to_string(), &statements];
+        let (users, facts) = (USERS.to_string(), FACTS.to_string());
+        let args =
+            [path.to_str().expect("utf-8"), &key_hex, &users, &facts, &statements, USERS_2025, USER_MEMORIES_V13];
         run_python(&python, MAKE_SOURCE, &args);
         let (working, semantic) = (dir.path().join("memory/working"), dir.path().join("memory/semantic"));
         std::fs::create_dir_all(&working).expect("mkdir");
