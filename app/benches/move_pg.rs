@@ -154,6 +154,14 @@ const SEGMENTS_INDEX: &str = "SELECT pg_get_indexdef(i.indexrelid) || ' valid=' 
     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
     WHERE n.nspname = 'aico_core' AND c.relname = 'idx_conversation_segments_embedding'";
 
+/// AICO's indexes on its facts (the primary key and eleven others) and its constraints on them (the
+/// foreign key to the users among them): each one's definition and whether it is valid.
+const FACTS_INDEXES: &str = "SELECT pg_get_indexdef(i.indexrelid) || ' valid=' || i.indisvalid::text \
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+    WHERE i.indrelid = 'aico_core.ams_user_memories'::regclass \
+    UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) || ' valid=' || convalidated::text \
+    FROM pg_constraint WHERE conrelid = 'aico_core.ams_user_memories'::regclass ORDER BY 1";
+
 /// The object id of AICO's HNSW index on the segments: a new one after the move means the move
 /// set the index aside and built it again.
 const SEGMENTS_INDEX_OID: &str = "SELECT to_regclass('aico_core.idx_conversation_segments_embedding')::oid::text";
@@ -256,7 +264,13 @@ async fn facts(rows: u64, runs: usize) {
         assert_eq!(loaded, [rows.to_string()], "pgloader left out rows (see its log in /tmp/pgloader)");
         drop(empty);
         let Some(aico) = aico_pg18(AicoPg::AsFile).await else { return };
+        let indexes = common::answer(&aico.url, FACTS_INDEXES).await;
+        assert!(
+            indexes.len() > 12 && indexes.iter().any(|i| i.contains("FOREIGN KEY (user_id)")),
+            "AICO's indexes and foreign key on its facts before the move: {indexes:?}"
+        );
         ours.push(install.move_into(&aico.url, None));
+        assert_eq!(common::answer(&aico.url, FACTS_INDEXES).await, indexes, "AICO's facts indexes after the move");
         let moved = "SELECT count(*)::text || ' ' || count(temporal_metadata)::text FROM aico_core.ams_user_memories";
         assert_eq!(
             common::answer(&aico.url, moved).await,

@@ -47,15 +47,17 @@ pub enum AppError {
     /// A move could not run (see [`crate::moving::MoveError`]).
     #[error(transparent)]
     Move(#[from] crate::moving::MoveError),
-    /// AICO's index, set aside for a backfill, could not be put back as it was.
+    /// AICO's index or foreign key, set aside for a backfill or a move, could not be put back as
+    /// it was.
     #[error(
-        "{target}: AICO's index {index} {detail}; its definition is kept in {record}: run the backfill again to build it"
+        "{target}: AICO's {index} {detail}; its definition is kept in {record}: run the same command again to put \
+         it back"
     )]
     AicoIndex {
         /// The database.
         target: String,
-        /// The index.
-        index: &'static str,
+        /// The index (`index NAME`) or foreign key (`foreign key NAME of TABLE`).
+        index: String,
         /// What is wrong.
         detail: String,
         /// Where its definition is recorded.

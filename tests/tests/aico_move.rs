@@ -472,6 +472,73 @@ async fn a_drifted_not_null_column_without_a_default_stops_the_move_naming_it() 
     conn.close().await.ok();
 }
 
+/// AICO's foreign key from the facts to their users.
+const FACTS_USER_KEY: &str = "fk_ams_user_memories_user_id_user_profiles";
+
+#[tokio::test]
+async fn a_foreign_key_left_aside_that_no_longer_holds_is_named_and_kept_in_its_record_until_it_holds() {
+    let Some(source) = Source::new(false) else { return };
+    let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
+    let conn = db.connect().await;
+    let out = source.run(&db, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let key = format!(
+        "SELECT pg_get_constraintdef(oid) || ' valid=' || convalidated::text FROM pg_constraint \
+         WHERE conname = '{FACTS_USER_KEY}'"
+    );
+    let before = column_of(&conn, &key).await;
+    // (aico_core is on the test connection's search path.)
+    assert_eq!(before, ["FOREIGN KEY (user_id) REFERENCES user_profiles(uuid) ON DELETE CASCADE valid=true"]);
+    let record = "SELECT count(*)::text FROM aico_ams.parked_foreign_keys";
+    // What a move killed during a large write leaves (the key recorded, then dropped), and a fact
+    // AICO wrote meanwhile for a user it does not have.
+    exec(&conn, "CREATE SCHEMA IF NOT EXISTS aico_ams").await;
+    exec(
+        &conn,
+        "CREATE TABLE aico_ams.parked_foreign_keys (table_schema TEXT NOT NULL, table_name TEXT NOT NULL, \
+         name TEXT NOT NULL, definition TEXT NOT NULL, parked_at TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+         PRIMARY KEY (table_schema, table_name, name))",
+    )
+    .await;
+    exec(
+        &conn,
+        &format!(
+            "INSERT INTO aico_ams.parked_foreign_keys (table_schema, table_name, name, definition) VALUES \
+             ('aico_core', 'ams_user_memories', '{FACTS_USER_KEY}', \
+             'FOREIGN KEY (user_id) REFERENCES aico_core.user_profiles(uuid) ON DELETE CASCADE')"
+        ),
+    )
+    .await;
+    exec(&conn, &format!("ALTER TABLE aico_core.ams_user_memories DROP CONSTRAINT {FACTS_USER_KEY}")).await;
+    exec(
+        &conn,
+        "INSERT INTO aico_core.ams_user_memories SELECT (jsonb_populate_record(NULL::aico_core.ams_user_memories, \
+         to_jsonb(m) || '{\"fact_id\": \"orphan\", \"user_id\": \"gone-user\"}')).* \
+         FROM aico_core.ams_user_memories m LIMIT 1",
+    )
+    .await;
+    let out = source.run(&db, &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(json_of(&out)["error"]["kind"], "move_aico_index_failed", "{}", text(&out));
+    let shown = text(&out);
+    let named = format!("foreign key {FACTS_USER_KEY} of aico_core.ams_user_memories could not be validated");
+    for words in [named.as_str(), "(user_id)=(gone-user)", "aico_ams.parked_foreign_keys", "run the same command again"]
+    {
+        assert!(shown.contains(words), "{words:?} not in {shown}");
+    }
+    assert_eq!(column_of(&conn, record).await, ["1"], "the record went before the key was back");
+    let unvalidated = column_of(&conn, &key).await;
+    assert_eq!(unvalidated, [before[0].replace(" valid=true", " NOT VALID valid=false")]);
+    // Once the orphan is gone (AICO stopped, its row removed), the next run puts the key back.
+    exec(&conn, "DELETE FROM aico_core.ams_user_memories WHERE fact_id = 'orphan'").await;
+    let out = source.run(&db, &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(table(&json_of(&out), "ams_user_memories")["foreign_keys"], "rebuilt", "{}", text(&out));
+    assert_eq!(column_of(&conn, &key).await, before);
+    assert_eq!(column_of(&conn, record).await, ["0"]);
+    conn.close().await.ok();
+}
+
 #[tokio::test]
 async fn a_dry_run_shows_the_plan_and_writes_nothing() {
     let Some(source) = Source::new(true) else { return };

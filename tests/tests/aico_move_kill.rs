@@ -9,7 +9,8 @@
 //! run must exit 0 with every source row verified or already there, the same; and the source
 //! directory must be byte-identical after all the kills. The install has its LMDB working memory
 //! and its Chroma store too (written by python `lmdb` and AICO's chromadb 1.0.20), enough segments
-//! that the move sets AICO's HNSW index aside: kills land in those steps as well, and the index
+//! that the move sets AICO's HNSW index aside: kills land in those steps as well (and among the
+//! facts, whose indexes and foreign key the move sets aside too), and every index and constraint of `aico_core`
 //! must be back, valid, with its definition, in both targets.
 
 use std::path::PathBuf;
@@ -285,14 +286,25 @@ fn assert_complete(report: &Value, context: &str) {
     assert_eq!(w["refused"]["count"], 0, "{context}: {report:#}");
 }
 
-/// AICO's HNSW index on the segments: its definition and whether it is valid.
-async fn aicos_index(conn: &DatabaseConnection) -> Vec<String> {
-    column_of(
+/// Every index of AICO's tables, then every constraint: its definition and whether it is valid.
+async fn aicos_indexes(conn: &DatabaseConnection) -> Vec<String> {
+    let mut all = column_of(
         conn,
         "SELECT pg_get_indexdef(i.indexrelid) || ' valid=' || i.indisvalid::text FROM pg_index i \
-         JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'idx_conversation_segments_embedding'",
+         JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'aico_core' ORDER BY c.relname",
     )
-    .await
+    .await;
+    all.extend(
+        column_of(
+            conn,
+            "SELECT k.conrelid::regclass::text || ' ' || k.conname || ' ' || pg_get_constraintdef(k.oid) \
+             || ' valid=' || k.convalidated::text FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace \
+             WHERE n.nspname = 'aico_core' ORDER BY 1",
+        )
+        .await,
+    );
+    all
 }
 
 #[tokio::test]
@@ -301,8 +313,16 @@ async fn a_move_killed_at_random_moments_resumes_to_the_uninterrupted_end_row_fo
     let Some(whole) = aico_pg18(AicoPg::AsFile).await else { return };
     let Some(killed) = aico_pg18(AicoPg::AsFile).await else { return };
     let before = source.files();
-    let index_before = aicos_index(&whole.connect().await).await;
-    assert!(index_before.len() == 1 && index_before[0].ends_with(" valid=true"), "{index_before:?}");
+    let index_before = aicos_indexes(&whole.connect().await).await;
+    for name in [
+        "INDEX idx_conversation_segments_embedding ON",
+        "INDEX idx_facts_user_type ON",
+        "INDEX idx_user_memories_temporal ON",
+        " fk_ams_user_memories_user_id_user_profiles FOREIGN KEY (user_id) REFERENCES ",
+    ] {
+        let found: Vec<_> = index_before.iter().filter(|d| d.contains(name)).collect();
+        assert!(found.len() == 1 && found[0].ends_with(" valid=true"), "{name}: {index_before:?}");
+    }
 
     // The uninterrupted run, timed: the kills fall within its duration.
     let started = Instant::now();
@@ -313,6 +333,9 @@ async fn a_move_killed_at_random_moments_resumes_to_the_uninterrupted_end_row_fo
     assert_complete(&report, "uninterrupted");
     let facts = report["tables"].as_array().and_then(|t| t.iter().find(|t| t["target_table"] == "ams_user_memories"));
     assert_eq!(facts.map(|t| t["moved"].clone()), Some(Value::from(FACTS)), "{report:#}");
+    // As many facts as the move sets AICO's indexes on them aside for (`PARK_MIN_ROWS`).
+    assert_eq!(facts.map(|t| t["indexes"].clone()), Some(Value::from("rebuilt")), "{report:#}");
+    assert_eq!(facts.map(|t| t["foreign_keys"].clone()), Some(Value::from("rebuilt")), "{report:#}");
 
     let seed = std::env::var("AICO_TEST_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1
@@ -335,10 +358,15 @@ async fn a_move_killed_at_random_moments_resumes_to_the_uninterrupted_end_row_fo
             std::thread::sleep(Duration::from_millis(rng.next() % (span / 4).max(1)));
             String::from("start")
         } else {
-            // The last kill lands among the segments, written last, while AICO's index is set aside.
-            let threshold = match trial == TRIALS - 1 {
-                true => (whole_rows - SEGMENTS as u64 + 1 + rng.next() % (SEGMENTS as u64 / 2)).max(held + 1),
-                false => held + 1 + rng.next() % ((whole_rows - held) / 2).max(1),
+            // The second kill lands among the facts, written after the users while AICO's indexes
+            // on them are set aside; the last among the segments, written last, while AICO's HNSW
+            // index is set aside.
+            let threshold = match trial {
+                1 => (USERS as u64 + 1 + rng.next() % (FACTS as u64 / 2)).max(held + 1),
+                _ if trial == TRIALS - 1 => {
+                    (whole_rows - SEGMENTS as u64 + 1 + rng.next() % (SEGMENTS as u64 / 2)).max(held + 1)
+                }
+                _ => held + 1 + rng.next() % ((whole_rows - held) / 2).max(1),
             };
             let started = Instant::now();
             while rows(&conn, &count).await < threshold && child.try_wait().expect("poll").is_none() {
@@ -370,9 +398,9 @@ async fn a_move_killed_at_random_moments_resumes_to_the_uninterrupted_end_row_fo
         report["tables"].as_array().expect("tables").iter().filter_map(|t| t["already_same"].as_u64()).sum();
     let messages = report["working_memory"]["already_moved"].as_u64().expect("already moved");
     assert_eq!(same + messages, held, "{trials}: already there (same) vs rows left: {report:#}");
-    // AICO's index is back in both, valid, as AICO's file makes it.
-    assert_eq!(aicos_index(&whole.connect().await).await, index_before, "{trials}");
-    assert_eq!(aicos_index(&conn).await, index_before, "{trials}");
+    // AICO's indexes and constraints are back in both, valid, as AICO's file makes them.
+    assert_eq!(aicos_indexes(&whole.connect().await).await, index_before, "{trials}");
+    assert_eq!(aicos_indexes(&conn).await, index_before, "{trials}");
 
     let (a, b) = (dump(&whole.connect().await).await, dump(&killed.connect().await).await);
     assert_eq!(a.len(), b.len(), "{trials}");

@@ -39,8 +39,8 @@ pub enum MoveError {
     /// Reading AICO's LMDB working memory failed.
     #[error(transparent)]
     WorkingMemory(#[from] crate::lmdb::WorkingMemoryError),
-    /// Setting AICO's HNSW index aside for the segments, or building it back, failed (its record in
-    /// our schema says what to build; a rerun finishes it).
+    /// Setting AICO's indexes or foreign keys aside for a large write, or putting them back, failed
+    /// (their record in our schema says what to put back; a rerun finishes it).
     #[error("{detail}")]
     AicoIndex {
         /// What went wrong, naming the index and its record.

@@ -6,11 +6,11 @@
 //! | file | holds |
 //! |---|---|
 //! | [`mapping`] | which source table goes where, which have no target, which are not moved yet |
-//! | [`source`] | AICO's `aico.db`, opened read-only: tables, columns, counts, rows in key order |
+//! | [`source`] | AICO's `aico.db`, opened read-only: tables, columns, counts, rows in storage order |
 //! | [`pg`] | AICO's PostgreSQL: the live catalog, the rows under given keys, the insert that never overwrites |
 //! | [`checks`] | the checks before anything is written ([`checks::Prepared`]) |
 //! | [`convert`] | one value from SQLite to PostgreSQL, and the form both are compared in |
-//! | [`write`](mod@write) | one table: batches, refusals, the insert, the read back |
+//! | [`write`](mod@write) | one table: batches, refusals, the insert, the comparison |
 //! | [`working`] | LMDB's `session_memory` into `working_memory_messages`, with our key map |
 //! | [`vectors`] | Chroma's collections into `conversation_segments` and the graph's vector tables |
 //! | [`report`] | what a move reports |

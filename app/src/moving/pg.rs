@@ -20,7 +20,8 @@ use serde_json::Value;
 use super::convert::{Cell, Kind};
 use super::error::MoveError;
 
-/// AICO's PostgreSQL database, open.
+/// AICO's PostgreSQL database, open (a clone shares the connections).
+#[derive(Clone)]
 pub struct Dest {
     /// Which database (printable: password hidden).
     pub target: Target,
@@ -164,18 +165,17 @@ impl Dest {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let list: Vec<String> = columns.iter().map(read_expr).collect();
-        let sql = format!(
-            "SELECT {}, {} FROM {} WHERE {} = ANY($1)",
-            key_expr(key),
-            list.join(", "),
-            qualified(table),
-            key_expr(key)
-        );
+        let sql =
+            format!("SELECT {} FROM {} WHERE {} = ANY($1)", keyed_list(key, columns), qualified(table), key_expr(key));
         let rows =
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(keys).fetch_all(self.pool()).await.map_err(|e| self.err(e))?;
+        self.by_key(&rows, columns)
+    }
+
+    /// Rows read as [`keyed_list`] lists them: the move's form of each, by key.
+    fn by_key(&self, rows: &[PgRow], columns: &[TargetColumn]) -> Result<HashMap<String, Vec<Cell>>, MoveError> {
         let mut found = HashMap::with_capacity(rows.len());
-        for row in &rows {
+        for row in rows {
             let k: String = row.try_get(0).map_err(|e| self.err(e))?;
             let cells = columns
                 .iter()
@@ -189,7 +189,9 @@ impl Dest {
     }
 
     /// Insert `rows` (key, values of `columns`) into `aico_core.<table>` in one transaction,
-    /// `ON CONFLICT DO NOTHING`: a row already there is never overwritten. The keys inserted.
+    /// `ON CONFLICT DO NOTHING`: a row already there is never overwritten. The rows inserted, as
+    /// PostgreSQL stored them (`RETURNING`, in the form [`Dest::read`] reads), by key: what is
+    /// compared with the source, without a second lookup of each row.
     ///
     /// One text array per column (`unnest`), each element cast to its column's type in the
     /// `SELECT`: the statement's text and its parameters' types are the same for every batch of a
@@ -202,9 +204,9 @@ impl Dest {
         key: &[&str],
         columns: &[TargetColumn],
         rows: &[(String, Vec<Cell>)],
-    ) -> Result<HashSet<String>, MoveError> {
+    ) -> Result<HashMap<String, Vec<Cell>>, MoveError> {
         if rows.is_empty() {
-            return Ok(HashSet::new());
+            return Ok(HashMap::new());
         }
         let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
         let arrays: Vec<String> = (1..=columns.len()).map(|i| format!("${i}::text[]")).collect();
@@ -219,19 +221,25 @@ impl Dest {
             casts.join(", "),
             arrays.join(", "),
             aliases.join(", "),
-            key_expr(key)
+            keyed_list(key, columns)
         );
-        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for i in 0..columns.len() {
             let column: Vec<Option<String>> =
                 rows.iter().map(|(_, cells)| cells.get(i).and_then(Cell::as_text)).collect();
             q = q.bind(column);
         }
         let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
-        let inserted: Vec<String> = q.fetch_all(&mut *tx).await.map_err(|e| self.err(e))?;
+        let inserted = q.fetch_all(&mut *tx).await.map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))?;
-        Ok(inserted.into_iter().collect())
+        self.by_key(&inserted, columns)
     }
+}
+
+/// A row's compared key, then each of `columns` as [`cell`] reads it.
+fn keyed_list(key: &[&str], columns: &[TargetColumn]) -> String {
+    let list: Vec<String> = columns.iter().map(read_expr).collect();
+    format!("{}, {}", key_expr(key), list.join(", "))
 }
 
 /// The expression a column is read back with, for [`cell`].

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::sql::indexes::IndexPlan;
+
 /// At most this many rows are listed per list (all are counted).
 pub const LISTED: usize = 1000;
 
@@ -77,7 +79,7 @@ pub struct RowNote {
 pub struct Rows {
     /// How many.
     pub count: u64,
-    /// The first of them, in key order.
+    /// The first of them, in the order the source was read (its storage order).
     pub rows: Vec<RowNote>,
 }
 
@@ -121,10 +123,18 @@ pub struct TableMove {
     /// Rows written by this run and read back equal to the source, in the one form both are
     /// compared in.
     pub verified: u64,
-    /// Rows written by this run that read back different (listed).
+    /// Rows written by this run that PostgreSQL stored different (listed).
     pub mismatched: Rows,
     /// Rows that arrive with the temporal metadata the backfill would write (the source had none).
     pub metadata_filled: u64,
+    /// What became of AICO's indexes on the table while the rows were written: kept in place, or
+    /// set aside and built again as they were (a large write), or none.
+    pub indexes: IndexPlan,
+    /// What became of AICO's foreign keys on the table (set aside with the indexes, and validated
+    /// again at the end).
+    pub foreign_keys: IndexPlan,
+    /// The seconds it took to build the indexes again and validate the foreign keys.
+    pub index_seconds: f64,
 }
 
 impl TableMove {
@@ -154,6 +164,9 @@ impl TableMove {
             verified: 0,
             mismatched: Rows::default(),
             metadata_filled: 0,
+            indexes: IndexPlan::Kept,
+            foreign_keys: IndexPlan::Kept,
+            index_seconds: 0.0,
         }
     }
 
@@ -204,9 +217,18 @@ impl fmt::Display for MoveReport {
                 write!(f, ", {} verified", t.verified)?;
             }
             if t.mismatched.count > 0 {
-                write!(f, ", {} read back different", t.mismatched.count)?;
+                write!(f, ", {} stored different", t.mismatched.count)?;
             }
             writeln!(f)?;
+            let what = match (t.indexes, t.foreign_keys) {
+                (IndexPlan::Rebuilt, IndexPlan::Rebuilt) => Some("indexes and foreign keys"),
+                (IndexPlan::Rebuilt, _) => Some("indexes"),
+                (_, IndexPlan::Rebuilt) => Some("foreign keys"),
+                _ => None,
+            };
+            if let Some(what) = what {
+                writeln!(f, "  AICO's {what} on it set aside and put back as they were ({:.1}s)", t.index_seconds)?;
+            }
             if t.metadata_filled > 0 {
                 let with = if self.dry_run { "would arrive" } else { "arrived" };
                 writeln!(f, "  {} {with} with the temporal metadata the backfill writes", t.metadata_filled)?;

@@ -1,5 +1,5 @@
 //! The source of a move, AICO's 2025 `aico.db`, opened read-only: its tables, their columns and
-//! row counts, and its rows in key order, batch by batch, as SQLite stored each value.
+//! row counts, and its rows in storage order, batch by batch, as SQLite stored each value.
 //!
 //! SQLite's SQL of the move lives here (the source is always SQLite); identifiers are quoted,
 //! values bound.
@@ -76,22 +76,41 @@ impl Source {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// Up to `limit` rows of `table` (the values of `columns`, in that order) whose key (the
-    /// columns `keys`, none NULL) comes after `after` (the order value of the previous batch's
-    /// last row), each with its order value: the key itself for a one-column key, else SQLite's
-    /// `rowid` (a composite key is read in rowid order).
+    /// The order `table` is read in by [`Source::batch`]: its storage order, SQLite's `rowid`,
+    /// so that each batch reads a run of neighbouring pages (AICO's keys are random uuid4 text,
+    /// whose order is not the storage order); a `WITHOUT ROWID` table by its one-column key `keys`.
+    pub async fn order(&self, table: &str, keys: &[String]) -> Result<String, MoveError> {
+        let without_rowid: Option<bool> = sqlx::query_scalar("SELECT wr <> 0 FROM pragma_table_list(?)")
+            .bind(table)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| self.err(e))?;
+        match (without_rowid, keys) {
+            (Some(true), [key]) => Ok(quote_ident(key)),
+            (Some(true), _) => Err(MoveError::Source {
+                source_db: self.target.to_string(),
+                detail: format!(
+                    "{table} is a WITHOUT ROWID table with a key of {} columns: the move reads such a table by a \
+                     one-column key only",
+                    keys.len()
+                ),
+            }),
+            _ => Ok("rowid".to_owned()),
+        }
+    }
+
+    /// Up to `limit` rows of `table` (the values of `columns`, in that order) whose key columns
+    /// `keys` are none NULL and whose `order` value ([`Source::order`]) comes after `after` (the
+    /// previous batch's last row's), each with its order value.
     pub async fn batch(
         &self,
         table: &str,
+        order: &str,
         keys: &[String],
         columns: &[String],
         after: Option<&SqlValue>,
         limit: usize,
     ) -> Result<Vec<(SqlValue, Vec<SqlValue>)>, MoveError> {
-        let order = match keys {
-            [key] => quote_ident(key),
-            _ => "rowid".to_owned(),
-        };
         let list: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
         let set: Vec<String> = keys.iter().map(|k| format!("{} IS NOT NULL", quote_ident(k))).collect();
         let from =

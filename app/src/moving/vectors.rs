@@ -277,6 +277,7 @@ pub async fn move_collection(
     if let Some((aside, db)) = aside {
         let seconds = segments::put_back(&db, &aside).await.map_err(|e| dest.index_error(e))?;
         tracing::info!(plan = ?aside.plan, seconds, "AICO's index on conversation_segments");
+        (t.indexes, t.index_seconds) = (aside.plan, seconds);
     }
     Ok(t)
 }

@@ -11,6 +11,7 @@
 //! | [`health`](mod@health) | the seed's monitoring queries |
 //! | [`migrate`](mod@migrate) | apply, roll back or rehearse the migrations (the runner of `migration`) |
 //! | [`segments`], [`working`] | AICO's other memories on its PostgreSQL: backfill, coverage (verify, health) |
+//! | [`indexes`], [`foreign_keys`] | AICO's indexes and foreign keys set aside for a bulk write, and put back exactly as they were |
 //!
 //! The store's errors are [`crate::error::AppError`]'s (`NotMigrated`, `MissingTable`, `AicoIndex`,
 //! `Database`). Each job returns a report value and prints nothing.
@@ -19,7 +20,9 @@ pub mod backfill;
 mod blockwise;
 mod client;
 pub mod dialect;
+pub mod foreign_keys;
 pub mod health;
+pub mod indexes;
 pub mod initial_metadata;
 pub mod migrate;
 pub mod reads;

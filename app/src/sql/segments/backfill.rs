@@ -3,13 +3,15 @@
 
 use serde::Serialize;
 
-use super::index::{index_state, put_back, set_aside_for};
+use super::index::{put_back, set_aside_for};
 use super::{AICO_INDEX, PARK_MIN_ROWS, PARK_ONE_IN, TABLE, canonical_time, count, counts, missing};
 use crate::chroma::flat_fields_template;
 use crate::error::AppError;
 use crate::report::{BadItem, BadItems, LISTED_BAD_ITEMS};
 use crate::sql::Db;
 use crate::sql::blockwise::{BLOCKS, BlockUpdate};
+pub use crate::sql::indexes::IndexPlan;
+use crate::sql::indexes::index_state;
 
 /// What to do with AICO's index while segments are filled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,19 +22,6 @@ pub enum IndexChoice {
     Keep,
     /// Set it aside whenever a segment needs filling.
     Rebuild,
-}
-
-/// What AICO's index went through.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IndexPlan {
-    /// Left in place: the rows were updated with it.
-    #[default]
-    Kept,
-    /// Set aside and built again, exactly as it was.
-    Rebuilt,
-    /// The table has no such index.
-    Absent,
 }
 
 /// What a segments backfill did.

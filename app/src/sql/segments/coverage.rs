@@ -3,12 +3,12 @@
 use aico_connect::dialect::Dialect;
 use serde::Serialize;
 
-use super::index::index_state;
 use super::{AICO_INDEX, TABLE, canonical_time, count, counts, missing};
 use crate::error::AppError;
 use crate::report::{Check, percent};
 use crate::sql::Db;
 use crate::sql::dialect::StoreDialect;
+use crate::sql::indexes::index_state;
 
 /// Segments' coverage, for `verify` and `health`.
 #[derive(Clone, Debug, Default, Serialize)]

@@ -20,9 +20,10 @@ mod index;
 
 use aico_connect::dialect::Dialect;
 
+pub use crate::sql::indexes::Aside;
 pub use backfill::{IndexChoice, IndexPlan, SegmentsBackfill, backfill};
 pub use coverage::{CHECK, SegmentsCoverage, check, coverage};
-pub use index::{Aside, put_back, set_aside_for};
+pub use index::{put_back, set_aside_for};
 
 use crate::chroma::FIELDS;
 use crate::error::AppError;
@@ -33,8 +34,6 @@ use crate::sql::dialect::StoreDialect;
 pub const TABLE: &str = "conversation_segments";
 /// AICO's nearest-neighbour index on it.
 pub const AICO_INDEX: &str = "idx_conversation_segments_embedding";
-/// Our record of an index set aside, in our own schema.
-pub const PARKED: &str = "parked_indexes";
 /// Below this many segments to fill, the index stays: the rows are updated with it in place.
 pub const PARK_MIN_ROWS: u64 = 2_000;
 /// ... and unless at least one segment in this many needs filling: measured, a row updated with the
