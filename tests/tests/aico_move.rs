@@ -472,6 +472,41 @@ async fn a_drifted_not_null_column_without_a_default_stops_the_move_naming_it() 
     conn.close().await.ok();
 }
 
+#[tokio::test]
+async fn a_row_stored_other_than_it_was_sent_is_listed_as_mismatched_naming_the_column() {
+    let Some(source) = Source::new(false) else { return };
+    let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
+    let conn = db.connect().await;
+    // A trigger in the target (AICO's, or another tool's) that rewrites what it is given.
+    exec(
+        &conn,
+        "CREATE FUNCTION aico_core.shout() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN NEW.content := upper(NEW.content); RETURN NEW; END $$",
+    )
+    .await;
+    exec(
+        &conn,
+        "CREATE TRIGGER shout BEFORE INSERT ON aico_core.ams_user_memories \
+         FOR EACH ROW EXECUTE FUNCTION aico_core.shout()",
+    )
+    .await;
+    let out = source.run(&db, &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_of(&out);
+    let facts = table(&report, "ams_user_memories");
+    let n = FACTS as u64;
+    assert_eq!(figures(facts), [n, n, 0, 0, 0, 0], "{report:#}");
+    assert_eq!(facts["mismatched"]["count"], n, "{report:#}");
+    let reason = facts["mismatched"]["rows"][0]["reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with("content differs: the source's 'fact ") && reason.contains("against the target's 'FACT "),
+        "{reason}"
+    );
+    // The users went as they were.
+    assert_eq!(figures(table(&report, "user_profiles")), [2, 2, 0, 0, 0, 2], "{report:#}");
+    conn.close().await.ok();
+}
+
 /// AICO's foreign key from the facts to their users.
 const FACTS_USER_KEY: &str = "fk_ams_user_memories_user_id_user_profiles";
 

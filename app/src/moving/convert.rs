@@ -2,6 +2,8 @@
 //! column takes ([`Kind`]), and the value that goes, in the one form both sides are compared in
 //! ([`Cell`]). A value that cannot go as it is gives the reason, and its row is refused.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use entity::values::Timestamp;
 use serde_json::Value;
@@ -118,17 +120,29 @@ impl Cell {
     /// The value as text that its column's type reads back exactly (NULL: None): instants as
     /// RFC 3339 UTC with `Z` (a `timestamp` column takes the UTC wall clock and drops the zone),
     /// floats in their shortest exact form, JSON as written, vectors as pgvector's text.
-    pub fn as_text(&self) -> Option<String> {
-        Some(match self {
+    pub fn as_text(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Owned(match self {
             Self::Null => return None,
-            Self::Text(t) => t.clone(),
+            Self::Text(t) => return Some(Cow::Borrowed(t)),
             Self::Bool(b) => b.to_string(),
             Self::Int(i) => i.to_string(),
             Self::Float(x) => x.to_string(),
             Self::Time(t) => t.to_rfc3339(),
             Self::Json(v) => v.to_string(),
             Self::Vector(v) => Self::vector_text(v),
-        })
+        }))
+    }
+
+    /// Whether `other` holds the same value (JSON: objects without regard to key order, numbers by
+    /// value; vectors bit for bit).
+    pub fn same(&self, other: &Cell) -> bool {
+        match (self, other) {
+            (Cell::Json(a), Cell::Json(b)) => json_same(a, b),
+            (Cell::Vector(a), Cell::Vector(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+            }
+            _ => self == other,
+        }
     }
 
     /// A vector as pgvector reads it (`[0.1,-2,...]`): each `f32` printed shortest, which
@@ -203,9 +217,29 @@ pub fn convert(column: &str, value: &SqlValue, kind: &Kind) -> Result<Cell, Stri
     })
 }
 
+fn json_same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x == y || (x.as_f64().is_some() && x.as_f64() == y.as_f64()),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_same(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_compares_by_value() {
+        use serde_json::json;
+        let same = |a: Value, b: Value| Cell::Json(a).same(&Cell::Json(b));
+        assert!(same(json!({"a": 1, "b": [1.0]}), json!({"b": [1.0], "a": 1})));
+        assert!(same(json!(100.0), json!(100.0)));
+        assert!(!same(json!({"a": 1}), json!({"a": 2})));
+    }
 
     #[test]
     fn values_convert_as_the_mapping_says() {

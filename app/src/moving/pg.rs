@@ -5,6 +5,7 @@
 //! PostgreSQL's SQL of the move lives here (the target is always PostgreSQL). Every table is named
 //! with its schema, `aico_core`, whatever the search path; identifiers are quoted, values bound.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use aico_connect::key::KeySources;
@@ -189,9 +190,10 @@ impl Dest {
     }
 
     /// Insert `rows` (key, values of `columns`) into `aico_core.<table>` in one transaction,
-    /// `ON CONFLICT DO NOTHING`: a row already there is never overwritten. The rows inserted, as
-    /// PostgreSQL stored them (`RETURNING`, in the form [`Dest::read`] reads), by key: what is
-    /// compared with the source, without a second lookup of each row.
+    /// `ON CONFLICT DO NOTHING`: a row already there is never overwritten. Each row inserted comes
+    /// back as PostgreSQL stored it (`RETURNING`, in the form [`Dest::read`] reads) and is compared
+    /// with the row sent, without a second lookup: by key, its first difference ([`Difference`]),
+    /// `None` when it is the same.
     ///
     /// One text array per column (`unnest`), each element cast to its column's type in the
     /// `SELECT`: the statement's text and its parameters' types are the same for every batch of a
@@ -204,7 +206,7 @@ impl Dest {
         key: &[&str],
         columns: &[TargetColumn],
         rows: &[(String, Vec<Cell>)],
-    ) -> Result<HashMap<String, Vec<Cell>>, MoveError> {
+    ) -> Result<HashMap<String, Option<Difference>>, MoveError> {
         if rows.is_empty() {
             return Ok(HashMap::new());
         }
@@ -225,14 +227,25 @@ impl Dest {
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for i in 0..columns.len() {
-            let column: Vec<Option<String>> =
+            let column: Vec<Option<Cow<'_, str>>> =
                 rows.iter().map(|(_, cells)| cells.get(i).and_then(Cell::as_text)).collect();
             q = q.bind(column);
         }
         let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
+        // As the backfill's batches: a power cut may lose the last batches, whole (never part of
+        // one), and the next run writes them again.
+        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await.map_err(|e| self.err(e))?;
         let inserted = q.fetch_all(&mut *tx).await.map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))?;
-        self.by_key(&inserted, columns)
+        let sent: HashMap<&str, &[Cell]> = rows.iter().map(|(k, cells)| (k.as_str(), cells.as_slice())).collect();
+        let mut compared = HashMap::with_capacity(inserted.len());
+        for row in &inserted {
+            let k: &str = row.try_get(0).map_err(|e| self.err(e))?;
+            // Only the rows sent can come back.
+            let Some(ours) = sent.get(k) else { continue };
+            compared.insert(k.to_owned(), first_difference(row, ours, columns).map_err(|e| self.err(e))?);
+        }
+        Ok(compared)
     }
 }
 
@@ -255,6 +268,25 @@ fn read_expr(c: &TargetColumn) -> String {
 }
 
 /// Column `i` of `row`, read with [`read_expr`], in the move's form.
+/// Where a row as stored differs from the row sent: the first column that does, and its value as
+/// stored.
+pub type Difference = (usize, Cell);
+
+/// The first of `columns` in which `row` (read as [`keyed_list`] lists them) differs from `ours`
+/// ([`Cell::same`]); text is compared where it lies in the row, without a copy.
+fn first_difference(row: &PgRow, ours: &[Cell], columns: &[TargetColumn]) -> Result<Option<Difference>, sqlx::Error> {
+    for (i, (c, ours)) in columns.iter().zip(ours).enumerate() {
+        let same = match (&c.kind, ours) {
+            (Kind::Text, Cell::Text(ours)) => row.try_get::<Option<&str>, _>(i + 1)? == Some(ours.as_str()),
+            _ => ours.same(&cell(row, i + 1, &c.kind)?),
+        };
+        if !same {
+            return Ok(Some((i, cell(row, i + 1, &c.kind)?)));
+        }
+    }
+    Ok(None)
+}
+
 fn cell(row: &PgRow, i: usize, kind: &Kind) -> Result<Cell, sqlx::Error> {
     let time = |t: Option<DateTime<Utc>>| -> Result<Cell, sqlx::Error> {
         match t {

@@ -153,8 +153,8 @@ fn values(row: &SqliteRow, n: usize) -> Result<Vec<SqlValue>, sqlx::Error> {
             if raw.is_null() {
                 return Ok(SqlValue::Null);
             }
-            let class = raw.type_info().name().to_owned();
-            Ok(match class.as_str() {
+            // The storage class, borrowed from the row (no copy per value).
+            Ok(match raw.type_info().name() {
                 "INTEGER" => SqlValue::Integer(row.try_get(i)?),
                 "REAL" => SqlValue::Real(row.try_get(i)?),
                 "BLOB" => SqlValue::Blob(row.try_get(i)?),

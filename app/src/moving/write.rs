@@ -310,26 +310,19 @@ pub(super) async fn write_batch(
     let others: Vec<String> = new.iter().filter(|(k, _)| !inserted.contains_key(k)).map(|(k, _)| k.clone()).collect();
     let there = dest.read(b.table, b.key, b.columns, &others).await?;
     for (k, cells) in new {
-        let written = inserted.get(&k);
-        let held = written.or_else(|| there.get(&k));
-        let difference = held.map(|held| first_difference(&cells, held, b.columns));
-        match (written.is_some(), difference) {
-            (true, Some(None)) => {
-                t.moved += 1;
-                t.verified += 1;
+        if let Some(compared) = inserted.get(&k) {
+            t.moved += 1;
+            match compared {
+                None => t.verified += 1,
+                Some((i, held)) => t.mismatched.add(shown_key(&k), differs(&b.columns[*i], &cells[*i], held)),
             }
-            (true, Some(Some(why))) => {
-                t.moved += 1;
-                t.mismatched.add(shown_key(&k), why);
-            }
-            (true, None) => {
-                t.moved += 1;
-                t.mismatched.add(shown_key(&k), "written, but not returned as stored");
-            }
+            continue;
+        }
+        match there.get(&k).map(|held| first_difference(&cells, held, b.columns)) {
             // There before (or written meanwhile by someone else), under the same key.
-            (false, Some(None)) => t.already_same += 1,
-            (false, Some(Some(why))) => t.already_different.add(shown_key(&k), why),
-            (false, None) => {
+            Some(None) => t.already_same += 1,
+            Some(Some(why)) => t.already_different.add(shown_key(&k), why),
+            None => {
                 t.refused.add(
                     shown_key(&k),
                     format!(
@@ -485,35 +478,12 @@ fn metadata_cell(text: String, column: &TargetColumn) -> Cell {
 
 /// The first column where `ours` and `held` differ, as a reason; None when they are the same.
 fn first_difference(ours: &[Cell], held: &[Cell], columns: &[TargetColumn]) -> Option<String> {
-    ours.iter()
-        .zip(held)
-        .zip(columns)
-        .find(|((a, b), _)| !same(a, b))
-        .map(|((a, b), c)| format!("{} differs: the source's {} against the target's {}", c.name, shown(a), shown(b)))
+    ours.iter().zip(held).zip(columns).find(|((a, b), _)| !a.same(b)).map(|((a, b), c)| differs(c, a, b))
 }
 
-/// Whether two cells hold the same value (JSON: objects without regard to key order, numbers by
-/// value; vectors bit for bit).
-fn same(a: &Cell, b: &Cell) -> bool {
-    match (a, b) {
-        (Cell::Json(a), Cell::Json(b)) => json_same(a, b),
-        (Cell::Vector(a), Cell::Vector(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-        }
-        _ => a == b,
-    }
-}
-
-fn json_same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    use serde_json::Value as V;
-    match (a, b) {
-        (V::Number(x), V::Number(y)) => x == y || (x.as_f64().is_some() && x.as_f64() == y.as_f64()),
-        (V::Array(x), V::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_same(a, b)),
-        (V::Object(x), V::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_same(v, w)))
-        }
-        _ => a == b,
-    }
+/// The reason for a row whose `column` holds `held` in the target where the source has `ours`.
+fn differs(column: &TargetColumn, ours: &Cell, held: &Cell) -> String {
+    format!("{} differs: the source's {} against the target's {}", column.name, shown(ours), shown(held))
 }
 
 /// A cell, short, for a reason.
@@ -529,17 +499,4 @@ fn shown(c: &Cell) -> String {
         Cell::Vector(v) => format!("a vector of {} dimensions", v.len()),
     };
     if text.chars().count() > 80 { format!("{}...", text.chars().take(80).collect::<String>()) } else { text }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn json_compares_by_value() {
-        assert!(json_same(&json!({"a": 1, "b": [1.0]}), &json!({"b": [1.0], "a": 1})));
-        assert!(json_same(&json!(100.0), &json!(100.0)));
-        assert!(!json_same(&json!({"a": 1}), &json!({"a": 2})));
-    }
 }
