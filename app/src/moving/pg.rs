@@ -267,26 +267,28 @@ fn read_expr(c: &TargetColumn) -> String {
     }
 }
 
-/// Column `i` of `row`, read with [`read_expr`], in the move's form.
 /// Where a row as stored differs from the row sent: the first column that does, and its value as
 /// stored.
 pub type Difference = (usize, Cell);
 
 /// The first of `columns` in which `row` (read as [`keyed_list`] lists them) differs from `ours`
-/// ([`Cell::same`]); text is compared where it lies in the row, without a copy.
+/// ([`Cell::same`]); text that is the same is compared where it lies in the row, without a copy.
 fn first_difference(row: &PgRow, ours: &[Cell], columns: &[TargetColumn]) -> Result<Option<Difference>, sqlx::Error> {
     for (i, (c, ours)) in columns.iter().zip(ours).enumerate() {
-        let same = match (&c.kind, ours) {
-            (Kind::Text, Cell::Text(ours)) => row.try_get::<Option<&str>, _>(i + 1)? == Some(ours.as_str()),
-            _ => ours.same(&cell(row, i + 1, &c.kind)?),
-        };
-        if !same {
-            return Ok(Some((i, cell(row, i + 1, &c.kind)?)));
+        if let (Kind::Text, Cell::Text(text)) = (&c.kind, ours)
+            && row.try_get::<Option<&str>, _>(i + 1)? == Some(text.as_str())
+        {
+            continue;
+        }
+        let held = cell(row, i + 1, &c.kind)?;
+        if !ours.same(&held) {
+            return Ok(Some((i, held)));
         }
     }
     Ok(None)
 }
 
+/// Column `i` of `row`, read with [`read_expr`], in the move's form.
 fn cell(row: &PgRow, i: usize, kind: &Kind) -> Result<Cell, sqlx::Error> {
     let time = |t: Option<DateTime<Utc>>| -> Result<Cell, sqlx::Error> {
         match t {

@@ -252,9 +252,9 @@ pub async fn move_collection(
         }
         false => None,
     };
-    let key = [p.map.fields[0].0];
     let batch = opts.batch_size.clamp(1, 65_535 / p.columns.len().max(1)) as u64;
-    let into = Batch { table: p.map.target, key: &key, columns: &p.columns, dry_run: opts.dry_run };
+    let into =
+        Batch { table: p.map.target, key: vec![p.map.fields[0].0], columns: p.columns.clone(), dry_run: opts.dry_run };
     let (mut writes, mut written) = (Writes::new(dest, into), HashSet::new());
     let mut offset = 0;
     loop {

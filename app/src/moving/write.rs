@@ -44,11 +44,38 @@ pub async fn move_table(
         t.refused.add("NULL", format!("its key {} is NULL", source_keys.join(", ")));
     }
     let order = source.order(table, &source_keys).await?;
-    let into = Batch { table: p.map.target, key, columns: &p.target_columns, dry_run: opts.dry_run };
+    let into =
+        Batch { table: p.map.target, key: key.to_vec(), columns: p.target_columns.clone(), dry_run: opts.dry_run };
     let target = qualified(p.map.target);
     let aside = set_aside(dest, p, &target, opts.dry_run).await?;
-    let written =
-        write_rows(source, dest, p, opts, parents, accepted, (table, &order, &source_keys), into, &mut t).await;
+    let written = async {
+        // PostgreSQL takes at most 65535 bound values per statement.
+        let batch = opts.batch_size.clamp(1, 65_535 / p.target_columns.len().max(1));
+        let mut after: Option<SqlValue> = None;
+        let mut writes = Writes::new(dest, into);
+        loop {
+            let rows = source.batch(table, &order, &source_keys, &p.source_columns, after.as_ref(), batch).await?;
+            let Some((last, _)) = rows.last() else { break };
+            after = Some(last.clone());
+            let mut ready = Vec::with_capacity(rows.len());
+            // The rows whose metadata the move fills: counted when they are written (or would be).
+            let mut filled_keys = HashSet::new();
+            for (_, row) in &rows {
+                match convert_row(p, row, parents) {
+                    Ok((k, cells, filled)) => {
+                        if filled {
+                            filled_keys.insert(k.clone());
+                        }
+                        ready.push((k, cells));
+                    }
+                    Err((k, reason)) => t.refused.add(shown_key(&k), reason),
+                }
+            }
+            writes.push(ready, filled_keys, rows.len() as u64, &mut t, accepted, opts.progress).await?;
+        }
+        writes.finish(&mut t, accepted, opts.progress).await
+    }
+    .await;
     // Put back what was set aside even when a batch failed (its record stays until it is back).
     if let Some(aside) = aside {
         let back = aside.put_back(&target).await.map_err(|e| dest.index_error(e));
@@ -102,48 +129,6 @@ async fn set_aside(dest: &Dest, p: &Prepared, target: &str, dry_run: bool) -> Re
     Ok(Some(SetAside { db, indexes, foreign_keys }))
 }
 
-/// The batches of [`move_table`]: `from` is the source table, the order it is read in and its key
-/// columns.
-#[allow(clippy::too_many_arguments)]
-async fn write_rows(
-    source: &Source,
-    dest: &Dest,
-    p: &Prepared,
-    opts: MoveOptions<'_>,
-    parents: &[(Parent, HashSet<String>)],
-    accepted: &mut HashSet<String>,
-    from: (&str, &str, &[String]),
-    into: Batch<'_>,
-    t: &mut TableMove,
-) -> Result<(), MoveError> {
-    let (table, order, source_keys) = from;
-    // PostgreSQL takes at most 65535 bound values per statement.
-    let batch = opts.batch_size.clamp(1, 65_535 / p.target_columns.len().max(1));
-    let mut after: Option<SqlValue> = None;
-    let mut writes = Writes::new(dest, into);
-    loop {
-        let rows = source.batch(table, order, source_keys, &p.source_columns, after.as_ref(), batch).await?;
-        let Some((last, _)) = rows.last() else { break };
-        after = Some(last.clone());
-        let mut ready = Vec::with_capacity(rows.len());
-        // The rows whose metadata the move fills: counted when they are written (or would be).
-        let mut filled_keys = HashSet::new();
-        for (_, row) in &rows {
-            match convert_row(p, row, parents) {
-                Ok((k, cells, filled)) => {
-                    if filled {
-                        filled_keys.insert(k.clone());
-                    }
-                    ready.push((k, cells));
-                }
-                Err((k, reason)) => t.refused.add(shown_key(&k), reason),
-            }
-        }
-        writes.push(ready, filled_keys, rows.len() as u64, t, accepted, opts.progress).await?;
-    }
-    writes.finish(t, accepted, opts.progress).await
-}
-
 /// Batches written at once, each in a transaction on a connection of its own (PostgreSQL works on
 /// each in a process of its own), while the next one is read and converted.
 const AT_ONCE: usize = 2;
@@ -154,18 +139,24 @@ type Written = (TableMove, HashSet<String>, u64);
 /// A batch being written, as a task of its own: the runtime's other thread sends it, reads what
 /// PostgreSQL stored and compares it, while this one reads and converts the next batch. Dropped
 /// (the move failed or was stopped), the task is aborted and its transaction rolled back.
-struct InFlight(tokio::task::JoinHandle<Result<Written, MoveError>>);
+struct InFlight {
+    task: tokio::task::JoinHandle<Result<Written, MoveError>>,
+    /// The target (password hidden), for the error of a task that stopped.
+    target: String,
+}
 
 impl Future for InFlight {
     type Output = Result<Written, MoveError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
+        Pin::new(&mut self.task).poll(cx).map(|joined| match joined {
             Ok(written) => written,
             Err(e) => match e.try_into_panic() {
                 Ok(panic) => std::panic::resume_unwind(panic),
                 // Only a dropped `InFlight` aborts its task, and then nobody polls it.
-                Err(e) => Err(MoveError::Target { target: String::new(), detail: format!("a batch stopped: {e}") }),
+                Err(e) => {
+                    Err(MoveError::Target { target: self.target.clone(), detail: format!("a batch stopped: {e}") })
+                }
             },
         })
     }
@@ -173,35 +164,21 @@ impl Future for InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
-}
-
-/// Where the batches of [`Writes`] go, owned (each batch's task holds it).
-struct Into {
-    table: String,
-    key: Vec<String>,
-    columns: Vec<TargetColumn>,
-    dry_run: bool,
 }
 
 /// The batches of one table on their way: at most [`AT_ONCE`] in flight; each one's figures are
 /// added to the table's as it finishes, in order.
 pub(super) struct Writes {
     dest: Dest,
-    into: Arc<Into>,
+    into: Arc<Batch>,
     in_flight: FuturesOrdered<InFlight>,
 }
 
 impl Writes {
     /// Batches of `into` to `dest`.
-    pub(super) fn new(dest: &Dest, into: Batch<'_>) -> Self {
-        let into = Into {
-            table: into.table.to_owned(),
-            key: into.key.iter().map(|k| (*k).to_owned()).collect(),
-            columns: into.columns.to_vec(),
-            dry_run: into.dry_run,
-        };
+    pub(super) fn new(dest: &Dest, into: Batch) -> Self {
         Self { dest: dest.clone(), into: Arc::new(into), in_flight: FuturesOrdered::new() }
     }
 
@@ -221,13 +198,13 @@ impl Writes {
             self.settle_one(t, accepted, progress).await?;
         }
         let (dest, into) = (self.dest.clone(), Arc::clone(&self.into));
-        self.in_flight.push_back(InFlight(tokio::spawn(async move {
-            let key: Vec<&str> = into.key.iter().map(String::as_str).collect();
-            let batch = Batch { table: &into.table, key: &key, columns: &into.columns, dry_run: into.dry_run };
-            let mut part = TableMove::nothing_yet(None, &into.table, Vec::new(), 0);
-            let present = write_batch(&dest, &batch, ready, &filled, &mut part).await?;
+        let target = dest.target.to_string();
+        let task = tokio::spawn(async move {
+            let mut part = TableMove::nothing_yet(None, into.table, Vec::new(), 0);
+            let present = write_batch(&dest, &into, ready, &filled, &mut part).await?;
             Ok((part, present, rows))
-        })));
+        });
+        self.in_flight.push_back(InFlight { task, target });
         Ok(())
     }
 
@@ -260,15 +237,15 @@ impl Writes {
     }
 }
 
-/// Where a batch goes: the target table, its key, the columns written.
-#[derive(Clone, Copy)]
-pub(super) struct Batch<'a> {
+/// Where the batches of a table go: the target table, its key, the columns written (owned: each
+/// batch's task shares it).
+pub(super) struct Batch {
     /// The table in `aico_core`.
-    pub table: &'a str,
+    pub table: &'static str,
     /// Its key columns.
-    pub key: &'a [&'a str],
+    pub key: Vec<&'static str>,
     /// The columns written, in the order of each row's cells.
-    pub columns: &'a [TargetColumn],
+    pub columns: Vec<TargetColumn>,
     /// Plan only: count, write nothing.
     pub dry_run: bool,
 }
@@ -280,7 +257,7 @@ pub(super) struct Batch<'a> {
 /// the target holds afterwards (on a dry run: would hold), which later tables' rows may name.
 pub(super) async fn write_batch(
     dest: &Dest,
-    b: &Batch<'_>,
+    b: &Batch,
     ready: Vec<(String, Vec<Cell>)>,
     filled_keys: &HashSet<String>,
     t: &mut TableMove,
@@ -288,9 +265,9 @@ pub(super) async fn write_batch(
     let keys: Vec<String> = ready.iter().map(|(k, _)| k.clone()).collect();
     let mut present: HashSet<String> = keys.iter().cloned().collect();
     if b.dry_run {
-        let there = dest.read(b.table, b.key, b.columns, &keys).await?;
+        let there = dest.read(b.table, &b.key, &b.columns, &keys).await?;
         for (k, cells) in &ready {
-            match there.get(k).map(|held| first_difference(cells, held, b.columns)) {
+            match there.get(k).map(|held| first_difference(cells, held, &b.columns)) {
                 None => {
                     t.moved += 1;
                     t.metadata_filled += u64::from(filled_keys.contains(k));
@@ -305,10 +282,10 @@ pub(super) async fn write_batch(
     // is (`ON CONFLICT DO NOTHING`). The rows written come back as stored; those that did not are
     // read (there before, or kept out by another unique constraint).
     let new = ready;
-    let inserted = dest.insert(b.table, b.key, b.columns, &new).await?;
+    let inserted = dest.insert(b.table, &b.key, &b.columns, &new).await?;
     t.metadata_filled += inserted.keys().filter(|k| filled_keys.contains(*k)).count() as u64;
     let others: Vec<String> = new.iter().filter(|(k, _)| !inserted.contains_key(k)).map(|(k, _)| k.clone()).collect();
-    let there = dest.read(b.table, b.key, b.columns, &others).await?;
+    let there = dest.read(b.table, &b.key, &b.columns, &others).await?;
     for (k, cells) in new {
         if let Some(compared) = inserted.get(&k) {
             t.moved += 1;
@@ -318,7 +295,7 @@ pub(super) async fn write_batch(
             }
             continue;
         }
-        match there.get(&k).map(|held| first_difference(&cells, held, b.columns)) {
+        match there.get(&k).map(|held| first_difference(&cells, held, &b.columns)) {
             // There before (or written meanwhile by someone else), under the same key.
             Some(None) => t.already_same += 1,
             Some(Some(why)) => t.already_different.add(shown_key(&k), why),
