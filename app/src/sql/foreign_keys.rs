@@ -20,7 +20,7 @@ use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, RuntimeErr, SqlxError, SqlxPostgresError, Statement, TransactionTrait,
 };
 
-use super::indexes::{IndexPlan, in_catalog};
+use super::indexes::{IndexPlan, in_catalog, record_exists};
 use crate::error::AppError;
 use crate::sql::Db;
 
@@ -174,12 +174,10 @@ async fn foreign_keys(db: &Db, table: &str) -> Result<Vec<ForeignKey>, AppError>
 /// The keys recorded for `table` by an earlier run (its schema and name as the catalog or, once
 /// the table is gone, nothing has them).
 async fn parked(db: &Db, now: &[ForeignKey], table: &str) -> Result<Vec<ForeignKey>, AppError> {
-    let parked = format!("{OWN_PG_SCHEMA}.{PARKED}");
-    let exists = db.rows(&format!("SELECT to_regclass('{parked}') IS NOT NULL AS e")).await?;
-    let exists = exists.first().map(|r| r.try_get::<bool>("", "e")).transpose().map_err(|e| db.error(e))?;
-    if exists != Some(true) {
+    if !record_exists(db, PARKED).await? {
         return Ok(Vec::new());
     }
+    let parked = format!("{OWN_PG_SCHEMA}.{PARKED}");
     // The table's schema and name as the catalog has them (the keys still there tell, else the
     // catalog itself).
     let named = match now.first() {

@@ -134,12 +134,10 @@ pub async fn put_back(db: &Db, parking: Parking<'_>, aside: &Aside, build: Build
 
 /// The indexes recorded for `parking` by an earlier run, if any.
 async fn parked(db: &Db, parking: Parking<'_>) -> Result<Vec<Recorded>, AppError> {
-    let table = format!("{OWN_PG_SCHEMA}.{PARKED}");
-    let exists = db.rows(&format!("SELECT to_regclass('{table}') IS NOT NULL AS e")).await?;
-    let exists = exists.first().map(|r| r.try_get::<bool>("", "e")).transpose().map_err(|e| db.error(e))?;
-    if exists != Some(true) {
+    if !record_exists(db, PARKED).await? {
         return Ok(Vec::new());
     }
+    let table = format!("{OWN_PG_SCHEMA}.{PARKED}");
     let rows = db
         .conn
         .query_all_raw(Statement::from_sql_and_values(
@@ -162,6 +160,21 @@ async fn parked(db: &Db, parking: Parking<'_>) -> Result<Vec<Recorded>, AppError
         })
         .collect::<Result<_, DbErr>>()
         .map_err(|e| db.error(e))
+}
+
+/// Whether our record table `name` (in our own schema) exists: before a run has set anything aside
+/// there is none.
+pub(crate) async fn record_exists(db: &Db, name: &str) -> Result<bool, AppError> {
+    let row = db
+        .conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT to_regclass($1) IS NOT NULL AS e",
+            [format!("{OWN_PG_SCHEMA}.{name}").into()],
+        ))
+        .await
+        .map_err(|e| db.error(e))?;
+    row.map(|r| r.try_get::<bool>("", "e")).transpose().map_err(|e| db.error(e)).map(|e| e == Some(true))
 }
 
 /// Record the indexes of `table` (our table made when missing), in one transaction committed before
