@@ -122,7 +122,7 @@ pub struct MoveArgs {
     pub dry_run: bool,
 
     /// Rows per batch: one transaction each.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub batch_size: u64,
 
     /// AICO's memory directory, whose `working/` LMDB environment and `semantic/` Chroma store are

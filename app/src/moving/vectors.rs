@@ -23,6 +23,11 @@ use super::write::{Batch, Writes};
 use crate::chroma::{Chroma, Reader, Record};
 use crate::sql::segments;
 
+/// At most this many vectors a batch (a page of Chroma's, one transaction): each row is held as
+/// Chroma sent it, as its cells and as the text of its vector, twice in flight (768-d: about
+/// 20 KiB a row), so the peak memory stays near 130 MiB whatever `--batch-size` the tables take.
+const MAX_BATCH: usize = 1000;
+
 /// Where a target column's value comes from in a Chroma record.
 #[derive(Debug, Clone, Copy)]
 pub enum Field {
@@ -252,7 +257,7 @@ pub async fn move_collection(
         }
         false => None,
     };
-    let batch = opts.batch_size.clamp(1, 65_535 / p.columns.len().max(1)) as u64;
+    let batch = opts.batch_size.clamp(1, MAX_BATCH) as u64;
     let into =
         Batch { table: p.map.target, key: vec![p.map.fields[0].0], columns: p.columns.clone(), dry_run: opts.dry_run };
     let (mut writes, mut written) = (Writes::new(dest, into), HashSet::new());

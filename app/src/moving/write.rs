@@ -49,8 +49,8 @@ pub async fn move_table(
     let target = qualified(p.map.target);
     let aside = set_aside(dest, p, &target, opts.dry_run).await?;
     let written = async {
-        // PostgreSQL takes at most 65535 bound values per statement.
-        let batch = opts.batch_size.clamp(1, 65_535 / p.target_columns.len().max(1));
+        // One bound array per column (`Dest::insert`), whatever the batch's size.
+        let batch = opts.batch_size.max(1);
         let mut after: Option<SqlValue> = None;
         let mut writes = Writes::new(dest, into);
         loop {

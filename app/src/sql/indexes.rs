@@ -249,6 +249,11 @@ async fn restore(db: &Db, table: &str, recorded: &[Recorded], build: Build) -> R
             }
         }
         Build::TwoAtOnce => {
+            // The costliest first, so that the last two do not leave one core idle: an index on
+            // an expression calls it for every row (AICO's two on `ams_user_memories.temporal_metadata`
+            // call PL/pgSQL functions that parse the JSON; measured on 300,000 facts, 2.3 s and
+            // 0.9 s, the nine on plain columns 1.6 s together).
+            to_build.sort_by_key(|(_, plain)| !on_expression(plain));
             futures_util::stream::iter(to_build.iter().map(|(r, plain)| async move {
                 tracing::info!(index = %r.name, "building AICO's index again");
                 create_index(&db.conn, plain, None).await.map_err(|e| db.error(e))
@@ -407,6 +412,14 @@ fn concurrently(plain: &str) -> String {
         .unwrap_or_else(|| plain.to_owned())
 }
 
+/// Whether the index `definition` (`CREATE INDEX ... USING method (...)`) has an expression among
+/// its keys: a call or a parenthesized expression inside its key list.
+fn on_expression(definition: &str) -> bool {
+    let Some((_, keys)) = definition.split_once(" USING ") else { return false };
+    let keys = keys.split(" WHERE ").next().unwrap_or(keys);
+    keys.matches('(').count() > 1
+}
+
 /// Build an index by `definition` on one connection of its own, whose parallel workers are not
 /// held back by the table's size and, with `memory_kib`, whose `maintenance_work_mem` is raised
 /// to that for the build; both reset afterwards.
@@ -448,5 +461,18 @@ mod tests {
         let plain = plain_definition(def).expect("a CREATE INDEX");
         assert!(concurrently(&plain).starts_with("CREATE INDEX CONCURRENTLY idx_conversation_segments_embedding ON"));
         assert_eq!(plain_definition("DROP TABLE x"), None);
+    }
+
+    #[test]
+    fn indexes_on_expressions_are_told_from_plain_ones() {
+        use super::on_expression;
+        let temporal = "CREATE INDEX idx_user_memories_temporal ON aico_core.ams_user_memories USING btree \
+            (aico_core.jsonb_extract_timestamptz_immutable(temporal_metadata, 'last_accessed'::text)) \
+            WHERE (temporal_metadata IS NOT NULL)";
+        assert!(on_expression(temporal));
+        let partial = "CREATE INDEX idx_facts_favorite ON aico_core.ams_user_memories USING btree \
+            (user_id, is_favorite) WHERE (is_favorite = true)";
+        assert!(!on_expression(partial));
+        assert!(!on_expression("CREATE INDEX i ON t USING hnsw (embedding aico_core.vector_cosine_ops)"));
     }
 }
