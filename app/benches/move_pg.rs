@@ -14,8 +14,9 @@
 //!   transaction. Ours: `aico-ams move --database-url sqlite://FILE --to URL --memory-dir <empty
 //!   dir>` into a fresh database holding AICO's `aico_core` as its schema file builds it (every
 //!   fact arrives with `temporal_metadata` filled, checked afterwards); the baseline: `pgloader
-//!   sqlite:///FILE postgresql://...` at its defaults into a fresh empty database of its own
-//!   (checked: every row arrived). Goal ≥ 1.0×.
+//!   sqlite:///FILE postgresql://...` at its defaults (from 1,000,000 facts with
+//!   `--dynamic-space-size 4096`: at its defaults its heap runs out) into a fresh empty database of
+//!   its own (checked: every row arrived). Goal ≥ 1.0×.
 //! - **Segments**: AICO's Chroma store (`<memory dir>/semantic`) written by chromadb 1.0.20's
 //!   `PersistentClient` with explicit float32 vectors and the metadata AICO's `semantic.py` writes
 //!   (`user_id`, `conversation_id`, `role`, `timestamp`). Ours: `aico-ams move ... --memory-dir DIR
@@ -41,6 +42,9 @@ use aico_tests::{AicoPg, TestDb, aico_chromadb_python, aico_pg18, pg18_db, psql_
 
 /// The user of the source (AICO's user id form: a uuid4).
 const USER: &str = "5b1f0c52-9d3e-4e8a-b6a1-0c9a7d2e4f10";
+
+/// From this many facts `pgloader` runs with `--dynamic-space-size 4096` (MiB of Lisp heap).
+const PGLOADER_HEAP_FROM: u64 = 1_000_000;
 
 /// Peak RSS goal of ours, MiB.
 const RSS_GOAL: f64 = 256.0;
@@ -258,6 +262,11 @@ async fn facts(rows: u64, runs: usize) {
         // pgloader takes `postgresql://`, not the `postgres://` sqlx writes.
         let to = empty.url.replacen("postgres://", "postgresql://", 1);
         let mut command = Command::new(&pgloader);
+        // At its defaults pgloader stops at 1,000,000 facts ("Heap exhausted, game over", 12 s in);
+        // from there it gets the Lisp heap it needs, and is otherwise at its defaults.
+        if rows >= PGLOADER_HEAP_FROM {
+            command.args(["--dynamic-space-size", "4096"]);
+        }
         command.arg(format!("sqlite://{}", install.db().display())).arg(&to);
         theirs.push(common::timed_with_peak_rss(command).0);
         let loaded = common::answer(&empty.url, "SELECT count(*)::text FROM user_memories").await;
