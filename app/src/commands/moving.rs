@@ -56,7 +56,8 @@ pub async fn run(args: &MoveArgs, out: &mut Stdout) -> Result<ExitCode, AppError
             return Err(e.into());
         }
     };
-    let batch_size = usize::try_from(args.batch_size).unwrap_or(2000);
+    // At most 10,000 (the flag's range): it fits, and no second copy of the default is needed.
+    let batch_size = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
     let working = lmdb::working_dir(args.memory_dir.as_deref(), aico_data);
     let shown = Progress::new(!args.common.json);
     let progress = |step: Step<'_>| shown.step(step);

@@ -279,15 +279,13 @@ impl<'a> Array<'a> {
         ) -> Option<Vec<Option<T>>> {
             cells.map(|c| if *c == Cell::Null { Some(None) } else { value(c).map(Some) }).collect()
         }
-        let float = |c: &Cell| match c {
-            Cell::Float(x) => Some(*x),
-            _ => None,
-        };
         let array = match column.kind {
             Kind::Bool => typed(cells(), |c| if let Cell::Bool(b) = c { Some(*b) } else { None }).map(Self::Bool),
             Kind::Int => typed(cells(), |c| if let Cell::Int(v) = c { Some(*v) } else { None }).map(Self::Int),
             // A `numeric` column goes as text: PostgreSQL's cast from `float8` keeps 15 digits.
-            Kind::Float if column.shown == "double precision" => typed(cells(), float).map(Self::Float),
+            Kind::Float if column.shown == "double precision" => {
+                typed(cells(), |c| if let Cell::Float(x) = c { Some(*x) } else { None }).map(Self::Float)
+            }
             Kind::TimestampTz => typed(cells(), Cell::utc).map(Self::Instant),
             // `real`, `timestamp` (none in AICO's schema), `numeric`, JSON, vectors: as text.
             _ => None,

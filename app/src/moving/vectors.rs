@@ -25,7 +25,8 @@ use crate::sql::segments;
 
 /// At most this many vectors a batch (a page of Chroma's, one transaction): each row is held as
 /// Chroma sent it, as its cells and as the text of its vector, twice in flight (768-d: about
-/// 20 KiB a row), so the peak memory stays near 130 MiB whatever `--batch-size` the tables take.
+/// 20 KiB a row), so the memory a batch takes does not grow with the `--batch-size` the tables
+/// take (measured: `aico-ams` peaked at 183 MiB on 50,000 segments).
 const MAX_BATCH: usize = 1000;
 
 /// Where a target column's value comes from in a Chroma record.
