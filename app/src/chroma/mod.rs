@@ -1,7 +1,8 @@
 //! AICO's semantic memory in ChromaDB, over Chroma's v2 HTTP API.
 //!
 //! AICO embeds Chroma's persistent store in `<memory dir>/semantic` and runs no server: the tool
-//! serves that store with Chroma's own server for the run, or uses a running server at a URL.
+//! serves that store with Chroma's own server for the run, or uses a running server at a URL. The
+//! move reads the store from its files when they are in the format chromadb 1.0 writes.
 //!
 //! | file | holds |
 //! |---|---|
@@ -10,7 +11,8 @@
 //! | `wire.rs` | the JSON of the requests and answers |
 //! | `backfill.rs` | [`backfill`](backfill()): the seed's flat temporal fields for every record lacking them |
 //! | `verify.rs` | [`verify`](verify()): the one check `aico-ams verify` makes of this store |
-//! | `records.rs` | [`Reader`], [`Record`]: whole records with their exact vectors (the move's source) |
+//! | `records.rs` | [`Reader`], [`Collection`], [`Record`]: whole records with their exact vectors (the move's source) |
+//! | `files.rs` | [`StoreFiles`]: the store read from its files, without a server (chromadb 1.0's format) |
 //! | `health.rs` | [`health`](health()): coverage and records without a usable time, read only |
 //! | `error.rs` | [`ChromaError`] |
 //! | `server.rs` | [`LocalServer`]: AICO's store served for the run |
@@ -23,6 +25,7 @@ mod backfill;
 mod client;
 mod config;
 mod error;
+mod files;
 mod format;
 mod health;
 pub mod names;
@@ -36,9 +39,10 @@ pub use backfill::{ChromaReport, FIELDS, backfill, flat_fields, flat_fields_temp
 pub use client::{Chroma, run};
 pub use config::{ChromaConfig, Endpoint};
 pub use error::ChromaError;
+pub use files::{FileCollection, StoreFiles};
 pub use format::StoreFormat;
 pub use health::health;
 pub use program::{Chosen, ServerProgram};
-pub use records::{Reader, Record, parse_vector};
+pub use records::{Collection, Reader, Record, parse_vector};
 pub use server::{LocalServer, STORE_FILE};
 pub use verify::{CHECK, verify};

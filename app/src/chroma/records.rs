@@ -1,15 +1,19 @@
 //! Whole records (id, vector, document, metadata), read to be carried elsewhere: the source side
-//! of `aico-ams move`. [`Reader`] reaches a server once (a URL, or a private copy of AICO's store
-//! served for the run) and opens any of its collections; [`Chroma::records`] pages through one.
+//! of `aico-ams move`. [`Reader`] opens AICO's store from its files ([`super::files`]), or
+//! reaches a server once (a URL, or a private copy of the store served for the run, when its
+//! files are not in a format read here); [`Collection::records`] pages through a collection.
 //!
 //! Vectors arrive exact: Chroma keeps `f32`s and prints each shortest; every number is parsed
 //! from that text straight to `f32` (correctly rounded, so the very bits Chroma holds), never by
 //! way of an `f64`.
 
+use std::sync::Arc;
+
 use reqwest::Method;
 use serde_json::{Map, Value};
 
 use super::client::Chroma;
+use super::files::{FileCollection, StoreFiles};
 use super::wire::{GetRecordsRequest, RecordsPage};
 use super::{ChromaConfig, ChromaError, Endpoint, LocalServer};
 
@@ -26,51 +30,103 @@ pub struct Record {
     pub metadata: Map<String, Value>,
 }
 
-/// A Chroma server whose collections are read: the one at a URL, or AICO's store served from a
-/// private copy ([`LocalServer::serve_copy`]), stopped when this is dropped.
+/// Where the records come from: AICO's store read from its files; or a server (the one at a
+/// URL, or the store served from a private copy ([`LocalServer::serve_copy`]), stopped when this
+/// is dropped).
 pub struct Reader {
-    server: Option<LocalServer>,
-    url: String,
+    from: Origin,
     config: ChromaConfig,
 }
 
+/// What a [`Reader`] reads.
+enum Origin {
+    Files(StoreFiles),
+    Server { server: Option<LocalServer>, url: String },
+}
+
+/// A collection, read from the store's files or through a server.
+pub enum Collection {
+    /// From the files.
+    Files(Arc<FileCollection>),
+    /// Through a server.
+    Served(Box<Chroma>),
+}
+
 impl Reader {
-    /// Reach the server `config` names; a store to serve is copied and the copy served, so the
+    /// Open the store `config` names from its files; when they are not in a format read here (or
+    /// a URL is given), reach the server: a store to serve is copied and the copy served, so the
     /// store is never written. Its `collection` is not used: see [`Reader::collection`].
     pub async fn open(config: ChromaConfig) -> Result<Self, ChromaError> {
         super::config::check_names(&config)?;
-        let (server, url) = match &config.endpoint {
-            Endpoint::Url(url) => (None, url.clone()),
-            Endpoint::Serve { path, program } => {
-                let server = LocalServer::serve_copy(path, program.as_deref()).await?;
-                let url = server.url().to_owned();
-                (Some(server), url)
-            }
+        let from = match &config.endpoint {
+            Endpoint::Url(url) => Origin::Server { server: None, url: url.clone() },
+            Endpoint::Serve { path, program } => match StoreFiles::open(path, &config.tenant, &config.database).await {
+                Ok(files) => Origin::Files(files),
+                Err(why) => {
+                    tracing::warn!(store = %path.display(), "serving the store to read it: {why}");
+                    let server = LocalServer::serve_copy(path, program.as_deref()).await?;
+                    let url = server.url().to_owned();
+                    Origin::Server { server: Some(server), url }
+                }
+            },
         };
-        Ok(Self { server, url, config })
+        Ok(Self { from, config })
     }
 
-    /// Where the records come from, for reports: the URL, or the store and the program serving
-    /// its copy.
+    /// Where the records come from, for reports: the store read from its files, the URL, or the
+    /// store and the program serving its copy.
     pub fn at(&self) -> String {
-        self.server.as_ref().map_or_else(|| self.url.clone(), ToString::to_string)
+        match &self.from {
+            Origin::Files(files) => format!("{} (read from its files)", files.path().display()),
+            Origin::Server { server, url } => server.as_ref().map_or_else(|| url.clone(), ToString::to_string),
+        }
     }
 
-    /// The collection `name`, or `None` when the server has no such collection.
-    pub async fn collection(&self, name: &str) -> Result<Option<Chroma>, ChromaError> {
+    /// The collection `name`, or `None` when the store has no such collection.
+    pub async fn collection(&self, name: &str) -> Result<Option<Collection>, ChromaError> {
         super::names::check_name(name).map_err(|rule| ChromaError::BadName {
             flag: "collection",
             name: name.to_owned(),
             rule,
         })?;
+        let url = match &self.from {
+            Origin::Files(files) => return Ok(files.collection(name).map(Collection::Files)),
+            Origin::Server { url, .. } => url,
+        };
         let config = ChromaConfig { collection: name.to_owned(), ..self.config.clone() };
-        match Chroma::connect(config, &self.url).await {
+        match Chroma::connect(config, url).await {
             Ok(mut chroma) => {
                 chroma.at = self.at();
-                Ok(Some(chroma))
+                Ok(Some(Collection::Served(Box::new(chroma))))
             }
             Err(ChromaError::NoCollection { .. }) => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+}
+
+impl Collection {
+    /// The width of the collection's vectors (`None` before its first record).
+    pub fn dimension(&self) -> Option<u64> {
+        match self {
+            Self::Files(c) => c.dimension(),
+            Self::Served(c) => c.dimension(),
+        }
+    }
+
+    /// How many records the collection holds.
+    pub async fn count(&self) -> Result<u64, ChromaError> {
+        match self {
+            Self::Files(c) => Ok(c.count()),
+            Self::Served(c) => c.count().await,
+        }
+    }
+
+    /// Up to `limit` whole records from `offset`, in Chroma's order.
+    pub async fn records(&self, offset: u64, limit: u64) -> Result<Vec<Record>, ChromaError> {
+        match self {
+            Self::Files(c) => c.records(offset, limit).await,
+            Self::Served(c) => c.records(offset, limit).await,
         }
     }
 }

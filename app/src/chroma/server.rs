@@ -65,9 +65,7 @@ impl LocalServer {
             path: path.into(),
             detail: format!("could not copy the store to serve it: {e}"),
         };
-        remove_stale_copies();
-        let prefix = format!("{COPY_PREFIX}{}-", std::process::id());
-        let copy = tempfile::Builder::new().prefix(&prefix).tempdir().map_err(failed)?;
+        let copy = private_dir().map_err(failed)?;
         copy_tree(path, copy.path()).map_err(failed)?;
         let mut server = Self::start(copy.path(), program).await?;
         tracing::info!(store = %path.display(), copy = %copy.path().display(), "serving a copy of the store");
@@ -172,6 +170,13 @@ impl Drop for LocalServer {
 /// How the private copies of a store are named in the temporary directory: this prefix, the pid of
 /// the run that made it, a dash, random letters.
 const COPY_PREFIX: &str = "aico-ams-chroma-copy-";
+
+/// A new private directory for a copy of a store (in the temporary directory, its owner's alone,
+/// removed when dropped), after removing those of runs that were killed.
+pub(super) fn private_dir() -> std::io::Result<tempfile::TempDir> {
+    remove_stale_copies();
+    tempfile::Builder::new().prefix(&format!("{COPY_PREFIX}{}-", std::process::id())).tempdir()
+}
 
 /// Remove the copies that runs killed before they could (`kill -9`): those whose pid names no
 /// process. A copy of a running process's is left alone.

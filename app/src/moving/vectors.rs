@@ -20,13 +20,13 @@ use super::mapping::Parent;
 use super::pg::{Dest, TargetColumn};
 use super::report::{Problem, TableMove};
 use super::write::{Batch, Writes};
-use crate::chroma::{Chroma, Reader, Record};
+use crate::chroma::{Collection, Reader, Record};
 use crate::sql::segments;
 
 /// At most this many vectors a batch (a page of Chroma's, one transaction): each row is held as
-/// Chroma sent it, as its cells and as the text of its vector, twice in flight (768-d: about
-/// 20 KiB a row), so the memory a batch takes does not grow with the `--batch-size` the tables
-/// take (measured: `aico-ams` peaked at 183 MiB on 50,000 segments).
+/// read, as its cells and as the text of its vector, twice in flight (768-d: about 20 KiB a row),
+/// so the memory a batch takes does not grow with the `--batch-size` the tables take (measured:
+/// `aico-ams` peaked at 202 MiB on 50,000 segments read from the store's files).
 const MAX_BATCH: usize = 1000;
 
 /// Where a target column's value comes from in a Chroma record.
@@ -129,7 +129,7 @@ pub struct PreparedVectors {
     /// The mapping.
     pub map: VectorMap,
     /// The collection, when the source has it.
-    pub chroma: Option<Chroma>,
+    pub chroma: Option<Collection>,
     /// The target columns written, in the order of `map.fields`.
     pub columns: Vec<TargetColumn>,
     /// Records in the collection.
