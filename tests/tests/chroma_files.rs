@@ -10,8 +10,9 @@ use aico_tests::{aico_chromadb_python, files_of, run_python};
 use serde_json::Value;
 
 /// Writes a store with chromadb 1.0.20 (argv: directory, then `name:space:dim:n` per collection),
-/// in adds of 500 (Chroma flushes its HNSW files every 1000), then updates, an upsert, deletes and
-/// a metadata-only update on both sides of the last flush. Prints, per collection and id, what
+/// in adds of 500 (Chroma flushes its HNSW files every 1000; a delete and an update before the
+/// first flush), then updates, an upsert, deletes and a metadata-only update on both sides of the
+/// last flush. Prints, per collection and id, what
 /// Chroma's `get` returns (vector bits as hex of little-endian float32, document, metadata), the
 /// newest vector AICO gave (`raw`), and whether that one is still in the log (`tail`).
 const MAKE_STORE: &str = r#"
@@ -36,6 +37,9 @@ for spec in sys.argv[2:]:
         docs = None if s == 500 else [f"record {i}: tea \u00e9\u2603" for i in part]
         metas = [{"user_id": "u1", "i": k, "f": k / 8, "b": k % 2 == 0, "t": "x"} for k in range(s, s + len(part))]
         put(part, "add", docs, metas)
+        if s == 500:  # before a flush: a delete and an update that are flushed with the rest
+            col.delete(ids=[ids[5]])
+            put([ids[6]], "update")
     put([ids[1], ids[n - 2]], "update")
     put([ids[2], "new-1"], "upsert", ["upserted", "new"], [{"u": 1}, {"u": 2}])
     col.delete(ids=[ids[3], ids[n - 3]])
