@@ -190,6 +190,9 @@ impl FileCollection {
         else {
             return Err(format!("it does not have one METADATA and one VECTOR segment: {segments:?}"));
         };
+        if vector.is_empty() || !vector.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(format!("its VECTOR segment id {vector:?} is not a uuid, the name of its directory"));
+        }
         let flushed = vector_seq.unwrap_or(0);
         // The log after the flush: the newest vector of each id (a delete removes it).
         let topic_end = format!("/{}", c.id);
@@ -474,4 +477,52 @@ fn id_to_label(bytes: &[u8]) -> Result<(HashMap<String, u64>, Option<i64>), Stri
         labels.insert(id.clone(), u64::try_from(*label).map_err(|_| bad(&format!("label {label} of {id:?}")))?);
     }
     Ok((labels, saved_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CollectionRow, Slots, space};
+
+    fn header(version: i32, count: u64, stride: u64, label: u64, data: u64) -> Vec<u8> {
+        let mut h = version.to_le_bytes().to_vec();
+        for word in [0, 10_000, count, stride, label, data] {
+            h.extend(u64::to_le_bytes(word));
+        }
+        h.resize(super::HEADER_LEN, 0);
+        h
+    }
+
+    #[test]
+    fn only_the_header_layout_that_was_checked_is_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let write = |h: Vec<u8>| std::fs::write(dir.path().join("header.bin"), h).expect("write");
+        // No files, nothing flushed: nothing to read. Files missing after a flush: refused.
+        assert!(Slots::read(dir.path(), true, 0).expect("no files").is_none());
+        assert!(Slots::read(dir.path(), true, 2000).err().expect("missing").contains("header.bin is missing"));
+        // An empty index, as Chroma writes it before its first flush.
+        write(header(1, 0, 172, 164, 132));
+        assert!(Slots::read(dir.path(), true, 0).expect("empty").is_none());
+        write(header(2, 5, 172, 164, 132));
+        assert!(Slots::read(dir.path(), true, 0).err().expect("version").contains("version 2"));
+        write(header(1, 5, 180, 164, 132));
+        assert!(Slots::read(dir.path(), true, 0).err().expect("layout").contains("180 bytes a slot"));
+        write(header(1, 5, 172, 164, 132));
+        std::fs::write(dir.path().join("data_level0.bin"), [0; 172 * 4]).expect("write");
+        assert!(Slots::read(dir.path(), true, 0).err().expect("short").contains("fewer than 5 slots"));
+    }
+
+    #[test]
+    fn the_space_is_the_configurations_else_the_metadatas_else_l2() {
+        let row = |config: Option<&str>, space: Option<&str>| CollectionRow {
+            id: "c".into(),
+            name: "n".into(),
+            dimension: None,
+            config: config.map(str::to_owned),
+            space: space.map(str::to_owned),
+        };
+        assert_eq!(space(&row(Some(r#"{"vector_index":{"hnsw":{"space":"cosine"}}}"#), Some("l2"))), Ok(true));
+        assert_eq!(space(&row(None, Some("cosine"))), Ok(true));
+        assert_eq!(space(&row(Some("{}"), None)), Ok(false));
+        assert!(space(&row(None, Some("ip"))).expect_err("ip").contains("\"ip\""));
+    }
 }
