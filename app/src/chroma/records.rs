@@ -3,9 +3,9 @@
 //! reaches a server once (a URL, or a private copy of the store served for the run, when its
 //! files are not in a format read here); [`Collection::records`] pages through a collection.
 //!
-//! Vectors arrive exact: Chroma keeps `f32`s and prints each shortest; every number is parsed
-//! from that text straight to `f32` (correctly rounded, so the very bits Chroma holds), never by
-//! way of an `f64`.
+//! Vectors arrive exact. Through a server, Chroma prints each `f32` it keeps shortest; every
+//! number is parsed from that text straight to `f32` (correctly rounded, so the very bits Chroma
+//! holds), never by way of an `f64`.
 
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use super::client::Chroma;
 use super::files::{FileCollection, StoreFiles};
 use super::wire::{GetRecordsRequest, RecordsPage};
-use super::{ChromaConfig, ChromaError, Endpoint, LocalServer};
+use super::{ChromaConfig, ChromaError, Endpoint, LocalServer, STORE_FILE};
 
 /// One record of a collection.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,15 +60,24 @@ impl Reader {
         super::config::check_names(&config)?;
         let from = match &config.endpoint {
             Endpoint::Url(url) => Origin::Server { server: None, url: url.clone() },
-            Endpoint::Serve { path, program } => match StoreFiles::open(path, &config.tenant, &config.database).await {
-                Ok(files) => Origin::Files(files),
-                Err(why) => {
-                    tracing::warn!(store = %path.display(), "serving the store to read it: {why}");
-                    let server = LocalServer::serve_copy(path, program.as_deref()).await?;
-                    let url = server.url().to_owned();
-                    Origin::Server { server: Some(server), url }
+            Endpoint::Serve { path, program } => {
+                // No store there: serving it says so.
+                let mut files = None;
+                if path.join(STORE_FILE).is_file() {
+                    match StoreFiles::open(path, &config.tenant, &config.database).await {
+                        Ok(read) => files = Some(read),
+                        Err(why) => tracing::warn!(store = %path.display(), "serving the store to read it: {why}"),
+                    }
                 }
-            },
+                match files {
+                    Some(files) => Origin::Files(files),
+                    None => {
+                        let server = LocalServer::serve_copy(path, program.as_deref()).await?;
+                        let url = server.url().to_owned();
+                        Origin::Server { server: Some(server), url }
+                    }
+                }
+            }
         };
         Ok(Self { from, config })
     }
