@@ -221,10 +221,7 @@ impl FileCollection {
                 if encoding.as_deref() != Some("FLOAT32") || bytes.len() % 4 != 0 {
                     return Err(format!("log entry {seq} ({id}) has a vector encoded as {encoding:?}"));
                 }
-                newest.insert(
-                    id,
-                    Some(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
-                );
+                newest.insert(id, Some(f32s(&bytes).collect()));
             }
         }
         let (slots, labelled) = match Slots::read(&path.join(&vector), space, flushed)? {
@@ -402,9 +399,7 @@ impl Slots {
         let lengths = match cosine {
             false => None,
             true => {
-                let bytes = read("length.bin")?;
-                let lengths: Vec<f32> =
-                    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+                let lengths: Vec<f32> = f32s(&read("length.bin")?).collect();
                 if (lengths.len() as u64) < count {
                     return Err(format!("length.bin has {} lengths for {count} slots", lengths.len()));
                 }
@@ -424,10 +419,11 @@ impl Slots {
         for i in 0..count {
             file.read_exact(&mut slot).map_err(|e| format!("reading slot {i} of data_level0.bin: {e}"))?;
             let deleted = slot[2] & 1 == 1;
-            let mut label = [0; 8];
-            label.copy_from_slice(&slot[label_offset as usize..]);
-            if !deleted && slot_of.insert(u64::from_le_bytes(label), i).is_some() {
-                return Err(format!("label {} is in two slots", u64::from_le_bytes(label)));
+            let mut bytes = [0; 8];
+            bytes.copy_from_slice(&slot[label_offset as usize..]);
+            let label = u64::from_le_bytes(bytes);
+            if !deleted && slot_of.insert(label, i).is_some() {
+                return Err(format!("label {label} is in two slots"));
             }
         }
         let mut labelled = HashMap::with_capacity(labels.len());
@@ -446,12 +442,13 @@ impl Slots {
         file.seek(SeekFrom::Start(slot * self.stride + self.offset_data))?;
         file.read_exact(&mut bytes)?;
         let length = self.lengths.as_ref().and_then(|l| usize::try_from(slot).ok().and_then(|s| l.get(s)).copied());
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .map(|x| length.map_or(x, |l| x * l))
-            .collect())
+        Ok(f32s(&bytes).map(|x| length.map_or(x, |l| x * l)).collect())
     }
+}
+
+/// `bytes` as little-endian `float32`s (a trailing part of fewer than 4 bytes is not one).
+fn f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// `index_metadata.pickle`: each id's label, and the sequence number it was saved at (chromadb
