@@ -127,16 +127,10 @@ impl Source {
         };
         let mut conn = self.pool().acquire().await.map_err(|e| self.err(e))?;
         let mut handle = conn.lock_handle().await.map_err(|e| self.err(e))?;
-        let rows = read_rows(handle.as_raw_handle(), &sql, after, limit, columns.len() + 1).map_err(|detail| {
-            MoveError::Source { source_db: self.target.to_string(), detail: format!("{table}: {detail}") }
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|mut v| {
-                let order = v.remove(0);
-                (order, v)
-            })
-            .collect())
+        read_rows(handle.as_raw_handle(), &sql, after, limit, columns.len()).map_err(|detail| MoveError::Source {
+            source_db: self.target.to_string(),
+            detail: format!("{table}: {detail}"),
+        })
     }
 }
 
@@ -150,9 +144,9 @@ impl Drop for Statement {
     }
 }
 
-/// The rows of the query `sql` (the first parameter `after` when given, then `limit`), the first
-/// `width` values of each as SQLite stored them, read on this thread through SQLite's C API on
-/// the connection `db`, each value copied once. (sqlx's rows copy every value on its worker
+/// The rows of the query `sql` (the first parameter `after` when given, then `limit`): of each,
+/// its first value (the order), then the `width` after it, as SQLite stored them, read on this
+/// thread through SQLite's C API on the connection `db`, each value copied once. (sqlx's rows copy every value on its worker
 /// thread (`sqlite3_value_dup`), hand it over and free it again: a quarter of the move's own
 /// instructions on AICO-shaped facts, docs/benchmarks.md.) An error is SQLite's message, or names
 /// the column whose text is not UTF-8.
@@ -162,7 +156,7 @@ fn read_rows(
     after: Option<&SqlValue>,
     limit: i64,
     width: usize,
-) -> Result<Vec<Vec<SqlValue>>, String> {
+) -> Result<Vec<(SqlValue, Vec<SqlValue>)>, String> {
     let db = db.as_ptr();
     // SAFETY: SQLite's message for the connection's last error: a NUL-terminated string it owns.
     let message = || unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db)).to_string_lossy().into_owned() };
@@ -211,8 +205,9 @@ fn read_rows(
         // SAFETY: a live statement, stepped on the thread that holds the connection.
         match unsafe { ffi::sqlite3_step(stmt.0) } {
             ffi::SQLITE_ROW => {
-                let row = (0..width).map(|i| column(&stmt, i)).collect::<Result<Vec<_>, _>>()?;
-                rows.push(row);
+                let order = column(&stmt, 0)?;
+                let values = (1..=width).map(|i| column(&stmt, i)).collect::<Result<Vec<_>, _>>()?;
+                rows.push((order, values));
             }
             ffi::SQLITE_DONE => return Ok(rows),
             _ => return Err(message()),
