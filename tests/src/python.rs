@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::skip::unavailable;
 
 /// The Python packages the tests' fixtures are written with: the libraries AICO uses.
-const TEST_PACKAGES: &[&str] = &["chromadb>=1.5,<1.6", "lmdb>=1.4", "libsql==0.1.8", "keyring"];
+const TEST_PACKAGES: &[&str] = &["chromadb>=1.5,<1.6", "lmdb==1.7.3", "libsql==0.1.8", "keyring"];
 
 /// What the test Python must import: [`TEST_PACKAGES`] by their module names.
 const TEST_MODULES: &str = "chromadb, lmdb, libsql, keyring";

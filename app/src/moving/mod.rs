@@ -8,6 +8,7 @@
 //! | [`mapping`] | which source table goes where, which have no target, which are not moved yet |
 //! | [`source`] | AICO's `aico.db`, opened read-only: tables, columns, counts, rows in storage order |
 //! | [`pg`] | AICO's PostgreSQL: the live catalog, the rows under given keys, the insert that never overwrites |
+//! | [`binary`] | a batch in `COPY`'s binary format, for a table that held none of the move's rows |
 //! | [`checks`] | the checks before anything is written ([`checks::Prepared`]) |
 //! | [`convert`] | one value from SQLite to PostgreSQL, and the form both are compared in |
 //! | [`write`](mod@write) | one table: batches, refusals, the insert, the comparison |
@@ -20,6 +21,7 @@
 //! NOTHING`: a row already there is compared, never overwritten, so a second run writes nothing.
 //! Nothing here prints; [`run`] returns the report.
 
+pub mod binary;
 pub mod checks;
 pub mod convert;
 mod error;

@@ -246,21 +246,23 @@ pub async fn move_collection(
     let Some(chroma) = &p.chroma else { return Ok(t) };
     // Many segments into AICO's HNSW index: it is set aside and built once at the end, as the
     // segments backfill does (a row inserted with it in place costs several times more).
-    let aside = match p.map.target == segments::TABLE && !opts.dry_run {
-        true => {
+    let held = match opts.dry_run {
+        true => None,
+        false => Some(dest.count(p.map.target).await?),
+    };
+    let aside = match (p.map.target == segments::TABLE, held) {
+        (true, Some(held)) => {
             let db = dest.as_db();
             // At most this many rows are new (fewer when the target held others before): a rerun
             // that writes nothing leaves the index alone.
-            let held = dest.count(p.map.target).await?;
             let new = p.in_source.saturating_sub(held);
             let worth = new >= segments::PARK_MIN_ROWS && new.saturating_mul(segments::PARK_ONE_IN) >= held + new;
             Some((segments::set_aside_for(&db, worth).await.map_err(|e| dest.index_error(e))?, db))
         }
-        false => None,
+        _ => None,
     };
     let batch = opts.batch_size.clamp(1, MAX_BATCH) as u64;
-    let into =
-        Batch { table: p.map.target, key: vec![p.map.fields[0].0], columns: p.columns.clone(), dry_run: opts.dry_run };
+    let into = Batch::new(p.map.target, vec![p.map.fields[0].0], p.columns.clone(), opts.dry_run, held);
     let (mut writes, mut written) = (Writes::new(dest, into), HashSet::new());
     let mut offset = 0;
     loop {

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use futures_util::StreamExt;
@@ -12,6 +13,7 @@ use futures_util::stream::FuturesOrdered;
 
 use entity::values::{FromJson, TemporalMetadata};
 
+use super::binary::Forms;
 use super::checks::{Prepared, qualified};
 use super::convert::{Cell, Kind, SqlValue, convert};
 use super::error::MoveError;
@@ -44,10 +46,13 @@ pub async fn move_table(
         t.refused.add("NULL", format!("its key {} is NULL", source_keys.join(", ")));
     }
     let order = source.order(table, &source_keys).await?;
-    let into =
-        Batch { table: p.map.target, key: key.to_vec(), columns: p.target_columns.clone(), dry_run: opts.dry_run };
+    let held = match opts.dry_run {
+        true => None,
+        false => Some(dest.count(p.map.target).await?),
+    };
+    let into = Batch::new(p.map.target, key.to_vec(), p.target_columns.clone(), opts.dry_run, held);
     let target = qualified(p.map.target);
-    let aside = set_aside(dest, p, &target, opts.dry_run).await?;
+    let aside = set_aside(dest, p, &target, held).await?;
     let written = async {
         // One bound array per column (`Dest::insert`), whatever the batch's size.
         let batch = opts.batch_size.max(1);
@@ -114,12 +119,10 @@ impl SetAside {
 /// earlier run set aside is taken over. Measured on 300,000 facts (PostgreSQL 18, 2 cores): the
 /// `INSERT` took 12.6 s with AICO's twelve indexes and its foreign key to `user_profiles`, 3.9 s
 /// with the primary key alone and the key; building the eleven afterwards 3.9 s one at a time; the
-/// key cost about 3.6 s of the 12.6. None on a dry run.
-async fn set_aside(dest: &Dest, p: &Prepared, target: &str, dry_run: bool) -> Result<Option<SetAside>, MoveError> {
-    if dry_run {
-        return Ok(None);
-    }
-    let held = dest.count(p.map.target).await?;
+/// key cost about 3.6 s of the 12.6. `held`: the rows the table holds now; None on a dry run,
+/// which sets nothing aside.
+async fn set_aside(dest: &Dest, p: &Prepared, target: &str, held: Option<u64>) -> Result<Option<SetAside>, MoveError> {
+    let Some(held) = held else { return Ok(None) };
     let new = p.in_source.saturating_sub(held);
     let worth = new >= PARK_MIN_ROWS && new >= held;
     let db = dest.as_db();
@@ -248,6 +251,41 @@ pub(super) struct Batch {
     pub columns: Vec<TargetColumn>,
     /// Plan only: count, write nothing.
     pub dry_run: bool,
+    /// The columns' binary forms, while batches go by `COPY` ([`Dest::copy`]): from the start
+    /// when the table held no rows then, its key is one text column and every column has a form;
+    /// until a batch cannot go so, after which the rest go by insert.
+    copy: Option<(Forms, AtomicBool)>,
+}
+
+impl Batch {
+    /// Batches into `table` (key `key`, columns `columns`); `held`, the rows the table holds as
+    /// the move begins it (None: not counted, as on a dry run).
+    pub fn new(
+        table: &'static str,
+        key: Vec<&'static str>,
+        columns: Vec<TargetColumn>,
+        dry_run: bool,
+        held: Option<u64>,
+    ) -> Self {
+        let text_key = |k: &str| columns.iter().any(|c| c.name == k && c.kind == Kind::Text);
+        let copy = match (held, key.as_slice()) {
+            (Some(0), [k]) if !dry_run && text_key(k) => Forms::of(&columns).map(|f| (f, AtomicBool::new(true))),
+            _ => None,
+        };
+        Self { table, key, columns, dry_run, copy }
+    }
+
+    /// The forms to write the next batch by `COPY` with, while that is the way.
+    fn copy_forms(&self) -> Option<&Forms> {
+        self.copy.as_ref().filter(|(_, on)| on.load(Ordering::Relaxed)).map(|(forms, _)| forms)
+    }
+
+    /// The rest go by insert.
+    fn stop_copying(&self) {
+        if let Some((_, on)) = &self.copy {
+            on.store(false, Ordering::Relaxed);
+        }
+    }
 }
 
 /// One batch of converted rows (key, cells): inserted in one transaction, never over a row that is
@@ -278,11 +316,22 @@ pub(super) async fn write_batch(
         }
         return Ok(present);
     }
-    // Every row is offered to the insert: one that the target holds under its key is left as it
-    // is (`ON CONFLICT DO NOTHING`). The rows written come back as stored; those that did not are
+    // Into a table that held none of the move's rows, by `COPY`, while batches can go so. Else
+    // every row is offered to the insert: one that the target holds under its key is left as it is
+    // (`ON CONFLICT DO NOTHING`). The rows written come back as stored; those that did not are
     // read (there before, or kept out by another unique constraint).
     let new = ready;
-    let inserted = dest.insert(b.table, &b.key, &b.columns, &new).await?;
+    let copied = match (b.copy_forms(), b.key.as_slice()) {
+        (Some(forms), [key]) => dest.copy(b.table, key, &b.columns, forms, &new).await?,
+        _ => None,
+    };
+    let inserted = match copied {
+        Some(compared) => compared,
+        None => {
+            b.stop_copying();
+            dest.insert(b.table, &b.key, &b.columns, &new).await?
+        }
+    };
     t.metadata_filled += inserted.keys().filter(|k| filled_keys.contains(*k)).count() as u64;
     let others: Vec<String> = new.iter().filter(|(k, _)| !inserted.contains_key(k)).map(|(k, _)| k.clone()).collect();
     let there = dest.read(b.table, &b.key, &b.columns, &others).await?;
