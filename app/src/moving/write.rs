@@ -65,8 +65,9 @@ pub async fn move_table(
             let mut ready = Vec::with_capacity(rows.len());
             // The rows whose metadata the move fills: counted when they are written (or would be).
             let mut filled_keys = HashSet::new();
-            for (_, row) in &rows {
-                match convert_row(p, row, parents) {
+            let read = rows.len() as u64;
+            for (_, mut row) in rows {
+                match convert_row(p, &mut row, parents) {
                     Ok((k, cells, filled)) => {
                         if filled {
                             filled_keys.insert(k.clone());
@@ -76,7 +77,7 @@ pub async fn move_table(
                     Err((k, reason)) => t.refused.add(shown_key(&k), reason),
                 }
             }
-            writes.push(ready, filled_keys, rows.len() as u64, &mut t, accepted, opts.progress).await?;
+            writes.push(ready, filled_keys, read, &mut t, accepted, opts.progress).await?;
         }
         writes.finish(&mut t, accepted, opts.progress).await
     }
@@ -300,9 +301,8 @@ pub(super) async fn write_batch(
     filled_keys: &HashSet<String>,
     t: &mut TableMove,
 ) -> Result<HashSet<String>, MoveError> {
-    let keys: Vec<String> = ready.iter().map(|(k, _)| k.clone()).collect();
-    let mut present: HashSet<String> = keys.iter().cloned().collect();
     if b.dry_run {
+        let keys: Vec<String> = ready.iter().map(|(k, _)| k.clone()).collect();
         let there = dest.read(b.table, &b.key, &b.columns, &keys).await?;
         for (k, cells) in &ready {
             match there.get(k).map(|held| first_difference(cells, held, &b.columns)) {
@@ -314,7 +314,7 @@ pub(super) async fn write_batch(
                 Some(Some(why)) => t.already_different.add(shown_key(k), why),
             }
         }
-        return Ok(present);
+        return Ok(keys.into_iter().collect());
     }
     // Into a table that held none of the move's rows, by `COPY`, while batches can go so. Else
     // every row is offered to the insert: one that the target holds under its key is left as it is
@@ -335,6 +335,8 @@ pub(super) async fn write_batch(
     t.metadata_filled += inserted.keys().filter(|k| filled_keys.contains(*k)).count() as u64;
     let others: Vec<String> = new.iter().filter(|(k, _)| !inserted.contains_key(k)).map(|(k, _)| k.clone()).collect();
     let there = dest.read(b.table, &b.key, &b.columns, &others).await?;
+    // The keys the target holds afterwards.
+    let mut present = HashSet::with_capacity(new.len());
     for (k, cells) in new {
         if let Some(compared) = inserted.get(&k) {
             t.moved += 1;
@@ -342,6 +344,7 @@ pub(super) async fn write_batch(
                 None => t.verified += 1,
                 Some((i, held)) => t.mismatched.add(shown_key(&k), differs(&b.columns[*i], &cells[*i], held)),
             }
+            present.insert(k);
             continue;
         }
         match there.get(&k).map(|held| first_difference(&cells, held, &b.columns)) {
@@ -356,9 +359,10 @@ pub(super) async fn write_batch(
                         qualified(b.table)
                     ),
                 );
-                present.remove(&k);
+                continue;
             }
         }
+        present.insert(k);
     }
     Ok(present)
 }
@@ -383,22 +387,27 @@ fn raw_part(value: &SqlValue) -> String {
 
 /// A source row as it goes to the target: its key (composite keys' parts joined by
 /// [`KEY_SEPARATOR`]), the cells of `p.target_columns`, and whether its temporal metadata was
-/// filled; or its key and why it cannot go.
+/// filled; or its key and why it cannot go. The row's text values that go as they are, but for its
+/// key's, are taken out of it (not copied).
 fn convert_row(
     p: &Prepared,
-    row: &[SqlValue],
+    row: &mut [SqlValue],
     parents: &[(Parent, HashSet<String>)],
 ) -> Result<(String, Vec<Cell>, bool), (String, String)> {
     let parts = p.map.key.len();
     let raw_key: Vec<String> = row.iter().take(parts).map(raw_part).collect();
     let raw_key = raw_key.join(&KEY_SEPARATOR.to_string());
     let refuse_raw = |reason: String| (raw_key.clone(), reason);
-    let target = qualified(p.map.target);
     let plain = p.source_columns.len() - p.folded.len();
     let mut cells = Vec::with_capacity(p.target_columns.len());
-    for (value, (name, column)) in row.iter().zip(p.source_columns.iter().zip(&p.target_columns)).take(plain) {
-        let cell = convert(name, value, &column.kind).map_err(refuse_raw)?;
+    let columns = p.source_columns.iter().zip(&p.target_columns);
+    for (i, (value, (name, column))) in row.iter_mut().zip(columns).take(plain).enumerate() {
+        let cell = match (&column.kind, value) {
+            (Kind::Text, SqlValue::Text(text)) if i >= parts => Cell::Text(std::mem::take(text)),
+            (kind, value) => convert(name, value, kind).map_err(refuse_raw)?,
+        };
         if cell == Cell::Null && column.not_null {
+            let target = qualified(p.map.target);
             return Err(refuse_raw(format!("{name} is NULL, and {target}.{} takes no NULL", column.name)));
         }
         if let Some((_, lo, hi)) = p.map.ranges.iter().find(|(c, _, _)| *c == column.name)
