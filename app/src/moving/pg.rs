@@ -1,6 +1,7 @@
 //! The target of a move, AICO's PostgreSQL database: its live catalog (which tables `aico_core`
 //! has, their columns, types, `NOT NULL` and defaults), the rows it already holds under given
-//! keys, and the batch insert that never overwrites.
+//! keys, and the batch insert that never overwrites (or, into a table that held none of the move's
+//! rows, the batch `COPY`).
 //!
 //! PostgreSQL's SQL of the move lives here (the target is always PostgreSQL). Every table is named
 //! with its schema, `aico_core`, whatever the search path; identifiers are quoted, values bound.
