@@ -507,6 +507,35 @@ async fn a_row_stored_other_than_it_was_sent_is_listed_as_mismatched_naming_the_
     conn.close().await.ok();
 }
 
+#[tokio::test]
+async fn a_target_table_with_a_rule_stops_the_move_before_anything_is_written_naming_it() {
+    let Some(source) = Source::new(false) else { return };
+    let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
+    let conn = db.connect().await;
+    // A rule on the facts (another tool's audit log, say): PostgreSQL refuses `INSERT ... ON
+    // CONFLICT` on such a table, and a `COPY` into it would skip the rule.
+    exec(&conn, "CREATE TABLE aico_core.fact_log (fact_id TEXT)").await;
+    exec(
+        &conn,
+        "CREATE RULE log_fact AS ON INSERT TO aico_core.ams_user_memories \
+         DO ALSO INSERT INTO aico_core.fact_log VALUES (NEW.fact_id)",
+    )
+    .await;
+    let out = source.run(&db, &["--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let report = json_of(&out);
+    let stopped = report["stopped"].as_array().expect("stopped");
+    assert_eq!(stopped.len(), 1, "{report:#}");
+    assert_eq!(stopped[0]["table"], "aico_core.ams_user_memories", "{report:#}");
+    let message = stopped[0]["message"].as_str().expect("message");
+    assert!(message.contains("has rules (log_fact)"), "{message}");
+    for table in ["user_profiles", "ams_user_memories", "fact_log"] {
+        let count = column_of(&conn, &format!("SELECT count(*)::text FROM aico_core.{table}")).await;
+        assert_eq!(count, ["0"], "nothing written to {table}");
+    }
+    conn.close().await.ok();
+}
+
 /// AICO's foreign key from the facts to their users.
 const FACTS_USER_KEY: &str = "fk_ams_user_memories_user_id_user_profiles";
 

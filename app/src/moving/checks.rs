@@ -68,6 +68,19 @@ pub(super) fn missing_table(target: &str) -> String {
     format!("{target} does not exist in the target: run `aico pg init` (AICO's schema) on it first")
 }
 
+/// Why the move stops when the target table `table` (`target`, qualified) has rules: PostgreSQL
+/// refuses the move's `INSERT ... ON CONFLICT` on it, and a `COPY` would skip them. None without.
+pub(super) async fn rules_problem(dest: &Dest, table: &str, target: &str) -> Result<Option<String>, MoveError> {
+    let rules = dest.rules(table).await?;
+    Ok((!rules.is_empty()).then(|| {
+        format!(
+            "{target} has rules ({}): PostgreSQL refuses the move's INSERT ... ON CONFLICT on a table with rules, \
+             and a COPY would skip them; drop them for the move, or move into a table without",
+            rules.join(", ")
+        )
+    }))
+}
+
 /// Why the move stops when `target`'s column `column` is of a type it does not write.
 pub(super) fn unsupported_type(target: &str, column: &str, ty: &str) -> String {
     format!("{target}.{column} is of type {ty}, which the move does not write yet")
@@ -135,6 +148,11 @@ pub async fn prepare(
     };
     let Some(table) = source_table else { return Ok(prepared) };
     prepared.in_source = source.count(&table).await?;
+    if prepared.in_source > 0
+        && let Some(message) = rules_problem(dest, map.target, &target).await?
+    {
+        prepared.problems.push(problem(None, message));
+    }
     let find = |name: &str| live.iter().find(|c| c.name == name);
     for key in map.key {
         let from = map.source_column(key);

@@ -111,6 +111,27 @@ impl Dest {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// The rules on `aico_core.<table>`, by name.
+    pub async fn rules(&self, table: &str) -> Result<Vec<String>, MoveError> {
+        sqlx::query_scalar("SELECT rulename::text FROM pg_rules WHERE schemaname = $1 AND tablename = $2 ORDER BY 1")
+            .bind(AICO_PG_SCHEMA)
+            .bind(table)
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether a `COPY` into `aico_core.<table>` does what an insert does: the table has no rules
+    /// (a `COPY` ignores them) and no row-level security (a `COPY` is refused where it applies).
+    pub async fn copy_is_insert(&self, table: &str) -> Result<bool, MoveError> {
+        sqlx::query_scalar("SELECT NOT relhasrules AND NOT relrowsecurity FROM pg_class WHERE oid = to_regclass($1)")
+            .bind(format!("{AICO_PG_SCHEMA}.{}", quote_ident(table)))
+            .fetch_optional(self.pool())
+            .await
+            .map(|plain: Option<bool>| plain.unwrap_or(false))
+            .map_err(|e| self.err(e))
+    }
+
     pub(super) fn pool(&self) -> &sqlx::PgPool {
         self.conn.get_postgres_connection_pool()
     }
@@ -287,11 +308,12 @@ impl Dest {
         .await;
         match copied {
             Ok(_) => tx.commit().await.map_err(|e| self.err(e))?,
-            // Data (22) and integrity (23) errors: the insert writes what it can and names the rest.
+            // Data (22) and integrity (23) errors, and a `COPY` not supported there (0A000, such as
+            // row-level security that applies): the insert writes what it can and names the rest.
             Err(e)
                 if e.as_database_error()
                     .and_then(|d| d.code())
-                    .is_some_and(|c| c.starts_with("22") || c.starts_with("23")) =>
+                    .is_some_and(|c| c.starts_with("22") || c.starts_with("23") || c == "0A000") =>
             {
                 tracing::debug!(table, error = %e, "the batch goes by insert");
                 return Ok(None);

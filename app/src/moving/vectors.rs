@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::MoveOptions;
-use super::checks::{missing_table, qualified, unfilled, unsupported_type};
+use super::checks::{missing_table, qualified, rules_problem, unfilled, unsupported_type};
 use super::convert::{Cell, Kind, SqlValue, convert};
 use super::error::MoveError;
 use super::mapping::Parent;
@@ -171,6 +171,11 @@ pub async fn prepare(reader: &Reader, dest: &Dest, map: VectorMap) -> Result<Pre
         }
         return Ok(p);
     };
+    if p.in_source > 0
+        && let Some(message) = rules_problem(dest, map.target, &target).await?
+    {
+        p.problems.push(problem(None, message));
+    }
     for (name, _) in map.fields {
         match live.iter().find(|c| c.name == *name) {
             Some(c) => p.columns.push(c.clone()),
@@ -246,10 +251,8 @@ pub async fn move_collection(
     let Some(chroma) = &p.chroma else { return Ok(t) };
     // Many segments into AICO's HNSW index: it is set aside and built once at the end, as the
     // segments backfill does (a row inserted with it in place costs several times more).
-    let held = match opts.dry_run {
-        true => None,
-        false => Some(dest.count(p.map.target).await?),
-    };
+    let (into, held) =
+        Batch::for_target(dest, p.map.target, vec![p.map.fields[0].0], p.columns.clone(), opts.dry_run).await?;
     let aside = match (p.map.target == segments::TABLE, held) {
         (true, Some(held)) => {
             let db = dest.as_db();
@@ -262,7 +265,6 @@ pub async fn move_collection(
         _ => None,
     };
     let batch = opts.batch_size.clamp(1, MAX_BATCH) as u64;
-    let into = Batch::new(p.map.target, vec![p.map.fields[0].0], p.columns.clone(), opts.dry_run, held);
     let (mut writes, mut written) = (Writes::new(dest, into), HashSet::new());
     let mut offset = 0;
     loop {

@@ -46,11 +46,8 @@ pub async fn move_table(
         t.refused.add("NULL", format!("its key {} is NULL", source_keys.join(", ")));
     }
     let order = source.order(table, &source_keys).await?;
-    let held = match opts.dry_run {
-        true => None,
-        false => Some(dest.count(p.map.target).await?),
-    };
-    let into = Batch::new(p.map.target, key.to_vec(), p.target_columns.clone(), opts.dry_run, held);
+    let (into, held) =
+        Batch::for_target(dest, p.map.target, key.to_vec(), p.target_columns.clone(), opts.dry_run).await?;
     let target = qualified(p.map.target);
     let aside = set_aside(dest, p, &target, held).await?;
     let written = async {
@@ -259,18 +256,37 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    /// Batches into `table` (key `key`, columns `columns`); `held`, the rows the table holds as
-    /// the move begins it (None: not counted, as on a dry run).
+    /// Batches into `table` (key `key`, columns `columns`) as the target holds it now; and the
+    /// rows it holds (None on a dry run, which counts nothing). They go by `COPY` when it holds
+    /// none, a `COPY` into it does what an insert does ([`Dest::copy_is_insert`]), and the key
+    /// and columns allow it ([`Batch::new`]).
+    pub async fn for_target(
+        dest: &Dest,
+        table: &'static str,
+        key: Vec<&'static str>,
+        columns: Vec<TargetColumn>,
+        dry_run: bool,
+    ) -> Result<(Self, Option<u64>), MoveError> {
+        let held = match dry_run {
+            true => None,
+            false => Some(dest.count(table).await?),
+        };
+        let copies = held == Some(0) && dest.copy_is_insert(table).await?;
+        Ok((Self::new(table, key, columns, dry_run, copies), held))
+    }
+
+    /// Batches into `table` (key `key`, columns `columns`); by `COPY` when `copies`, the key is
+    /// one text column and every column has a binary form.
     pub fn new(
         table: &'static str,
         key: Vec<&'static str>,
         columns: Vec<TargetColumn>,
         dry_run: bool,
-        held: Option<u64>,
+        copies: bool,
     ) -> Self {
         let text_key = |k: &str| columns.iter().any(|c| c.name == k && c.kind == Kind::Text);
-        let copy = match (held, key.as_slice()) {
-            (Some(0), [k]) if !dry_run && text_key(k) => Forms::of(&columns).map(|f| (f, AtomicBool::new(true))),
+        let copy = match key.as_slice() {
+            [k] if copies && !dry_run && text_key(k) => Forms::of(&columns).map(|f| (f, AtomicBool::new(true))),
             _ => None,
         };
         Self { table, key, columns, dry_run, copy }
