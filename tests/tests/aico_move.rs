@@ -439,18 +439,23 @@ async fn rows_that_cannot_go_are_refused_with_table_key_and_reason_and_never_wri
     conn.close().await.ok();
 }
 
+/// The move stopped before writing (exit 2) for one reason: that problem of its report.
+fn the_one_stop(out: &std::process::Output) -> Value {
+    assert_eq!(out.status.code(), Some(2), "{}", text(out));
+    let report = json_of(out);
+    let stopped = report["stopped"].as_array().expect("stopped");
+    assert_eq!(stopped.len(), 1, "{report:#}");
+    stopped[0].clone()
+}
+
 #[tokio::test]
 async fn a_missing_target_table_stops_the_move_before_anything_is_written() {
     let Some(source) = Source::new(false) else { return };
     let Some(db) = aico_pg18(AicoPg::AsFile).await else { return };
     let conn = db.connect().await;
     exec(&conn, "DROP TABLE aico_core.ams_user_memories CASCADE").await;
-    let out = source.run(&db, &["--json"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let report = json_of(&out);
-    let stopped = report["stopped"].as_array().expect("stopped");
-    assert_eq!(stopped.len(), 1, "{report:#}");
-    let message = stopped[0]["message"].as_str().expect("message");
+    let stop = the_one_stop(&source.run(&db, &["--json"]));
+    let message = stop["message"].as_str().expect("message");
     assert!(message.contains("aico_core.ams_user_memories") && message.contains("aico pg init"), "{message}");
     assert_eq!(count(&conn, "user_profiles").await, "0", "users were written before the check");
     conn.close().await.ok();
@@ -521,17 +526,12 @@ async fn a_target_table_with_a_rule_stops_the_move_before_anything_is_written_na
          DO ALSO INSERT INTO aico_core.fact_log VALUES (NEW.fact_id)",
     )
     .await;
-    let out = source.run(&db, &["--json"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let report = json_of(&out);
-    let stopped = report["stopped"].as_array().expect("stopped");
-    assert_eq!(stopped.len(), 1, "{report:#}");
-    assert_eq!(stopped[0]["table"], "aico_core.ams_user_memories", "{report:#}");
-    let message = stopped[0]["message"].as_str().expect("message");
+    let stop = the_one_stop(&source.run(&db, &["--json"]));
+    assert_eq!(stop["table"], "aico_core.ams_user_memories", "{stop:#}");
+    let message = stop["message"].as_str().expect("message");
     assert!(message.contains("has rules (log_fact)"), "{message}");
     for table in ["user_profiles", "ams_user_memories", "fact_log"] {
-        let count = column_of(&conn, &format!("SELECT count(*)::text FROM aico_core.{table}")).await;
-        assert_eq!(count, ["0"], "nothing written to {table}");
+        assert_eq!(count(&conn, table).await, "0", "nothing written to {table}");
     }
     conn.close().await.ok();
 }
