@@ -60,46 +60,70 @@ impl Form {
         })
     }
 
-    /// Append `cell`'s value (not NULL) with its length; false when the cell is not of this form's
-    /// kind or does not fit the type (an integer too wide for its column, a vector too long).
+    /// Append `cell`'s value (not NULL) with its length, written in place; false, with nothing
+    /// appended, when the cell is not of this form's kind or does not fit the type (an integer too
+    /// wide for its column, a vector too long).
     fn put(self, cell: &Cell, out: &mut Vec<u8>) -> bool {
-        let field = |out: &mut Vec<u8>, bytes: &[u8]| match i32::try_from(bytes.len()) {
-            Ok(n) => {
-                out.extend_from_slice(&n.to_be_bytes());
-                out.extend_from_slice(bytes);
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        let written = match (self, cell) {
+            (Self::Text, Cell::Text(t)) => {
+                out.extend_from_slice(t.as_bytes());
                 true
             }
-            Err(_) => false,
-        };
-        match (self, cell) {
-            (Self::Text, Cell::Text(t)) => field(out, t.as_bytes()),
-            (Self::Bool, Cell::Bool(b)) => field(out, &[u8::from(*b)]),
-            (Self::Int2, Cell::Int(i)) => i16::try_from(*i).is_ok_and(|v| field(out, &v.to_be_bytes())),
-            (Self::Int4, Cell::Int(i)) => i32::try_from(*i).is_ok_and(|v| field(out, &v.to_be_bytes())),
-            (Self::Int8, Cell::Int(i)) => field(out, &i.to_be_bytes()),
-            (Self::Float8, Cell::Float(x)) => field(out, &x.to_be_bytes()),
-            #[allow(clippy::cast_possible_truncation)] // the cell holds a value rounded to `f32` already
-            (Self::Float4, Cell::Float(x)) => field(out, &(*x as f32).to_be_bytes()),
-            (Self::Json, Cell::Json(v)) => field(out, v.to_string().as_bytes()),
+            (Self::Bool, Cell::Bool(b)) => {
+                out.push(u8::from(*b));
+                true
+            }
+            (Self::Int2, Cell::Int(i)) => i16::try_from(*i).is_ok_and(|v| {
+                out.extend_from_slice(&v.to_be_bytes());
+                true
+            }),
+            (Self::Int4, Cell::Int(i)) => i32::try_from(*i).is_ok_and(|v| {
+                out.extend_from_slice(&v.to_be_bytes());
+                true
+            }),
+            (Self::Int8, Cell::Int(i)) => {
+                out.extend_from_slice(&i.to_be_bytes());
+                true
+            }
+            (Self::Float8, Cell::Float(x)) => {
+                out.extend_from_slice(&x.to_be_bytes());
+                true
+            }
+            (Self::Float4, Cell::Float(x)) => {
+                #[allow(clippy::cast_possible_truncation)] // the cell holds a value rounded to `f32` already
+                out.extend_from_slice(&(*x as f32).to_be_bytes());
+                true
+            }
+            (Self::Json, Cell::Json(v)) => serde_json::to_writer(&mut *out, v).is_ok(),
             (Self::Jsonb, Cell::Json(v)) => {
-                let mut bytes = vec![1];
-                serde_json::to_writer(&mut bytes, v).is_ok() && field(out, &bytes)
+                out.push(1);
+                serde_json::to_writer(&mut *out, v).is_ok()
             }
-            (Self::Instant, Cell::Time(_)) => match cell.utc() {
-                Some(t) => field(out, &(t.timestamp_micros() - PG_EPOCH_MICROS).to_be_bytes()),
-                None => false,
-            },
-            (Self::Vector, Cell::Vector(v)) => {
-                let Ok(width) = i16::try_from(v.len()) else { return false };
-                let mut bytes = Vec::with_capacity(4 + 4 * v.len());
-                bytes.extend_from_slice(&width.to_be_bytes());
-                bytes.extend_from_slice(&0i16.to_be_bytes());
+            (Self::Instant, Cell::Time(_)) => cell.utc().is_some_and(|t| {
+                out.extend_from_slice(&(t.timestamp_micros() - PG_EPOCH_MICROS).to_be_bytes());
+                true
+            }),
+            (Self::Vector, Cell::Vector(v)) => i16::try_from(v.len()).is_ok_and(|width| {
+                out.extend_from_slice(&width.to_be_bytes());
+                out.extend_from_slice(&0i16.to_be_bytes());
                 for x in v {
-                    bytes.extend_from_slice(&x.to_be_bytes());
+                    out.extend_from_slice(&x.to_be_bytes());
                 }
-                field(out, &bytes)
-            }
+                true
+            }),
             _ => false,
+        };
+        match i32::try_from(out.len() - start - 4) {
+            Ok(length) if written => {
+                out[start..start + 4].copy_from_slice(&length.to_be_bytes());
+                true
+            }
+            _ => {
+                out.truncate(start);
+                false
+            }
         }
     }
 }
@@ -111,7 +135,7 @@ pub struct Forms(Vec<Form>);
 impl Forms {
     /// The forms of `columns`; None when one has none ([`Form::of`]).
     pub fn of(columns: &[TargetColumn]) -> Option<Self> {
-        columns.iter().map(Form::of).collect::<Option<Vec<_>>>().filter(|f| i16::try_from(f.len()).is_ok()).map(Self)
+        columns.iter().map(Form::of).collect::<Option<Vec<_>>>().map(Self)
     }
 
     /// `rows` (their cells in the columns' order) as one `COPY ... (FORMAT binary)` stream; None
