@@ -189,11 +189,22 @@ impl Dest {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let rows = self.stored(table, key, columns, &keys).await?;
+        self.by_key(&rows, columns)
+    }
+
+    /// The rows of `aico_core.<table>` whose `key` is one of `keys`, as [`keyed_list`] lists them.
+    async fn stored(
+        &self,
+        table: &str,
+        key: &[&str],
+        columns: &[TargetColumn],
+        keys: &[&str],
+    ) -> Result<Vec<PgRow>, MoveError> {
         let sql =
             format!("SELECT {} FROM {} WHERE {} = ANY($1)", keyed_list(key, columns), qualified(table), key_expr(key));
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(keys).fetch_all(self.pool()).await.map_err(|e| self.err(e))?;
-        self.by_key(&rows, columns)
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(keys).fetch_all(self.pool()).await.map_err(|e| self.err(e))
     }
 
     /// Rows read as [`keyed_list`] lists them: the move's form of each, by key.
@@ -321,14 +332,7 @@ impl Dest {
             Err(e) => return Err(self.err(e)),
         }
         let keys: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
-        let sql = format!(
-            "SELECT {} FROM {} WHERE {} = ANY($1)",
-            keyed_list(&[key], columns),
-            qualified(table),
-            key_expr(&[key])
-        );
-        let stored =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&keys).fetch_all(self.pool()).await.map_err(|e| self.err(e))?;
+        let stored = self.stored(table, &[key], columns, &keys).await?;
         let compared = self.compare(&stored, rows, columns)?;
         if compared.len() != rows.len() {
             let detail = format!(
