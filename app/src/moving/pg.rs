@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use entity::values::Timestamp;
 use sea_orm::DatabaseConnection;
 use sea_orm::sqlx::postgres::PgRow;
-use sea_orm::sqlx::{self, Row};
+use sea_orm::sqlx::{self, Row, ValueRef};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -190,20 +190,13 @@ impl Dest {
             return Ok(HashMap::new());
         }
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let rows = self.stored(table, key, columns, &keys).await?;
+        let rows = self.stored(table, key, &keyed_list(key, columns), &keys).await?;
         self.by_key(&rows, columns)
     }
 
-    /// The rows of `aico_core.<table>` whose `key` is one of `keys`, as [`keyed_list`] lists them.
-    async fn stored(
-        &self,
-        table: &str,
-        key: &[&str],
-        columns: &[TargetColumn],
-        keys: &[&str],
-    ) -> Result<Vec<PgRow>, MoveError> {
-        let sql =
-            format!("SELECT {} FROM {} WHERE {} = ANY($1)", keyed_list(key, columns), qualified(table), key_expr(key));
+    /// The rows of `aico_core.<table>` whose `key` is one of `keys`: the expressions of `list`.
+    async fn stored(&self, table: &str, key: &[&str], list: &str, keys: &[&str]) -> Result<Vec<PgRow>, MoveError> {
+        let sql = format!("SELECT {list} FROM {} WHERE {} = ANY($1)", qualified(table), key_expr(key));
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(keys).fetch_all(self.pool()).await.map_err(|e| self.err(e))
     }
 
@@ -284,8 +277,9 @@ impl Dest {
     /// Write `rows` (key, values of `columns`; `forms`, the columns' binary forms) into
     /// `aico_core.<table>`, whose key is the one column `key`, by binary `COPY` in one
     /// transaction: for a table that held none of the move's rows when the move began, where no
-    /// row can be there already. Then each is read back by key and compared as [`Dest::insert`]
-    /// compares it. None, with nothing written, when the batch cannot go so: a value without a
+    /// row can be there already. Then each is read back by key, in the binary form it was sent
+    /// in, and compared with it ([`Forms::first_difference`]: byte for byte, and a value whose
+    /// bytes differ as [`Dest::insert`] compares it). None, with nothing written, when the batch cannot go so: a value without a
     /// binary form ([`Forms::encode`]), or one PostgreSQL refuses (a row under a key or another
     /// unique value the target holds, a value out of its type's range, ...); the insert then
     /// writes it as it always did, or says why not.
@@ -303,7 +297,7 @@ impl Dest {
         if rows.is_empty() {
             return Ok(Some(HashMap::new()));
         }
-        let Some(stream) = forms.encode(rows.iter().map(|(_, cells)| cells.as_slice())) else {
+        let Some(sent) = forms.encode(rows.iter().map(|(_, cells)| cells.as_slice())) else {
             tracing::debug!(table, "a value without a binary form: the batch goes by insert");
             return Ok(None);
         };
@@ -313,7 +307,7 @@ impl Dest {
         sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await.map_err(|e| self.err(e))?;
         let copied = async {
             let mut copy = tx.copy_in_raw(&sql).await?;
-            copy.send(stream).await?;
+            copy.send(sent.stream.as_slice()).await?;
             copy.finish().await
         }
         .await;
@@ -331,9 +325,28 @@ impl Dest {
             }
             Err(e) => return Err(self.err(e)),
         }
+        // Read back as sent: each value in its binary form, compared byte for byte first.
         let keys: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
-        let stored = self.stored(table, &[key], columns, &keys).await?;
-        let compared = self.compare(&stored, rows, columns)?;
+        let list: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let list = format!("{}, {}", key_expr(&[key]), list.join(", "));
+        let stored = self.stored(table, &[key], &list, &keys).await?;
+        let at: HashMap<&str, usize> = keys.iter().enumerate().map(|(r, k)| (*k, r)).collect();
+        let mut compared = HashMap::with_capacity(rows.len());
+        for row in &stored {
+            let k: &str = row.try_get(0).map_err(|e| self.err(e))?;
+            let Some(&r) = at.get(k) else { continue };
+            let values = (1..=columns.len())
+                .map(|i| row.try_get_raw(i).ok().and_then(|v| if v.is_null() { None } else { v.as_bytes().ok() }));
+            let difference = forms.first_difference(&sent, r, values, &rows[r].1).map_err(|i| {
+                let detail = format!(
+                    "{}.{} of the row {k} just written came back in a form not its type's",
+                    qualified(table),
+                    quote_ident(&columns[i].name)
+                );
+                MoveError::Target { target: self.target.to_string(), detail }
+            })?;
+            compared.insert(rows[r].0.clone(), difference);
+        }
         if compared.len() != rows.len() {
             let detail = format!(
                 "{} of the {} rows just written to {} were not there when read back",
