@@ -134,8 +134,9 @@ async fn set_aside(dest: &Dest, p: &Prepared, target: &str, held: Option<u64>) -
 /// each in a process of its own), while the next one is read and converted.
 const AT_ONCE: usize = 2;
 
-/// One batch written: its figures, the keys the target holds afterwards, the source rows it covered.
-type Written = (TableMove, HashSet<String>, u64);
+/// One batch written: its figures, the keys the target holds afterwards, the source rows it
+/// covered, and its rows' cells, to be freed by the thread that made them ([`Writes::settle_one`]).
+type Written = (TableMove, HashSet<String>, u64, Vec<Vec<Cell>>);
 
 /// A batch being written, as a task of its own: the runtime's other thread sends it, reads what
 /// PostgreSQL stored and compares it, while this one reads and converts the next batch. Dropped
@@ -202,8 +203,8 @@ impl Writes {
         let target = dest.target.to_string();
         let task = tokio::spawn(async move {
             let mut part = TableMove::nothing_yet(None, into.table, Vec::new(), 0);
-            let present = write_batch(&dest, &into, ready, &filled, &mut part).await?;
-            Ok((part, present, rows))
+            let (present, spent) = write_batch(&dest, &into, ready, &filled, &mut part).await?;
+            Ok((part, present, rows, spent))
         });
         self.in_flight.push_back(InFlight { task, target });
         Ok(())
@@ -229,7 +230,10 @@ impl Writes {
         progress: &dyn Fn(Step<'_>),
     ) -> Result<(), MoveError> {
         if let Some(done) = self.in_flight.next().await {
-            let (part, present, rows) = done?;
+            let (part, present, rows, spent) = done?;
+            // Freed here, where they were made: mimalloc frees a block another thread made
+            // more slowly (a tenth of the move's own time went to it, measured with `perf`).
+            drop(spent);
             t.absorb(part);
             accepted.extend(present);
             progress(Step::Rows(rows));
@@ -309,14 +313,15 @@ impl Batch {
 /// there (`ON CONFLICT DO NOTHING`), each compared as stored: written and the same (verified),
 /// there before and the same or different, or kept out by another unique constraint; counted into
 /// `t` (a dry run reads and compares only). `filled_keys`: the rows whose temporal metadata the move fills. The keys of the rows
-/// the target holds afterwards (on a dry run: would hold), which later tables' rows may name.
+/// the target holds afterwards (on a dry run: would hold), which later tables' rows may name; and
+/// the rows' cells, spent.
 pub(super) async fn write_batch(
     dest: &Dest,
     b: &Batch,
     ready: Vec<(String, Vec<Cell>)>,
     filled_keys: &HashSet<String>,
     t: &mut TableMove,
-) -> Result<HashSet<String>, MoveError> {
+) -> Result<(HashSet<String>, Vec<Vec<Cell>>), MoveError> {
     if b.dry_run {
         let keys: Vec<String> = ready.iter().map(|(k, _)| k.clone()).collect();
         let there = dest.read(b.table, &b.key, &b.columns, &keys).await?;
@@ -330,7 +335,7 @@ pub(super) async fn write_batch(
                 Some(Some(why)) => t.already_different.add(shown_key(k), why),
             }
         }
-        return Ok(keys.into_iter().collect());
+        return Ok((keys.into_iter().collect(), Vec::new()));
     }
     // Into a table that held none of the move's rows, by `COPY`, while batches can go so. Else
     // every row is offered to the insert: one that the target holds under its key is left as it is
@@ -353,7 +358,8 @@ pub(super) async fn write_batch(
     let there = dest.read(b.table, &b.key, &b.columns, &others).await?;
     // The keys the target holds afterwards.
     let mut present = HashSet::with_capacity(new.len());
-    for (k, cells) in new {
+    let (keys, spent): (Vec<String>, Vec<Vec<Cell>>) = new.into_iter().unzip();
+    for (k, cells) in keys.into_iter().zip(&spent) {
         if let Some(compared) = inserted.get(&k) {
             t.moved += 1;
             match compared {
@@ -363,7 +369,7 @@ pub(super) async fn write_batch(
             present.insert(k);
             continue;
         }
-        match there.get(&k).map(|held| first_difference(&cells, held, &b.columns)) {
+        match there.get(&k).map(|held| first_difference(cells, held, &b.columns)) {
             // There before (or written meanwhile by someone else), under the same key.
             Some(None) => t.already_same += 1,
             Some(Some(why)) => t.already_different.add(shown_key(&k), why),
@@ -380,7 +386,7 @@ pub(super) async fn write_batch(
         }
         present.insert(k);
     }
-    Ok(present)
+    Ok((present, spent))
 }
 
 /// A key part as the compared key holds it.
