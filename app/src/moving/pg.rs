@@ -279,8 +279,8 @@ impl Dest {
     /// transaction: for a table that held none of the move's rows when the move began, where no
     /// row can be there already. Then each is read back by key, in the binary form it was sent
     /// in, and compared with it ([`Forms::first_difference`]: byte for byte, and a value whose
-    /// bytes differ as [`Dest::insert`] compares it). None, with nothing written, when the batch cannot go so: a value without a
-    /// binary form ([`Forms::encode`]), or one PostgreSQL refuses (a row under a key or another
+    /// bytes differ as [`Dest::insert`] compares it). None, with nothing written, when the batch
+    /// cannot go so: a value without a binary form ([`Forms::encode`]), or one PostgreSQL refuses (a row under a key or another
     /// unique value the target holds, a value out of its type's range, ...); the insert then
     /// writes it as it always did, or says why not.
     ///
@@ -332,12 +332,19 @@ impl Dest {
         let stored = self.stored(table, &[key], &list, &keys).await?;
         let at: HashMap<&str, usize> = keys.iter().enumerate().map(|(r, k)| (*k, r)).collect();
         let mut compared = HashMap::with_capacity(rows.len());
+        let mut values = Vec::with_capacity(columns.len());
         for row in &stored {
             let k: &str = row.try_get(0).map_err(|e| self.err(e))?;
             let Some(&r) = at.get(k) else { continue };
-            let values = (1..=columns.len())
-                .map(|i| row.try_get_raw(i).ok().and_then(|v| if v.is_null() { None } else { v.as_bytes().ok() }));
-            let difference = forms.first_difference(&sent, r, values, &rows[r].1).map_err(|i| {
+            values.clear();
+            for i in 1..=columns.len() {
+                let value = row.try_get_raw(i).map_err(|e| self.err(e))?;
+                values.push(match value.is_null() {
+                    true => None,
+                    false => Some(value.as_bytes().map_err(|e| self.err(sqlx::Error::Decode(e)))?),
+                });
+            }
+            let difference = forms.first_difference(&sent, r, values.iter().copied(), &rows[r].1).map_err(|i| {
                 let detail = format!(
                     "{}.{} of the row {k} just written came back in a form not its type's",
                     qualified(table),
