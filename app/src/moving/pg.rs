@@ -125,7 +125,7 @@ impl Dest {
     /// (a `COPY` ignores them) and no row-level security (a `COPY` is refused where it applies).
     pub async fn copy_is_insert(&self, table: &str) -> Result<bool, MoveError> {
         sqlx::query_scalar("SELECT NOT relhasrules AND NOT relrowsecurity FROM pg_class WHERE oid = to_regclass($1)")
-            .bind(format!("{AICO_PG_SCHEMA}.{}", quote_ident(table)))
+            .bind(qualified(table))
             .fetch_optional(self.pool())
             .await
             .map(|plain: Option<bool>| plain.unwrap_or(false))
@@ -139,7 +139,7 @@ impl Dest {
     /// The columns of `aico_core.<table>` in their order; `None` when there is no such table.
     pub async fn columns(&self, table: &str) -> Result<Option<Vec<TargetColumn>>, MoveError> {
         let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-            .bind(format!("{AICO_PG_SCHEMA}.{}", quote_ident(table)))
+            .bind(qualified(table))
             .fetch_one(self.pool())
             .await
             .map_err(|e| self.err(e))?;
@@ -152,7 +152,7 @@ impl Dest {
              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
              WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
         )
-        .bind(format!("{AICO_PG_SCHEMA}.{}", quote_ident(table)))
+        .bind(qualified(table))
         .fetch_all(self.pool())
         .await
         .map_err(|e| self.err(e))?;
@@ -327,8 +327,7 @@ impl Dest {
         }
         // Read back as sent: each value in its binary form, compared byte for byte first.
         let keys: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
-        let list: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
-        let list = format!("{}, {}", key_expr(&[key]), list.join(", "));
+        let list = format!("{}, {}", key_expr(&[key]), names.join(", "));
         let stored = self.stored(table, &[key], &list, &keys).await?;
         let at: HashMap<&str, usize> = keys.iter().enumerate().map(|(r, k)| (*k, r)).collect();
         let mut compared = HashMap::with_capacity(rows.len());

@@ -262,8 +262,8 @@ pub(super) struct Batch {
 impl Batch {
     /// Batches into `table` (key `key`, columns `columns`) as the target holds it now; and the
     /// rows it holds (None on a dry run, which counts nothing). They go by `COPY` when it holds
-    /// none, a `COPY` into it does what an insert does ([`Dest::copy_is_insert`]), and the key
-    /// and columns allow it ([`Batch::new`]).
+    /// none, a `COPY` into it does what an insert does ([`Dest::copy_is_insert`]), the key is one
+    /// text column and every column has a binary form ([`Forms::of`]).
     pub async fn for_target(
         dest: &Dest,
         table: &'static str,
@@ -276,24 +276,12 @@ impl Batch {
             false => Some(dest.count(table).await?),
         };
         let copies = held == Some(0) && dest.copy_is_insert(table).await?;
-        Ok((Self::new(table, key, columns, dry_run, copies), held))
-    }
-
-    /// Batches into `table` (key `key`, columns `columns`); by `COPY` when `copies`, the key is
-    /// one text column and every column has a binary form.
-    pub fn new(
-        table: &'static str,
-        key: Vec<&'static str>,
-        columns: Vec<TargetColumn>,
-        dry_run: bool,
-        copies: bool,
-    ) -> Self {
         let text_key = |k: &str| columns.iter().any(|c| c.name == k && c.kind == Kind::Text);
         let copy = match key.as_slice() {
-            [k] if copies && !dry_run && text_key(k) => Forms::of(&columns).map(|f| (f, AtomicBool::new(true))),
+            [k] if copies && text_key(k) => Forms::of(&columns).map(|f| (f, AtomicBool::new(true))),
             _ => None,
         };
-        Self { table, key, columns, dry_run, copy }
+        Ok((Self { table, key, columns, dry_run, copy }, held))
     }
 
     /// The forms to write the next batch by `COPY` with, while that is the way.
